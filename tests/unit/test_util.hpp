@@ -1,0 +1,74 @@
+// Helpers shared by the unit tests: hex byte vectors and malformed-input sweeps.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <type_traits>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <vnet/core/bytes.hpp>
+#include <vnet/core/error.hpp>
+
+namespace vnet::test {
+
+/// "45 00 00 1c" or "4500001c" -> bytes. Whitespace and ':' are ignored.
+inline std::vector<std::byte> hex(std::string_view s) {
+    std::vector<std::byte> out;
+    int hi = -1;
+    for (char c : s) {
+        int v;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        else if (c == ' ' || c == '\n' || c == '\t' || c == ':') continue;
+        else throw std::invalid_argument("hex: bad character");
+        if (hi < 0) hi = v;
+        else {
+            out.push_back(std::byte(hi * 16 + v));
+            hi = -1;
+        }
+    }
+    if (hi >= 0) throw std::invalid_argument("hex: odd digit count");
+    return out;
+}
+
+inline bytes_view view(const std::vector<std::byte>& v) { return {v.data(), v.size()}; }
+
+/// Calls f(prefix) for every strict prefix of b (lengths 0 .. size-1). Tests use it to
+/// check that a parser rejects or safely handles input truncated at every byte.
+template <class F>
+void for_each_truncation(bytes_view b, F&& f) {
+    for (std::size_t n = 0; n < b.size(); ++n) f(b.first(n));
+}
+
+}  // namespace vnet::test
+
+// Boost.Test prints values of failed assertions with operator<< found by ADL: everything
+// vnet formats with fmt prints that way, and vnet's error enums print their names.
+#define VNET_TEST_PRINTABLE_NAMESPACE(ns)                                                        \
+    namespace ns {                                                                               \
+    template <class T>                                                                           \
+        requires(fmt::is_formattable<T>::value && std::is_class_v<T> &&                          \
+                 !std::is_convertible_v<const T&, std::string_view>)                             \
+    std::ostream& operator<<(std::ostream& os, const T& v) {                                     \
+        auto s = fmt::format("{}", v);                                                           \
+        return os.write(s.data(), static_cast<std::streamsize>(s.size()));                       \
+    }                                                                                            \
+    }
+VNET_TEST_PRINTABLE_NAMESPACE(vnet)
+VNET_TEST_PRINTABLE_NAMESPACE(vnet::wire)
+namespace vnet {
+inline std::ostream& operator<<(std::ostream& os, errc e) {
+    auto s = to_string(e);
+    return os.write(s.data(), static_cast<std::streamsize>(s.size()));
+}
+inline std::ostream& operator<<(std::ostream& os, layer l) {
+    auto s = to_string(l);
+    return os.write(s.data(), static_cast<std::streamsize>(s.size()));
+}
+}  // namespace vnet
