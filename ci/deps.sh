@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package vnet needs to build, test, fuzz, benchmark and run labs.
+# Idempotent: packages already present are left alone; apt-get update runs only when
+# something is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git
+  # libraries
+  libfmt-dev librange-v3-dev libboost-test-dev libpcap-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev libbenchmark-dev libtins-dev
+  # test oracles and peers
+  tshark tcpdump dnsmasq-base isc-dhcp-client bind9-dnsutils iproute2 iputils-ping python3
+  # VM labs
+  qemu-system-x86 busybox-static cpio kmod gzip
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "ci/deps.sh: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "ci/deps.sh: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer for it.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, then builds and runs every test vnet has.
+#  1. g++ Release, warnings as errors: unit tests, every header alone, the vnet tool
+#  2. clang with ASan + UBSan, warnings as errors: unit tests
+#  3. cmake --install, then tests/consumer built against the installed package
+#  4. libFuzzer targets (clang), each for VNET_FUZZ_SECONDS (default 20) from fixtures/corpus
+#  5. VM tests (label vm) when running as root with /dev/net/tun and QEMU
+# Environment: VNET_JOBS (default: cores), VNET_FUZZ_SECONDS, VNET_SKIP_VM=1, VNET_SKIP_FUZZ=1.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${VNET_JOBS:-$(nproc)}
+fuzz_seconds=${VNET_FUZZ_SECONDS:-20}
+out=${VNET_BUILD_ROOT:-$root/out}
+mkdir -p "$out"
+summary="$out/summary.txt"
+: > "$summary"
+
+"$root/ci/deps.sh"
+
+step() { printf '\n==== %s ====\n' "$*"; }
+# ctest prints "N% tests passed, F tests failed out of T"; keep the counts.
+run_ctest() {
+  local dir=$1; shift
+  local log="$dir/ctest.log" rc=0
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" "$@") 2>&1 | tee "$log" || rc=$?
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
+  if [ -n "$line" ]; then
+    local failed total
+    failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+    echo "$dir $* $((total - failed)) $failed" >> "$summary"
+  elif [ "$rc" -eq 0 ]; then
+    echo "ci/test.sh: ctest in $dir ran no test" >&2
+    return 1
+  fi
+  return "$rc"
+}
+
+step "g++ Release -Werror"
+cmake -S . -B "$out/gcc" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ -DVNET_WERROR=ON \
+  -DCMAKE_INSTALL_PREFIX="$out/prefix"
+cmake --build "$out/gcc" -j "$jobs"
+run_ctest "$out/gcc" -L unit
+
+step "clang ASan+UBSan -Werror"
+cmake -S . -B "$out/clang" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DVNET_WERROR=ON \
+  -DVNET_SANITIZE=ON
+cmake --build "$out/clang" -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_ctest "$out/clang" -L unit
+
+step "install + consumer"
+rm -rf "$out/prefix"
+cmake --install "$out/gcc" >/dev/null
+cmake -S tests/consumer -B "$out/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$out/prefix"
+cmake --build "$out/consumer"
+"$out/consumer/consumer" "$out/consumer/consumer.pcap"
+echo "consumer consumer 1 0" >> "$summary"
+
+if [ "${VNET_SKIP_FUZZ:-0}" != 1 ]; then
+  step "libFuzzer, ${fuzz_seconds}s per target"
+  cmake -S . -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+    -DVNET_BUILD_FUZZ=ON -DVNET_BUILD_TESTS=OFF -DVNET_BUILD_TOOLS=OFF
+  cmake --build "$out/fuzz" -j "$jobs"
+  fuzz_ok=0 fuzz_bad=0
+  for bin in "$out"/fuzz/tests/fuzz/fuzz_*; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin"); name=${name#fuzz_}
+    corpus="$out/fuzz/corpus/$name"
+    rm -rf "$corpus"; mkdir -p "$corpus"
+    [ -d "fixtures/corpus/$name" ] && cp -r "fixtures/corpus/$name/." "$corpus/"
+    if "$bin" -max_total_time="$fuzz_seconds" -print_final_stats=1 -artifact_prefix="$out/fuzz/crash-$name-" \
+        "$corpus" > "$out/fuzz/$name.log" 2>&1; then
+      runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$out/fuzz/$name.log" | grep -oE '[0-9]+$' || echo "?")
+      echo "fuzz_$name: $runs runs in ${fuzz_seconds}s, no crash"
+      fuzz_ok=$((fuzz_ok + 1))
+    else
+      echo "fuzz_$name: FAILED (see $out/fuzz/$name.log)"; tail -30 "$out/fuzz/$name.log"
+      fuzz_bad=$((fuzz_bad + 1))
+    fi
+  done
+  echo "fuzz fuzz $fuzz_ok $fuzz_bad" >> "$summary"
+  [ "$fuzz_bad" -eq 0 ] || { echo "ci/test.sh: $fuzz_bad fuzz target(s) failed"; exit 1; }
+fi
+
+if [ "${VNET_SKIP_VM:-0}" != 1 ]; then
+  if [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] && command -v qemu-system-x86_64 >/dev/null; then
+    if (cd "$out/gcc" && ctest -N -L vm | grep -q 'Total Tests: [1-9]'); then
+      step "VM tests (QEMU, TCG)"
+      run_ctest "$out/gcc" -L vm
+    fi
+  else
+    echo "ci/test.sh: VM tests need root, /dev/net/tun and QEMU; not run here" | tee -a "$out/skipped.txt"
+  fi
+fi
+
+step "summary"
+passed=0 failed=0
+while read -r _ _ p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(awk '{print $1, $2, $(NF-1), $NF}' "$summary")
+cat "$summary"
+echo "vnet: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
