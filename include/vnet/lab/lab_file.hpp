@@ -1,0 +1,566 @@
+// vnet/lab/lab_file.hpp - the lab file (TOML) as a checked model.
+//
+// The keys are the stable core of DESIGN.md ("Lab file (TOML)") plus a few additions users
+// need (network.dhcp.allow_macs for a MAC-filtering DHCP server). Every problem is reported
+// with file, line and key: unknown keys, wrong types, bad addresses, references to
+// switches, networks or VMs that do not exist, duplicate names, and values that cannot
+// work together (a static NIC without an address, an external switch without a network).
+// Parsing uses toml++.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <vnet/core/expected.hpp>
+#include <vnet/core/ipv4.hpp>
+#include <vnet/core/mac.hpp>
+
+namespace vnet::lab {
+
+/// A problem in a lab file: where it is and what is wrong.
+struct lab_error {
+    std::string file;
+    std::uint32_t line = 0;  // 0: the whole file
+    std::string key;         // dotted path, e.g. "vm.nic.address"
+    std::string message;
+
+    /// "lab.toml:12: vm.nic.address: invalid IPv4 address ..."
+    std::string to_string() const {
+        std::string s = file;
+        if (line) s += fmt::format(":{}", line);
+        if (!key.empty()) s += fmt::format(": {}", key);
+        return s + ": " + message;
+    }
+};
+
+enum class host_sku { client, server };
+enum class switch_kind { external, internal, private_, default_ };
+enum class ip_mode { static_, dhcp };
+enum class nic_model { virtio, netvsc };
+enum class check_kind { ping, tcp, dns, dhcp, route, deploy };
+
+constexpr std::string_view to_string(switch_kind k) noexcept {
+    switch (k) {
+        case switch_kind::external: return "external";
+        case switch_kind::internal: return "internal";
+        case switch_kind::private_: return "private";
+        case switch_kind::default_: return "default";
+    }
+    return "?";
+}
+constexpr std::string_view to_string(check_kind k) noexcept {
+    switch (k) {
+        case check_kind::ping: return "ping";
+        case check_kind::tcp: return "tcp";
+        case check_kind::dns: return "dns";
+        case check_kind::dhcp: return "dhcp";
+        case check_kind::route: return "route";
+        case check_kind::deploy: return "deploy";
+    }
+    return "?";
+}
+
+struct dhcp_config {
+    ipv4_address range_first{};
+    ipv4_address range_last{};
+    std::vector<ipv4_address> dns;
+    std::vector<mac_address> allow_macs;  // empty: every MAC gets a lease
+};
+
+struct network_peer {
+    std::string name;
+    ipv4_prefix address{};
+    std::uint32_t line = 0;
+};
+
+struct network_config {
+    std::string name;
+    ipv4_prefix subnet{};
+    ipv4_address gateway{};
+    std::optional<dhcp_config> dhcp;
+    std::map<std::string, ipv4_address> dns;  // names the LAN's DNS answers
+    std::vector<network_peer> peers;
+    std::uint32_t line = 0;
+};
+
+struct host_config {
+    std::optional<std::string> network;
+    bool dhcp = false;                  // address = "dhcp"
+    std::optional<ipv4_prefix> address;  // a static address
+    std::optional<ipv4_address> gateway;
+    std::uint32_t line = 0;
+};
+
+struct switch_config {
+    std::string name;
+    switch_kind kind = switch_kind::private_;
+    std::optional<std::string> network;     // external only
+    bool allow_management_os = true;        // external only
+    std::optional<ipv4_prefix> host_address;  // internal only
+    bool nat = false;                       // internal only
+    std::uint32_t line = 0;
+};
+
+struct nic_config {
+    std::string switch_name;
+    ip_mode ip = ip_mode::dhcp;
+    std::optional<ipv4_prefix> address;
+    std::optional<ipv4_address> gateway;
+    std::vector<ipv4_address> dns;
+    std::optional<std::uint32_t> metric;
+    std::optional<std::uint16_t> vlan;
+    std::optional<mac_address> mac;
+    nic_model model = nic_model::virtio;
+    std::uint32_t line = 0;
+};
+
+struct vm_config {
+    std::string name;
+    std::vector<nic_config> nics;
+    std::uint32_t line = 0;
+};
+
+struct check_config {
+    check_kind kind = check_kind::ping;
+    std::string from;
+    std::string to;
+    std::optional<std::uint16_t> port;
+    std::string name;    // dns: the name to resolve
+    std::string expect;  // "ok", "fail", or the exact message for deploy checks
+    std::uint32_t line = 0;
+};
+
+struct lab_file {
+    std::string path;
+    std::string name;
+    host_sku sku = host_sku::server;
+    host_config host;
+    std::vector<network_config> networks;
+    std::vector<switch_config> switches;
+    std::vector<vm_config> vms;
+    std::vector<check_config> checks;
+
+    const network_config* find_network(std::string_view n) const {
+        for (auto& x : networks)
+            if (x.name == n) return &x;
+        return nullptr;
+    }
+    const switch_config* find_switch(std::string_view n) const {
+        for (auto& x : switches)
+            if (x.name == n) return &x;
+        return nullptr;
+    }
+    const vm_config* find_vm(std::string_view n) const {
+        for (auto& x : vms)
+            if (x.name == n) return &x;
+        return nullptr;
+    }
+};
+
+namespace detail {
+
+/// Reads one lab file; the first problem found stops it (thrown as lab_error inside, caught
+/// at the boundary so the public functions return values).
+class lab_reader {
+public:
+    explicit lab_reader(std::string file) : file_(std::move(file)) {}
+
+    lab_file read(const toml::table& root) {
+        lab_file lf;
+        lf.path = file_;
+        allow_keys(root, "", {"lab", "host", "network", "switch", "vm", "check"});
+        const toml::table& lab = need_table(root, "lab", "");
+        allow_keys(lab, "lab", {"name", "host_sku"});
+        lf.name = need_string(lab, "name", "lab");
+        if (lf.name.empty() || lf.name.size() > 32 || lf.name.find_first_not_of(name_chars) != std::string::npos)
+            fail_at(lab.get("name"), "lab.name", "must be 1-32 characters of a-z, A-Z, 0-9, '-', '_'");
+        lf.sku = pick(lab, "host_sku", "lab", {{"client", host_sku::client}, {"server", host_sku::server}},
+                      std::optional(host_sku::server));
+
+        for (auto& [t, key] : tables(root, "network")) lf.networks.push_back(read_network(*t, key));
+        if (auto h = root.get("host")) {
+            const toml::table* ht = h->as_table();
+            if (!ht) fail_at(h, "host", "must be a table");
+            lf.host = read_host(*ht);
+        }
+        for (auto& [t, key] : tables(root, "switch")) lf.switches.push_back(read_switch(*t, key));
+        for (auto& [t, key] : tables(root, "vm")) lf.vms.push_back(read_vm(*t, key));
+        for (auto& [t, key] : tables(root, "check")) lf.checks.push_back(read_check(*t, key));
+        cross_check(lf);
+        return lf;
+    }
+
+    [[noreturn]] void fail_line(std::uint32_t line, std::string key, std::string msg) const {
+        throw lab_error{file_, line, std::move(key), std::move(msg)};
+    }
+
+private:
+    static constexpr std::string_view name_chars =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+
+    static std::uint32_t line_of(const toml::node* n) { return n ? n->source().begin.line : 0; }
+
+    [[noreturn]] void fail_at(const toml::node* n, std::string key, std::string msg) const {
+        fail_line(line_of(n), std::move(key), std::move(msg));
+    }
+
+    static std::string join(std::string_view prefix, std::string_view key) {
+        return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+    }
+
+    void allow_keys(const toml::table& t, std::string_view prefix, std::initializer_list<std::string_view> allowed) const {
+        for (auto&& [k, v] : t) {
+            bool ok = false;
+            for (auto a : allowed) ok = ok || a == k.str();
+            if (!ok) {
+                std::string list;
+                for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+                fail_at(&v, join(prefix, k.str()), fmt::format("unknown key (expected one of: {})", list));
+            }
+        }
+    }
+
+    const toml::table& need_table(const toml::table& t, std::string_view key, std::string_view prefix) const {
+        const toml::node* n = t.get(key);
+        if (!n) fail_line(line_of(&t), join(prefix, key), "missing table");
+        if (!n->is_table()) fail_at(n, join(prefix, key), "must be a table");
+        return *n->as_table();
+    }
+
+    /// The [[key]] array of tables, each with its dotted key for messages.
+    std::vector<std::pair<const toml::table*, std::string>> tables(const toml::table& t, std::string_view key) const {
+        std::vector<std::pair<const toml::table*, std::string>> out;
+        const toml::node* n = t.get(key);
+        if (!n) return out;
+        const toml::array* a = n->as_array();
+        if (!a || !a->is_array_of_tables())
+            fail_at(n, std::string(key), fmt::format("must be an array of tables ([[{}]])", key));
+        for (auto& e : *a) out.emplace_back(e.as_table(), std::string(key));
+        return out;
+    }
+
+    std::string need_string(const toml::table& t, std::string_view key, std::string_view prefix) const {
+        const toml::node* n = t.get(key);
+        if (!n) fail_line(line_of(&t), join(prefix, key), "missing");
+        if (!n->is_string()) fail_at(n, join(prefix, key), "must be a string");
+        return std::string(n->as_string()->get());
+    }
+    std::optional<std::string> opt_string(const toml::table& t, std::string_view key, std::string_view prefix) const {
+        if (!t.get(key)) return std::nullopt;
+        return need_string(t, key, prefix);
+    }
+    bool opt_bool(const toml::table& t, std::string_view key, std::string_view prefix, bool def) const {
+        const toml::node* n = t.get(key);
+        if (!n) return def;
+        if (!n->is_boolean()) fail_at(n, join(prefix, key), "must be true or false");
+        return n->as_boolean()->get();
+    }
+    std::optional<std::int64_t> opt_int(const toml::table& t, std::string_view key, std::string_view prefix,
+                                        std::int64_t lo, std::int64_t hi) const {
+        const toml::node* n = t.get(key);
+        if (!n) return std::nullopt;
+        if (!n->is_integer()) fail_at(n, join(prefix, key), "must be an integer");
+        std::int64_t v = n->as_integer()->get();
+        if (v < lo || v > hi) fail_at(n, join(prefix, key), fmt::format("must be between {} and {}", lo, hi));
+        return v;
+    }
+
+    template <class T>
+    T pick(const toml::table& t, std::string_view key, std::string_view prefix,
+           std::initializer_list<std::pair<std::string_view, T>> choices, std::optional<T> def) const {
+        const toml::node* n = t.get(key);
+        std::string list;
+        for (auto& c : choices) list += (list.empty() ? "" : " | ") + std::string(c.first);
+        if (!n) {
+            if (def) return *def;
+            fail_line(line_of(&t), join(prefix, key), fmt::format("missing (expected {})", list));
+        }
+        if (!n->is_string()) fail_at(n, join(prefix, key), fmt::format("must be a string: {}", list));
+        auto s = n->as_string()->get();
+        for (auto& c : choices)
+            if (c.first == s) return c.second;
+        fail_at(n, join(prefix, key), fmt::format("'{}' is not one of {}", s, list));
+    }
+
+    ipv4_address address(const toml::table& t, std::string_view key, std::string_view prefix) const {
+        auto s = need_string(t, key, prefix);
+        auto a = ipv4_address::parse(s);
+        if (!a) fail_at(t.get(key), join(prefix, key), fmt::format("'{}': {}", s, a.error().message()));
+        return *a;
+    }
+    std::optional<ipv4_address> opt_address(const toml::table& t, std::string_view key, std::string_view prefix) const {
+        if (!t.get(key)) return std::nullopt;
+        return address(t, key, prefix);
+    }
+    ipv4_prefix prefix_value(const toml::node* n, std::string_view key, const std::string& s, bool need_len) const {
+        auto p = ipv4_prefix::parse(s);
+        if (!p) fail_at(n, std::string(key), fmt::format("'{}': {}", s, p.error().message()));
+        if (need_len && s.find('/') == std::string::npos)
+            fail_at(n, std::string(key), fmt::format("'{}': needs a prefix length, like {}/24", s, s));
+        return *p;
+    }
+    std::vector<ipv4_address> address_list(const toml::table& t, std::string_view key, std::string_view prefix) const {
+        std::vector<ipv4_address> out;
+        const toml::node* n = t.get(key);
+        if (!n) return out;
+        const toml::array* a = n->as_array();
+        if (!a) fail_at(n, join(prefix, key), "must be an array of addresses");
+        for (auto& e : *a) {
+            if (!e.is_string()) fail_at(&e, join(prefix, key), "must be an array of address strings");
+            auto s = std::string(e.as_string()->get());
+            auto addr = ipv4_address::parse(s);
+            if (!addr) fail_at(&e, join(prefix, key), fmt::format("'{}': {}", s, addr.error().message()));
+            out.push_back(*addr);
+        }
+        return out;
+    }
+    std::string name_of(const toml::table& t, std::string_view prefix) const {
+        auto n = need_string(t, "name", prefix);
+        if (n.empty() || n.size() > 15 || n.find_first_not_of(name_chars) != std::string::npos)
+            fail_at(t.get("name"), join(prefix, "name"),
+                    fmt::format("'{}': must be 1-15 characters of a-z, A-Z, 0-9, '-', '_'", n));
+        return n;
+    }
+
+    network_config read_network(const toml::table& t, const std::string& key) const {
+        allow_keys(t, key, {"name", "subnet", "gateway", "dhcp", "dns", "peer"});
+        network_config n;
+        n.line = line_of(&t);
+        n.name = name_of(t, key);
+        auto subnet_s = need_string(t, "subnet", key);
+        n.subnet = prefix_value(t.get("subnet"), key + ".subnet", subnet_s, true);
+        if (n.subnet.address() != n.subnet.network())
+            fail_at(t.get("subnet"), key + ".subnet",
+                    fmt::format("'{}' has host bits set (the network is {})", subnet_s, n.subnet.canonical()));
+        n.gateway = address(t, "gateway", key);
+        if (!n.subnet.contains(n.gateway) || n.subnet.is_network_or_broadcast(n.gateway))
+            fail_at(t.get("gateway"), key + ".gateway",
+                    fmt::format("{} is not a host address in subnet {}", n.gateway, n.subnet));
+        if (auto d = t.get("dhcp")) {
+            const toml::table* dt = d->as_table();
+            if (!dt) fail_at(d, key + ".dhcp", "must be a table, like { range = \"a-b\", dns = [...] }");
+            allow_keys(*dt, key + ".dhcp", {"range", "dns", "allow_macs"});
+            dhcp_config dc;
+            auto range = need_string(*dt, "range", key + ".dhcp");
+            auto dash = range.find('-');
+            auto first = ipv4_address::parse(std::string_view(range).substr(0, dash));
+            auto last = dash == std::string::npos ? first : ipv4_address::parse(std::string_view(range).substr(dash + 1));
+            if (dash == std::string::npos || !first || !last || last->to_u32() < first->to_u32())
+                fail_at(dt->get("range"), key + ".dhcp.range",
+                        fmt::format("'{}': expected FIRST-LAST, like 192.168.0.100-192.168.0.199", range));
+            if (!n.subnet.contains(*first) || !n.subnet.contains(*last))
+                fail_at(dt->get("range"), key + ".dhcp.range", fmt::format("'{}' is not inside {}", range, n.subnet));
+            dc.range_first = *first;
+            dc.range_last = *last;
+            dc.dns = address_list(*dt, "dns", key + ".dhcp");
+            if (auto am = dt->get("allow_macs")) {
+                const toml::array* a = am->as_array();
+                if (!a) fail_at(am, key + ".dhcp.allow_macs", "must be an array of MAC addresses");
+                for (auto& e : *a) {
+                    auto m = e.is_string() ? mac_address::parse(e.as_string()->get()) : mac_address::parse("");
+                    if (!m) fail_at(&e, key + ".dhcp.allow_macs", m.error().message());
+                    dc.allow_macs.push_back(*m);
+                }
+            }
+            n.dhcp = std::move(dc);
+        }
+        if (auto d = t.get("dns")) {
+            const toml::table* dt = d->as_table();
+            if (!dt) fail_at(d, key + ".dns", "must be a table of name = \"address\"");
+            for (auto&& [k, v] : *dt) {
+                if (!v.is_string()) fail_at(&v, key + ".dns." + std::string(k.str()), "must be an address string");
+                auto a = ipv4_address::parse(v.as_string()->get());
+                if (!a) fail_at(&v, key + ".dns." + std::string(k.str()), a.error().message());
+                n.dns.emplace(std::string(k.str()), *a);
+            }
+        }
+        for (auto& [pt, pkey] : tables(t, "peer")) {
+            std::string pk = key + ".peer";
+            allow_keys(*pt, pk, {"name", "address"});
+            network_peer p;
+            p.line = line_of(pt);
+            p.name = name_of(*pt, pk);
+            auto as = need_string(*pt, "address", pk);
+            p.address = prefix_value(pt->get("address"), pk + ".address", as, true);
+            if (!n.subnet.contains(p.address.address()))
+                fail_at(pt->get("address"), pk + ".address", fmt::format("{} is not inside {}", as, n.subnet));
+            n.peers.push_back(std::move(p));
+        }
+        return n;
+    }
+
+    host_config read_host(const toml::table& t) const {
+        allow_keys(t, "host", {"network", "address", "gateway"});
+        host_config h;
+        h.line = line_of(&t);
+        h.network = opt_string(t, "network", "host");
+        if (auto a = opt_string(t, "address", "host")) {
+            if (*a == "dhcp") h.dhcp = true;
+            else h.address = prefix_value(t.get("address"), "host.address", *a, true);
+        }
+        h.gateway = opt_address(t, "gateway", "host");
+        return h;
+    }
+
+    switch_config read_switch(const toml::table& t, const std::string& key) const {
+        allow_keys(t, key, {"name", "kind", "network", "allow_management_os", "host_address", "nat"});
+        switch_config s;
+        s.line = line_of(&t);
+        auto n = need_string(t, "name", key);  // Hyper-V switch names may be longer than interface names
+        if (n.empty()) fail_at(t.get("name"), key + ".name", "must not be empty");
+        s.name = n;
+        s.kind = pick(t, "kind", key,
+                      {{"external", switch_kind::external}, {"internal", switch_kind::internal},
+                       {"private", switch_kind::private_}, {"default", switch_kind::default_}},
+                      std::optional<switch_kind>{});
+        s.network = opt_string(t, "network", key);
+        s.allow_management_os = opt_bool(t, "allow_management_os", key, true);
+        if (auto ha = opt_string(t, "host_address", key)) s.host_address = prefix_value(t.get("host_address"), key + ".host_address", *ha, true);
+        s.nat = opt_bool(t, "nat", key, false);
+        auto only = [&](std::string_view k, switch_kind kind) {
+            if (t.get(k) && s.kind != kind)
+                fail_at(t.get(k), key + "." + std::string(k),
+                        fmt::format("only for kind = \"{}\" (this switch is \"{}\")", to_string(kind), to_string(s.kind)));
+        };
+        only("network", switch_kind::external);
+        only("allow_management_os", switch_kind::external);
+        only("host_address", switch_kind::internal);
+        only("nat", switch_kind::internal);
+        if (s.kind == switch_kind::external && !s.network)
+            fail_line(s.line, key + ".network", "an external switch binds to a network: add network = \"<name>\"");
+        return s;
+    }
+
+    vm_config read_vm(const toml::table& t, const std::string& key) const {
+        allow_keys(t, key, {"name", "nic"});
+        vm_config vm;
+        vm.line = line_of(&t);
+        vm.name = name_of(t, key);
+        auto nics = tables(t, "nic");
+        if (nics.empty()) fail_line(vm.line, key + ".nic", fmt::format("VM '{}' needs at least one [[vm.nic]]", vm.name));
+        for (auto& [nt, nkey] : nics) {
+            std::string k = key + ".nic";
+            allow_keys(*nt, k, {"switch", "ip", "address", "gateway", "dns", "metric", "vlan", "mac", "model"});
+            nic_config nic;
+            nic.line = line_of(nt);
+            nic.switch_name = need_string(*nt, "switch", k);
+            nic.ip = pick(*nt, "ip", k, {{"static", ip_mode::static_}, {"dhcp", ip_mode::dhcp}}, std::optional(ip_mode::dhcp));
+            if (auto a = opt_string(*nt, "address", k)) nic.address = prefix_value(nt->get("address"), k + ".address", *a, true);
+            nic.gateway = opt_address(*nt, "gateway", k);
+            nic.dns = address_list(*nt, "dns", k);
+            if (auto m = opt_int(*nt, "metric", k, 0, 0xffffffffLL)) nic.metric = static_cast<std::uint32_t>(*m);
+            if (auto v = opt_int(*nt, "vlan", k, 1, 4094)) nic.vlan = static_cast<std::uint16_t>(*v);
+            if (auto m = opt_string(*nt, "mac", k)) {
+                auto mac = mac_address::parse(*m);
+                if (!mac) fail_at(nt->get("mac"), k + ".mac", fmt::format("'{}': {}", *m, mac.error().message()));
+                if (mac->is_multicast()) fail_at(nt->get("mac"), k + ".mac", fmt::format("'{}' is a multicast address", *m));
+                nic.mac = *mac;
+            }
+            nic.model = pick(*nt, "model", k, {{"virtio", nic_model::virtio}, {"netvsc", nic_model::netvsc}},
+                             std::optional(nic_model::virtio));
+            if (nic.ip == ip_mode::dhcp && (nic.address || nic.gateway))
+                fail_at(nt->get(nic.address ? "address" : "gateway"), k + (nic.address ? ".address" : ".gateway"),
+                        "only for ip = \"static\"");
+            vm.nics.push_back(std::move(nic));
+        }
+        return vm;
+    }
+
+    check_config read_check(const toml::table& t, const std::string& key) const {
+        allow_keys(t, key, {"kind", "from", "to", "port", "name", "expect"});
+        check_config c;
+        c.line = line_of(&t);
+        c.kind = pick(t, "kind", key,
+                      {{"ping", check_kind::ping}, {"tcp", check_kind::tcp}, {"dns", check_kind::dns},
+                       {"dhcp", check_kind::dhcp}, {"route", check_kind::route}, {"deploy", check_kind::deploy}},
+                      std::optional<check_kind>{});
+        c.from = need_string(t, "from", key);
+        if (auto to = opt_string(t, "to", key)) c.to = *to;
+        if (auto p = opt_int(t, "port", key, 1, 65535)) c.port = static_cast<std::uint16_t>(*p);
+        if (auto n = opt_string(t, "name", key)) c.name = *n;
+        c.expect = opt_string(t, "expect", key).value_or("ok");
+        if (c.kind != check_kind::deploy && c.expect != "ok" && c.expect != "fail")
+            fail_at(t.get("expect"), key + ".expect", fmt::format("'{}': expected \"ok\" or \"fail\"", c.expect));
+        if (c.kind == check_kind::tcp && !c.port) fail_line(c.line, key + ".port", "a tcp check needs a port");
+        if (c.kind != check_kind::tcp && c.port) fail_at(t.get("port"), key + ".port", "only for kind = \"tcp\"");
+        if (c.kind == check_kind::dns && c.name.empty()) fail_line(c.line, key + ".name", "a dns check needs a name");
+        if ((c.kind == check_kind::ping || c.kind == check_kind::tcp) && c.to.empty())
+            fail_line(c.line, key + ".to", fmt::format("a {} check needs a target", to_string(c.kind)));
+        return c;
+    }
+
+    void cross_check(const lab_file& lf) const {
+        std::set<std::string> seen;
+        auto unique = [&](const std::string& n, std::uint32_t line, const char* key) {
+            if (!seen.insert(n).second) fail_line(line, key, fmt::format("the name '{}' is used twice", n));
+        };
+        for (auto& n : lf.networks) {
+            unique(n.name, n.line, "network.name");
+            for (auto& p : n.peers) unique(p.name, p.line, "network.peer.name");
+        }
+        for (auto& vm : lf.vms) unique(vm.name, vm.line, "vm.name");
+        if (seen.count("host")) fail_line(0, "name", "'host' is reserved for the emulated Windows host");
+        std::set<std::string> switch_names;
+        for (auto& s : lf.switches) {
+            if (!switch_names.insert(s.name).second)
+                fail_line(s.line, "switch.name", fmt::format("the switch '{}' is declared twice", s.name));
+            if (s.network && !lf.find_network(*s.network))
+                fail_line(s.line, "switch.network", fmt::format("no [[network]] named '{}'", *s.network));
+        }
+        if (lf.host.network && !lf.find_network(*lf.host.network))
+            fail_line(lf.host.line, "host.network", fmt::format("no [[network]] named '{}'", *lf.host.network));
+        for (auto& vm : lf.vms)
+            for (auto& nic : vm.nics)
+                if (!lf.find_switch(nic.switch_name))
+                    fail_line(nic.line, "vm.nic.switch", fmt::format("no [[switch]] named '{}'", nic.switch_name));
+        for (auto& c : lf.checks) {
+            bool known = c.from == "host" || lf.find_vm(c.from) || lf.find_network(c.from);
+            for (auto& n : lf.networks)
+                for (auto& p : n.peers) known = known || p.name == c.from;
+            if (!known)
+                fail_line(c.line, "check.from",
+                          fmt::format("'{}' is not a VM, \"host\", a network peer or a network", c.from));
+        }
+    }
+
+    std::string file_;
+};
+
+}  // namespace detail
+
+/// Parses TOML text (file is the name used in messages).
+inline expected<lab_file, lab_error> parse_lab(std::string_view text, const std::string& file) {
+    try {
+        toml::table root = toml::parse(text, file);
+        return detail::lab_reader(file).read(root);
+    } catch (const toml::parse_error& e) {
+        return unexpected(lab_error{file, static_cast<std::uint32_t>(e.source().begin.line), "",
+                                    std::string(e.description())});
+    } catch (const lab_error& e) {
+        return unexpected(e);
+    }
+}
+
+/// Reads and parses a lab file.
+inline expected<lab_file, lab_error> load_lab(const std::string& path) {
+    try {
+        toml::table root = toml::parse_file(path);
+        return detail::lab_reader(path).read(root);
+    } catch (const toml::parse_error& e) {
+        return unexpected(lab_error{path, static_cast<std::uint32_t>(e.source().begin.line), "",
+                                    std::string(e.description())});
+    } catch (const lab_error& e) {
+        return unexpected(e);
+    }
+}
+
+}  // namespace vnet::lab

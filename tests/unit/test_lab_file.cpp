@@ -1,0 +1,148 @@
+// The lab file model: the DESIGN.md keys parse, and every bad input names file, line and key.
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include <vnet/lab/lab_file.hpp>
+
+#include "test_util.hpp"
+
+using namespace vnet;
+using namespace vnet::lab;
+
+namespace {
+lab_error parse_error(const std::string& text) {
+    auto r = parse_lab(text, "t.toml");
+    BOOST_REQUIRE_MESSAGE(!r.has_value(), "expected an error for:\n" + text);
+    return r.error();
+}
+const std::string head = "[lab]\nname = \"t\"\n";
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lab_file_model)
+
+BOOST_AUTO_TEST_CASE(example_lab_parses) {
+    auto r = load_lab(VNET_SOURCE_DIR "/fixtures/labs/external-static.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(r->name == "external-static");
+    BOOST_TEST((r->sku == host_sku::server));
+    BOOST_REQUIRE(r->networks.size() == 1u);
+    auto& lan = r->networks[0];
+    BOOST_TEST(fmt::format("{}", lan.subnet) == "192.168.0.0/24");
+    BOOST_REQUIRE(lan.dhcp.has_value());
+    BOOST_TEST(fmt::format("{}", lan.dhcp->range_last) == "192.168.0.199");
+    BOOST_TEST(fmt::format("{}", lan.dns.at("iothub.example")) == "198.51.100.10");
+    BOOST_REQUIRE(lan.peers.size() == 1u);
+    BOOST_TEST(lan.peers[0].name == "plc");
+    BOOST_REQUIRE(r->switches.size() == 1u);
+    BOOST_TEST((r->switches[0].kind == switch_kind::external));
+    BOOST_REQUIRE(r->vms.size() == 1u);
+    auto& nic = r->vms[0].nics.at(0);
+    BOOST_TEST((nic.ip == ip_mode::static_));
+    BOOST_TEST(fmt::format("{}", *nic.address) == "192.168.0.20/24");
+    BOOST_TEST(fmt::format("{}", *nic.mac) == "00:15:5d:00:00:10");
+    BOOST_TEST((nic.model == nic_model::virtio));
+    BOOST_REQUIRE(r->checks.size() == 4u);
+    BOOST_TEST(*r->checks[3].port == 8883);
+    BOOST_TEST(r->checks[3].line == 56u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_names_line_and_key) {
+    auto e = parse_error(head + "\n[[switch]]\nname = \"s\"\nkind = \"private\"\ncolour = \"red\"\n");
+    BOOST_TEST(e.file == "t.toml");
+    BOOST_TEST(e.line == 7u);
+    BOOST_TEST(e.key == "switch.colour");
+    BOOST_TEST(e.to_string().find("t.toml:7: switch.colour: unknown key") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_the_key) {
+    auto e = parse_error(head + "[[network]]\nname = \"lan\"\nsubnet = \"192.168.0.0/24\"\ngateway = \"192.168.0.256\"\n");
+    BOOST_TEST(e.key == "network.gateway");
+    BOOST_TEST(e.line == 6u);
+    BOOST_TEST(e.message.find("invalid IPv4 address") != std::string::npos);
+
+    e = parse_error(head + "[[network]]\nname = \"lan\"\nsubnet = \"192.168.0.1/24\"\ngateway = \"192.168.0.1\"\n");
+    BOOST_TEST(e.key == "network.subnet");
+    BOOST_TEST(e.message.find("host bits") != std::string::npos);
+
+    e = parse_error(head + "[[network]]\nname = \"lan\"\nsubnet = \"192.168.0.0/24\"\ngateway = \"10.0.0.1\"\n");
+    BOOST_TEST(e.key == "network.gateway");
+
+    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"bridge\"\n");
+    BOOST_TEST(e.key == "switch.kind");
+    BOOST_TEST(e.message.find("external | internal | private | default") != std::string::npos);
+
+    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nvlan = 4095\n");
+    BOOST_TEST(e.key == "vm.nic.vlan");
+    BOOST_TEST(e.line == 10u);
+
+    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nmac = \"01:00:5e:00:00:01\"\n");
+    BOOST_TEST(e.key == "vm.nic.mac");
+    BOOST_TEST(e.message.find("multicast") != std::string::npos);
+
+    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nmetric = \"low\"\n");
+    BOOST_TEST(e.key == "vm.nic.metric");
+    BOOST_TEST(e.message == "must be an integer");
+}
+
+BOOST_AUTO_TEST_CASE(references_must_exist) {
+    auto e = parse_error(head + "[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"nowhere\"\n");
+    BOOST_TEST(e.key == "vm.nic.switch");
+    BOOST_TEST(e.line == 5u);
+    BOOST_TEST(e.message.find("nowhere") != std::string::npos);
+
+    e = parse_error(head + "[[switch]]\nname = \"x\"\nkind = \"external\"\nnetwork = \"lan\"\n");
+    BOOST_TEST(e.key == "switch.network");
+
+    e = parse_error(head + "[[check]]\nkind = \"ping\"\nfrom = \"ghost\"\nto = \"1.2.3.4\"\n");
+    BOOST_TEST(e.key == "check.from");
+}
+
+BOOST_AUTO_TEST_CASE(kind_specific_keys) {
+    auto e = parse_error(head + "[[switch]]\nname = \"p\"\nkind = \"private\"\nnat = true\n");
+    BOOST_TEST(e.key == "switch.nat");
+    BOOST_TEST(e.message.find("only for kind = \"internal\"") != std::string::npos);
+    e = parse_error(head + "[[switch]]\nname = \"x\"\nkind = \"external\"\n");
+    BOOST_TEST(e.key == "switch.network");
+    e = parse_error(head + "[[check]]\nkind = \"tcp\"\nfrom = \"host\"\nto = \"1.2.3.4\"\n");
+    BOOST_TEST(e.key == "check.port");
+    e = parse_error(head + "[[check]]\nkind = \"ping\"\nfrom = \"host\"\nto = \"1.2.3.4\"\nexpect = \"maybe\"\n");
+    BOOST_TEST(e.key == "check.expect");
+}
+
+BOOST_AUTO_TEST_CASE(deploy_checks_keep_exact_messages) {
+    auto r = parse_lab(head + "[[check]]\nkind = \"deploy\"\nfrom = \"host\"\n"
+                              "expect = \"Error: IP4Address, IP4GatewayAddress and IP4PrefixLength parameters are needed\"\n",
+                       "t.toml");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->checks[0].expect == "Error: IP4Address, IP4GatewayAddress and IP4PrefixLength parameters are needed");
+}
+
+BOOST_AUTO_TEST_CASE(duplicates_and_reserved_names) {
+    auto e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
+                                "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n");
+    BOOST_TEST(e.message.find("used twice") != std::string::npos);
+    BOOST_TEST(e.line == 10u);
+    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[switch]]\nname = \"s\"\nkind = \"private\"\n");
+    BOOST_TEST(e.key == "switch.name");
+}
+
+BOOST_AUTO_TEST_CASE(toml_syntax_error_has_line) {
+    auto e = parse_error(head + "[[vm]]\nname = \"v\nx = 1\n");
+    BOOST_TEST(e.line == 4u);
+    BOOST_TEST(!e.message.empty());
+    auto missing = load_lab("/nonexistent/lab.toml");
+    BOOST_REQUIRE(!missing);
+    BOOST_TEST(missing.error().file == "/nonexistent/lab.toml");
+}
+
+BOOST_AUTO_TEST_CASE(missing_required_keys) {
+    auto e = parse_error("[lab]\nhost_sku = \"client\"\n");
+    BOOST_TEST(e.key == "lab.name");
+    e = parse_error("[host]\n");
+    BOOST_TEST(e.key == "lab");
+    e = parse_error(head + "[[vm]]\nname = \"v\"\n");
+    BOOST_TEST(e.key == "vm.nic");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
