@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <vnet/wire/dissect.hpp>
 #include <vnet/wire/pcap.hpp>
@@ -193,9 +194,9 @@ std::string vnet_value(const wire::field_value& v, bool list) {
     if (auto* b = std::get_if<bool>(&v)) return *b ? "1" : "0";
     if (list) {
         if (auto* l = std::get_if<std::vector<std::string>>(&v)) {
-            std::string s;
-            for (auto& e : *l) s += (s.empty() ? "" : "|") + normalise(e);
-            return s;
+            std::vector<std::string> n;
+            for (auto& e : *l) n.push_back(normalise(e));
+            return fmt::format("{}", fmt::join(n, "|"));
         }
     }
     return normalise(wire::field_text(v));
@@ -261,7 +262,9 @@ int run_compare_tshark(const decode_options& o) {
             if (theirs.empty()) continue;  // tshark does not show this field for this frame
             std::string expected;
             if (m.list) {
-                for (auto& e : split(theirs, '|')) expected += (expected.empty() ? "" : "|") + normalise(e);
+                std::vector<std::string> n;
+                for (auto& e : split(theirs, '|')) n.push_back(normalise(e));
+                expected = fmt::format("{}", fmt::join(n, "|"));
             } else {
                 expected = normalise(split(theirs, '|').front());
             }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <vnet/core/expected.hpp>
@@ -222,9 +223,7 @@ private:
             bool ok = false;
             for (auto a : allowed) ok = ok || a == k.str();
             if (!ok) {
-                std::string list;
-                for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-                fail_at(&v, join(prefix, k.str()), fmt::format("unknown key (expected one of: {})", list));
+                fail_at(&v, join(prefix, k.str()), fmt::format("unknown key (expected one of: {})", fmt::join(allowed, ", ")));
             }
         }
     }
@@ -278,8 +277,9 @@ private:
     T pick(const toml::table& t, std::string_view key, std::string_view prefix,
            std::initializer_list<std::pair<std::string_view, T>> choices, std::optional<T> def) const {
         const toml::node* n = t.get(key);
-        std::string list;
-        for (auto& c : choices) list += (list.empty() ? "" : " | ") + std::string(c.first);
+        std::vector<std::string_view> names;
+        for (auto& c : choices) names.push_back(c.first);
+        const std::string list = fmt::format("{}", fmt::join(names, " | "));
         if (!n) {
             if (def) return *def;
             fail_line(line_of(&t), join(prefix, key), fmt::format("missing (expected {})", list));

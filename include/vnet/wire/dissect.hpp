@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
@@ -68,11 +69,7 @@ inline std::string field_text(const field_value& v) {
             if constexpr (std::is_same_v<T, std::uint64_t>) return fmt::format("{}", x);
             else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
             else if constexpr (std::is_same_v<T, std::string>) return x;
-            else {
-                std::string s;
-                for (auto& e : x) s += (s.empty() ? "" : ",") + e;
-                return s;
-            }
+            else return fmt::format("{}", fmt::join(x, ","));
         },
         v);
 }
@@ -415,9 +412,7 @@ private:
         if (t->ack()) summary_ += fmt::format(", ack {}", t->ack_number());
         summary_ += fmt::format(", win {}", t->window_len());
         if (!opts.empty()) {
-            std::string joined;
-            for (auto& o : opts) joined += (joined.empty() ? "" : ",") + o;
-            summary_ += fmt::format(", options [{}]", joined);
+            summary_ += fmt::format(", options [{}]", fmt::join(opts, ","));
         }
         summary_ += fmt::format(", length {}", t->payload().size());
     }
