@@ -1,0 +1,116 @@
+// vnet/switch/port.hpp - switch ports: their configuration and the transport concept.
+//
+// A port's transport is anything that can receive a batch of frames:
+//     void receive(std::span<const vnet::bytes_view> batch);
+// The switch calls it once per output port per batch (never once per frame, never through
+// a virtual call); the views are valid for the duration of the call only. memory_port
+// keeps copies (tests, the lab's in-memory peers); counting_port only counts (benchmarks).
+//
+// Port features follow Set-VMNetworkAdapter (EFLOW-FACTS.md "Hyper-V port and switch
+// features"): MAC address spoofing off by default (only the assigned MAC may send),
+// DHCP guard, router guard, storm limit (packets per second, 0 = none), port mirroring
+// none / source / destination, and port ACLs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <vnet/core/bytes.hpp>
+#include <vnet/core/mac.hpp>
+#include <vnet/switch/acl.hpp>
+#include <vnet/switch/kinds.hpp>
+#include <vnet/switch/vlan_mode.hpp>
+
+namespace vnet::sw {
+
+template <class T>
+concept frame_sink = requires(T& t, std::span<const bytes_view> batch) { t.receive(batch); };
+
+enum class mirror_mode : std::uint8_t { none, source, destination };
+
+constexpr std::string_view to_string(mirror_mode m) noexcept {
+    switch (m) {
+        case mirror_mode::none: return "none";
+        case mirror_mode::source: return "source";
+        case mirror_mode::destination: return "destination";
+    }
+    return "?";
+}
+
+struct port_config {
+    std::string name;
+    port_role role = port_role::vm;
+    std::optional<mac_address> mac;  // the adapter's assigned MAC (static or from the dynamic pool)
+    vlan_setting vlan{};
+    bool mac_spoofing = false;       // off: a VM port may send only from its assigned MAC
+    bool dhcp_guard = false;         // drop DHCP server messages sent by the port
+    bool router_guard = false;       // drop router advertisements and redirects sent by the port
+    std::uint32_t storm_limit = 0;   // broadcast + multicast + unknown unicast frames per second, 0: none
+    mirror_mode mirror = mirror_mode::none;
+    acl_list acls{};
+
+    /// A VM adapter with its assigned MAC.
+    static port_config vm(std::string name, mac_address mac) {
+        port_config c;
+        c.name = std::move(name);
+        c.mac = mac;
+        return c;
+    }
+    /// The physical adapter of an External switch: a trunk carrying every VLAN tagged,
+    /// the untagged network untagged.
+    static port_config uplink(std::string name) {
+        port_config c;
+        c.name = std::move(name);
+        c.role = port_role::external_adapter;
+        c.vlan = vlan_setting::trunk_all();
+        return c;
+    }
+    /// The management OS adapter "vEthernet (Name)".
+    static port_config host(std::string name, std::optional<mac_address> mac = std::nullopt) {
+        port_config c;
+        c.name = std::move(name);
+        c.role = port_role::host_vnic;
+        c.mac = mac;
+        return c;
+    }
+};
+
+/// A transport that keeps a copy of every frame it receives.
+struct memory_port {
+    std::vector<std::vector<std::byte>> frames;
+    std::size_t batches = 0;
+
+    void receive(std::span<const bytes_view> batch) {
+        ++batches;
+        for (auto f : batch) frames.emplace_back(f.begin(), f.end());
+    }
+    void clear() noexcept {
+        frames.clear();
+        batches = 0;
+    }
+    std::size_t size() const noexcept { return frames.size(); }
+    bytes_view frame(std::size_t i) const noexcept { return {frames[i].data(), frames[i].size()}; }
+};
+
+/// A transport that only counts.
+struct counting_port {
+    std::uint64_t frames = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t batches = 0;
+
+    void receive(std::span<const bytes_view> batch) noexcept {
+        ++batches;
+        frames += batch.size();
+        for (auto f : batch) bytes += f.size();
+    }
+};
+
+static_assert(frame_sink<memory_port>);
+static_assert(frame_sink<counting_port>);
+
+}  // namespace vnet::sw
