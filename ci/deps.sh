@@ -12,8 +12,8 @@ packages=(
   nlohmann-json3-dev libbenchmark-dev libtins-dev
   # test oracles and peers
   tshark tcpdump dnsmasq-base isc-dhcp-client bind9-dnsutils iproute2 iputils-ping python3
-  # VM labs
-  qemu-system-x86 busybox-static cpio kmod gzip
+  # VM labs (the guest kernel and busybox-static are downloaded by vm-images/build.sh, not installed)
+  qemu-system-x86 cpio kmod gzip dpkg apt util-linux procps nftables iperf3
 )
 
 missing=()
