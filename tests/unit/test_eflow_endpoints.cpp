@@ -17,13 +17,6 @@
 #include "test_util.hpp"
 
 VNET_TEST_PRINTABLE_NAMESPACE(vnet::eflow)
-namespace vnet::eflow {
-template <class E>
-    requires std::is_enum_v<E> && requires(E e) { to_string(e); }
-std::ostream& operator<<(std::ostream& os, E e) {
-    return os << to_string(e);
-}
-}  // namespace vnet::eflow
 
 using namespace vnet;
 using namespace vnet::eflow;

@@ -11,14 +11,6 @@
 #include "test_util.hpp"
 
 VNET_TEST_PRINTABLE_NAMESPACE(vnet::netvsc)
-namespace vnet::netvsc {
-template <class E>
-    requires std::is_enum_v<E> && requires(E e) { to_string(e); }
-std::ostream& operator<<(std::ostream& os, E e) {
-    auto s = to_string(e);
-    return os.write(s.data(), static_cast<std::streamsize>(s.size()));
-}
-}  // namespace vnet::netvsc
 
 using namespace vnet;
 using namespace vnet::netvsc;

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <ostream>
 #include <type_traits>
 #include <stdexcept>
@@ -49,7 +50,8 @@ void for_each_truncation(bytes_view b, F&& f) {
 }  // namespace vnet::test
 
 // Boost.Test prints values of failed assertions with operator<< found by ADL: everything
-// vnet formats with fmt prints that way, and vnet's error enums print their names.
+// vnet formats with fmt prints that way, and enums with a to_string() print their names.
+// A test of another namespace says VNET_TEST_PRINTABLE_NAMESPACE(vnet::that) once.
 #define VNET_TEST_PRINTABLE_NAMESPACE(ns)                                                        \
     namespace ns {                                                                               \
     template <class T>                                                                           \
@@ -59,16 +61,12 @@ void for_each_truncation(bytes_view b, F&& f) {
         auto s = fmt::format("{}", v);                                                           \
         return os.write(s.data(), static_cast<std::streamsize>(s.size()));                       \
     }                                                                                            \
+    template <class E>                                                                           \
+        requires std::is_enum_v<E> && requires(E e) { to_string(e); }                            \
+    std::ostream& operator<<(std::ostream& os, E e) {                                            \
+        const auto s = to_string(e);                                                             \
+        return os.write(std::data(s), static_cast<std::streamsize>(std::size(s)));               \
+    }                                                                                            \
     }
 VNET_TEST_PRINTABLE_NAMESPACE(vnet)
 VNET_TEST_PRINTABLE_NAMESPACE(vnet::wire)
-namespace vnet {
-inline std::ostream& operator<<(std::ostream& os, errc e) {
-    auto s = to_string(e);
-    return os.write(s.data(), static_cast<std::streamsize>(s.size()));
-}
-inline std::ostream& operator<<(std::ostream& os, layer l) {
-    auto s = to_string(l);
-    return os.write(s.data(), static_cast<std::streamsize>(s.size()));
-}
-}  // namespace vnet
