@@ -93,6 +93,7 @@ public:
     /// Precondition: has_value(). Checked in debug builds through value().
     constexpr T& operator*() & noexcept { return v_; }
     constexpr const T& operator*() const& noexcept { return v_; }
+    constexpr T&& operator*() && noexcept { return std::move(v_); }
     constexpr T* operator->() noexcept { return &v_; }
     constexpr const T* operator->() const noexcept { return &v_; }
 
