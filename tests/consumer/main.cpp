@@ -10,6 +10,7 @@
 #include <vnet/core/mac.hpp>
 #include <vnet/wire/ethernet.hpp>
 #include <vnet/wire/pcap.hpp>
+#include <vnet/switch/vswitch.hpp>
 #include <vnet/wire/vlan.hpp>
 
 int main(int argc, char** argv) {
@@ -38,7 +39,19 @@ int main(int argc, char** argv) {
     auto f = vnet::wire::frame_view::parse((*rec)->data);
     if (!f || f->src() != *src || !f->vlan_id() || *f->vlan_id() != 10 || f->ethertype() != vnet::wire::ethertype::arp)
         return 1;
-    fmt::print("consumer: {} vlan {} network {} ok\n", f->src(), *f->vlan_id(), net->network());
+    // The README's switch example: a frame from one VM port reaches the other and is learned.
+    auto peer = vnet::mac_address::parse("00:15:5d:00:00:11");
+    vnet::sw::vswitch<vnet::sw::memory_port> s({"Private", vnet::sw::switch_kind::private_});
+    auto a = s.add_port(vnet::sw::port_config::vm("eflow", *src), {});
+    auto b = s.add_port(vnet::sw::port_config::vm("peer", *peer), {});
+    if (!a || !b) return 1;
+    std::vector<std::byte> unicast(60);
+    if (!vnet::wire::ethernet_repr{*peer, *src, vnet::wire::ethertype::ipv4}.emit(unicast)) return 1;
+    std::vector<vnet::bytes_view> frames{vnet::bytes_view(unicast)};
+    s.send(*a, frames);
+    if (s.transport(*b).frames.size() != 1 || s.table().size() != 1) return 1;
+    fmt::print("consumer: {} vlan {} network {} switched {} ok\n", f->src(), *f->vlan_id(), net->network(),
+               s.counters(*b).tx_frames);
     std::remove(path.c_str());
     return 0;
 }
