@@ -2,6 +2,7 @@
 // 0 success, 1 a check observed something other than what it expected, 2 bad input.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
@@ -31,5 +32,60 @@ struct graph_options {
     std::string file;
 };
 int run_lab_graph(const graph_options& o);
+
+struct lab_run_options {
+    std::string file;
+    bool json = false;
+    bool keep = false;
+    std::string report_dir;
+    unsigned parallel = 0;       // VMs booting at once; 0: the number of cores
+    unsigned timeout = 900;      // seconds for the whole run
+    unsigned boot_timeout = 120; // seconds per VM to its guest agent
+    std::string accel = "tcg";   // tcg | kvm (kvm only after a successful probe)
+};
+/// vnet lab run FILE [--json] [--keep] [--report DIR]
+int run_lab_run(const lab_run_options& o);
+/// vnet lab up FILE: build and boot, keep it running (no checks).
+int run_lab_up(const lab_run_options& o);
+
+struct lab_down_options {
+    std::string name;  // the lab's name or its run id
+};
+/// vnet lab down NAME
+int run_lab_down(const lab_down_options& o);
+
+struct conformance_options {
+    std::string dir;            // the tables; empty: <source>/fixtures/conformance
+    std::string table;          // --table NAME; empty: all
+    std::string shard;          // --shard I/N; empty: all rows
+    std::string report_dir;     // conformance.md, conformance.xml, per-row logs
+    std::string eval = "all";   // all | model | vm: which rows
+    unsigned parallel = 0;      // VM rows at once; 0: the number of cores
+    unsigned boot_timeout = 120;
+    unsigned row_timeout = 600; // seconds per VM row
+    bool verbose = false;
+};
+/// vnet conformance [--table NAME] [--shard I/N] [--report DIR]
+int run_conformance_command(const conformance_options& o);
+
+struct diag_options {
+    std::string file;
+    std::string vm;
+    std::string report_dir;
+    unsigned boot_timeout = 120;
+    bool verbose = false;
+};
+/// vnet diag FILE.toml --vm NAME
+int run_diag(const diag_options& o);
+
+}  // namespace vnet::cli
+
+namespace vnet::lab {
+struct lab_executor;
+}  // namespace vnet::lab
+
+namespace vnet::cli {
+/// The lab runtime behind the lab_executor interface (tools/vnet/conformance.cpp).
+std::unique_ptr<lab::lab_executor> make_runtime_executor(unsigned boot_timeout, bool verbose);
 
 }  // namespace vnet::cli

@@ -1,0 +1,301 @@
+// vnet/lab/switch_pump.hpp - the lab's data path: vnet vswitches whose ports are real
+// interfaces, driven by one epoll thread (Linux only).
+//
+// DESIGN.md "How a frame travels in a lab": TAP (QEMU's NIC) -> AF_PACKET socket -> vnet
+// vswitch port -> out port(s). A port is one file descriptor:
+//   packet_socket  an AF_PACKET SOCK_RAW socket bound to an interface (a VM's TAP, whose
+//                  other end QEMU holds). Frames the socket itself sent come back as
+//                  PACKET_OUTGOING (LAB-NOTES.md) and are skipped, or the switch would loop.
+//   tap_fd         the fd of a TAP this process holds (a host vNIC in the host namespace,
+//                  an uplink on a network's bridge): read() is what the kernel sent,
+//                  write() is what the kernel receives.
+// Every frame a port sends into the switch and every frame the switch delivers to it is
+// also written to the port's pcap file when it has one.
+//
+// The switches are touched only by the pump thread while it runs; counters() and
+// with_switch() take the same lock, so readers see a consistent state.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vnet/core/bytes.hpp>
+#include <vnet/core/error.hpp>
+#include <vnet/io/netns.hpp>
+#include <vnet/switch/vswitch.hpp>
+#include <vnet/wire/pcap.hpp>
+
+namespace vnet::lab {
+
+enum class port_fd_kind : std::uint8_t { packet_socket, tap_fd };
+
+/// Counters of one port's file descriptor (beside the switch's own port counters).
+struct fd_port_counters {
+    std::uint64_t write_errors = 0;   // send()/write() refused (link down, queue full)
+    std::uint64_t truncated = 0;      // frames longer than the receive buffer, dropped
+    std::uint64_t outgoing_skipped = 0;  // PACKET_OUTGOING copies of our own sends
+};
+
+/// The switch transport: writes each delivered frame to the port's fd (and pcap).
+struct fd_port {
+    int fd = -1;
+    port_fd_kind kind = port_fd_kind::packet_socket;
+    wire::pcap_writer* pcap = nullptr;
+    fd_port_counters* ctr = nullptr;
+
+    void receive(std::span<const bytes_view> batch) {
+        for (auto f : batch) {
+            ssize_t n = kind == port_fd_kind::packet_socket ? ::send(fd, f.data(), f.size(), MSG_DONTWAIT)
+                                                            : ::write(fd, f.data(), f.size());
+            if (n < 0 && ctr) ++ctr->write_errors;
+            if (pcap) pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+        }
+    }
+};
+
+using lab_switch = sw::vswitch<fd_port>;
+
+/// Opens an AF_PACKET socket bound to `ifname` inside namespace `netns` (empty: ours),
+/// non-blocking, not receiving its own sends where the kernel supports that.
+inline result<int> open_packet_socket(const std::string& netns, const std::string& ifname) {
+    return io::in_netns(netns, [&]() -> result<int> {
+        unsigned idx = ::if_nametoindex(ifname.c_str());
+        if (idx == 0) return fail(layer::io, errc::not_found, "packet_socket.ifindex");
+        int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+        if (s < 0) return fail(layer::io, errc::io, "packet_socket.socket");
+#ifdef PACKET_IGNORE_OUTGOING
+        int one = 1;
+        (void)::setsockopt(s, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+#endif
+        sockaddr_ll sa{};
+        sa.sll_family = AF_PACKET;
+        sa.sll_protocol = htons(ETH_P_ALL);
+        sa.sll_ifindex = static_cast<int>(idx);
+        if (::bind(s, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+            ::close(s);
+            return fail(layer::io, errc::io, "packet_socket.bind");
+        }
+        int buf = 1 << 20;
+        (void)::setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+        return s;
+    });
+}
+
+/// The switches of a lab and the thread that moves frames between them and the kernel.
+class switch_pump {
+public:
+    static constexpr std::size_t max_frame = 2048;  // MTU 1500 guests (offloads are off)
+    static constexpr std::size_t batch_size = 32;
+
+    switch_pump() = default;
+    switch_pump(const switch_pump&) = delete;
+    switch_pump& operator=(const switch_pump&) = delete;
+    ~switch_pump() {
+        stop();
+        for (auto& p : ports_)
+            if (p->owns_fd && p->fd >= 0) ::close(p->fd);
+        if (epfd_ >= 0) ::close(epfd_);
+        if (wake_ >= 0) ::close(wake_);
+    }
+
+    /// Adds a switch; its index.
+    std::size_t add_switch(sw::switch_spec spec) {
+        switches_.push_back(std::make_unique<lab_switch>(std::move(spec)));
+        return switches_.size() - 1;
+    }
+
+    /// Connects `fd` (owned by the pump when owns_fd) as a port of switch `sw`. pcap_path
+    /// empty: no capture. Before start() only.
+    result<sw::port_index> add_port(std::size_t sw_index, sw::port_config cfg, int fd, port_fd_kind kind,
+                                    bool owns_fd, const std::string& pcap_path) {
+        if (running_) return fail(layer::lab, errc::conflict, "pump.running");
+        if (sw_index >= switches_.size()) return fail(layer::lab, errc::not_found, "pump.switch");
+        auto p = std::make_unique<port>();
+        p->sw = sw_index;
+        p->fd = fd;
+        p->kind = kind;
+        p->owns_fd = owns_fd;
+        p->name = cfg.name;
+        if (!pcap_path.empty()) {
+            auto w = wire::pcap_writer::create(pcap_path);
+            if (!w) return fail(layer::lab, errc::io, "pump.pcap");
+            p->pcap.emplace(std::move(*w));
+        }
+        if (kind == port_fd_kind::tap_fd) {
+            int fl = ::fcntl(fd, F_GETFL);
+            ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        }
+        fd_port t{fd, kind, p->pcap ? &*p->pcap : nullptr, &p->fdc};
+        auto id = switches_[sw_index]->add_port(std::move(cfg), t);
+        if (!id) return unexpected(id.error());
+        p->id = *id;
+        ports_.push_back(std::move(p));
+        return *id;
+    }
+
+    /// Starts the pump thread.
+    result<void> start() {
+        if (running_) return {};
+        epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+        wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (epfd_ < 0 || wake_ < 0) return fail(layer::lab, errc::io, "pump.epoll");
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = ~std::uint64_t{0};
+        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_, &ev) != 0) return fail(layer::lab, errc::io, "pump.epoll_ctl");
+        for (std::size_t i = 0; i < ports_.size(); ++i) {
+            ev.events = EPOLLIN;
+            ev.data.u64 = i;
+            if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, ports_[i]->fd, &ev) != 0)
+                return fail(layer::lab, errc::io, "pump.epoll_ctl");
+        }
+        running_ = true;
+        thread_ = std::thread([this] { loop(); });
+        return {};
+    }
+
+    /// Stops the thread and flushes the captures (idempotent).
+    void stop() {
+        if (!running_) return;
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
+        thread_.join();
+        running_ = false;
+        for (auto& p : ports_)
+            if (p->pcap) (void)p->pcap->flush();
+    }
+
+    std::size_t switch_count() const noexcept { return switches_.size(); }
+
+    /// Runs f(const lab_switch&) under the pump's lock.
+    template <class F>
+    auto with_switch(std::size_t sw_index, F&& f) const {
+        std::lock_guard lock(mu_);
+        return f(static_cast<const lab_switch&>(*switches_[sw_index]));
+    }
+
+    /// A copy of a port's switch counters.
+    sw::port_counters counters(std::size_t sw_index, sw::port_index id) const {
+        std::lock_guard lock(mu_);
+        return switches_[sw_index]->counters(id);
+    }
+
+    /// Ports as (switch index, port id, name, fd counters).
+    struct port_info {
+        std::size_t sw;
+        sw::port_index id;
+        std::string name;
+        fd_port_counters fd;
+    };
+    std::vector<port_info> ports() const {
+        std::lock_guard lock(mu_);
+        std::vector<port_info> out;
+        for (const auto& p : ports_) out.push_back({p->sw, p->id, p->name, p->fdc});
+        return out;
+    }
+
+    /// Flushes the pcap files (under the lock) so readers see every frame so far.
+    void flush_captures() {
+        std::lock_guard lock(mu_);
+        for (auto& p : ports_)
+            if (p->pcap) (void)p->pcap->flush();
+    }
+
+private:
+    struct port {
+        std::size_t sw = 0;
+        sw::port_index id = 0;
+        int fd = -1;
+        port_fd_kind kind = port_fd_kind::packet_socket;
+        bool owns_fd = false;
+        std::string name;
+        std::optional<wire::pcap_writer> pcap;
+        fd_port_counters fdc;
+    };
+
+    void loop() {
+        std::vector<std::byte> buf(max_frame * batch_size);
+        std::vector<bytes_view> frames;
+        frames.reserve(batch_size);
+        epoll_event evs[32];
+        for (;;) {
+            int n = ::epoll_wait(epfd_, evs, 32, 1000);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return;
+            }
+            std::lock_guard lock(mu_);
+            if (n == 0) {  // idle second: age the MAC tables (300 s idle entries go)
+                for (auto& s : switches_) (void)s->table().expire(s->clock().now());
+                continue;
+            }
+            for (int e = 0; e < n; ++e) {
+                if (evs[e].data.u64 == ~std::uint64_t{0}) return;
+                auto& p = *ports_[evs[e].data.u64];
+                // Drain the fd in batches.
+                for (;;) {
+                    frames.clear();
+                    std::size_t used = 0;
+                    while (frames.size() < batch_size) {
+                        std::byte* at = buf.data() + used;
+                        ssize_t r;
+                        if (p.kind == port_fd_kind::packet_socket) {
+                            sockaddr_ll from{};
+                            socklen_t fl = sizeof from;
+                            r = ::recvfrom(p.fd, at, max_frame, MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fl);
+                            if (r >= 0 && from.sll_pkttype == PACKET_OUTGOING) {
+                                ++p.fdc.outgoing_skipped;
+                                continue;
+                            }
+                        } else {
+                            r = ::read(p.fd, at, max_frame);
+                        }
+                        if (r < 0) break;
+                        if (static_cast<std::size_t>(r) > max_frame) {
+                            ++p.fdc.truncated;
+                            continue;
+                        }
+                        auto f = bytes_view(at, static_cast<std::size_t>(r));
+                        if (p.pcap) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+                        frames.push_back(f);
+                        used += max_frame;
+                    }
+                    if (frames.empty()) break;
+                    switches_[p.sw]->send(p.id, frames);
+                    if (frames.size() < batch_size) break;
+                }
+            }
+        }
+    }
+
+    std::vector<std::unique_ptr<lab_switch>> switches_;
+    std::vector<std::unique_ptr<port>> ports_;
+    mutable std::mutex mu_;
+    std::thread thread_;
+    int epfd_ = -1;
+    int wake_ = -1;
+    bool running_ = false;
+};
+
+}  // namespace vnet::lab

@@ -1,0 +1,248 @@
+// The pure part of the lab runtime (lab/plan.hpp, lab/report.hpp, and the checks of
+// lab/runtime.hpp that need no root): run ids, the names a run gives its namespaces and
+// interfaces, the Default Switch subnet, generated MACs, reading ping / nslookup / ip
+// output, and the check lines and JSON.
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+#include <string>
+
+#include <vnet/lab/plan.hpp>
+#include <vnet/lab/report.hpp>
+#include <vnet/lab/runtime.hpp>
+
+#include "test_util.hpp"
+
+using namespace vnet;
+using namespace vnet::lab;
+
+namespace {
+
+lab_file parse(std::string_view text) {
+    auto lf = parse_lab(text, "t.toml");
+    BOOST_REQUIRE_MESSAGE(lf.has_value(), (lf ? std::string() : lf.error().to_string()));
+    return std::move(*lf);
+}
+
+constexpr std::string_view external_lab = R"(
+[lab]
+name = "x"
+[host]
+network = "lan"
+address = "192.168.0.10/24"
+gateway = "192.168.0.1"
+[[network]]
+name = "lan"
+subnet = "192.168.0.0/24"
+gateway = "192.168.0.1"
+[[switch]]
+name = "ext"
+kind = "external"
+network = "lan"
+[[switch]]
+name = "Default Switch"
+kind = "default"
+[[vm]]
+name = "eflow"
+  [[vm.nic]]
+  switch = "ext"
+  ip = "dhcp"
+  [[vm.nic]]
+  switch = "Default Switch"
+  ip = "dhcp"
+  mac = "00:15:5d:00:00:10"
+)";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lab_runtime_plan)
+
+// DESIGN.md "Principles": every lab is named with a per-run id.
+BOOST_AUTO_TEST_CASE(run_ids_are_six_base36_characters) {
+    std::set<std::string> seen;
+    for (std::uint64_t r : {0ull, 1ull, 35ull, 36ull, 0xffffffffffffffffull, 0x123456789abcdefull}) {
+        auto id = make_run_id(r);
+        BOOST_TEST(id.size() == run_id_length);
+        BOOST_TEST(valid_run_id(id));
+        seen.insert(id);
+    }
+    BOOST_TEST(seen.size() == 6u);
+    BOOST_TEST(make_run_id(0) == "000000");
+    BOOST_TEST(make_run_id(35) == "z00000");
+    BOOST_TEST(!valid_run_id("ABCDEF"));
+    BOOST_TEST(!valid_run_id("abc"));
+    BOOST_TEST(!valid_run_id("abc-ef"));
+}
+
+// Linux interface names are at most IFNAMSIZ - 1 = 15 characters.
+BOOST_AUTO_TEST_CASE(every_interface_name_fits_ifnamsiz) {
+    run_names n{make_run_id(0xffffffffffffffffull)};
+    for (const auto& s : {n.bridge(), n.transit_net(199), n.transit_inet(199), n.host_adapter(), n.host_adapter_bridge(),
+                          n.peer_bridge(999), n.peer_if(999), n.uplink(99), n.host_vnic(99), n.vm_tap(98, 8)}) {
+        BOOST_TEST_INFO(s);
+        BOOST_TEST(s.size() <= 15u);
+        BOOST_TEST(s.find(n.id) != std::string::npos);  // the run id is in every name
+    }
+    BOOST_TEST(n.host_ns() == "vlab-" + n.id + "-host");
+    BOOST_TEST(n.network_ns("lan") == "vlab-" + n.id + "-net-lan");
+    BOOST_TEST(n.state_dir() == "/run/vnet/" + n.id);
+}
+
+BOOST_AUTO_TEST_CASE(run_id_is_read_back_from_a_namespace_name) {
+    BOOST_TEST(run_id_of_netns("vlab-ab12cd-host").value_or("") == "ab12cd");
+    BOOST_TEST(run_id_of_netns("vlab-ab12cd-net-lan").value_or("") == "ab12cd");
+    BOOST_TEST(!run_id_of_netns("vnet-vmtest-123-0").has_value());  // another harness's namespace
+    BOOST_TEST(!run_id_of_netns("vlab-ab12c-host").has_value());
+    BOOST_TEST(!run_id_of_netns("vlab-AB12CD-host").has_value());
+}
+
+// EFLOW-FACTS.md: the Default Switch takes a /20 from 172.16.0.0/12 that does not collide
+// with the host's networks.
+BOOST_AUTO_TEST_CASE(default_switch_subnet_avoids_the_labs_networks) {
+    auto free = pick_default_switch_subnet({});
+    BOOST_REQUIRE(free.has_value());
+    BOOST_TEST(fmt::format("{}", *free) == "172.16.0.0/20");
+    auto p = pick_default_switch_subnet({*ipv4_prefix::parse("172.16.5.0/24"), *ipv4_prefix::parse("172.16.16.0/20")});
+    BOOST_REQUIRE(p.has_value());
+    BOOST_TEST(fmt::format("{}", *p) == "172.16.32.0/20");
+    auto all = pick_default_switch_subnet({*ipv4_prefix::parse("172.16.0.0/12")});
+    BOOST_TEST(!all.has_value());
+    auto h = default_switch_host_address(*free);
+    BOOST_TEST(fmt::format("{}", h) == "172.16.0.1/20");
+    auto [first, last] = default_switch_range(*free);
+    BOOST_TEST(fmt::format("{}-{}", first, last) == "172.16.0.2-172.16.15.254");
+}
+
+BOOST_AUTO_TEST_CASE(prefixes_in_use_include_networks_host_and_static_nics) {
+    auto lf = parse(external_lab);
+    auto used = prefixes_in_use(lf);
+    BOOST_TEST(used.size() == 2u);  // the LAN and the host's address (same /24)
+    BOOST_TEST(fmt::format("{}", used.front()) == "192.168.0.0/24");
+}
+
+// DESIGN.md "Lab file": mac is optional, "otherwise generated and kept across reboots".
+BOOST_AUTO_TEST_CASE(nic_macs_are_given_or_stable_and_hyper_v_like) {
+    auto lf = parse(external_lab);
+    auto m0 = nic_mac(lf, 0, 0);
+    BOOST_TEST((m0 == nic_mac(parse(external_lab), 0, 0)));  // same lab, same MAC
+    BOOST_TEST(fmt::format("{}", m0).substr(0, 8) == "00:15:5d");
+    BOOST_TEST(!m0.is_multicast());
+    BOOST_TEST(fmt::format("{}", nic_mac(lf, 0, 1)) == "00:15:5d:00:00:10");
+    BOOST_TEST((host_vnic_mac(lf, 0) != host_vnic_mac(lf, 1)));
+}
+
+// Hyper-V moves the host's address to "vEthernet (<switch>)" when an External switch
+// shares the adapter (allow_management_os), and leaves the host without it otherwise.
+BOOST_AUTO_TEST_CASE(host_address_goes_where_hyper_v_puts_it) {
+    auto lf = parse(external_lab);
+    auto a = plan_host_adapter(lf);
+    BOOST_TEST((a.use == host_adapter_use::switch_vnic));
+    BOOST_TEST(a.switch_index == 0u);
+    lf.switches[0].allow_management_os = false;
+    BOOST_TEST((plan_host_adapter(lf).use == host_adapter_use::dedicated_to_switch));
+    lf.switches.erase(lf.switches.begin());
+    BOOST_TEST((plan_host_adapter(lf).use == host_adapter_use::own_adapter));
+    lf.host.network.reset();
+    BOOST_TEST((plan_host_adapter(lf).use == host_adapter_use::none));
+}
+
+BOOST_AUTO_TEST_CASE(ping_summaries_of_busybox_and_iputils) {
+    BOOST_TEST(ping_received("--- 10.0.0.2 ping statistics ---\n3 packets transmitted, 3 packets received, 0% packet loss\n")
+                   .value_or(99) == 3u);
+    BOOST_TEST(ping_received("3 packets transmitted, 0 packets received, 100% packet loss\n").value_or(99) == 0u);
+    BOOST_TEST(ping_received("3 packets transmitted, 2 received, 33.3333% packet loss, time 2003ms\n").value_or(99) == 2u);
+    BOOST_TEST(!ping_received("ping: sendto: Network unreachable\n").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(nslookup_answer_section_skips_the_server) {
+    constexpr std::string_view out =
+        "Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\nName:\tiothub.example\nAddress: 198.51.100.10\n\n"
+        "** server can't find iothub.example: REFUSED\n";
+    auto a = nslookup_addresses(out);
+    BOOST_REQUIRE(a.size() == 1u);
+    BOOST_TEST(fmt::format("{}", a[0]) == "198.51.100.10");
+    BOOST_TEST(nslookup_addresses("Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\n** server can't find x: NXDOMAIN\n")
+                   .empty());
+}
+
+BOOST_AUTO_TEST_CASE(ip_output_fields) {
+    auto p = first_inet("2: eth0    inet 192.168.0.150/24 brd 192.168.0.255 scope global eth0\n");
+    BOOST_REQUIRE(p.has_value());
+    BOOST_TEST(fmt::format("{}", *p) == "192.168.0.150/24");
+    BOOST_TEST(!first_inet("").has_value());
+    std::string_view get = "198.51.100.10 via 192.168.0.1 dev eth0  src 192.168.0.20 \n";
+    BOOST_TEST(route_field(get, "dev") == "eth0");
+    BOOST_TEST(route_field(get, "via") == "192.168.0.1");
+    BOOST_TEST(route_field("10.0.0.2 dev eth0  src 10.0.0.1 \n", "via") == "");
+}
+
+BOOST_AUTO_TEST_CASE(check_commands) {
+    auto a = *ipv4_address::parse("198.51.100.10");
+    BOOST_TEST(ping_command(a) == "ping -c 3 -i 0.3 -W 1 -w 4 198.51.100.10");
+    BOOST_TEST(tcp_command(a, 8883) == "nc -w 3 198.51.100.10 8883 </dev/null");  // guest nc has no -z
+    BOOST_TEST(dns_command("iothub.example") == "nslookup iothub.example");
+}
+
+// DESIGN.md "CLI": one line per check with expected, observed and pass/fail; exit 0 only
+// when every check observed what it expected.
+BOOST_AUTO_TEST_CASE(check_lines_and_json) {
+    check_result c;
+    c.index = 2;
+    c.line = 40;
+    c.kind = check_kind::ping;
+    c.from = "eflow";
+    c.to = "plc";
+    c.target = "192.168.0.50";
+    c.expected = "ok";
+    c.observed = "fail";
+    c.detail = "0/3 replies from 192.168.0.50";
+    BOOST_TEST(!c.pass());
+    BOOST_TEST(format_line(c) == "FAIL  ping eflow -> plc  expected ok, observed fail (0/3 replies from 192.168.0.50)");
+    auto j = to_json(c);
+    BOOST_TEST(j.find("\"kind\":\"ping\"") != std::string::npos);
+    BOOST_TEST(j.find("\"pass\":false") != std::string::npos);
+    BOOST_TEST(j.find("\"line\":40") != std::string::npos);
+    BOOST_TEST(json_string("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
+
+    run_report r;
+    r.checks.push_back(c);
+    BOOST_TEST(!r.passed());
+    r.checks[0].observed = "ok";
+    BOOST_TEST(r.passed());
+    r.error = "stopped by a signal";
+    BOOST_TEST(!r.passed());  // a run that stopped early never passes
+    auto md = to_markdown(r);
+    BOOST_TEST(md.find("Stopped early: stopped by a signal") != std::string::npos);
+}
+
+// What `vnet lab run` cannot do is bad input (exit 2) with file, line and key.
+BOOST_AUTO_TEST_CASE(unsupported_lab_files_name_line_and_key) {
+    auto lf = parse(R"(
+[lab]
+name = "x"
+[[switch]]
+name = "p"
+kind = "private"
+[[vm]]
+name = "v"
+  [[vm.nic]]
+  switch = "p"
+  ip = "static"
+  address = "10.0.0.1/24"
+[[check]]
+kind = "deploy"
+from = "host"
+expect = "some message"
+)");
+    auto u = unsupported_by_runtime(lf);
+    BOOST_REQUIRE(u.has_value());
+    BOOST_TEST(u->line == 13u);
+    BOOST_TEST(u->key == "check.kind");
+    lf.checks.clear();
+    BOOST_TEST(!unsupported_by_runtime(lf).has_value());
+    lf.vms[0].nics[0].model = nic_model::netvsc;
+    BOOST_REQUIRE(unsupported_by_runtime(lf).has_value());
+    BOOST_TEST(unsupported_by_runtime(lf)->key == "vm.nic.model");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

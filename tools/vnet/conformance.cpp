@@ -1,0 +1,180 @@
+// vnet conformance: run the conformance tables of fixtures/conformance/ (DESIGN.md "CLI";
+// the tables, their loader, the runner and the reports are in vnet/lab/conformance.hpp).
+//
+// Model rows are evaluated in this process; VM rows run their generated lab through the
+// lab runtime (vnet/lab/runtime.hpp), `--parallel` rows at a time, each row's VMs booting
+// one after the other. Exit status: 0 every cell passed, 1 a cell mismatched, is missing
+// or could not run, 2 bad input (a bad table file: "vnet: conformance: FILE:LINE: KEY:
+// MESSAGE", an unknown --table, a bad --shard).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <vnet/lab/conformance.hpp>
+#include <vnet/lab/runtime.hpp>
+
+#include "commands.hpp"
+
+namespace vnet::cli {
+
+namespace {
+
+std::atomic<int> g_conf_signals{0};
+
+extern "C" void on_conformance_signal(int sig) {
+    if (g_conf_signals.fetch_add(1) >= 1) ::_exit(128 + sig);  // second signal: force
+}
+
+void install_conformance_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = on_conformance_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+/// The source tree: $VNET_SOURCE_DIR, else the first parent of this executable that holds
+/// fixtures/conformance.
+std::string source_dir() {
+    if (const char* e = std::getenv("VNET_SOURCE_DIR"); e && *e) return e;
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    for (auto d = p.parent_path(); !ec && !d.empty() && d != d.root_path(); d = d.parent_path())
+        if (std::filesystem::exists(d / "fixtures" / "conformance", ec)) return d.string();
+    return {};
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary);
+    f << text;
+    return bool(f);
+}
+
+/// The lab runtime as a lab_executor: one run_lab per row.
+class runtime_executor final : public lab::lab_executor {
+public:
+    runtime_executor(std::string src, unsigned boot_timeout, bool verbose)
+        : src_(std::move(src)), boot_timeout_(boot_timeout), verbose_(verbose) {}
+
+    lab::execution run(const lab::lab_file& lf, const lab::exec_options& o) override {
+        lab::execution ex;
+        if (auto u = lab::unsupported_by_runtime(lf)) {
+            ex.error = u->to_string();
+            return ex;
+        }
+        lab::run_options opt;
+        opt.source_dir = src_;
+        opt.report_dir = o.report_dir;
+        opt.parallel = 1;  // rows run in parallel; a row's VMs boot one after the other
+        opt.boot_timeout = std::chrono::seconds(boot_timeout_);
+        const std::string name = lf.name;
+        if (verbose_) opt.progress = [name](const std::string& line) { fmt::print(stderr, "[{}] {}\n", name, line); };
+        auto deadline = std::chrono::steady_clock::now() + o.timeout;
+        auto stop = o.should_stop;
+        opt.should_stop = [deadline, stop] { return (stop && stop()) || std::chrono::steady_clock::now() > deadline; };
+        auto out = lab::run_lab(lf, opt, false);
+        const auto& r = out.report;
+        if (!r.error.empty()) {
+            ex.error = r.error;
+            return ex;
+        }
+        for (const auto& b : r.boots)
+            if (!b.ready) {
+                ex.error = fmt::format("VM {} did not come up: {}", b.name, b.error);
+                return ex;
+            }
+        for (const auto& c : r.checks) ex.checks.push_back({c.observed, c.detail, true});
+        if (ex.checks.size() < lf.checks.size())
+            ex.error = fmt::format("the run stopped after {} of {} checks", ex.checks.size(), lf.checks.size());
+        return ex;
+    }
+
+private:
+    std::string src_;
+    unsigned boot_timeout_;
+    bool verbose_;
+};
+
+}  // namespace
+
+std::unique_ptr<lab::lab_executor> make_runtime_executor(unsigned boot_timeout, bool verbose) {
+    return std::make_unique<runtime_executor>(source_dir(), boot_timeout, verbose);
+}
+
+int run_conformance_command(const conformance_options& o) {
+    std::string dir = o.dir;
+    if (dir.empty()) {
+        auto src = source_dir();
+        if (src.empty()) return report_error("conformance", "cannot find fixtures/conformance (set VNET_SOURCE_DIR or use --dir)");
+        dir = src + "/fixtures/conformance";
+    }
+    auto tables = lab::load_tables(dir);
+    if (!tables) return report_error("conformance", tables.error().to_string());
+    if (!o.table.empty() &&
+        std::none_of(tables->begin(), tables->end(), [&](const lab::table_spec& t) { return t.name == o.table; })) {
+        std::string names;
+        for (const auto& t : *tables) names += fmt::format("{}{}", names.empty() ? "" : ", ", t.name);
+        return report_error("conformance", fmt::format("no table named '{}' (tables: {})", o.table, names));
+    }
+    lab::shard sh;
+    if (!o.shard.empty()) {
+        auto s = lab::parse_shard(o.shard);
+        if (!s) return report_error("conformance", fmt::format("--shard {}", s.error()));
+        sh = *s;
+    }
+    auto rows = lab::select_rows(*tables, sh, o.table);
+    if (o.eval != "all") {
+        const auto want = o.eval == "vm" ? lab::row_eval::vm : lab::row_eval::model;
+        std::erase_if(rows, [&](const lab::row_ref& r) { return (*tables)[r.table].rows[r.row].eval != want; });
+    }
+    std::size_t vm_rows = 0;
+    for (const auto& r : rows) vm_rows += (*tables)[r.table].rows[r.row].needs_vm();
+
+    install_conformance_signals();
+    auto executor = make_runtime_executor(o.boot_timeout, o.verbose);
+    lab::run_config cfg;
+    cfg.parallel = o.parallel ? o.parallel : std::max(1u, std::thread::hardware_concurrency());
+    cfg.exec.timeout = std::chrono::seconds(o.row_timeout);
+    cfg.exec.should_stop = [] { return g_conf_signals.load() > 0; };
+    if (!o.report_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(o.report_dir + "/rows", ec);
+        if (ec) return report_error("conformance", fmt::format("cannot create {}: {}", o.report_dir, ec.message()));
+        cfg.exec.report_dir = o.report_dir + "/rows";
+    }
+    std::size_t done = 0;
+    cfg.on_row = [&](const lab::table_spec& t, const lab::row_result& r) {
+        ++done;
+        if (r.eval == lab::row_eval::vm || o.verbose)
+            fmt::print(stderr, "[conformance] {}/{} {} {}: {} ({:.1f} s)\n", done, rows.size(), t.name, r.id,
+                       r.passed() ? "pass" : "not passing", r.seconds);
+    };
+    fmt::print(stderr, "[conformance] {} rows from {} ({} on VMs, {} at a time)\n", rows.size(), dir, vm_rows, cfg.parallel);
+    auto t0 = std::chrono::steady_clock::now();
+    auto results = lab::run_conformance(*tables, rows, executor.get(), cfg);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    for (const auto& t : results) fmt::print("{}\n", lab::format_table(t));
+    auto n = lab::count_cells(results);
+    fmt::print("conformance: {} cells in {} rows: {} pass, {} fail, {} missing, {} error ({:.1f} s)\n", n.total(),
+               rows.size(), n.pass, n.mismatch, n.missing, n.error, secs);
+    if (!o.report_dir.empty()) {
+        if (!write_text(o.report_dir + "/conformance.md", lab::to_markdown(results)) ||
+            !write_text(o.report_dir + "/conformance.xml", lab::to_junit_xml(results)))
+            report_error("conformance", fmt::format("cannot write the report in {}", o.report_dir), 1);
+    }
+    return lab::exit_status(results);
+}
+
+}  // namespace vnet::cli

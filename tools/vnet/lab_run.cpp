@@ -1,0 +1,237 @@
+// vnet lab run | up | down: build a lab, boot its VMs, run its checks, tear it down
+// (DESIGN.md "CLI"; the work is in vnet/lab/runtime.hpp).
+//
+// Exit status: 0 every check observed what it expected, 1 otherwise (or the lab could not
+// be built), 2 bad input (a bad lab file: "vnet: lab: FILE:LINE: KEY: MESSAGE").
+// SIGINT / SIGTERM stop the run and the lab is torn down; a second signal ends the
+// process at once (the next run removes what it leaves).
+// `run --keep` and `up` keep the lab: a child process (its own session) holds it, the
+// command returns once it is ready; `vnet lab down NAME` stops that process and removes
+// whatever is left.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <vnet/lab/runtime.hpp>
+
+#include "commands.hpp"
+
+namespace vnet::cli {
+
+namespace {
+
+std::atomic<int> g_signals{0};
+std::atomic<int> g_last_signal{0};
+
+extern "C" void on_signal(int sig) {
+    g_last_signal = sig;
+    if (g_signals.fetch_add(1) >= 1) ::_exit(128 + sig);  // second signal: force
+}
+
+void install_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: blocking calls see EINTR
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGHUP, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+/// The source tree (for vm-images/build.sh): $VNET_SOURCE_DIR, else the first parent of
+/// this executable that holds vm-images/build.sh.
+std::string find_source_dir() {
+    if (const char* e = std::getenv("VNET_SOURCE_DIR"); e && *e) return e;
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    for (auto d = p.parent_path(); !ec && !d.empty() && d != d.root_path(); d = d.parent_path())
+        if (std::filesystem::exists(d / "vm-images" / "build.sh", ec)) return d.string();
+    return {};
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary);
+    f << text;
+    return bool(f);
+}
+
+/// Loads and checks the lab file; prints the error and returns nullopt on bad input.
+std::optional<lab::lab_file> load(const std::string& file) {
+    auto lf = lab::load_lab(file);
+    if (!lf) {
+        report_error("lab", lf.error().to_string());
+        return std::nullopt;
+    }
+    if (auto u = lab::unsupported_by_runtime(*lf)) {
+        report_error("lab", u->to_string());
+        return std::nullopt;
+    }
+    return std::move(*lf);
+}
+
+lab::run_options options(const lab_run_options& o) {
+    lab::run_options opt;
+    opt.source_dir = find_source_dir();
+    opt.report_dir = o.report_dir;
+    opt.parallel = o.parallel;
+    opt.boot_timeout = std::chrono::seconds(o.boot_timeout);
+    if (o.accel == "kvm") {
+        auto img = lab::guest_image::in_dir(opt.image_dir.empty() ? lab::default_image_dir() : opt.image_dir);
+        if (img) {
+            auto p = lab::probe_kvm(*img);
+            fmt::print(stderr, "[lab] accelerator: {} ({})\n", lab::to_string(p.accel), p.reason);
+            opt.accel = p.accel;
+        }
+    }
+    opt.progress = [](const std::string& line) { fmt::print(stderr, "[lab] {}\n", line); };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout);
+    opt.should_stop = [deadline] { return g_signals.load() > 0 || std::chrono::steady_clock::now() > deadline; };
+    return opt;
+}
+
+/// Writes the report folder.
+void write_report(const std::string& dir, const lab::run_report& r) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (!write_file(dir + "/summary.md", lab::to_markdown(r)) || !write_file(dir + "/summary.json", lab::to_json(r) + "\n"))
+        report_error("lab", fmt::format("cannot write the report in {}", dir), 1);
+}
+
+int finish(const lab_run_options& o, const lab::run_report& r) {
+    if (!o.report_dir.empty()) write_report(o.report_dir, r);
+    std::size_t passed = 0;
+    for (const auto& c : r.checks) passed += c.pass();
+    if (!r.error.empty()) fmt::print(stderr, "vnet: lab: {}\n", r.error);
+    std::string boots;
+    for (const auto& b : r.boots)
+        boots += fmt::format("{}{} {:.1f} s{}", boots.empty() ? "" : ", ", b.name, b.seconds_to_agent, b.ready ? "" : " (not ready)");
+    fmt::print(o.json ? stderr : stdout, "lab {}: {}/{} checks passed in {:.1f} s (run {}; boot to agent: {})\n", r.lab,
+               passed, r.checks.size(), r.seconds, r.run_id.empty() ? "-" : r.run_id, boots.empty() ? "no VMs" : boots);
+    std::fflush(stdout);
+    return r.passed() ? exit_ok : exit_check_failed;
+}
+
+/// Runs the lab in this process; with keep, holds it until a signal.
+int run_here(lab::lab_file lf, const lab_run_options& o, bool keep, bool checks, int ready_fd) {
+    auto opt = options(o);
+    std::function<void(const lab::check_result&)> print = [&](const lab::check_result& c) {
+        fmt::print("{}\n", o.json ? lab::to_json(c) : lab::format_line(c));
+        std::fflush(stdout);
+    };
+    if (!checks) lf.checks.clear();
+    auto out = lab::run_lab(std::move(lf), opt, keep, print);
+    int status = finish(o, out.report);
+    if (!keep || !out.kept) {
+        if (ready_fd >= 0) {
+            char s = static_cast<char>(status);
+            [[maybe_unused]] auto n = ::write(ready_fd, &s, 1);
+        }
+        return status;
+    }
+    auto& rt = *out.kept;
+    rt.release_agents();
+    fmt::print(stderr,
+               "[lab] {} is up as run {}: namespaces {}host, {}inet, ... (ip netns exec NAME ...), guest agents "
+               "{}/<vm>.agent; remove it with: vnet lab down {}\n",
+               rt.file().name, rt.run_id(), rt.names().netns(""), rt.names().netns(""), rt.names().state_dir(),
+               rt.file().name);
+    if (ready_fd >= 0) {
+        char s = static_cast<char>(status);
+        [[maybe_unused]] auto n = ::write(ready_fd, &s, 1);
+        ::close(ready_fd);
+        // The command that started us has returned: log to the run's folder from now on.
+        int log = ::open((rt.names().state_dir() + "/runner.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (log >= 0) {
+            ::dup2(log, 1);
+            ::dup2(log, 2);
+            ::close(log);
+        }
+    }
+    while (g_signals.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    fmt::print(stderr, "[lab] signal {}: tearing down run {}\n", g_last_signal.load(), rt.run_id());
+    out.kept.reset();
+    return status;
+}
+
+/// Holds the lab in a child process of its own session; returns once it is ready.
+int run_detached(lab::lab_file lf, const lab_run_options& o, bool checks) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return report_error("lab", "pipe failed", 1);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pid = ::fork();
+    if (pid < 0) return report_error("lab", "fork failed", 1);
+    if (pid == 0) {
+        ::close(p[0]);
+        ::setsid();
+        int st = run_here(std::move(lf), o, true, checks, p[1]);
+        std::fflush(stdout);
+        ::_exit(st);
+    }
+    ::close(p[1]);
+    char s = 0;
+    ssize_t n;
+    bool forwarded = false;
+    while ((n = ::read(p[0], &s, 1)) < 0 && errno == EINTR) {
+        if (g_signals.load() > 0 && !forwarded) {
+            ::kill(pid, SIGTERM);
+            forwarded = true;
+        }
+    }
+    ::close(p[0]);
+    if (n == 1) return static_cast<unsigned char>(s);
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : exit_check_failed;
+}
+
+}  // namespace
+
+int run_lab_run(const lab_run_options& o) {
+    auto lf = load(o.file);
+    if (!lf) return exit_bad_input;
+    install_signals();
+    if (o.keep) return run_detached(std::move(*lf), o, true);
+    return run_here(std::move(*lf), o, false, true, -1);
+}
+
+int run_lab_up(const lab_run_options& o) {
+    auto lf = load(o.file);
+    if (!lf) return exit_bad_input;
+    install_signals();
+    return run_detached(std::move(*lf), o, false);
+}
+
+int run_lab_down(const lab_down_options& o) {
+    if (::geteuid() != 0) return report_error("lab down", "needs root");
+    std::size_t found = 0;
+    for (const auto& run : lab::list_runs()) {
+        if (run.id != o.name && run.lab != o.name) continue;
+        ++found;
+        auto r = lab::remove_run(run.id);
+        fmt::print("removed run {} of lab {} ({} namespaces, {} processes{})\n", run.id, run.lab, r.namespaces,
+                   r.processes, run.owner_alive ? ", runner stopped" : "");
+    }
+    auto left = lab::remove_leftovers();
+    if (left.runs || left.namespaces)
+        fmt::print("removed {} leftover run{} of killed runners ({} namespaces)\n", left.runs, left.runs == 1 ? "" : "s",
+                   left.namespaces);
+    if (found == 0) return report_error("lab down", fmt::format("no lab or run id '{}' is running", o.name));
+    return exit_ok;
+}
+
+}  // namespace vnet::cli
