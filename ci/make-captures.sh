@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Records real Linux traffic into fixtures/captures/ for the decoder tests and the tshark
+# Records real Linux traffic into fixtures/captures/lab-mix.pcap for the decoder tests and the tshark
 # oracle: two network namespaces joined by a veth pair (and an 802.1Q sub-interface),
 # dnsmasq as DHCP/DNS/RA server on one side, the kernel, dhclient, dig, ping and a TCP
 # client on the other. (802.1Q frames are not in it: these kernels have neither 8021q nor
