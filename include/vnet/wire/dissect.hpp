@@ -487,7 +487,7 @@ inline bool detail::dissector::dhcp(bytes_view b, const std::string& endpoints) 
         put("dhcp.param_list", codes);
     }
     summary_ += fmt::format(", {}: BOOTP/DHCP, {}", endpoints, what);
-    if (m->client_mac()) summary_ += fmt::format(m->op() == bootp_op::request ? " from {}" : " for {}", *m->client_mac());
+    if (auto mac = m->client_mac()) summary_ += fmt::format(" {} {}", m->op() == bootp_op::request ? "from" : "for", *mac);
     if (!m->yiaddr().is_unspecified()) summary_ += fmt::format(", your address {}", m->yiaddr());
     return true;
 }
