@@ -314,11 +314,15 @@ BOOST_AUTO_TEST_CASE(vnet_built_frames_decode_the_same_in_tshark) {
     std::filesystem::remove(out);
 }
 
-BOOST_AUTO_TEST_CASE(real_capture_decodes_the_same_in_tshark) {
-    // fixtures/captures/lab-mix.pcap: Linux kernel, dhclient, dnsmasq, dig and a TCP client
-    // recorded by ci/make-captures.sh.
-    std::string cmd = vnet_tool() + " decode " VNET_SOURCE_DIR "/fixtures/captures/lab-mix.pcap --compare-tshark > /dev/null 2>&1";
-    BOOST_TEST(std::system(cmd.c_str()) == 0);
+BOOST_AUTO_TEST_CASE(real_captures_decode_the_same_in_tshark) {
+    // lab-mix.pcap: Linux kernel, dhclient, dnsmasq, dig and a TCP client (ci/make-captures.sh);
+    // guest-default-switch.pcap: a QEMU guest's port on the vnet Default Switch (vnet lab run).
+    for (const char* capture : {"lab-mix.pcap", "guest-default-switch.pcap"}) {
+        BOOST_TEST_INFO(capture);
+        std::string cmd = vnet_tool() + " decode " VNET_SOURCE_DIR "/fixtures/captures/" + capture +
+                          " --compare-tshark > /dev/null 2>&1";
+        BOOST_TEST(std::system(cmd.c_str()) == 0);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
