@@ -7,6 +7,8 @@
 // model or VM), and the seeds each fixture row cites.
 #include <boost/test/unit_test.hpp>
 
+#include "test_util.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -23,7 +25,7 @@ using namespace vnet::lab;
 
 namespace {
 
-const std::string tables_dir = VNET_SOURCE_DIR "/fixtures/conformance";
+const std::string tables_dir = vnet::test::source_dir() + "/fixtures/conformance";
 
 /// A fake VM executor: every check observes what it expects, except the overrides
 /// (by "<lab name>/<check index>"), which give a chosen outcome. Thread-safe.
@@ -319,19 +321,66 @@ BOOST_AUTO_TEST_CASE(diagnosis_rows_append_the_guides_checks) {
     BOOST_TEST(tcp == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(internal_dhcp_is_missing_not_passing) {
+BOOST_AUTO_TEST_CASE(internal_dhcp_declares_a_dhcp_server_on_the_switch) {
+    // seed 001 "Check IP addresses": Internal | DHCP needs a DHCP server on the internal
+    // network; the row's switch declares one (dnsmasq on the host vNIC in the lab).
     auto ts = load_tables(tables_dir);
     BOOST_REQUIRE(ts);
     const auto& r = row(table(*ts, "switch-ip"), "internal-dhcp");
-    BOOST_TEST(!r.missing_reason.empty());
-    BOOST_TEST(!r.needs_vm());
+    BOOST_TEST(r.missing_reason.empty());
+    BOOST_TEST(r.needs_vm());
+    const auto* sw = r.lab.find_switch("InternalEflow");
+    BOOST_REQUIRE(sw);
+    BOOST_REQUIRE(sw->dhcp);
+    BOOST_TEST(fmt::format("{}", sw->dhcp->range_first) == "172.20.0.100");
+    BOOST_TEST(fmt::format("{}", sw->dhcp->range_last) == "172.20.0.199");
+    BOOST_REQUIRE(sw->dhcp->dns.size() == 1u);
+    BOOST_TEST(fmt::format("{}", sw->dhcp->dns[0]) == "172.20.0.1");
     fake_executor fx;
     auto res = evaluate_row(r, &fx, {});
-    BOOST_TEST(fx.runs.load() == 0);
-    std::size_t missing = 0;
-    for (const auto& c : res.cells) missing += c.status == cell_status::missing;
-    BOOST_TEST(missing == 3u);
-    BOOST_TEST(!res.passed());
+    BOOST_TEST(fx.runs.load() == 1);
+    for (const auto& c : res.cells) BOOST_TEST((c.status == cell_status::pass), c.label);
+}
+
+BOOST_AUTO_TEST_CASE(a_dhcp_vm_on_an_internal_switch_without_a_server_stays_missing) {
+    auto t = parse_table(header + R"T([[row]]
+id = "x"
+source = "seed 001 test"
+eval = "vm"
+cells = [ { kind = "ping", from = "vm9", to = "172.20.0.1", expect = "ok" } ]
+  [[row.switch]]
+  name = "Bare"
+  kind = "internal"
+  host_address = "172.21.0.1/24"
+  [[row.vm]]
+  name = "vm9"
+    [[row.vm.nic]]
+    switch = "Bare"
+)T",
+                         "x.toml");
+    BOOST_REQUIRE_MESSAGE(t.has_value(), (t ? std::string() : t.error().to_string()));
+    const auto& r = t->rows.at(0);
+    BOOST_TEST(r.missing_reason.find("no DHCP server on internal switch Bare") != std::string::npos);
+    BOOST_TEST(!r.needs_vm());
+}
+
+BOOST_AUTO_TEST_CASE(flooding_and_reboot_cells_become_lab_checks) {
+    auto ts = load_tables(tables_dir);
+    BOOST_REQUIRE(ts);
+    const auto& learning = row(table(*ts, "switch"), "learning");
+    BOOST_REQUIRE(learning.lab.checks.size() == 3u);
+    const auto& fl = learning.lab.checks[2];
+    BOOST_TEST((fl.kind == check_kind::flooding));
+    BOOST_TEST(fl.from == "vm1");
+    BOOST_TEST(fl.to == "vm2");
+    BOOST_TEST(fl.expect == "first frame flooded, later frames to one port");
+    BOOST_TEST(learning.lab.vms.size() == 3u);  // a third port to see the flood
+    const auto& reboot = row(table(*ts, "switch"), "mac-kept-reboot");
+    BOOST_REQUIRE(reboot.lab.checks.size() == 2u);
+    BOOST_TEST((reboot.lab.checks[1].kind == check_kind::reboot));
+    BOOST_TEST(reboot.lab.checks[1].from == "eflow");
+    BOOST_TEST(reboot.lab.checks[1].expect == "00:15:5d:00:00:10");
+    BOOST_TEST(reboot.needs_vm());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -439,8 +488,9 @@ const cell_result& cell(const std::vector<table_result>& r, std::string_view row
 
 BOOST_AUTO_TEST_CASE(all_expected_passes_except_the_missing_cell) {
     fake_executor fx;
+    fx.overrides["t42-reboot/0"] = {"", "this executor cannot reboot a VM", false};
     auto r = run_demo(fx);
-    BOOST_TEST(fx.runs.load() == 2);  // two VM rows with checks; the model row and the missing-only row do not run
+    BOOST_TEST(fx.runs.load() == 3);  // three VM rows with checks; the model row does not run
     BOOST_TEST((cell(r, "reach", "ping eflow -> gateway").status == cell_status::pass));
     BOOST_TEST((cell(r, "reach", "ping eflow -> gateway").origin == cell_origin::vm));
     BOOST_TEST((cell(r, "reach", "deploy").origin == cell_origin::model));
@@ -452,6 +502,12 @@ BOOST_AUTO_TEST_CASE(all_expected_passes_except_the_missing_cell) {
     BOOST_TEST(n.pass == 7u);
     BOOST_TEST(n.missing == 1u);
     BOOST_TEST(exit_status(r) == 1);  // a missing cell fails the run
+
+    fake_executor all;  // an executor that reboots: the cell is observed on the VM
+    auto r2 = run_demo(all);
+    BOOST_TEST((cell(r2, "reboot", "mac_after_reboot").status == cell_status::pass));
+    BOOST_TEST((cell(r2, "reboot", "mac_after_reboot").origin == cell_origin::vm));
+    BOOST_TEST(exit_status(r2) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(mismatch_missing_and_error) {
@@ -509,7 +565,7 @@ BOOST_AUTO_TEST_CASE(vm_rows_run_in_parallel_bounded) {
     std::atomic<int> rows_seen{0};
     cfg.on_row = [&](const table_spec&, const row_result&) { ++rows_seen; };
     auto r = run_conformance(ts, select_rows(ts), &fx, cfg);
-    BOOST_TEST(fx.runs.load() == 6);
+    BOOST_TEST(fx.runs.load() == 9);
     BOOST_TEST(fx.max_in_flight.load() <= 2);
     BOOST_TEST(rows_seen.load() == 12);
     BOOST_REQUIRE(r.size() == 3u);

@@ -22,7 +22,7 @@ const std::string head = "[lab]\nname = \"t\"\n";
 BOOST_AUTO_TEST_SUITE(lab_file_model)
 
 BOOST_AUTO_TEST_CASE(example_lab_parses) {
-    auto r = load_lab(VNET_SOURCE_DIR "/fixtures/labs/external-static.toml");
+    auto r = load_lab(test::source_dir() + "/fixtures/labs/external-static.toml");
     BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
     BOOST_TEST(r->name == "external-static");
     BOOST_TEST((r->sku == host_sku::server));
@@ -108,6 +108,68 @@ BOOST_AUTO_TEST_CASE(kind_specific_keys) {
     BOOST_TEST(e.key == "check.port");
     e = parse_error(head + "[[check]]\nkind = \"ping\"\nfrom = \"host\"\nto = \"1.2.3.4\"\nexpect = \"maybe\"\n");
     BOOST_TEST(e.key == "check.expect");
+}
+
+BOOST_AUTO_TEST_CASE(internal_switch_dhcp_server) {
+    const std::string sw = head + "[[switch]]\nname = \"i\"\nkind = \"internal\"\nhost_address = \"172.20.0.1/24\"\n";
+    auto r = parse_lab(sw + "dhcp = { range = \"172.20.0.100-172.20.0.199\", dns = [\"172.20.0.1\"] }\n", "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_REQUIRE(r->switches.at(0).dhcp.has_value());
+    BOOST_TEST(fmt::format("{}", r->switches[0].dhcp->range_first) == "172.20.0.100");
+    BOOST_TEST(fmt::format("{}", r->switches[0].dhcp->range_last) == "172.20.0.199");
+    BOOST_REQUIRE(r->switches[0].dhcp->dns.size() == 1u);
+    auto plain = parse_lab(sw, "t.toml");
+    BOOST_REQUIRE(plain);
+    BOOST_TEST(!plain->switches.at(0).dhcp.has_value());  // omitted: no DHCP server
+
+    // unknown key inside the table: file, line and dotted key
+    auto e = parse_error(sw + "dhcp = { range = \"172.20.0.100-172.20.0.199\", lease = \"1h\" }\n");
+    BOOST_TEST(e.key == "switch.dhcp.lease");
+    BOOST_TEST(e.line == 7u);
+    BOOST_TEST(e.to_string().find("t.toml:7: switch.dhcp.lease: unknown key") == 0u);
+    // bad values
+    e = parse_error(sw + "dhcp = { range = \"172.20.0.199-172.20.0.100\" }\n");
+    BOOST_TEST(e.key == "switch.dhcp.range");
+    BOOST_TEST(e.line == 7u);
+    e = parse_error(sw + "dhcp = { range = \"10.0.0.100-10.0.0.199\" }\n");
+    BOOST_TEST(e.key == "switch.dhcp.range");
+    BOOST_TEST(e.message.find("not inside 172.20.0.0/24") != std::string::npos);
+    e = parse_error(sw + "dhcp = { range = \"172.20.0.1-172.20.0.9\" }\n");
+    BOOST_TEST(e.key == "switch.dhcp.range");
+    BOOST_TEST(e.message.find("host vNIC") != std::string::npos);
+    e = parse_error(sw + "dhcp = { range = \"172.20.0.100-172.20.0.199\", dns = [\"x\"] }\n");
+    BOOST_TEST(e.key == "switch.dhcp.dns");
+    e = parse_error(sw + "dhcp = \"yes\"\n");
+    BOOST_TEST(e.key == "switch.dhcp");
+    BOOST_TEST(e.line == 7u);
+    // only on internal switches, and only with a host vNIC address
+    e = parse_error(head + "[[switch]]\nname = \"p\"\nkind = \"private\"\ndhcp = { range = \"10.0.0.100-10.0.0.199\" }\n");
+    BOOST_TEST(e.key == "switch.dhcp");
+    BOOST_TEST(e.message.find("only for kind = \"internal\"") != std::string::npos);
+    e = parse_error(head + "[[switch]]\nname = \"i\"\nkind = \"internal\"\ndhcp = { range = \"10.0.0.100-10.0.0.199\" }\n");
+    BOOST_TEST(e.key == "switch.dhcp");
+    BOOST_TEST(e.message.find("host_address") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
+    const std::string lab = head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
+                                   "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n"
+                                   "[[vm]]\nname = \"b\"\n[[vm.nic]]\nswitch = \"s\"\n";
+    auto r = parse_lab(lab + "[[check]]\nkind = \"flooding\"\nfrom = \"a\"\nto = \"b\"\n"
+                             "expect = \"first frame flooded, later frames to one port\"\n"
+                             "[[check]]\nkind = \"reboot\"\nfrom = \"a\"\nexpect = \"00:15:5d:00:00:10\"\n",
+                       "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST((r->checks.at(0).kind == check_kind::flooding));
+    BOOST_TEST(r->checks[0].expect == "first frame flooded, later frames to one port");
+    BOOST_TEST((r->checks.at(1).kind == check_kind::reboot));
+    BOOST_TEST(r->checks[1].expect == "00:15:5d:00:00:10");
+    auto e = parse_error(lab + "[[check]]\nkind = \"flooding\"\nfrom = \"a\"\n");
+    BOOST_TEST(e.key == "check.to");
+    e = parse_error(lab + "[[check]]\nkind = \"flooding\"\nfrom = \"a\"\nto = \"1.2.3.4\"\n");
+    BOOST_TEST(e.key == "check.to");
+    e = parse_error(lab + "[[check]]\nkind = \"reboot\"\nfrom = \"host\"\n");
+    BOOST_TEST(e.key == "check.from");
 }
 
 BOOST_AUTO_TEST_CASE(deploy_checks_keep_exact_messages) {

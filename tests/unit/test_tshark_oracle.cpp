@@ -264,7 +264,7 @@ std::vector<bytes> build_frames() {
 /// The vnet command: $VNET_TOOL (CTest sets it), else the one in this build tree.
 std::string vnet_tool() {
     const char* t = std::getenv("VNET_TOOL");
-    return t && *t ? t : VNET_BINARY_DIR "/tools/vnet/vnet";
+    return t && *t ? std::string(t) : test::binary_dir() + "/tools/vnet/vnet";
 }
 
 std::string temp_path(const char* name) {
@@ -319,7 +319,7 @@ BOOST_AUTO_TEST_CASE(real_captures_decode_the_same_in_tshark) {
     // guest-default-switch.pcap: a QEMU guest's port on the vnet Default Switch (vnet lab run).
     for (const char* capture : {"lab-mix.pcap", "guest-default-switch.pcap"}) {
         BOOST_TEST_INFO(capture);
-        std::string cmd = vnet_tool() + " decode " VNET_SOURCE_DIR "/fixtures/captures/" + capture +
+        std::string cmd = vnet_tool() + " decode " + test::source_dir() + "/fixtures/captures/" + capture +
                           " --compare-tshark > /dev/null 2>&1";
         BOOST_TEST(std::system(cmd.c_str()) == 0);
     }

@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <iterator>
 #include <ostream>
 #include <type_traits>
@@ -39,6 +41,17 @@ inline std::vector<std::byte> hex(std::string_view s) {
 }
 
 inline bytes_view view(const std::vector<std::byte>& v) { return {v.data(), v.size()}; }
+
+/// The source and build folders, from VNET_SOURCE_DIR / VNET_BINARY_DIR in the environment
+/// (CTest sets both for every test; they are not compiled in, so a build cache can share
+/// the objects between checkouts).
+inline std::string env_dir(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) throw std::runtime_error(std::string(name) + " is not set: run the tests through ctest");
+    return v;
+}
+inline std::string source_dir() { return env_dir("VNET_SOURCE_DIR"); }
+inline std::string binary_dir() { return env_dir("VNET_BINARY_DIR"); }
 
 /// Calls f(prefix) for every strict prefix of b (lengths 0 .. size-1). Tests use it to
 /// check that a parser rejects or safely handles input truncated at every byte.

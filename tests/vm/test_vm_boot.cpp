@@ -79,7 +79,7 @@ const lab::guest_image& image() {
         }
         std::string log;
         auto t0 = std::chrono::steady_clock::now();
-        auto g = lab::build_image(VNET_SOURCE_DIR, lab::default_image_dir(), &log);
+        auto g = lab::build_image(vnet::test::source_dir(), lab::default_image_dir(), &log);
         if (!g) {
             std::fprintf(stderr, "vm-images/build.sh failed: %s\n%s\n", g.error().message().c_str(), log.c_str());
             throw std::runtime_error("cannot build the guest image");
@@ -174,7 +174,7 @@ struct vm_lab {
         std::printf("boot to agent ready: %.2f s (%s, load average %.2f)\n", boot_seconds,
                     vm.config().name.c_str(), load);
         std::fflush(stdout);
-        std::ofstream(fs::path(VNET_BINARY_DIR) / "vm-boot-times.log", std::ios::app)
+        std::ofstream(fs::path(vnet::test::binary_dir()) / "vm-boot-times.log", std::ios::app)
             << fmt::format("{} {:.2f} load={:.2f}\n", vm.config().name, boot_seconds, load);
     }
 

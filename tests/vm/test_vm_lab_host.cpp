@@ -4,6 +4,8 @@
 // the adapter through its vNIC). Needs root, QEMU and the guest image (vm-images/).
 #include <boost/test/unit_test.hpp>
 
+#include "test_util.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -75,7 +77,7 @@ struct host_lab {
         auto lf = lab::parse_lab(lab_text, "host.toml");
         if (!lf) throw std::runtime_error(lf.error().to_string());
         lab::run_options o;
-        o.source_dir = VNET_SOURCE_DIR;
+        o.source_dir = vnet::test::source_dir();
         if (const char* d = std::getenv("VNET_IMAGE_DIR")) o.image_dir = d;
         o.progress = [](const std::string& l) { std::printf("[lab] %s\n", l.c_str()); };
         (void)lab::remove_leftovers();

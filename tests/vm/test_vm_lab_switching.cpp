@@ -7,6 +7,8 @@
 // One lab serves every case (six guests boot once, two at a time).
 #include <boost/test/unit_test.hpp>
 
+#include "test_util.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -97,7 +99,7 @@ struct switching_lab {
         auto lf = lab::parse_lab(lab_text, "switching.toml");
         if (!lf) throw std::runtime_error(lf.error().to_string());
         lab::run_options o;
-        o.source_dir = VNET_SOURCE_DIR;
+        o.source_dir = vnet::test::source_dir();
         if (const char* d = std::getenv("VNET_IMAGE_DIR")) o.image_dir = d;
         o.report_dir = report;
         o.progress = [](const std::string& l) { std::printf("[lab] %s\n", l.c_str()); };

@@ -7,6 +7,8 @@
 // Needs root, QEMU and the guest image (vm-images/).
 #include <boost/test/unit_test.hpp>
 
+#include "test_util.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,7 +112,7 @@ BOOST_AUTO_TEST_CASE(sigkilled_runner_leaves_nothing_after_the_next_run) {
         ::close(p[0]);
         auto lf = lab::parse_lab(one_vm_lab, "teardown.toml");
         lab::run_options o;
-        o.source_dir = VNET_SOURCE_DIR;
+        o.source_dir = vnet::test::source_dir();
         if (const char* d = std::getenv("VNET_IMAGE_DIR")) o.image_dir = d;
         o.run_id = id;
         auto rt = lab::lab_runtime::create(std::move(*lf), o);
@@ -173,7 +175,7 @@ BOOST_AUTO_TEST_CASE(sigkilled_runner_leaves_nothing_after_the_next_run) {
 }
 
 BOOST_AUTO_TEST_CASE(sigint_stops_vnet_lab_run_and_tears_down) {
-    const std::string tool = std::string(VNET_BINARY_DIR) + "/tools/vnet/vnet";
+    const std::string tool = vnet::test::binary_dir() + "/tools/vnet/vnet";
     if (::access(tool.c_str(), X_OK) != 0) {
         BOOST_TEST_MESSAGE("the vnet tool is not built (VNET_BUILD_TOOLS=OFF): nothing to signal");
         return;

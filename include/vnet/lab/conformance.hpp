@@ -74,7 +74,7 @@ namespace vnet::lab {
 enum class row_eval : std::uint8_t { model, vm };
 
 /// What a cell checks. VM kinds become a [[check]] of the row's lab; the others are
-/// evaluated by the model, except the unobservable kinds, which are always "missing".
+/// evaluated by the model.
 enum class cell_kind : std::uint8_t {
     // observed on a VM (the lab file's check kinds)
     ping, tcp, dns, dhcp, route,
@@ -88,9 +88,9 @@ enum class cell_kind : std::uint8_t {
     diagnosis,       // the first failing component of the troubleshooting order
     remedy,          // the guide's remedy text for it
     switch_op,       // Hyper-V switch operations on the switch registry: ok | the error
-    // no executor observes these yet
-    mac_after_reboot,
-    flooding,
+    // observed on a VM, compared as text (lab check kinds "reboot" and "flooding")
+    mac_after_reboot,  // the MAC of eth0 after the VM rebooted (when it kept the one before)
+    flooding,          // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
 };
 
 constexpr std::string_view to_string(cell_kind k) noexcept {
@@ -117,10 +117,10 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
 
 constexpr bool is_vm_kind(cell_kind k) noexcept {
     return k == cell_kind::ping || k == cell_kind::tcp || k == cell_kind::dns || k == cell_kind::dhcp ||
-           k == cell_kind::route;
+           k == cell_kind::route || k == cell_kind::mac_after_reboot || k == cell_kind::flooding;
 }
-/// Kinds that need a running VM but that no lab check observes.
-constexpr bool is_unobservable_kind(cell_kind k) noexcept {
+/// VM kinds whose expect is a text of their own rather than "ok" | "fail".
+constexpr bool is_text_vm_kind(cell_kind k) noexcept {
     return k == cell_kind::mac_after_reboot || k == cell_kind::flooding;
 }
 
@@ -544,11 +544,11 @@ private:
         auto need = [&](bool ok, const char* key, const char* why) {
             if (!ok) fail_line(c.line, fmt::format("row.cells.{}", key), why);
         };
-        if (is_vm_kind(c.kind) || is_unobservable_kind(c.kind)) {
+        if (is_vm_kind(c.kind)) {
             if (r.eval == row_eval::model)
                 fail_line(c.line, "row.cells.kind",
                           fmt::format("a {} cell needs a VM: this row has eval = \"model\"", to_string(c.kind)));
-            if (is_vm_kind(c.kind)) need(c.expect == "ok" || c.expect == "fail", "expect", "must be \"ok\" or \"fail\"");
+            if (!is_text_vm_kind(c.kind)) need(c.expect == "ok" || c.expect == "fail", "expect", "must be \"ok\" or \"fail\"");
         }
         switch (c.kind) {
             case cell_kind::tcp: need(c.port.has_value(), "port", "a tcp cell needs a port"); break;
@@ -565,6 +565,7 @@ private:
                 need(c.direction == "inbound" || c.direction == "outbound", "direction", "must be inbound | outbound");
                 break;
             case cell_kind::switch_op: need(!c.op.empty(), "op", "a switch_op cell needs op = \"...\""); break;
+            case cell_kind::flooding: need(!c.to.empty(), "to", "a flooding cell needs a destination VM"); break;
             case cell_kind::diagnosis:
             case cell_kind::remedy:
                 need(r.given.has_value() || r.diagnose_vm.has_value(), "kind",
@@ -755,6 +756,16 @@ private:
                 ipv4_prefix vnic = p.host_vnic.value_or(ipv4_prefix(ipv4_address(172, 20, 0, 1), 24));
                 sw.insert("host_address", s(vnic));
                 sw.insert("nat", true);
+                if (opt_bool(rt, "internal_dhcp").value_or(false)) {
+                    // The admin's DHCP server on the internal network: .100-.199 of the host
+                    // vNIC's prefix, router and DNS the host vNIC (seed 001 "Check IP addresses").
+                    if (vnic.length() > 24)
+                        fail_at(rt.get("internal_dhcp"), "row.internal_dhcp", fmt::format("needs a /24 or larger host vNIC prefix, not {}", vnic));
+                    const auto base = vnic.network().to_u32();
+                    sw.insert("dhcp", toml::table{{"range", fmt::format("{}-{}", ipv4_address(base + 100),
+                                                                         ipv4_address(base + 199))},
+                                                  {"dns", toml::array{s(vnic.address())}}});
+                }
                 break;
             }
             case eflow::switch_type::default_switch: sw.insert("kind", "default"); break;
@@ -786,7 +797,8 @@ private:
 
     /// A cell's [[check]], with its symbolic target resolved.
     toml::table check_table(const cell_spec& c, const toml::table& root) const {
-        toml::table ct{{"kind", std::string(to_string(c.kind))}, {"from", c.from}, {"expect", c.expect}};
+        const std::string_view kind = c.kind == cell_kind::mac_after_reboot ? "reboot" : to_string(c.kind);
+        toml::table ct{{"kind", std::string(kind)}, {"from", c.from}, {"expect", c.expect}};
         std::string to = c.to;
         if (to.empty() && (c.kind == cell_kind::tcp || c.kind == cell_kind::route)) to = "internet";
         if (to == "internet") to = s(internet_address);
@@ -868,9 +880,11 @@ public:
         for (const auto& vm : lf.vms)
             for (const auto& nic : vm.nics) {
                 const switch_config* sw = lf.find_switch(nic.switch_name);
-                if (nic.ip == ip_mode::dhcp && sw && (sw->kind == switch_kind::internal || sw->kind == switch_kind::private_))
-                    return fmt::format("the lab has no DHCP server on {} switch {} (a lab file cannot declare one)",
-                                       to_string(sw->kind), sw->name);
+                if (nic.ip == ip_mode::dhcp && sw &&
+                    ((sw->kind == switch_kind::internal && !sw->dhcp) || sw->kind == switch_kind::private_))
+                    return fmt::format("the lab has no DHCP server on {} switch {}{}", to_string(sw->kind), sw->name,
+                                       sw->kind == switch_kind::internal ? " (declare one with dhcp = { range = ... })"
+                                                                         : " (a private switch has no host vNIC to serve one)");
             }
         return {};
     }
@@ -1115,7 +1129,9 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
             case cell_kind::tcp:
             case cell_kind::dns:
             case cell_kind::dhcp:
-            case cell_kind::route: vm_outcome(*cs.check_index, c); break;
+            case cell_kind::route:
+            case cell_kind::mac_after_reboot:
+            case cell_kind::flooding: vm_outcome(*cs.check_index, c); break;
             case cell_kind::deploy:
                 if (!r.deploy->report.ok()) {
                     c.origin = cell_origin::model;
@@ -1233,11 +1249,6 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
             case cell_kind::switch_op:
                 c.origin = cell_origin::model;
                 c.observed = detail::run_switch_ops(cs.op);
-                break;
-            case cell_kind::mac_after_reboot:
-            case cell_kind::flooding:
-                c.status = cell_status::missing;
-                c.detail = fmt::format("no lab check observes {} yet", to_string(cs.kind));
                 break;
         }
         if (c.status == cell_status::pass) c.status = c.observed == c.expected ? cell_status::pass : cell_status::mismatch;

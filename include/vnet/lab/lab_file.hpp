@@ -1,7 +1,9 @@
 // vnet/lab/lab_file.hpp - the lab file (TOML) as a checked model.
 //
 // The keys are the stable core of DESIGN.md ("Lab file (TOML)") plus a few additions users
-// need (network.dhcp.allow_macs for a MAC-filtering DHCP server). Every problem is reported
+// need (network.dhcp.allow_macs for a MAC-filtering DHCP server; switch.dhcp for a DHCP
+// server on an internal switch's host vNIC; the check kinds "flooding" and "reboot"). Every
+// problem is reported
 // with file, line and key: unknown keys, wrong types, bad addresses, references to
 // switches, networks or VMs that do not exist, duplicate names, and values that cannot
 // work together (a static NIC without an address, an external switch without a network).
@@ -47,7 +49,12 @@ enum class host_sku { client, server };
 enum class switch_kind { external, internal, private_, default_ };
 enum class ip_mode { static_, dhcp };
 enum class nic_model { virtio, netvsc };
-enum class check_kind { ping, tcp, dns, dhcp, route, deploy };
+/// flooding: from a VM to a VM on the same switch, whether the switch's other ports get a
+/// frame to an unknown destination and then one to a learned destination (expect is the
+/// observed text, e.g. "first frame flooded, later frames to one port").
+/// reboot: reboots the VM `from` and observes the MAC of its NIC `to` (default eth0) before
+/// and after (expect is the MAC).
+enum class check_kind { ping, tcp, dns, dhcp, route, deploy, flooding, reboot };
 
 constexpr std::string_view to_string(switch_kind k) noexcept {
     switch (k) {
@@ -66,6 +73,8 @@ constexpr std::string_view to_string(check_kind k) noexcept {
         case check_kind::dhcp: return "dhcp";
         case check_kind::route: return "route";
         case check_kind::deploy: return "deploy";
+        case check_kind::flooding: return "flooding";
+        case check_kind::reboot: return "reboot";
     }
     return "?";
 }
@@ -108,6 +117,7 @@ struct switch_config {
     bool allow_management_os = true;        // external only
     std::optional<ipv4_prefix> host_address;  // internal only
     bool nat = false;                       // internal only
+    std::optional<dhcp_config> dhcp;        // internal only: a DHCP server on the host vNIC
     std::uint32_t line = 0;
 };
 
@@ -136,7 +146,7 @@ struct check_config {
     std::string to;
     std::optional<std::uint16_t> port;
     std::string name;    // dns: the name to resolve
-    std::string expect;  // "ok", "fail", or the exact message for deploy checks
+    std::string expect;  // "ok", "fail", or the exact text for deploy, flooding and reboot checks
     std::uint32_t line = 0;
 };
 
@@ -331,6 +341,37 @@ private:
         return n;
     }
 
+    /// A DHCP server table { range = "FIRST-LAST", dns = [...], allow_macs = [...] } whose
+    /// range lies inside `subnet`; `k` is its dotted key.
+    dhcp_config read_dhcp(const toml::node* d, const std::string& k, const ipv4_prefix& subnet) const {
+        const toml::table* dt = d->as_table();
+        if (!dt) fail_at(d, k, "must be a table, like { range = \"a-b\", dns = [...] }");
+        allow_keys(*dt, k, {"range", "dns", "allow_macs"});
+        dhcp_config dc;
+        auto range = need_string(*dt, "range", k);
+        auto dash = range.find('-');
+        auto first = ipv4_address::parse(std::string_view(range).substr(0, dash));
+        auto last = dash == std::string::npos ? first : ipv4_address::parse(std::string_view(range).substr(dash + 1));
+        if (dash == std::string::npos || !first || !last || last->to_u32() < first->to_u32())
+            fail_at(dt->get("range"), k + ".range",
+                    fmt::format("'{}': expected FIRST-LAST, like 192.168.0.100-192.168.0.199", range));
+        if (!subnet.contains(*first) || !subnet.contains(*last))
+            fail_at(dt->get("range"), k + ".range", fmt::format("'{}' is not inside {}", range, subnet));
+        dc.range_first = *first;
+        dc.range_last = *last;
+        dc.dns = address_list(*dt, "dns", k);
+        if (auto am = dt->get("allow_macs")) {
+            const toml::array* a = am->as_array();
+            if (!a) fail_at(am, k + ".allow_macs", "must be an array of MAC addresses");
+            for (auto& e : *a) {
+                auto m = e.is_string() ? mac_address::parse(e.as_string()->get()) : mac_address::parse("");
+                if (!m) fail_at(&e, k + ".allow_macs", m.error().message());
+                dc.allow_macs.push_back(*m);
+            }
+        }
+        return dc;
+    }
+
     network_config read_network(const toml::table& t, const std::string& key) const {
         allow_keys(t, key, {"name", "subnet", "gateway", "dhcp", "dns", "peer"});
         network_config n;
@@ -345,34 +386,7 @@ private:
         if (!n.subnet.contains(n.gateway) || n.subnet.is_network_or_broadcast(n.gateway))
             fail_at(t.get("gateway"), key + ".gateway",
                     fmt::format("{} is not a host address in subnet {}", n.gateway, n.subnet));
-        if (auto d = t.get("dhcp")) {
-            const toml::table* dt = d->as_table();
-            if (!dt) fail_at(d, key + ".dhcp", "must be a table, like { range = \"a-b\", dns = [...] }");
-            allow_keys(*dt, key + ".dhcp", {"range", "dns", "allow_macs"});
-            dhcp_config dc;
-            auto range = need_string(*dt, "range", key + ".dhcp");
-            auto dash = range.find('-');
-            auto first = ipv4_address::parse(std::string_view(range).substr(0, dash));
-            auto last = dash == std::string::npos ? first : ipv4_address::parse(std::string_view(range).substr(dash + 1));
-            if (dash == std::string::npos || !first || !last || last->to_u32() < first->to_u32())
-                fail_at(dt->get("range"), key + ".dhcp.range",
-                        fmt::format("'{}': expected FIRST-LAST, like 192.168.0.100-192.168.0.199", range));
-            if (!n.subnet.contains(*first) || !n.subnet.contains(*last))
-                fail_at(dt->get("range"), key + ".dhcp.range", fmt::format("'{}' is not inside {}", range, n.subnet));
-            dc.range_first = *first;
-            dc.range_last = *last;
-            dc.dns = address_list(*dt, "dns", key + ".dhcp");
-            if (auto am = dt->get("allow_macs")) {
-                const toml::array* a = am->as_array();
-                if (!a) fail_at(am, key + ".dhcp.allow_macs", "must be an array of MAC addresses");
-                for (auto& e : *a) {
-                    auto m = e.is_string() ? mac_address::parse(e.as_string()->get()) : mac_address::parse("");
-                    if (!m) fail_at(&e, key + ".dhcp.allow_macs", m.error().message());
-                    dc.allow_macs.push_back(*m);
-                }
-            }
-            n.dhcp = std::move(dc);
-        }
+        if (auto d = t.get("dhcp")) n.dhcp = read_dhcp(d, key + ".dhcp", n.subnet);
         if (auto d = t.get("dns")) {
             const toml::table* dt = d->as_table();
             if (!dt) fail_at(d, key + ".dns", "must be a table of name = \"address\"");
@@ -412,7 +426,7 @@ private:
     }
 
     switch_config read_switch(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "kind", "network", "allow_management_os", "host_address", "nat"});
+        allow_keys(t, key, {"name", "kind", "network", "allow_management_os", "host_address", "nat", "dhcp"});
         switch_config s;
         s.line = line_of(&t);
         auto n = need_string(t, "name", key);  // Hyper-V switch names may be longer than interface names
@@ -435,6 +449,16 @@ private:
         only("allow_management_os", switch_kind::external);
         only("host_address", switch_kind::internal);
         only("nat", switch_kind::internal);
+        only("dhcp", switch_kind::internal);
+        if (auto d = t.get("dhcp")) {
+            if (!s.host_address)
+                fail_at(d, key + ".dhcp", "a DHCP server on an internal switch serves from the host vNIC: add host_address");
+            s.dhcp = read_dhcp(d, key + ".dhcp", s.host_address->canonical());
+            const auto vnic = s.host_address->address().to_u32();
+            if (vnic >= s.dhcp->range_first.to_u32() && vnic <= s.dhcp->range_last.to_u32())
+                fail_at(d->as_table()->get("range"), key + ".dhcp.range",
+                        fmt::format("the range holds the host vNIC's address {}", s.host_address->address()));
+        }
         if (s.kind == switch_kind::external && !s.network)
             fail_line(s.line, key + ".network", "an external switch binds to a network: add network = \"<name>\"");
         return s;
@@ -481,19 +505,21 @@ private:
         c.line = line_of(&t);
         c.kind = pick(t, "kind", key,
                       {{"ping", check_kind::ping}, {"tcp", check_kind::tcp}, {"dns", check_kind::dns},
-                       {"dhcp", check_kind::dhcp}, {"route", check_kind::route}, {"deploy", check_kind::deploy}},
+                       {"dhcp", check_kind::dhcp}, {"route", check_kind::route}, {"deploy", check_kind::deploy},
+                       {"flooding", check_kind::flooding}, {"reboot", check_kind::reboot}},
                       std::optional<check_kind>{});
         c.from = need_string(t, "from", key);
         if (auto to = opt_string(t, "to", key)) c.to = *to;
         if (auto p = opt_int(t, "port", key, 1, 65535)) c.port = static_cast<std::uint16_t>(*p);
         if (auto n = opt_string(t, "name", key)) c.name = *n;
         c.expect = opt_string(t, "expect", key).value_or("ok");
-        if (c.kind != check_kind::deploy && c.expect != "ok" && c.expect != "fail")
+        const bool free_text = c.kind == check_kind::deploy || c.kind == check_kind::flooding || c.kind == check_kind::reboot;
+        if (!free_text && c.expect != "ok" && c.expect != "fail")
             fail_at(t.get("expect"), key + ".expect", fmt::format("'{}': expected \"ok\" or \"fail\"", c.expect));
         if (c.kind == check_kind::tcp && !c.port) fail_line(c.line, key + ".port", "a tcp check needs a port");
         if (c.kind != check_kind::tcp && c.port) fail_at(t.get("port"), key + ".port", "only for kind = \"tcp\"");
         if (c.kind == check_kind::dns && c.name.empty()) fail_line(c.line, key + ".name", "a dns check needs a name");
-        if ((c.kind == check_kind::ping || c.kind == check_kind::tcp) && c.to.empty())
+        if ((c.kind == check_kind::ping || c.kind == check_kind::tcp || c.kind == check_kind::flooding) && c.to.empty())
             fail_line(c.line, key + ".to", fmt::format("a {} check needs a target", to_string(c.kind)));
         return c;
     }
@@ -529,6 +555,10 @@ private:
             if (!known)
                 fail_line(c.line, "check.from",
                           fmt::format("'{}' is not a VM, \"host\", a network peer or a network", c.from));
+            if ((c.kind == check_kind::flooding || c.kind == check_kind::reboot) && !lf.find_vm(c.from))
+                fail_line(c.line, "check.from", fmt::format("a {} check runs from a VM ('{}' is not one)", to_string(c.kind), c.from));
+            if (c.kind == check_kind::flooding && !lf.find_vm(c.to))
+                fail_line(c.line, "check.to", fmt::format("a flooding check sends to a VM ('{}' is not one)", c.to));
         }
     }
 

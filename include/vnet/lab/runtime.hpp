@@ -18,7 +18,8 @@
 //   - per [[switch]]: a vnet vswitch in this process (lab/switch_pump.hpp). external: an
 //     uplink port on a TAP in the network's bridge, and with allow_management_os a host
 //     vNIC; internal: a host vNIC with host_address, `nat` masquerades the prefix out of
-//     the host's adapter; default: internal with a /20 of 172.16.0.0/12 that collides with
+//     the host's adapter, `dhcp` runs dnsmasq (DHCP, and DNS for the lab's names) on the
+//     host vNIC; default: internal with a /20 of 172.16.0.0/12 that collides with
 //     nothing, NAT, and DHCP + DNS from dnsmasq on the host vNIC; private: VM ports only.
 //     A host vNIC is a TAP whose kernel side is in "host"; this process holds its fd.
 //   - per [[vm]]: QEMU (TCG) in "host" with one TAP per NIC (arp off, no IPv6: only the
@@ -539,6 +540,8 @@ public:
                 case check_kind::dns: check_dns(cc, r); break;
                 case check_kind::dhcp: check_dhcp(cc, r); break;
                 case check_kind::route: check_route(cc, r); break;
+                case check_kind::flooding: check_flooding(cc, r); break;
+                case check_kind::reboot: check_reboot(cc, r); break;
                 case check_kind::deploy:
                     r.observed = "fail";
                     r.detail = "deploy checks are run by vnet conformance";
@@ -852,6 +855,10 @@ private:
             } else if (s.kind == switch_kind::internal) {
                 ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
                 if (s.nat) nat_prefixes.push_back(s.host_address->canonical());
+                if (s.dhcp)  // the admin's DHCP server on the internal network, on the host vNIC
+                    start_dnsmasq(names_.host_ns(), "switch-" + detail::file_safe(s.name), v.name(), all_names,
+                                  std::pair{s.dhcp->range_first, s.dhcp->range_last}, s.host_address->canonical(),
+                                  s.host_address->address(), s.dhcp->dns, s.dhcp->allow_macs);
             } else if (s.kind == switch_kind::default_) {
                 if (default_subnet_) failure("a lab has one Default Switch");
                 default_subnet_ = pick_default_switch_subnet(prefixes_in_use(lf_));
@@ -1159,6 +1166,7 @@ private:
         const auto* s = lf_.find_switch(nic.switch_name);
         if (!s) return std::nullopt;
         if (s->kind == switch_kind::default_ && default_subnet_) return default_switch_range(*default_subnet_);
+        if (s->kind == switch_kind::internal && s->dhcp) return std::pair{s->dhcp->range_first, s->dhcp->range_last};
         if (s->kind == switch_kind::external && s->network)
             if (const auto* n = lf_.find_network(*s->network); n && n->dhcp)
                 return std::pair{n->dhcp->range_first, n->dhcp->range_last};
@@ -1246,6 +1254,172 @@ private:
                                         defaults.empty() ? "none" : defaults)
                           : "no route";
         if (routed && !right_dev) r.detail += fmt::format(" (wanted dev {})", c.name);
+    }
+
+    /// The NIC index a check's `to` names ("eth0", "eth1", ...; empty: eth0), or nullopt.
+    static std::optional<std::size_t> nic_index(const std::string& to) {
+        if (to.empty()) return 0;
+        if (to.size() < 4 || to.substr(0, 3) != "eth" || to.find_first_not_of("0123456789", 3) != std::string::npos)
+            return std::nullopt;
+        return static_cast<std::size_t>(std::atoi(to.c_str() + 3));
+    }
+
+    /// flooding: `from` sends to `to` (two VMs on one switch) with the switch's MAC table
+    /// emptied, then again once the switch has learned both; each time the switch's own
+    /// port counters say whether the frame reached the switch's other ports (flooded) or
+    /// only the destination's. Frames the other ports flooded meanwhile (the guests' own
+    /// broadcasts and multicasts) are taken off what a third port received. Observed:
+    /// "first frame flooded|to one port, later frames flooded|to one port".
+    void check_flooding(const check_config& c, check_result& r) {
+        const auto* src = lf_.find_vm(c.from);
+        const auto* dst = lf_.find_vm(c.to);
+        std::optional<std::size_t> swi;
+        std::optional<sw::port_index> in, out;
+        for (std::size_t k = 0; k < src->nics.size() && !swi; ++k)
+            for (std::size_t j = 0; j < dst->nics.size() && !swi; ++j)
+                if (src->nics[k].switch_name == dst->nics[j].switch_name) {
+                    swi = switch_index(src->nics[k].switch_name);
+                    in = vm_port(c.from, k);
+                    out = vm_port(c.to, j);
+                }
+        if (!swi || !in || !out) {
+            r.detail = fmt::format("{} and {} share no switch", c.from, c.to);
+            return;
+        }
+        std::vector<std::pair<sw::port_index, std::string>> ports, others;  // the switch's ports; all but from and to
+        std::string in_name, out_name;
+        for (const auto& p : pump_->ports()) {
+            if (p.sw != *swi) continue;
+            ports.emplace_back(p.id, p.name);
+            if (p.id == *in) in_name = p.name;
+            else if (p.id == *out) out_name = p.name;
+            else others.emplace_back(p.id, p.name);
+        }
+        if (others.empty()) {
+            r.detail = fmt::format("switch {} has no third port to see a flood", lf_.switches[*swi].name);
+            return;
+        }
+        auto a = target(c, r);
+        if (!a) return;
+        // The sender knows the destination's MAC (the frames are unicast, not ARP broadcasts).
+        auto warm = run_from(c.from, fmt::format("ping -c 2 -i 0.3 -W 2 {}", *a), std::chrono::seconds(6));
+        if (!warm.ran || warm.status != 0) {
+            r.detail = warm.ran ? fmt::format("{} does not answer {}", c.to, c.from) : warm.why;
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        struct window {
+            std::uint64_t src_flooded = 0, dst_tx = 0;
+            std::vector<std::uint64_t> others_tx;   // frames the switch delivered to each other port
+            std::vector<std::uint64_t> others_own;  // of those, what the remaining ports flooded
+            bool replied = false;
+        };
+        auto snapshot = [&] {
+            std::map<sw::port_index, sw::port_counters> m;
+            for (const auto& p : ports) m[p.first] = pump_->counters(*swi, p.first);
+            return m;
+        };
+        auto one_frame = [&]() {
+            window w;
+            auto before = snapshot();
+            auto o = run_from(c.from, fmt::format("ping -c 1 -W 2 {}", *a), std::chrono::seconds(4));
+            w.replied = o.ran && o.status == 0;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the pump has moved every frame
+            auto after = snapshot();
+            w.src_flooded = after[*in].flooded - before[*in].flooded;
+            w.dst_tx = after[*out].tx_frames - before[*out].tx_frames;
+            for (const auto& [id, name] : others) {
+                w.others_tx.push_back(after[id].tx_frames - before[id].tx_frames);
+                std::uint64_t own = 0;
+                for (const auto& p : ports)
+                    if (p.first != *in && p.first != id) own += after[p.first].flooded - before[p.first].flooded;
+                w.others_own.push_back(own);
+            }
+            return w;
+        };
+        pump_->clear_mac_table(*swi);  // every destination is unknown again (as after aging)
+        auto first = one_frame();
+        auto later = one_frame();
+        auto from_sender = [](const window& w, std::size_t i) {
+            return w.others_tx[i] > w.others_own[i] ? w.others_tx[i] - w.others_own[i] : std::uint64_t{0};
+        };
+        auto flooded = [&](const window& w) {
+            bool all = w.src_flooded > 0;
+            for (std::size_t i = 0; i < others.size(); ++i) all = all && from_sender(w, i) > 0;
+            return all;
+        };
+        auto to_one = [&](const window& w) {
+            bool none = w.src_flooded == 0 && w.dst_tx > 0;
+            for (std::size_t i = 0; i < others.size(); ++i) none = none && from_sender(w, i) == 0;
+            return none;
+        };
+        auto word = [&](const window& w) { return flooded(w) ? "flooded" : to_one(w) ? "to one port" : "neither"; };
+        r.observed = fmt::format("first frame {}, later frames {}", word(first), word(later));
+        auto counts = [&](const window& w) {
+            std::string o;
+            for (std::size_t i = 0; i < others.size(); ++i)
+                o += fmt::format(", {} tx +{} ({} flooded by other ports)", others[i].second, w.others_tx[i], w.others_own[i]);
+            return fmt::format("{} flooded +{}, {} tx +{}{}{}", in_name, w.src_flooded, out_name, w.dst_tx, o,
+                               w.replied ? "" : " (no reply)");
+        };
+        r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}", lf_.switches[*swi].name,
+                               counts(first), counts(later));
+    }
+
+    /// The MAC of NIC k as the guest sees it (empty when it cannot be read).
+    std::string guest_mac(std::string_view vm, std::size_t k) {
+        auto m = vm_exec(vm, fmt::format("cat /sys/class/net/eth{}/address", k), std::chrono::seconds(5));
+        if (!m || !m->ok()) return {};
+        auto t = m->out;
+        while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+        return t;
+    }
+
+    /// reboot: the guest reboots itself (`reboot -f`); QEMU runs with -no-reboot, so the VM
+    /// is started again with its stored configuration (NICs and the MACs generated at
+    /// creation), as Hyper-V keeps a VM's settings across a restart. Observed: the MAC of
+    /// NIC `to` after the reboot when it equals the one before, else "changed: A -> B".
+    void check_reboot(const check_config& c, check_result& r) {
+        auto k = nic_index(c.to);
+        auto* v = find_vm(c.from);
+        if (!k || !v || *k >= v->config.nics.size()) {
+            r.detail = fmt::format("to = \"{}\": name a NIC of {} as eth0, eth1, ...", c.to, c.from);
+            return;
+        }
+        r.target = fmt::format("eth{}", *k);
+        auto before = guest_mac(c.from, *k);
+        if (before.empty()) {
+            r.detail = fmt::format("cannot read the MAC of eth{} before the reboot", *k);
+            return;
+        }
+        auto t0 = clock::now();
+        note(fmt::format("{}: rebooting", c.from));
+        (void)v->agent.run("(sleep 1; reboot -f) </dev/null >/dev/null 2>&1 &", std::chrono::seconds(5));
+        v->agent.close();
+        bool by_guest = v->vm.wait_for(std::chrono::seconds(30)).has_value();
+        v->vm.stop(std::chrono::seconds(2));
+        auto q = qemu_vm::start(v->config);
+        if (!q) {
+            r.detail = fmt::format("cannot start QEMU again: {}", q.error().message());
+            return;
+        }
+        v->vm = std::move(*q);
+        detail::append_line(names_.state_dir() + "/pids",
+                            fmt::format("{} {}", v->vm.pid(), detail::process_start_time(v->vm.pid())));
+        auto ag = v->vm.connect_agent(std::chrono::duration_cast<std::chrono::milliseconds>(opt_.boot_timeout));
+        if (!ag) {
+            r.detail = fmt::format("no guest agent after the reboot: {}", ag.error().message());
+            return;
+        }
+        v->agent = std::move(*ag);
+        v->leases_waited = false;
+        double secs = std::chrono::duration<double>(clock::now() - t0).count();
+        note(fmt::format("{}: agent ready again after {:.2f} s", c.from, secs));
+        auto after = guest_mac(c.from, *k);
+        r.observed = after == before ? after : fmt::format("changed: {} -> {}", before, after.empty() ? "unreadable" : after);
+        r.detail = fmt::format("eth{} before {}, after {}; {} and QEMU started again, agent back after {:.1f} s", *k, before,
+                               after.empty() ? "unreadable" : after,
+                               by_guest ? "the guest ran reboot -f" : "the guest did not stop by itself: QEMU stopped", secs);
     }
 
     void teardown() {

@@ -201,6 +201,13 @@ public:
         return switches_[sw_index]->counters(id);
     }
 
+    /// Forgets every MAC switch `sw_index` learned (as aging does), so that the next
+    /// unicast frame to any port is to an unknown destination.
+    void clear_mac_table(std::size_t sw_index) {
+        std::lock_guard lock(mu_);
+        switches_[sw_index]->table().clear();
+    }
+
     /// Ports as (switch index, port id, name, fd counters).
     struct port_info {
         std::size_t sw;
