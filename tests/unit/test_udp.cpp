@@ -14,27 +14,11 @@
 using namespace vnet;
 using namespace vnet::wire;
 using vnet::test::hex;
+using vnet::test::cat;
+using vnet::test::hand_sum;
 using vnet::test::view;
 
 namespace {
-
-// An independent one's-complement sum of 16-bit big-endian words (RFC 1071 section 4.1),
-// written out here so the tests do not check checksum_acc against itself.
-std::uint16_t hand_sum(const std::vector<std::byte>& b) {
-    std::uint32_t s = 0;
-    for (std::size_t i = 0; i < b.size(); i += 2) {
-        std::uint32_t hi = static_cast<std::uint8_t>(b[i]);
-        std::uint32_t lo = i + 1 < b.size() ? static_cast<std::uint8_t>(b[i + 1]) : 0;
-        s += (hi << 8) | lo;
-    }
-    while (s >> 16) s = (s & 0xffff) + (s >> 16);
-    return static_cast<std::uint16_t>(s);
-}
-
-std::vector<std::byte> cat(std::vector<std::byte> a, const std::vector<std::byte>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
 
 ipv4_address v4(const char* s) { return *ipv4_address::parse(s); }
 ipv6_address v6(const char* s) { return *ipv6_address::parse(s); }

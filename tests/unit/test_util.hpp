@@ -53,6 +53,25 @@ inline std::string env_dir(const char* name) {
 inline std::string source_dir() { return env_dir("VNET_SOURCE_DIR"); }
 inline std::string binary_dir() { return env_dir("VNET_BINARY_DIR"); }
 
+/// An independent one's-complement sum of 16-bit big-endian words (RFC 1071 section 4.1),
+/// written out here so that tests do not check wire::checksum_acc against itself.
+inline std::uint16_t hand_sum(const std::vector<std::byte>& b) {
+    std::uint32_t s = 0;
+    for (std::size_t i = 0; i < b.size(); i += 2) {
+        std::uint32_t hi = static_cast<std::uint8_t>(b[i]);
+        std::uint32_t lo = i + 1 < b.size() ? static_cast<std::uint8_t>(b[i + 1]) : 0;
+        s += (hi << 8) | lo;
+    }
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return static_cast<std::uint16_t>(s);
+}
+
+/// a followed by b.
+inline std::vector<std::byte> cat(std::vector<std::byte> a, const std::vector<std::byte>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
 /// Calls f(prefix) for every strict prefix of b (lengths 0 .. size-1). Tests use it to
 /// check that a parser rejects or safely handles input truncated at every byte.
 template <class F>

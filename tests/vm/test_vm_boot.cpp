@@ -28,7 +28,7 @@
 #include <vnet/lab/guest_agent.hpp>
 #include <vnet/lab/qemu.hpp>
 
-#include "test_util.hpp"
+#include "vm_test_util.hpp"
 
 using namespace vnet;
 using namespace std::chrono_literals;
@@ -39,11 +39,7 @@ namespace {
 
 constexpr std::string_view ns_prefix = "vnet-vmtest";
 
-boost::test_tools::assertion_result is_root(utf::test_unit_id) {
-    boost::test_tools::assertion_result r(::geteuid() == 0);
-    r.message() << "VM tests need root (namespaces, TAPs)";
-    return r;
-}
+using vnet::test::is_root;
 
 bool pid_gone(std::string_view after_prefix) {
     auto pid = std::atoi(std::string(after_prefix.substr(0, after_prefix.find_first_of("-."))).c_str());

@@ -4,7 +4,7 @@
 // the adapter through its vNIC). Needs root, QEMU and the guest image (vm-images/).
 #include <boost/test/unit_test.hpp>
 
-#include "test_util.hpp"
+#include "vm_test_util.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -24,11 +24,7 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-boost::test_tools::assertion_result is_root(utf::test_unit_id) {
-    boost::test_tools::assertion_result r(::geteuid() == 0);
-    r.message() << "VM tests need root (namespaces, TAPs)";
-    return r;
-}
+using vnet::test::is_root;
 
 constexpr std::string_view lab_text = R"(
 [lab]
@@ -76,10 +72,7 @@ struct host_lab {
     host_lab() {
         auto lf = lab::parse_lab(lab_text, "host.toml");
         if (!lf) throw std::runtime_error(lf.error().to_string());
-        lab::run_options o;
-        o.source_dir = vnet::test::source_dir();
-        if (const char* d = std::getenv("VNET_IMAGE_DIR")) o.image_dir = d;
-        o.progress = [](const std::string& l) { std::printf("[lab] %s\n", l.c_str()); };
+        auto o = vnet::test::lab_test_options();
         (void)lab::remove_leftovers();
         auto r = lab::lab_runtime::create(std::move(*lf), o);
         if (!r) throw std::runtime_error(r.error());

@@ -7,7 +7,7 @@
 // One lab serves every case (six guests boot once, two at a time).
 #include <boost/test/unit_test.hpp>
 
-#include "test_util.hpp"
+#include "vm_test_util.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -31,11 +31,7 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-boost::test_tools::assertion_result is_root(utf::test_unit_id) {
-    boost::test_tools::assertion_result r(::geteuid() == 0);
-    r.message() << "VM tests need root (namespaces, TAPs)";
-    return r;
-}
+using vnet::test::is_root;
 
 constexpr std::string_view lab_text = R"(
 [lab]
@@ -98,11 +94,8 @@ struct switching_lab {
     switching_lab() {
         auto lf = lab::parse_lab(lab_text, "switching.toml");
         if (!lf) throw std::runtime_error(lf.error().to_string());
-        lab::run_options o;
-        o.source_dir = vnet::test::source_dir();
-        if (const char* d = std::getenv("VNET_IMAGE_DIR")) o.image_dir = d;
+        auto o = vnet::test::lab_test_options();
         o.report_dir = report;
-        o.progress = [](const std::string& l) { std::printf("[lab] %s\n", l.c_str()); };
         (void)lab::remove_leftovers();
         auto r = lab::lab_runtime::create(std::move(*lf), o);
         if (!r) throw std::runtime_error(r.error());

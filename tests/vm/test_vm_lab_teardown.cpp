@@ -7,7 +7,7 @@
 // Needs root, QEMU and the guest image (vm-images/).
 #include <boost/test/unit_test.hpp>
 
-#include "test_util.hpp"
+#include "vm_test_util.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -35,11 +35,7 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-boost::test_tools::assertion_result is_root(utf::test_unit_id) {
-    boost::test_tools::assertion_result r(::geteuid() == 0);
-    r.message() << "VM tests need root (namespaces, TAPs)";
-    return r;
-}
+using vnet::test::is_root;
 
 constexpr std::string_view one_vm_lab = R"(
 [lab]
@@ -111,9 +107,7 @@ BOOST_AUTO_TEST_CASE(sigkilled_runner_leaves_nothing_after_the_next_run) {
         // The runner: build and boot, report, then wait to be killed.
         ::close(p[0]);
         auto lf = lab::parse_lab(one_vm_lab, "teardown.toml");
-        lab::run_options o;
-        o.source_dir = vnet::test::source_dir();
-        if (const char* d = std::getenv("VNET_IMAGE_DIR")) o.image_dir = d;
+        auto o = vnet::test::lab_test_options(false);
         o.run_id = id;
         auto rt = lab::lab_runtime::create(std::move(*lf), o);
         char c = 'x';
