@@ -251,6 +251,16 @@ inline std::optional<ipv4_prefix> first_inet(std::string_view out) {
     return *p;
 }
 
+/// Every address in `ip -o -4 addr show` output ("inet A/L" words), in order.
+inline std::vector<ipv4_prefix> all_inet(std::string_view out) {
+    std::vector<ipv4_prefix> r;
+    while (auto p = first_inet(out)) {
+        r.push_back(*p);
+        out = out.substr(out.find("inet ") + 5);
+    }
+    return r;
+}
+
 /// The word after `key` in `ip route get` output ("dev", "via", "src").
 inline std::string route_field(std::string_view out, std::string_view key) {
     auto k = fmt::format(" {} ", key);

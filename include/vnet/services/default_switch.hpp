@@ -153,6 +153,8 @@ struct default_switch_config {
     std::chrono::seconds lease_time{86400};
     bool dhcp_authoritative = true;  // the only DHCP server on its switch: answers clients it has no record of
     std::size_t max_nat_flows = 65536;
+    std::uint16_t nat_port_first = 1024;  // the uplink ports (and echo identifiers) the NAT hands out
+    std::uint16_t nat_port_last = 65535;
     nat_timeouts timeouts{};
     std::size_t uplink_queue = 1024;    // packets waiting in uplink() before new ones are dropped
     std::size_t dns_queue = 256;        // queries waiting in dns_upstream()
@@ -466,6 +468,17 @@ public:
     std::span<const dns_outgoing> dns_upstream() const noexcept { return {dns_out_.data(), dns_n_}; }
     void clear_dns_upstream() noexcept { dns_n_ = 0; }
 
+    // ---- port forwarding ----
+
+    /// ICS port forwarding (the "Services" list of the shared adapter): packets from the
+    /// uplink to m.external_port reach m.internal_address:m.internal_port. A mapping is a
+    /// NAT static mapping; it lasts until the range moves.
+    result<void> add_port_mapping(const nat_static_mapping& m) {
+        if (!net_->range.contains(m.internal_address))
+            return fail(layer::service, errc::bad_value, "port mapping to an address outside the Default Switch range");
+        return net_->nat.add_static_mapping(m);
+    }
+
     // ---- the range ----
 
     /// Chooses the range again, as at boot or after the physical network changed: the
@@ -565,6 +578,8 @@ private:
         n.internal_prefix = range;
         n.external_address = c.uplink_address;
         n.max_flows = c.max_nat_flows;
+        n.port_first = c.nat_port_first;
+        n.port_last = c.nat_port_last;
         n.timeouts = c.timeouts;
         n.hash_seed = c.nat_hash_seed;
         auto nt = svc::nat::make(std::move(n));
