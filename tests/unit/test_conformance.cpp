@@ -261,9 +261,19 @@ BOOST_AUTO_TEST_CASE(static_external_row) {
     BOOST_TEST(fmt::format("{}", *vm->nics[0].gateway) == "192.168.0.1");
     BOOST_REQUIRE(vm->nics[0].dns.size() == 1u);
     // The cells' symbolic targets are resolved: gateway -> 192.168.0.1, internet -> 198.51.100.10.
-    BOOST_REQUIRE(r.lab.checks.size() == 2u);
+    // Then the ARP probes of the address (free) and the gateway (the LAN router answers),
+    // run on the lab network before the VM boots (EFLOW-FACTS.md [AD] rules 12 and 16).
+    BOOST_REQUIRE(r.lab.checks.size() == 4u);
     BOOST_TEST(r.lab.checks[0].to == "192.168.0.1");
     BOOST_TEST(r.lab.checks[1].to == "198.51.100.10");
+    BOOST_TEST((r.lab.checks[2].kind == check_kind::arp));
+    BOOST_TEST(r.lab.checks[2].from == "host");
+    BOOST_TEST(r.lab.checks[2].to == "192.168.0.100");
+    BOOST_TEST(r.lab.checks[2].expect == "fail");
+    BOOST_TEST(r.lab.checks[3].to == "192.168.0.1");
+    BOOST_TEST(r.lab.checks[3].expect == "ok");
+    BOOST_REQUIRE(r.probe_checks.size() == 2u);
+    BOOST_TEST(r.probe_checks[1].second == 3u);
     BOOST_TEST(r.lab.name == "t2-external-static");
     BOOST_TEST(r.lab.find_network("lan")->dhcp.has_value());
 }
@@ -292,7 +302,12 @@ BOOST_AUTO_TEST_CASE(refused_deploy_deploys_nothing) {
     BOOST_TEST(!r.deployed());
     BOOST_TEST(r.deploy->report.error->message == "Error: ip4Address 192.168.0.50 in use");
     BOOST_TEST(r.lab.vms.empty());
-    BOOST_TEST(!r.needs_vm());
+    // A lab still runs: its ARP probes decide the deploy cell on the real network.
+    BOOST_TEST(r.needs_vm());
+    BOOST_REQUIRE(r.lab.checks.size() == 2u);
+    BOOST_TEST((r.lab.checks[0].kind == check_kind::arp));
+    BOOST_TEST(r.lab.checks[0].to == "192.168.0.50");
+    BOOST_TEST(r.lab.checks[0].expect == "ok");
 }
 
 BOOST_AUTO_TEST_CASE(draw_seed_fixes_the_metrics) {
@@ -493,7 +508,8 @@ BOOST_AUTO_TEST_CASE(all_expected_passes_except_the_missing_cell) {
     BOOST_TEST(fx.runs.load() == 3);  // three VM rows with checks; the model row does not run
     BOOST_TEST((cell(r, "reach", "ping eflow -> gateway").status == cell_status::pass));
     BOOST_TEST((cell(r, "reach", "ping eflow -> gateway").origin == cell_origin::vm));
-    BOOST_TEST((cell(r, "reach", "deploy").origin == cell_origin::model));
+    BOOST_TEST((cell(r, "reach", "deploy").origin == cell_origin::vm));  // validated with the lab's ARP probes
+    BOOST_TEST((cell(r, "reach", "deploy").status == cell_status::pass));
     BOOST_TEST((cell(r, "lease", "deploy").origin == cell_origin::vm));  // decided by the lease on the VM
     BOOST_TEST((cell(r, "rule", "support").origin == cell_origin::model));
     BOOST_TEST((cell(r, "rule", "deploy").status == cell_status::pass));
@@ -529,8 +545,33 @@ BOOST_AUTO_TEST_CASE(mismatch_missing_and_error) {
     broken.errors["t42-reach"] = "qemu: cannot boot";
     auto r2 = run_demo(broken);
     BOOST_TEST((cell(r2, "reach", "ping eflow -> gateway").status == cell_status::error));
-    BOOST_TEST((cell(r2, "reach", "deploy").status == cell_status::pass));  // the model cell still evaluates
+    BOOST_TEST((cell(r2, "reach", "deploy").status == cell_status::error));  // its probes did not run
+    BOOST_TEST((cell(r2, "rule", "deploy").status == cell_status::pass));    // the model row still evaluates
     BOOST_TEST(exit_status(r2) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(deploy_cell_follows_the_lab_probes) {
+    // EFLOW-FACTS.md [AD]: "ip4GatewayAddress ... is not reachable. Required for external
+    // switch" when the gateway does not answer; "ip4Address ... in use" when the address
+    // does. The model expects the router 192.168.0.1 to answer; the lab decides.
+    fake_executor silent;  // reach: checks 0-1 are the cells, 2 probes .100, 3 probes the gateway
+    silent.overrides["t42-reach/3"] = {"fail", "no answer for 192.168.0.1 to 3 ARP probes on eth", true};
+    auto r = run_demo(silent);
+    const auto& dep = cell(r, "reach", "deploy");
+    BOOST_TEST((dep.origin == cell_origin::vm));
+    BOOST_TEST((dep.status == cell_status::mismatch));
+    BOOST_TEST(dep.observed == "Error: ip4GatewayAddress 192.168.0.1 is not reachable. Required for external switch");
+    BOOST_TEST(dep.detail.find("no answer for 192.168.0.1") != std::string::npos);
+
+    fake_executor taken;
+    taken.overrides["t42-reach/2"] = {"ok", "192.168.0.100 answered from 02:00:00:00:00:01", true};
+    auto r2 = run_demo(taken);
+    BOOST_TEST(cell(r2, "reach", "deploy").observed == "Error: ip4Address 192.168.0.100 in use");
+
+    fake_executor unprobed;
+    unprobed.overrides["t42-reach/3"] = {"", "this executor cannot probe", false};
+    auto r3 = run_demo(unprobed);
+    BOOST_TEST((cell(r3, "reach", "deploy").status == cell_status::missing));
 }
 
 BOOST_AUTO_TEST_CASE(exit_status_zero_only_when_every_cell_passes) {

@@ -172,6 +172,23 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
     BOOST_TEST(e.key == "check.from");
 }
 
+BOOST_AUTO_TEST_CASE(arp_checks_probe_from_outside_the_vms) {
+    // RFC 5227 section 2.1.1 probes, run before the VMs boot (as Deploy-Eflow probes the
+    // address and gateway before it creates the VM, EFLOW-FACTS.md [AD]).
+    const std::string lab = head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
+                                   "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n";
+    auto r = parse_lab(lab + "[[check]]\nkind = \"arp\"\nfrom = \"host\"\nto = \"192.168.0.50\"\nexpect = \"fail\"\n", "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST((r->checks.at(0).kind == check_kind::arp));
+    BOOST_TEST(r->checks[0].to == "192.168.0.50");
+    BOOST_TEST(r->checks[0].expect == "fail");
+    auto e = parse_error(lab + "[[check]]\nkind = \"arp\"\nfrom = \"host\"\n");
+    BOOST_TEST(e.key == "check.to");
+    e = parse_error(lab + "[[check]]\nkind = \"arp\"\nfrom = \"a\"\nto = \"192.168.0.50\"\n");
+    BOOST_TEST(e.key == "check.from");
+    BOOST_TEST(e.message.find("before the VMs boot") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(deploy_checks_keep_exact_messages) {
     auto r = parse_lab(head + "[[check]]\nkind = \"deploy\"\nfrom = \"host\"\n"
                               "expect = \"Error: IP4Address, IP4GatewayAddress and IP4PrefixLength parameters are needed\"\n",

@@ -54,7 +54,7 @@ enum class nic_model { virtio, netvsc };
 /// observed text, e.g. "first frame flooded, later frames to one port").
 /// reboot: reboots the VM `from` and observes the MAC of its NIC `to` (default eth0) before
 /// and after (expect is the MAC).
-enum class check_kind { ping, tcp, dns, dhcp, route, deploy, flooding, reboot };
+enum class check_kind { ping, tcp, dns, dhcp, route, deploy, flooding, reboot, arp };
 
 constexpr std::string_view to_string(switch_kind k) noexcept {
     switch (k) {
@@ -75,6 +75,7 @@ constexpr std::string_view to_string(check_kind k) noexcept {
         case check_kind::deploy: return "deploy";
         case check_kind::flooding: return "flooding";
         case check_kind::reboot: return "reboot";
+        case check_kind::arp: return "arp";
     }
     return "?";
 }
@@ -506,7 +507,7 @@ private:
         c.kind = pick(t, "kind", key,
                       {{"ping", check_kind::ping}, {"tcp", check_kind::tcp}, {"dns", check_kind::dns},
                        {"dhcp", check_kind::dhcp}, {"route", check_kind::route}, {"deploy", check_kind::deploy},
-                       {"flooding", check_kind::flooding}, {"reboot", check_kind::reboot}},
+                       {"flooding", check_kind::flooding}, {"reboot", check_kind::reboot}, {"arp", check_kind::arp}},
                       std::optional<check_kind>{});
         c.from = need_string(t, "from", key);
         if (auto to = opt_string(t, "to", key)) c.to = *to;
@@ -519,7 +520,9 @@ private:
         if (c.kind == check_kind::tcp && !c.port) fail_line(c.line, key + ".port", "a tcp check needs a port");
         if (c.kind != check_kind::tcp && c.port) fail_at(t.get("port"), key + ".port", "only for kind = \"tcp\"");
         if (c.kind == check_kind::dns && c.name.empty()) fail_line(c.line, key + ".name", "a dns check needs a name");
-        if ((c.kind == check_kind::ping || c.kind == check_kind::tcp || c.kind == check_kind::flooding) && c.to.empty())
+        if ((c.kind == check_kind::ping || c.kind == check_kind::tcp || c.kind == check_kind::flooding ||
+             c.kind == check_kind::arp) &&
+            c.to.empty())
             fail_line(c.line, key + ".to", fmt::format("a {} check needs a target", to_string(c.kind)));
         return c;
     }
@@ -557,6 +560,10 @@ private:
                           fmt::format("'{}' is not a VM, \"host\", a network peer or a network", c.from));
             if ((c.kind == check_kind::flooding || c.kind == check_kind::reboot) && !lf.find_vm(c.from))
                 fail_line(c.line, "check.from", fmt::format("a {} check runs from a VM ('{}' is not one)", to_string(c.kind), c.from));
+            if (c.kind == check_kind::arp && lf.find_vm(c.from))
+                fail_line(c.line, "check.from",
+                          fmt::format("an arp check probes from the host, a network or a peer before the VMs boot ('{}' is a VM)",
+                                      c.from));
             if (c.kind == check_kind::flooding && !lf.find_vm(c.to))
                 fail_line(c.line, "check.to", fmt::format("a flooding check sends to a VM ('{}' is not one)", c.to));
         }
