@@ -240,9 +240,9 @@ expect = "some message"
     BOOST_TEST(u->key == "check.kind");
     lf.checks.clear();
     BOOST_TEST(!unsupported_by_runtime(lf).has_value());
+    // model = "netvsc" runs: the NIC's frames cross the netvsc channel (switch_pump.hpp).
     lf.vms[0].nics[0].model = nic_model::netvsc;
-    BOOST_REQUIRE(unsupported_by_runtime(lf).has_value());
-    BOOST_TEST(unsupported_by_runtime(lf)->key == "vm.nic.model");
+    BOOST_TEST(!unsupported_by_runtime(lf).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -64,8 +64,9 @@ struct conformance_options {
     unsigned boot_timeout = 120;
     unsigned row_timeout = 600; // seconds per VM row
     bool verbose = false;
+    std::string nic_model = "virtio";  // virtio | netvsc: the model of every VM NIC of every generated lab
 };
-/// vnet conformance [--table NAME] [--shard I/N] [--report DIR]
+/// vnet conformance [--table NAME] [--shard I/N] [--report DIR] [--nic-model virtio|netvsc]
 int run_conformance_command(const conformance_options& o);
 
 struct diag_options {

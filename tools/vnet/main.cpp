@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
     conformance->add_option("--boot-timeout", conf.boot_timeout, "seconds per VM to its guest agent (default 120)");
     conformance->add_option("--row-timeout", conf.row_timeout, "seconds per VM row (default 600)");
     conformance->add_flag("--verbose", conf.verbose, "progress of every row and lab");
+    conformance->add_option("--nic-model", conf.nic_model, "virtio (default) or netvsc: the model of every VM NIC")
+        ->check(CLI::IsMember({"virtio", "netvsc"}));
     vnet::cli::diag_options dg;
     auto* diag = app.add_subcommand("diag", "Troubleshoot a VM of a lab: IP configuration, then DNS, then firewall (seed 001)");
     diag->add_option("FILE", dg.file, "lab file (TOML)")->required();

@@ -165,12 +165,18 @@ struct row_spec {
     lab_file lab;                                       // the row's lab (checks = its VM cells, then helpers)
     std::optional<eflow::deploy_result> deploy;         // the validated deploy command
     std::optional<std::size_t> lease_check;             // DHCP deploy: the lease check deciding the deploy cell
+    std::optional<eflow::deploy_options> deploy_options;  // the parsed deploy command and the host it ran on,
+    std::optional<eflow::host_state> deploy_host;          // for validating again with the lab's probe answers
+    std::vector<std::pair<ipv4_address, std::size_t>> probe_checks;  // eval = "vm": the ARP probe check per address
     std::optional<diagnostic_plan> diag_plan;           // diagnose_vm: the guide's checks
     std::size_t diag_first_check = 0;                   // their first index in lab.checks
     std::string missing_reason;                         // non-empty: the lab cannot express this row's VM part
 
     bool deployed() const noexcept { return !deploy || deploy->report.ok(); }
-    bool needs_vm() const noexcept { return eval == row_eval::vm && deployed() && missing_reason.empty() && !lab.checks.empty(); }
+    /// A lab runs for the row: its VM cells, or the ARP probes of a deploy that the model refused.
+    bool needs_vm() const noexcept {
+        return eval == row_eval::vm && (deployed() || !probe_checks.empty()) && missing_reason.empty() && !lab.checks.empty();
+    }
 };
 
 struct table_spec {
@@ -408,7 +414,7 @@ private:
         r.line = line_of(&rt);
         allow(rt, "row",
               {"id", "source", "eval", "note", "sku", "deploy", "switch_exists", "nat", "internal_dhcp", "adapters",
-               "lan_dhcp", "lan_allow_macs", "mac", "set_dns", "draw_seed", "draw_vm", "observe", "diagnose", "cells",
+               "lan_dhcp", "lan_allow_macs", "lan_blocked_ports", "mac", "set_dns", "draw_seed", "draw_vm", "observe", "diagnose", "cells",
                "network", "switch", "vm", "peer"});
         r.id = str(rt, "id", "row", true);
         if (r.id.empty() || r.id.size() > 24 ||
@@ -638,6 +644,12 @@ private:
         } else if (rt.get("lan_allow_macs")) {
             fail_at(rt.get("lan_allow_macs"), "row.lan_allow_macs", "needs the LAN's DHCP server (lan_dhcp = true)");
         }
+        // The LAN's firewall: its router drops outbound TCP to these ports (lab key
+        // network.blocked_tcp_ports; the lab file reader checks the values).
+        if (toml::node* b = rt.get("lan_blocked_ports")) {
+            if (!b->is_array()) fail_at(b, "row.lan_blocked_ports", "must be an array of TCP ports");
+            lan.insert("blocked_tcp_ports", *b->as_array());
+        }
         toml::array peers;
         take(rt, "peer", peers);
         if (!peers.empty()) lan.insert("peer", std::move(peers));
@@ -647,15 +659,18 @@ private:
         toml::array switches;
         toml::array vms;
         // The deploy command: validate, then the switch and VM the plan describes.
+        std::set<std::uint32_t> present;  // what the model's probe answers for
         if (r.deploy_command) {
             auto o = eflow::deploy_options::parse(*r.deploy_command);
             if (!o) fail_at(rt.get("deploy"), "row.deploy", o.error());
             eflow::host_state host = host_for(rt, r, *o);
-            std::set<std::uint32_t> present = present_addresses(networks, rt);
+            present = present_addresses(networks, rt);
             for (const auto& sw : host.switches)
                 if (sw.host_vnic) present.insert(sw.host_vnic->address().to_u32());
             eflow::network_probe probe{[present](ipv4_address a) { return present.count(a.to_u32()) > 0; }};
             r.deploy = eflow::validate_deploy(*o, host, probe);
+            r.deploy_options = *o;
+            r.deploy_host = host;
             if (r.deploy->plan) add_deployed(rt, r, *r.deploy->plan, switches, vms);
         }
         take(rt, "switch", switches);
@@ -676,6 +691,22 @@ private:
             std::any_of(r.cells.begin(), r.cells.end(), [](const cell_spec& c) { return c.kind == cell_kind::deploy; })) {
             r.lease_check = next++;
             checks.push_back(toml::table{{"kind", "dhcp"}, {"from", "eflow"}, {"to", "eth0"}, {"expect", "ok"}});
+        }
+        // A VM row's static address and gateway are probed on the lab network (ARP, from
+        // the host, before the VM boots); the deploy cell is validated again with what
+        // the probes observed (EFLOW-FACTS.md [AD]: "in use", "not reachable").
+        if (r.eval == row_eval::vm && r.deploy_options) {
+            std::set<std::uint32_t> probed;
+            for (const auto& text : {r.deploy_options->ip4_address, r.deploy_options->ip4_gateway_address}) {
+                if (!text) continue;
+                auto a = ipv4_address::parse(*text);
+                if (!a || !probed.insert(a->to_u32()).second) continue;
+                r.probe_checks.emplace_back(*a, next++);
+                checks.push_back(toml::table{{"kind", "arp"},
+                                             {"from", "host"},
+                                             {"to", s(*a)},
+                                             {"expect", std::string(present.count(a->to_u32()) ? "ok" : "fail")}});
+            }
         }
         if (!checks.empty()) root.insert("check", std::move(checks));
 
@@ -1075,6 +1106,40 @@ inline diagnosis row_diagnosis(const row_spec& r, const execution* ex) {
     return diagnose(observe(*r.diag_plan, oc));
 }
 
+/// The deploy cell of a row whose address and gateway were ARP-probed on its lab: the
+/// deploy command validated again, the probe answers being what the lab observed.
+inline void deploy_on_lab(const row_spec& r, const std::optional<execution>& ex, cell_result& c) {
+    if (!ex || !ex->error.empty()) {
+        c.status = cell_status::error;
+        c.observed = "error";
+        c.detail = ex ? ex->error : "not run";
+        return;
+    }
+    std::string probes;
+    for (const auto& [a, idx] : r.probe_checks) {
+        if (idx >= ex->checks.size() || !ex->checks[idx].implemented) {
+            c.status = cell_status::missing;
+            c.detail = fmt::format("the lab returned no ARP probe outcome for {}", a);
+            return;
+        }
+        probes += fmt::format("{}{}", probes.empty() ? "" : "; ", ex->checks[idx].detail);
+    }
+    eflow::network_probe probe{[&](ipv4_address a) {
+        for (const auto& [pa, idx] : r.probe_checks)
+            if (pa == a) return ex->checks[idx].observed == "ok";
+        return false;
+    }};
+    const auto rv = eflow::validate_deploy(*r.deploy_options, *r.deploy_host, probe);
+    c.origin = cell_origin::vm;
+    if (!rv.report.ok()) {
+        c.observed = rv.report.error->message;
+        c.detail = fmt::format("rule {}; ARP probes on the lab network: {}", eflow::to_string(rv.report.error->rule), probes);
+    } else {
+        c.observed = "ok";
+        c.detail = fmt::format("{}; ARP probes on the lab network: {}", *rv.plan, probes);
+    }
+}
+
 /// Evaluates one row. The executor is called only when the row needs a VM.
 inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const exec_options& opt) {
     row_result out;
@@ -1133,7 +1198,14 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
             case cell_kind::mac_after_reboot:
             case cell_kind::flooding: vm_outcome(*cs.check_index, c); break;
             case cell_kind::deploy:
-                if (!r.deploy->report.ok()) {
+                if (!r.probe_checks.empty()) {
+                    deploy_on_lab(r, ex, c);
+                    if (c.origin == cell_origin::vm && c.observed == "ok" && r.lease_check) {
+                        vm_outcome(*r.lease_check, c);
+                        if (c.origin == cell_origin::vm && c.observed != "ok")
+                            c.observed = fmt::format("Error: no DHCP lease on {}: the VM has no IP address", plan->switch_name);
+                    }
+                } else if (!r.deploy->report.ok()) {
                     c.origin = cell_origin::model;
                     c.observed = r.deploy->report.error->message;
                     c.detail = fmt::format("rule {}", eflow::to_string(r.deploy->report.error->rule));
@@ -1259,6 +1331,24 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
     return out;
 }
 
+/// The lab-file spelling of a NIC model ("virtio" | "netvsc").
+constexpr std::string_view nic_model_name(nic_model m) noexcept { return m == nic_model::netvsc ? "netvsc" : "virtio"; }
+inline std::optional<nic_model> parse_nic_model(std::string_view s) noexcept {
+    if (s == "virtio") return nic_model::virtio;
+    if (s == "netvsc") return nic_model::netvsc;
+    return std::nullopt;
+}
+
+/// Sets the model of every VM NIC of every generated lab (`vnet conformance --nic-model`):
+/// with netvsc, every frame of every VM row crosses the netvsc channel (DESIGN.md "How a
+/// frame travels in a lab").
+inline void set_nic_model(std::vector<table_spec>& tables, nic_model m) {
+    for (auto& t : tables)
+        for (auto& r : t.rows)
+            for (auto& vm : r.lab.vms)
+                for (auto& nic : vm.nics) nic.model = m;
+}
+
 struct run_config {
     unsigned parallel = 2;  // VM rows at once (each boots its VMs); model rows run inline
     exec_options exec;
@@ -1360,11 +1450,15 @@ inline std::string md_cell(std::string_view v) {
 }
 }  // namespace detail
 
-/// The report folder's conformance.md.
-inline std::string to_markdown(const std::vector<table_result>& tables) {
+/// The report folder's conformance.md; nics: the model every VM NIC ran with, when the
+/// runner set one (`--nic-model`).
+inline std::string to_markdown(const std::vector<table_result>& tables, std::optional<nic_model> nics = std::nullopt) {
     auto n = count_cells(tables);
     std::string s = fmt::format("# vnet conformance\n\n{} cells: {} pass, {} fail, {} missing, {} error: **{}**.\n\n",
                                 n.total(), n.pass, n.mismatch, n.missing, n.error, exit_status(tables) == 0 ? "passed" : "failed");
+    if (nics)
+        s += fmt::format("VM NICs: model = \"{}\"{}.\n\n", nic_model_name(*nics),
+                         *nics == nic_model::netvsc ? " (every frame crosses the netvsc channel: VSC, VMBus ring, VSP)" : "");
     s += "A cell is either *evaluated by the model* (the vnet models of EFLOW deployment, routing, DNS settings, "
          "switch registry and the troubleshooting guide) or *observed on a VM* of a generated lab.\n";
     for (const auto& t : tables) {
@@ -1405,8 +1499,9 @@ inline std::string xml_escape(std::string_view v) {
 }
 
 /// conformance.xml: one testsuite per table, one testcase per cell; a mismatch is a
-/// <failure>, a missing cell a <failure type="missing">, an error an <error>.
-inline std::string to_junit_xml(const std::vector<table_result>& tables) {
+/// <failure>, a missing cell a <failure type="missing">, an error an <error>. nics: the
+/// model every VM NIC ran with, as a property of each testsuite, when the runner set one.
+inline std::string to_junit_xml(const std::vector<table_result>& tables, std::optional<nic_model> nics = std::nullopt) {
     std::string body;
     cell_counts all;
     double all_seconds = 0;
@@ -1422,6 +1517,9 @@ inline std::string to_junit_xml(const std::vector<table_result>& tables) {
         body += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3f}\">\n",
                             xml_escape(fmt::format("{:02} {}", t.number, t.name)), n.total(), n.mismatch + n.missing,
                             n.error, secs);
+        if (nics)
+            body += fmt::format("    <properties>\n      <property name=\"nic_model\" value=\"{}\"/>\n    </properties>\n",
+                                nic_model_name(*nics));
         for (const auto& r : t.rows) {
             double per = r.cells.empty() ? 0.0 : r.seconds / static_cast<double>(r.cells.size());
             for (const auto& c : r.cells) {

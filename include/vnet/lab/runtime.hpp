@@ -10,6 +10,7 @@
 //     ip_forward, a transit veth to "inet" and nftables masquerade out of it; dnsmasq on
 //     the bridge for the network's DNS names and, with `dhcp`, its DHCP server (range, DNS
 //     list, allow_macs as a MAC filter: only listed MACs get leases).
+//     blocked_tcp_ports: the router drops outbound TCP to those ports (a firewall).
 //   - per [[network.peer]]: a namespace with a veth into the bridge, default route via
 //     the gateway.
 //   - "host" (the emulated Windows host): its physical adapter is a veth into its
@@ -20,7 +21,9 @@
 //     vNIC; internal: a host vNIC with host_address, `nat` masquerades the prefix out of
 //     the host's adapter, `dhcp` runs dnsmasq (DHCP, and DNS for the lab's names) on the
 //     host vNIC; default: internal with a /20 of 172.16.0.0/12 that collides with
-//     nothing, NAT, and DHCP + DNS from dnsmasq on the host vNIC; private: VM ports only.
+//     nothing, its host vNIC served by vnet's own ICS services (lab/ics_host.hpp: the
+//     svc::default_switch bundle's DHCP server, DNS proxy to the lab's public DNS server
+//     and NAT out of the host's adapter); private: VM ports only.
 //     A host vNIC is a TAP whose kernel side is in "host"; this process holds its fd.
 //   - per [[vm]]: QEMU (TCG) in "host" with one TAP per NIC (arp off, no IPv6: only the
 //     switch sees the guest's frames); an AF_PACKET socket on each TAP is its switch port,
@@ -33,6 +36,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cctype>
@@ -61,12 +65,16 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <vnet/core/expected.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/io/tap.hpp>
 #include <vnet/lab/guest_agent.hpp>
+#include <vnet/lab/ics_host.hpp>
+#include <vnet/wire/arp.hpp>
+#include <vnet/wire/ethernet.hpp>
 #include <vnet/lab/lab_file.hpp>
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/qemu.hpp>
@@ -80,11 +88,6 @@ inline std::optional<lab_error> unsupported_by_runtime(const lab_file& lf) {
     for (const auto& c : lf.checks)
         if (c.kind == check_kind::deploy)
             return lab_error{lf.path, c.line, "check.kind", "deploy checks are run by `vnet conformance`, not `vnet lab run`"};
-    for (const auto& vm : lf.vms)
-        for (const auto& nic : vm.nics)
-            if (nic.model == nic_model::netvsc)
-                return lab_error{lf.path, nic.line, "vm.nic.model",
-                                 "model = \"netvsc\" is not supported by the lab runtime yet (use \"virtio\")"};
     if (lf.vms.size() > 99) return lab_error{lf.path, 0, "vm", "at most 99 VMs per lab"};
     for (const auto& vm : lf.vms)
         if (vm.nics.size() > 9) return lab_error{lf.path, vm.line, "vm.nic", "at most 9 NICs per VM"};
@@ -510,12 +513,20 @@ public:
         return std::nullopt;
     }
 
+    /// Runs the arp checks now (run_lab: before the VMs boot, as Deploy-Eflow probes the
+    /// network before it creates the VM); run_checks() reports them in their place.
+    void run_probes() {
+        for (std::size_t i = 0; i < lf_.checks.size(); ++i)
+            if (lf_.checks[i].kind == check_kind::arp && !stopping()) probes_[i] = run_check(i);
+    }
+
     /// Runs every [[check]] in order; each result also goes to `on_result` as it is known.
     std::vector<check_result> run_checks(const std::function<void(const check_result&)>& on_result = {}) {
         checks_.clear();
         for (std::size_t i = 0; i < lf_.checks.size(); ++i) {
             if (stopping()) break;
-            auto c = run_check(i);
+            auto early = probes_.find(i);
+            auto c = early != probes_.end() ? early->second : run_check(i);
             if (on_result) on_result(c);
             checks_.push_back(std::move(c));
         }
@@ -542,6 +553,7 @@ public:
                 case check_kind::route: check_route(cc, r); break;
                 case check_kind::flooding: check_flooding(cc, r); break;
                 case check_kind::reboot: check_reboot(cc, r); break;
+                case check_kind::arp: check_arp(cc, r); break;
                 case check_kind::deploy:
                     r.observed = "fail";
                     r.detail = "deploy checks are run by vnet conformance";
@@ -788,6 +800,14 @@ private:
             ip(names_.inet_ns(), {"link", "set", names_.transit_inet(i), "up"});
             ip(ns, {"route", "add", "default", "via", fmt::format("{}", transit_internet_side(i).address())});
             write_nft(ns, fmt::format("oifname \"{}\" masquerade", names_.transit_net(i)));
+            if (!n.blocked_tcp_ports.empty()) {  // the LAN's firewall: outbound TCP to these ports dropped
+                auto file = fmt::format("{}/nft-fw-{}.conf", names_.state_dir(), ns);
+                std::ofstream(file) << fmt::format(
+                    "table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n"
+                    "    oifname \"{}\" tcp dport {{ {} }} drop\n  }}\n}}\n",
+                    names_.transit_net(i), fmt::join(n.blocked_tcp_ports, ", "));
+                must({"nft", "-f", file}, ns);
+            }
             std::optional<std::pair<ipv4_address, ipv4_address>> range;
             std::vector<ipv4_address> dns_servers;
             std::vector<mac_address> allow;
@@ -865,8 +885,8 @@ private:
                 if (!default_subnet_) failure("no free /20 in 172.16.0.0/12 for the Default Switch");
                 auto host_addr = default_switch_host_address(*default_subnet_);
                 ip(names_.host_ns(), {"addr", "add", fmt::format("{}", host_addr), "dev", v.name()});
-                nat_prefixes.push_back(*default_subnet_);
                 default_vnic_ = v.name();
+                default_vnic_mac_ = mac;
             }
         }
         if (!nat_prefixes.empty()) {
@@ -877,12 +897,8 @@ private:
             }
             write_nft(names_.host_ns(), rules);
         }
-        if (default_subnet_) {
-            auto host_addr = default_switch_host_address(*default_subnet_);
-            start_dnsmasq(names_.host_ns(), "default-switch", default_vnic_, all_names,
-                          default_switch_range(*default_subnet_), *default_subnet_, host_addr.address(),
-                          {host_addr.address()}, {});
-        }
+        // A host that leases its address starts ICS once it has one (lease_host_address).
+        if (default_subnet_ && !lf_.host.dhcp) start_ics();
 
         // VMs: TAPs and their switch ports.
         for (std::size_t v = 0; v < lf_.vms.size(); ++v) {
@@ -917,6 +933,10 @@ private:
                 if (nic.vlan) cfg.vlan = sw::vlan_setting::access(*nic.vlan);
                 auto swi = *switch_index(nic.switch_name);
                 st.ports.push_back(add_port(swi, std::move(cfg), *fd, port_fd_kind::packet_socket, true));
+                if (nic.model == nic_model::netvsc)  // VSC -> VMBus ring -> VSP between the TAP and the port
+                    if (auto r = pump_->attach_netvsc(swi, st.ports.back()); !r)
+                        failure(fmt::format("VM {} eth{}: cannot bring up the netvsc channel: {}", vm.name, k,
+                                            r.error().message()));
                 vm_nic vn;
                 vn.tap = tap_name;
                 vn.mac = fmt::format("{}", mac);
@@ -967,6 +987,44 @@ private:
         }
     }
 
+    /// The Default Switch's ICS (lab/ics_host.hpp) on its host vNIC: NAT out of the host's
+    /// adapter (or the external switch's vNIC holding the host's address), DNS to the lab's
+    /// public DNS server, the kernel kept out of its way by nft and a lower ephemeral range.
+    void start_ics() {
+        const auto ns = names_.host_ns();
+        ics_host_options o;
+        o.netns = ns;
+        o.vnic = default_vnic_;
+        o.vnic_mac = default_vnic_mac_;
+        o.range = *default_subnet_;
+        const auto adapter = plan_host_adapter(lf_);
+        if (adapter.use == host_adapter_use::own_adapter) o.uplink = names_.host_adapter();
+        else if (adapter.use == host_adapter_use::switch_vnic) o.uplink = names_.host_vnic(adapter.switch_index);
+        if (!o.uplink.empty()) {
+            auto r = ns_exec("host", {"ip", "-o", "-4", "addr", "show", "dev", o.uplink});
+            auto p = r && r->status == 0 ? first_inet(r->out) : std::nullopt;
+            if (p) o.uplink_address = p->address();
+            else {
+                note("Default Switch: the host's adapter has no address; ICS shares no uplink");
+                o.uplink.clear();
+            }
+        }
+        if (auto r = ns_exec("host", {"ip", "-o", "-4", "addr", "show", "scope", "global"}); r && r->status == 0)
+            for (const auto& p : all_inet(r->out))
+                if (!default_subnet_->contains(p.address())) o.host_networks.push_back(p);
+        o.dns_upstreams = {svc::dns_endpoint{internet_server, wire::dns_port}};
+        must({"sysctl", "-q", "-w", fmt::format("net.ipv4.ip_local_port_range={} {}", 32768, o.nat_port_first - 1)}, ns);
+        auto file = fmt::format("{}/nft-ics-{}.conf", names_.state_dir(), ns);
+        std::ofstream(file) << ics_kernel_rules(o);
+        must({"nft", "-f", file}, ns);
+        auto h = ics_host::make(std::move(o));
+        if (!h) failure(fmt::format("Default Switch: cannot start ICS: {}", h.error().message()));
+        ics_ = std::move(*h);
+        if (auto r = ics_->start(); !r) failure(fmt::format("Default Switch: cannot start ICS: {}", r.error().message()));
+        note(fmt::format("Default Switch: ICS on {} ({}), NAT out of {}", default_vnic_, *default_subnet_,
+                         ics_->options().uplink.empty() ? "nothing" : ics_->options().uplink));
+    }
+
     void spawn_internet(const std::map<std::string, ipv4_address>& all_names) {
         start_dnsmasq(names_.inet_ns(), "internet", "lo", all_names, std::nullopt, ipv4_prefix{}, ipv4_address{}, {}, {},
                       true);
@@ -997,6 +1055,7 @@ public:
                          std::chrono::seconds(15));
         if (!r || r->status != 0) note("host: no DHCP lease on its adapter");
         else note("host: address leased by DHCP");
+        if (default_subnet_ && !ics_) start_ics();
     }
 
     /// Waits (once per VM, up to options.dhcp_wait) until every DHCP NIC of `vm` has a lease.
@@ -1067,6 +1126,74 @@ private:
         }
         r.target = fmt::format("{}", *a);
         return a;
+    }
+
+    /// RFC 5227 section 2.1.1 ARP probes (sender IP 0.0.0.0) for the target from `from`'s
+    /// interface towards it: "ok" when some device answers for the address (in use /
+    /// reachable), "fail" when three probes 250 ms apart get nothing within a second. An
+    /// address of `from` itself is "ok" without a probe (the host answers for itself).
+    void check_arp(const check_config& c, check_result& r) {
+        auto a = target(c, r);
+        if (!a) return;
+        const auto target_ip = *a;
+        auto addrs = ns_exec(c.from, {"ip", "-o", "-4", "addr", "show"});
+        if (addrs && addrs->status == 0)
+            for (const auto& p : all_inet(addrs->out))
+                if (p.address() == target_ip) {
+                    r.observed = "ok";
+                    r.detail = fmt::format("{} is an address of {} itself", target_ip, c.from);
+                    return;
+                }
+        auto route = ns_exec(c.from, {"ip", "-o", "route", "get", fmt::format("{}", target_ip)});
+        const auto dev = route && route->status == 0 ? route_field(route->out, "dev") : std::string{};
+        if (dev.empty()) {
+            r.observed = "fail";
+            r.detail = fmt::format("{} has no route to {}", c.from, target_ip);
+            return;
+        }
+        auto link = ns_exec(c.from, {"ip", "-o", "link", "show", "dev", dev});
+        auto mac = link && link->status == 0 ? mac_address::parse(route_field(link->out, "link/ether"))
+                                             : result<mac_address>(fail(layer::lab, errc::not_found, "arp.mac"));
+        auto fd = open_packet_socket(netns_of(c.from), dev);
+        if (!mac || !fd) {
+            r.observed = "fail";
+            r.detail = fmt::format("cannot probe from {} on {}", c.from, dev);
+            if (fd) ::close(*fd);
+            return;
+        }
+        std::array<std::byte, 60> probe{};
+        wire::ethernet_repr eth{mac_address::broadcast(), *mac, wire::ethertype::arp};
+        (void)eth.emit(probe);
+        (void)wire::arp_repr::make_probe(*mac, target_ip).emit(bytes_span(probe).subspan(wire::ethernet_view::header_len));
+        std::optional<mac_address> answer;
+        const auto deadline = clock::now() + std::chrono::seconds(1);
+        auto next_probe = clock::now();
+        int sent = 0;
+        std::array<std::byte, 2048> buf{};
+        while (!answer && clock::now() < deadline) {
+            if (sent < 3 && clock::now() >= next_probe) {
+                (void)::send(*fd, probe.data(), probe.size(), 0);
+                ++sent;
+                next_probe += std::chrono::milliseconds(250);
+            }
+            pollfd p{*fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            for (;;) {
+                const ssize_t n = ::recv(*fd, buf.data(), buf.size(), MSG_DONTWAIT);
+                if (n < 0) break;
+                auto f = wire::ethernet_view::parse(bytes_view(buf.data(), static_cast<std::size_t>(n)));
+                if (!f || f->ethertype() != wire::ethertype::arp) continue;
+                auto v = wire::arp_view::parse(f->payload());
+                // A reply, or another device's own probe or announcement, for the address
+                // (RFC 5227 section 2.1.1: either is a conflict).
+                if (v && v->sender_ip() == target_ip && v->sender_mac() != *mac) answer = v->sender_mac();
+            }
+        }
+        ::close(*fd);
+        r.observed = answer ? "ok" : "fail";
+        r.detail = answer ? fmt::format("{} answered from {} ({} probe{} on {})", target_ip, *answer, sent,
+                                        sent == 1 ? "" : "s", dev)
+                          : fmt::format("no answer for {} to {} ARP probes on {}", target_ip, sent, dev);
     }
 
     void check_ping(const check_config& c, check_result& r) {
@@ -1428,6 +1555,11 @@ private:
             v.vm.stop();
         }
         vms_.clear();
+        if (ics_) {
+            ics_->stop();
+            std::ofstream(fmt::format("{}/default-switch-ics.log", log_dir_)) << ics_->summary() << "\n";
+            ics_.reset();
+        }
         if (pump_) pump_->stop();
         for (auto& s : services_) s.stop(std::chrono::milliseconds(200));
         services_.clear();
@@ -1460,8 +1592,11 @@ private:
     std::vector<vm_state> vms_;
     std::vector<vm_boot> boots_;
     std::vector<check_result> checks_;
+    std::map<std::size_t, check_result> probes_;  // arp checks run before the VMs booted
     std::optional<ipv4_prefix> default_subnet_;
     std::string default_vnic_;
+    mac_address default_vnic_mac_{};
+    std::unique_ptr<ics_host> ics_;
     std::string host_dhcp_if_;
     std::size_t peer_count_ = 0;
 };
@@ -1492,6 +1627,7 @@ inline run_outcome run_lab(lab_file lf, run_options opt, bool keep = false,
     auto& r = **rt;
     out.report.run_id = r.run_id();
     r.lease_host_address();
+    r.run_probes();
     out.report.boots = r.boot();
     if (opt.should_stop && opt.should_stop()) out.report.error = "stopped before the end (a signal or the run's timeout)";
     else out.report.checks = r.run_checks(on_result);

@@ -12,10 +12,19 @@
 // Every frame a port sends into the switch and every frame the switch delivers to it is
 // also written to the port's pcap file when it has one.
 //
+// A packet-socket port can run its frames through a netvsc channel (attach_netvsc, for
+// NICs with model = "netvsc"; DESIGN.md: "the frame additionally crosses the netvsc
+// channel (guest model -> VMBus ring -> host model) between the TAP and the switch port"):
+// frames read from the TAP are the guest's frames and cross VSC -> ring -> VSP before they
+// enter the switch; frames the switch delivers cross VSP -> ring -> VSC before they are
+// written to the TAP. The port's pcap then records the switch side: what came out of the
+// VSP and what the switch delivered, before it entered the channel.
+//
 // The switches are touched only by the pump thread while it runs; counters() and
 // with_switch() take the same lock, so readers see a consistent state.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -43,6 +52,7 @@
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/io/netns.hpp>
+#include <vnet/netvsc/port.hpp>
 #include <vnet/switch/vswitch.hpp>
 #include <vnet/wire/pcap.hpp>
 
@@ -57,19 +67,36 @@ struct fd_port_counters {
     std::uint64_t outgoing_skipped = 0;  // PACKET_OUTGOING copies of our own sends
 };
 
-/// The switch transport: writes each delivered frame to the port's fd (and pcap).
+/// The switch transport: writes each delivered frame to the port's fd (and pcap); through
+/// the port's netvsc link first when it has one.
 struct fd_port {
     int fd = -1;
     port_fd_kind kind = port_fd_kind::packet_socket;
     wire::pcap_writer* pcap = nullptr;
     fd_port_counters* ctr = nullptr;
+    netvsc::netvsc_link* link = nullptr;
 
     void receive(std::span<const bytes_view> batch) {
+        if (link) {
+            if (pcap)
+                for (auto f : batch) pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+            link->host_send(batch, [this](std::span<const bytes_view> to_guest) { write_all(to_guest); });
+            return;
+        }
         for (auto f : batch) {
             ssize_t n = kind == port_fd_kind::packet_socket ? ::send(fd, f.data(), f.size(), MSG_DONTWAIT)
                                                             : ::write(fd, f.data(), f.size());
             if (n < 0 && ctr) ++ctr->write_errors;
             if (pcap) pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+        }
+    }
+
+private:
+    void write_all(std::span<const bytes_view> frames) {
+        for (auto f : frames) {
+            ssize_t n = kind == port_fd_kind::packet_socket ? ::send(fd, f.data(), f.size(), MSG_DONTWAIT)
+                                                            : ::write(fd, f.data(), f.size());
+            if (n < 0 && ctr) ++ctr->write_errors;
         }
     }
 };
@@ -154,6 +181,25 @@ public:
         return *id;
     }
 
+    /// Runs packet-socket port `id` of switch `sw_index` through a netvsc channel (brought
+    /// up here; cfg.mac defaults to the port's MAC). Before start() only.
+    result<void> attach_netvsc(std::size_t sw_index, sw::port_index id, netvsc::netvsc_link_config cfg = {}) {
+        if (running_) return fail(layer::lab, errc::conflict, "pump.running");
+        auto it = std::find_if(ports_.begin(), ports_.end(),
+                               [&](const auto& p) { return p->sw == sw_index && p->id == id; });
+        if (it == ports_.end()) return fail(layer::lab, errc::not_found, "pump.port");
+        port& p = **it;
+        if (p.kind != port_fd_kind::packet_socket) return fail(layer::lab, errc::unsupported, "pump.netvsc_port_kind");
+        if (p.link) return fail(layer::lab, errc::conflict, "pump.netvsc");
+        if (cfg.mac.is_zero())
+            if (const auto& m = switches_[sw_index]->config(id).mac) cfg.mac = *m;
+        auto l = netvsc::netvsc_link::make(cfg);
+        if (!l) return unexpected(l.error());
+        p.link.emplace(std::move(*l));
+        switches_[sw_index]->transport(id).link = &*p.link;
+        return {};
+    }
+
     /// Starts the pump thread.
     result<void> start() {
         if (running_) return {};
@@ -208,17 +254,23 @@ public:
         switches_[sw_index]->table().clear();
     }
 
-    /// Ports as (switch index, port id, name, fd counters).
+    /// Ports as (switch index, port id, name, fd counters, netvsc link counters when the
+    /// port runs through a netvsc channel).
     struct port_info {
         std::size_t sw;
         sw::port_index id;
         std::string name;
         fd_port_counters fd;
+        std::optional<netvsc::netvsc_link_counters> netvsc;
     };
     std::vector<port_info> ports() const {
         std::lock_guard lock(mu_);
         std::vector<port_info> out;
-        for (const auto& p : ports_) out.push_back({p->sw, p->id, p->name, p->fdc});
+        for (const auto& p : ports_) {
+            std::optional<netvsc::netvsc_link_counters> nc;
+            if (p->link) nc = p->link->counters();
+            out.push_back({p->sw, p->id, p->name, p->fdc, nc});
+        }
         return out;
     }
 
@@ -239,6 +291,7 @@ private:
         std::string name;
         std::optional<wire::pcap_writer> pcap;
         fd_port_counters fdc;
+        std::optional<netvsc::netvsc_link> link;  // model = "netvsc": the channel between the TAP and the switch
     };
 
     void loop() {
@@ -284,12 +337,22 @@ private:
                             continue;
                         }
                         auto f = bytes_view(at, static_cast<std::size_t>(r));
-                        if (p.pcap) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+                        if (p.pcap && !p.link) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
                         frames.push_back(f);
                         used += max_frame;
                     }
                     if (frames.empty()) break;
-                    switches_[p.sw]->send(p.id, frames);
+                    if (p.link) {
+                        // The guest's frames cross the channel; what the VSP takes out enters the switch.
+                        p.link->guest_send(frames, [&](std::span<const bytes_view> to_switch) {
+                            if (p.pcap)
+                                for (auto f : to_switch)
+                                    p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+                            switches_[p.sw]->send(p.id, to_switch);
+                        });
+                    } else {
+                        switches_[p.sw]->send(p.id, frames);
+                    }
                     if (frames.size() < batch_size) break;
                 }
             }
