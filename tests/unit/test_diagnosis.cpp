@@ -227,8 +227,14 @@ BOOST_AUTO_TEST_CASE(plan_lists_the_guides_checks_and_model_facts) {
     BOOST_REQUIRE(p);
     BOOST_TEST((p->sw == eflow::switch_type::external));
     BOOST_TEST((p->mode == eflow::ip_mode::static_ip));
-    // Static NIC: no lease check; gateway, internet, name, DNS server ping, three ports.
-    BOOST_REQUIRE(p->checks.size() == 7u);
+    // Static NIC: no lease check; gateway, internet, name, DNS server ping, three ports,
+    // then the ARP probe of the address from the host (on the VM's LAN).
+    BOOST_REQUIRE(p->checks.size() == 8u);
+    BOOST_TEST((p->checks[7].role == diag_role::address_free));
+    BOOST_TEST((p->checks[7].check.kind == check_kind::arp));
+    BOOST_TEST(p->checks[7].check.from == "host");
+    BOOST_TEST(p->checks[7].check.to == "192.168.0.100");
+    BOOST_TEST(p->checks[7].check.expect == "ok");  // the model knows plc holds it
     BOOST_TEST((p->checks[0].role == diag_role::gateway_reachable));
     BOOST_TEST(p->checks[0].check.to == "192.168.0.1");
     BOOST_TEST((p->checks[2].role == diag_role::name_resolves));
@@ -251,7 +257,11 @@ BOOST_AUTO_TEST_CASE(observe_maps_outcomes_to_facts) {
     std::vector<observed_check> oc(p->checks.size(), observed_check{true, true, "ok"});
     oc[2] = {true, false, "no address"};  // name does not resolve
     oc[3] = {true, false, "0/3 replies"};  // DNS server silent
+    oc[7] = {true, false, "no answer for 192.168.0.100 to 3 ARP probes"};  // the address is free
     auto o = observe(*p, oc);
+    BOOST_REQUIRE(o.address_free);
+    BOOST_TEST(o.address_free->value);
+    BOOST_TEST((o.address_free->source == fact_source::vm));
     BOOST_REQUIRE(o.name_resolves);
     BOOST_TEST(!o.name_resolves->value);
     BOOST_TEST(o.outbound.size() == 3u);
@@ -259,6 +269,11 @@ BOOST_AUTO_TEST_CASE(observe_maps_outcomes_to_facts) {
     BOOST_TEST((d.component == net_component::dns));
     BOOST_TEST(d.remedy == std::string(dns_unreachable_remedy));
     BOOST_TEST((d.decided_by == fact_source::vm));
+    // A device answers ARP for the address: a conflict observed on the lab, the guide's IP step.
+    oc[7] = {true, true, "192.168.0.100 answered from 02:00:00:00:00:01"};
+    auto conflict = observe(*p, oc);
+    BOOST_TEST(!conflict.address_free->value);
+    BOOST_TEST((diagnose(conflict).component == net_component::ip_configuration));
     // A check that did not run gives no fact.
     std::vector<observed_check> none(p->checks.size());
     auto o2 = observe(*p, none);

@@ -280,6 +280,7 @@ enum class diag_role : std::uint8_t {
     name_resolves,
     dns_server_reachable,
     outbound_port,
+    address_free,  // an arp check from the host before the VM boots: "ok" = another device answers
 };
 
 struct diag_check {
@@ -385,6 +386,21 @@ inline expected<diagnostic_plan, std::string> plan_diagnosis(const lab_file& lf,
     if (p.dns_server) add(diag_role::dns_server_reachable, check_kind::ping, fmt::format("{}", *p.dns_server));
     // Firewall
     for (auto port : cloud_ports) add(diag_role::outbound_port, check_kind::tcp, fmt::format("{}", internet_address), {}, port);
+    // "valid and free on the external network": an ARP probe of the static address from
+    // the host, on the VM's segment, before the VM boots (the model's fact stays as the
+    // fallback when the probe cannot run).
+    const bool host_on_segment =
+        sw && ((sw->kind == switch_kind::external && lf.host.network && sw->network == lf.host.network) ||
+               (sw->kind == switch_kind::internal && sw->host_address));
+    if (nic.ip == ip_mode::static_ && nic.address && host_on_segment) {
+        diag_check c;
+        c.role = diag_role::address_free;
+        c.check.kind = check_kind::arp;
+        c.check.from = "host";
+        c.check.to = fmt::format("{}", nic.address->address());
+        c.check.expect = p.address_free && !p.address_free->value ? "ok" : "fail";
+        p.checks.push_back(std::move(c));
+    }
     return p;
 }
 
@@ -410,6 +426,7 @@ inline observations observe(const diagnostic_plan& p, const std::vector<observed
             case diag_role::name_resolves: o.name_resolves = f; break;
             case diag_role::dns_server_reachable: o.dns_server_reachable = f; break;
             case diag_role::outbound_port: o.outbound.emplace_back(p.checks[i].port, f); break;
+            case diag_role::address_free: o.address_free = fact{!oc.ok, fact_source::vm, oc.detail}; break;
         }
     }
     return o;
@@ -424,6 +441,7 @@ constexpr std::string_view to_string(diag_role r) noexcept {
         case diag_role::name_resolves: return "name resolves";
         case diag_role::dns_server_reachable: return "DNS server answers ping";
         case diag_role::outbound_port: return "outbound port connects";
+        case diag_role::address_free: return "another device answers ARP for the address";
     }
     return "?";
 }

@@ -99,6 +99,7 @@ struct network_config {
     ipv4_address gateway{};
     std::optional<dhcp_config> dhcp;
     std::map<std::string, ipv4_address> dns;  // names the LAN's DNS answers
+    std::vector<std::uint16_t> blocked_tcp_ports;  // the router drops these on the way out (a firewall)
     std::vector<network_peer> peers;
     std::uint32_t line = 0;
 };
@@ -374,7 +375,7 @@ private:
     }
 
     network_config read_network(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "subnet", "gateway", "dhcp", "dns", "peer"});
+        allow_keys(t, key, {"name", "subnet", "gateway", "dhcp", "dns", "peer", "blocked_tcp_ports"});
         network_config n;
         n.line = line_of(&t);
         n.name = name_of(t, key);
@@ -396,6 +397,16 @@ private:
                 auto a = ipv4_address::parse(v.as_string()->get());
                 if (!a) fail_at(&v, key + ".dns." + std::string(k.str()), a.error().message());
                 n.dns.emplace(std::string(k.str()), *a);
+            }
+        }
+        if (auto b = t.get("blocked_tcp_ports")) {
+            const toml::array* a = b->as_array();
+            if (!a) fail_at(b, key + ".blocked_tcp_ports", "must be an array of TCP ports");
+            for (auto&& v : *a) {
+                auto port = v.value<std::int64_t>();
+                if (!v.is_integer() || !port || *port < 1 || *port > 65535)
+                    fail_at(&v, key + ".blocked_tcp_ports", "must be TCP ports from 1 to 65535");
+                n.blocked_tcp_ports.push_back(static_cast<std::uint16_t>(*port));
             }
         }
         for (auto& [pt, pkey] : tables(t, "peer")) {
