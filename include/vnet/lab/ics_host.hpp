@@ -56,6 +56,7 @@
 #include <vnet/core/mac.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/os_error.hpp>
+#include <vnet/lab/service_thread.hpp>
 #include <vnet/services/default_switch.hpp>
 #include <vnet/switch/port.hpp>
 #include <vnet/wire/checksum.hpp>
@@ -132,22 +133,23 @@ public:
     ics_host& operator=(const ics_host&) = delete;
     ~ics_host() {
         stop();
-        for (int fd : {vnic_fd_, uplink_fd_, raw_fd_, udp_fd_, wake_fd_})
+        for (int fd : {vnic_fd_, uplink_fd_, raw_fd_, udp_fd_})
             if (fd >= 0) ::close(fd);
     }
 
     result<void> start() {
-        if (thread_.joinable()) return {};
-        thread_ = std::thread([this] { loop(); });
-        return {};
+        std::vector<int> fds{vnic_fd_, udp_fd_};
+        if (uplink_fd_ >= 0) fds.push_back(uplink_fd_);
+        return thread_.start(std::move(fds), o_.tick,
+                             {[this](std::size_t i) { on_ready(i); },
+                              [this] {
+                                  std::lock_guard lock(mu_);
+                                  bundle_->poll();
+                                  flush();
+                              }});
     }
 
-    void stop() {
-        if (!thread_.joinable()) return;
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
-        thread_.join();
-    }
+    void stop() { thread_.stop(); }
 
     /// ICS port forwarding (svc::default_switch::add_port_mapping), before or while running.
     result<void> add_port_mapping(const svc::nat_static_mapping& m) {
@@ -206,14 +208,12 @@ private:
         if (!id) return unexpected(id.error());
         link_ = *id;
 
-        wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (wake_fd_ < 0) return io::os_fail("ics.eventfd", errno);
         return io::in_netns(o_.netns, [&]() -> result<void> {
-            auto v = packet_socket(o_.vnic);
+            auto v = bind_packet_socket(o_.vnic);
             if (!v) return unexpected(v.error());
             vnic_fd_ = *v;
             if (!o_.uplink.empty()) {
-                auto u = packet_socket(o_.uplink);
+                auto u = bind_packet_socket(o_.uplink);
                 if (!u) return unexpected(u.error());
                 uplink_fd_ = *u;
                 int one = 1;
@@ -228,47 +228,13 @@ private:
         });
     }
 
-    static result<int> packet_socket(const std::string& ifname) {
-        const unsigned idx = ::if_nametoindex(ifname.c_str());
-        if (idx == 0) return io::os_fail("ics.if_nametoindex", errno);
-        int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-        if (s < 0) return io::os_fail("ics.packet_socket", errno);
-        sockaddr_ll sa{};
-        sa.sll_family = AF_PACKET;
-        sa.sll_protocol = htons(ETH_P_ALL);
-        sa.sll_ifindex = static_cast<int>(idx);
-        if (::bind(s, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-            const int e = errno;
-            ::close(s);
-            return io::os_fail("ics.packet_socket.bind", e);
-        }
-        return s;
-    }
-
-    void loop() {
+    void on_ready(std::size_t i) {
         std::vector<std::byte> buf(max_frame);
-        auto next_tick = std::chrono::steady_clock::now() + o_.tick;
-        for (;;) {
-            std::array<pollfd, 4> p{};
-            nfds_t n = 0;
-            p[n++] = {wake_fd_, POLLIN, 0};
-            p[n++] = {vnic_fd_, POLLIN, 0};
-            p[n++] = {udp_fd_, POLLIN, 0};
-            if (uplink_fd_ >= 0) p[n++] = {uplink_fd_, POLLIN, 0};
-            const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - std::chrono::steady_clock::now());
-            const int r = ::poll(p.data(), n, static_cast<int>(std::max<std::int64_t>(0, wait.count())));
-            if (r < 0 && errno != EINTR) return;
-            if (p[0].revents) return;
-            std::lock_guard lock(mu_);
-            if (p[1].revents & POLLIN) drain_vnic(buf);
-            if (p[2].revents & POLLIN) drain_dns(buf);
-            if (n > 3 && (p[3].revents & POLLIN)) drain_uplink(buf);
-            if (std::chrono::steady_clock::now() >= next_tick) {
-                bundle_->poll();
-                next_tick = std::chrono::steady_clock::now() + o_.tick;
-            }
-            flush();
-        }
+        std::lock_guard lock(mu_);
+        if (i == 0) drain_vnic(buf);
+        else if (i == 1) drain_dns(buf);
+        else drain_uplink(buf);
+        flush();
     }
 
     /// Whether the bundle serves this frame from a VM (else it is the kernel's).
@@ -458,12 +424,11 @@ private:
     sw::port_index link_ = 0;
     ics_host_counters counters_{};
     mutable std::mutex mu_;
-    std::thread thread_;
+    service_thread thread_;  // after what its callbacks use: destroyed (joined) before them
     int vnic_fd_ = -1;
     int uplink_fd_ = -1;
     int raw_fd_ = -1;
     int udp_fd_ = -1;
-    int wake_fd_ = -1;
 };
 
 }  // namespace vnet::lab

@@ -166,6 +166,14 @@ inline mac_address host_vnic_mac(const lab_file& lf, std::size_t sw) {
     return mac_address(0x00, 0x15, 0x5d, 0xfe, static_cast<std::uint8_t>(h >> 8), static_cast<std::uint8_t>(h));
 }
 
+/// A network's bridge MAC (02, locally administered, then bytes from lab and network index):
+/// the router's and its DHCP server's.
+inline mac_address bridge_mac(const lab_file& lf, std::size_t net) {
+    auto h = stable_hash(fmt::format("{}/network/{}", lf.name, net));
+    return mac_address(0x02, 0x00, static_cast<std::uint8_t>(h >> 24), static_cast<std::uint8_t>(h >> 16),
+                       static_cast<std::uint8_t>(h >> 8), static_cast<std::uint8_t>(h));
+}
+
 /// The network an external switch binds to, by switch index (nullptr: not external).
 inline const network_config* uplink_network(const lab_file& lf, std::size_t sw) {
     const auto& s = lf.switches[sw];

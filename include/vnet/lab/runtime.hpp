@@ -8,8 +8,9 @@
 //     8883 (accept and close, a thread of this process).
 //   - per [[network]]: a namespace with a Linux bridge holding the gateway address,
 //     ip_forward, a transit veth to "inet" and nftables masquerade out of it; dnsmasq on
-//     the bridge for the network's DNS names and, with `dhcp`, its DHCP server (range, DNS
-//     list, allow_macs as a MAC filter: only listed MACs get leases).
+//     the bridge for the network's DNS names and, with `dhcp`, vnet's DHCP server on the
+//     bridge (lab/dhcp_host.hpp: range, DNS list, allow_macs as a MAC filter: only listed
+//     MACs get leases).
 //     blocked_tcp_ports: the router drops outbound TCP to those ports (a firewall).
 //   - per [[network.peer]]: a namespace with a veth into the bridge, default route via
 //     the gateway.
@@ -19,8 +20,8 @@
 //   - per [[switch]]: a vnet vswitch in this process (lab/switch_pump.hpp). external: an
 //     uplink port on a TAP in the network's bridge, and with allow_management_os a host
 //     vNIC; internal: a host vNIC with host_address, `nat` masquerades the prefix out of
-//     the host's adapter, `dhcp` runs dnsmasq (DHCP, and DNS for the lab's names) on the
-//     host vNIC; default: internal with a /20 of 172.16.0.0/12 that collides with
+//     the host's adapter (nftables), `dhcp` runs vnet's DHCP server and dnsmasq (DNS for
+//     the lab's names) on the host vNIC; default: internal with a /20 of 172.16.0.0/12 that collides with
 //     nothing, its host vNIC served by vnet's own ICS services (lab/ics_host.hpp: the
 //     svc::default_switch bundle's DHCP server, DNS proxy to the lab's public DNS server
 //     and NAT out of the host's adapter); private: VM ports only.
@@ -71,6 +72,7 @@
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/io/tap.hpp>
+#include <vnet/lab/dhcp_host.hpp>
 #include <vnet/lab/guest_agent.hpp>
 #include <vnet/lab/ics_host.hpp>
 #include <vnet/wire/arp.hpp>
@@ -708,33 +710,46 @@ private:
         services_.push_back(std::move(*c));
     }
 
-    /// dnsmasq: DNS for `names` on `ifname`'s addresses, and DHCP when `range` is set.
+    /// dnsmasq: DNS for `names` on `ifname`'s addresses (or on the internet server's).
     void start_dnsmasq(const std::string& ns, const std::string& tag, const std::string& ifname,
-                       const std::map<std::string, ipv4_address>& dns_names,
-                       std::optional<std::pair<ipv4_address, ipv4_address>> range, const ipv4_prefix& subnet,
-                       ipv4_address router, const std::vector<ipv4_address>& dns_servers,
-                       const std::vector<mac_address>& allow_macs, bool listen_lo = false) {
+                       const std::map<std::string, ipv4_address>& dns_names, bool listen_lo = false) {
         std::vector<std::string> a = {"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--user=root",
                                       "--no-resolv", "--no-hosts", "--bind-interfaces", "--pid-file=",
-                                      "--log-facility=-", "--log-dhcp"};
+                                      "--log-facility=-"};
         if (listen_lo) a.push_back(fmt::format("--listen-address={}", internet_server));
         else a.push_back("--interface=" + ifname);
         for (const auto& [n, addr] : dns_names) a.push_back(fmt::format("--address=/{}/{}", n, addr));
         a.push_back("--address=/#/");  // no upstream: every other name is NXDOMAIN at once
-        if (range) {
-            a.push_back(fmt::format("--dhcp-range={},{},{},1h", range->first, range->second, subnet.netmask()));
-            a.push_back(fmt::format("--dhcp-option=option:router,{}", router));
-            if (!dns_servers.empty()) {
-                std::string d;
-                for (auto s : dns_servers) d += fmt::format(",{}", s);
-                a.push_back("--dhcp-option=option:dns-server" + d);
-            }
-            a.push_back("--dhcp-authoritative");
-            a.push_back(fmt::format("--dhcp-leasefile={}/{}.leases", names_.state_dir(), tag));
-            for (auto m : allow_macs) a.push_back(fmt::format("--dhcp-host={}", m));
-            if (!allow_macs.empty()) a.push_back("--dhcp-ignore=tag:!known");
-        }
         spawn_service(ns, std::move(a), fmt::format("{}/dnsmasq-{}.log", log_dir_, tag));
+    }
+
+    /// vnet's DHCP server (lab/dhcp_host.hpp) on `ifname` in `ns`, answering as `server`
+    /// from `mac`: the lab file's range, DNS list (default: the server itself), MAC allow list.
+    void start_dhcp(const std::string& ns, const std::string& tag, const std::string& ifname, const mac_address& mac,
+                    const dhcp_config& d, ipv4_prefix subnet, ipv4_address server) {
+        dhcp_host_options o;
+        o.netns = ns;
+        o.ifname = ifname;
+        o.server.subnet = subnet.canonical();
+        o.server.server_address = server;
+        o.server.server_mac = mac;
+        o.server.range_first = d.range_first;
+        o.server.range_last = d.range_last;
+        o.server.routers = {server};
+        o.server.dns_servers = d.dns.empty() ? std::vector<ipv4_address>{server} : d.dns;
+        o.server.lease_time = std::chrono::hours(1);
+        o.server.authoritative = true;  // the only DHCP server of its segment
+        if (!d.allow_macs.empty()) {
+            o.server.mac_filter = svc::dhcp_mac_filter::allow;
+            o.server.mac_filter_list = d.allow_macs;
+        }
+        auto file = fmt::format("{}/nft-dhcp-{}.conf", names_.state_dir(), detail::file_safe(tag));
+        std::ofstream(file) << dhcp_kernel_rules(ifname);
+        must({"nft", "-f", file}, ns);
+        auto h = dhcp_host::make(std::move(o));
+        if (!h) failure(fmt::format("DHCP server {}: {}", tag, h.error().message()));
+        if (auto r = (*h)->start(); !r) failure(fmt::format("DHCP server {}: {}", tag, r.error().message()));
+        dhcp_hosts_.emplace_back(tag, std::move(*h));
     }
 
     void write_nft(const std::string& ns, const std::string& rule) {
@@ -790,6 +805,8 @@ private:
             auto ns = names_.network_ns(n.name);
             make_ns(ns);
             ip(ns, {"link", "add", names_.bridge(), "type", "bridge", "forward_delay", "0", "stp_state", "0"});
+            // A fixed MAC (a bridge otherwise takes its ports' lowest): the DHCP server's.
+            ip(ns, {"link", "set", names_.bridge(), "address", fmt::format("{}", bridge_mac(lf_, i))});
             ip(ns, {"addr", "add", fmt::format("{}/{}", n.gateway, n.subnet.length()), "dev", names_.bridge()});
             ip(ns, {"link", "set", names_.bridge(), "up"});
             ip(ns, {"link", "add", names_.transit_net(i), "type", "veth", "peer", "name", names_.transit_inet(i), "netns",
@@ -808,15 +825,8 @@ private:
                     names_.transit_net(i), fmt::join(n.blocked_tcp_ports, ", "));
                 must({"nft", "-f", file}, ns);
             }
-            std::optional<std::pair<ipv4_address, ipv4_address>> range;
-            std::vector<ipv4_address> dns_servers;
-            std::vector<mac_address> allow;
-            if (n.dhcp) {
-                range = std::pair{n.dhcp->range_first, n.dhcp->range_last};
-                dns_servers = n.dhcp->dns;
-                allow = n.dhcp->allow_macs;
-            }
-            start_dnsmasq(ns, "net-" + n.name, names_.bridge(), n.dns, range, n.subnet, n.gateway, dns_servers, allow);
+            start_dnsmasq(ns, "net-" + n.name, names_.bridge(), n.dns);
+            if (n.dhcp) start_dhcp(ns, "net-" + n.name, names_.bridge(), bridge_mac(lf_, i), *n.dhcp, n.subnet, n.gateway);
             for (std::size_t j = 0; j < n.peers.size(); ++j) {
                 const auto& p = n.peers[j];
                 auto pns = names_.peer_ns(p.name);
@@ -875,10 +885,11 @@ private:
             } else if (s.kind == switch_kind::internal) {
                 ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
                 if (s.nat) nat_prefixes.push_back(s.host_address->canonical());
-                if (s.dhcp)  // the admin's DHCP server on the internal network, on the host vNIC
-                    start_dnsmasq(names_.host_ns(), "switch-" + detail::file_safe(s.name), v.name(), all_names,
-                                  std::pair{s.dhcp->range_first, s.dhcp->range_last}, s.host_address->canonical(),
-                                  s.host_address->address(), s.dhcp->dns, s.dhcp->allow_macs);
+                if (s.dhcp) {  // the admin's DHCP server (and DNS) on the internal network, on the host vNIC
+                    const auto tag = "switch-" + detail::file_safe(s.name);
+                    start_dnsmasq(names_.host_ns(), tag, v.name(), all_names);
+                    start_dhcp(names_.host_ns(), tag, v.name(), mac, *s.dhcp, *s.host_address, s.host_address->address());
+                }
             } else if (s.kind == switch_kind::default_) {
                 if (default_subnet_) failure("a lab has one Default Switch");
                 default_subnet_ = pick_default_switch_subnet(prefixes_in_use(lf_));
@@ -1026,8 +1037,7 @@ private:
     }
 
     void spawn_internet(const std::map<std::string, ipv4_address>& all_names) {
-        start_dnsmasq(names_.inet_ns(), "internet", "lo", all_names, std::nullopt, ipv4_prefix{}, ipv4_address{}, {}, {},
-                      true);
+        start_dnsmasq(names_.inet_ns(), "internet", "lo", all_names, true);
         if (auto r = internet_tcp_.start(names_.inet_ns(), internet_server, internet_tcp_ports); !r)
             failure(fmt::format("cannot listen on the internet server's TCP ports: {}", r.error().message()));
     }
@@ -1434,6 +1444,19 @@ private:
             r.detail = warm.ran ? fmt::format("{} does not answer {}", c.to, c.from) : warm.why;
             return;
         }
+        // Pinned, so that no ARP broadcast of the sender (its entry going stale on a busy
+        // machine) is mistaken for a flood of the echo request.
+        std::string pinned;
+        for (std::size_t v = 0; v < lf_.vms.size(); ++v)
+            if (lf_.vms[v].name == c.to) {
+                for (std::size_t j = 0; j < dst->nics.size(); ++j)
+                    if (dst->nics[j].switch_name == lf_.switches[*swi].name) {
+                        auto mac = fmt::format("{}", nic_mac(lf_, v, j));
+                        auto pin = run_from(c.from, fmt::format("arp -s {} {}", *a, mac), std::chrono::seconds(4));
+                        if (pin.ran && pin.status == 0) pinned = mac;
+                        break;
+                    }
+            }
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         struct window {
             std::uint64_t src_flooded = 0, dst_tx = 0;
@@ -1489,8 +1512,10 @@ private:
             return fmt::format("{} flooded +{}, {} tx +{}{}{}", in_name, w.src_flooded, out_name, w.dst_tx, o,
                                w.replied ? "" : " (no reply)");
         };
-        r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}", lf_.switches[*swi].name,
-                               counts(first), counts(later));
+        r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}{}", lf_.switches[*swi].name,
+                               counts(first), counts(later),
+                               pinned.empty() ? "; the sender's ARP entry could not be pinned" : "");
+        if (!pinned.empty()) (void)run_from(c.from, fmt::format("arp -d {}", *a), std::chrono::seconds(4));
     }
 
     /// The MAC of NIC k as the guest sees it (empty when it cannot be read).
@@ -1555,6 +1580,12 @@ private:
             v.vm.stop();
         }
         vms_.clear();
+        for (auto& [tag, h] : dhcp_hosts_) {
+            h->stop();
+            std::ofstream(fmt::format("{}/dhcp-{}.log", log_dir_, tag)) << h->summary() << "\n";
+            (void)h->save_leases(fmt::format("{}/dhcp-{}.leases", log_dir_, tag));
+        }
+        dhcp_hosts_.clear();
         if (ics_) {
             ics_->stop();
             std::ofstream(fmt::format("{}/default-switch-ics.log", log_dir_)) << ics_->summary() << "\n";
@@ -1597,6 +1628,7 @@ private:
     std::string default_vnic_;
     mac_address default_vnic_mac_{};
     std::unique_ptr<ics_host> ics_;
+    std::vector<std::pair<std::string, std::unique_ptr<dhcp_host>>> dhcp_hosts_;  // by tag
     std::string host_dhcp_if_;
     std::size_t peer_count_ = 0;
 };
