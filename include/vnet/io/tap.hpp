@@ -7,6 +7,8 @@
 //                       and clears the persist flag, which deletes the device.
 //   persistent = false: this object holds the fd (fd() reads and writes frames); the
 //                       device disappears when the object is destroyed.
+//   tun = true:         a TUN device instead (IFF_TUN: fd() reads and writes IP packets
+//                       without a link header); held only (persistent = false).
 // A TAP also disappears with its namespace.
 #pragma once
 
@@ -30,6 +32,7 @@ namespace vnet::io {
 struct tap_options {
     bool persistent = true;  // see the header comment
     bool up = true;          // set IFF_UP after creation
+    bool tun = false;        // IFF_TUN (IP packets) instead of IFF_TAP (frames); needs persistent = false
 };
 
 class tap {
@@ -56,13 +59,14 @@ public:
     /// an interface of that name exists there already.
     static result<tap> create(std::string_view netns_name, std::string_view name, tap_options opt = {}) {
         if (!detail::valid_name(name, IFNAMSIZ - 1)) return fail(layer::io, errc::bad_value, "tap.name");
+        if (opt.tun && opt.persistent) return fail(layer::io, errc::bad_value, "tap.tun_persistent");
         std::string ifname(name);
         auto fd = in_netns(netns_name, [&]() -> result<int> {
             if (::if_nametoindex(ifname.c_str()) != 0) return fail(layer::io, errc::conflict, "tap.name");
             int f = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
             if (f < 0) return fail(layer::io, errno == ENOENT ? errc::not_found : errc::io, "tap.dev_net_tun");
             ifreq ifr{};
-            ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+            ifr.ifr_flags = static_cast<short>((opt.tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI);
             std::memcpy(ifr.ifr_name, ifname.data(), ifname.size());
             if (::ioctl(f, TUNSETIFF, &ifr) != 0) {
                 int e = errno;

@@ -11,13 +11,9 @@
 //                        answers is sent out of the vNIC, so the switch sees it come from
 //                        the vNIC MAC. ARP, ICMP and TCP to the host's own addresses are
 //                        the kernel's.
-//   uplink packet socket packets from the uplink to the host's uplink address for a port
-//                        in the NAT's range (and ICMP) go to the bundle's NAT inbound. A
-//                        packet whose TCP/UDP checksum the sender left to offload
-//                        (TP_STATUS_CSUMNOTREADY in PACKET_AUXDATA: veths pass partial
-//                        checksums along) gets its checksum computed first, as a NIC would.
-//   raw IPv4 socket      NATed packets (source: the uplink address) leave through the
-//                        host's routing table, which resolves the next hop.
+//   uplink               lab/nat_uplink.hpp: packets to the host's uplink address for a
+//                        port of the NAT's range (and ICMP) go to the bundle's NAT inbound;
+//                        NATed packets leave through the host's routing table.
 //   UDP / TCP sockets    the DNS proxy's queries to the host's DNS servers.
 // The owner keeps the kernel out of the way (nft, see kernel_rules()): no forwarding from
 // the vNIC, no local delivery of DHCP and DNS on the vNIC, none of the NAT's port range
@@ -56,6 +52,7 @@
 #include <vnet/core/mac.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/os_error.hpp>
+#include <vnet/lab/nat_uplink.hpp>
 #include <vnet/lab/service_thread.hpp>
 #include <vnet/services/default_switch.hpp>
 #include <vnet/switch/port.hpp>
@@ -85,29 +82,22 @@ struct ics_host_counters {
     std::uint64_t vnic_frames = 0;      // frames taken from the vNIC for the bundle
     std::uint64_t vnic_left = 0;        // frames left to the host's IP stack
     std::uint64_t vnic_sent = 0;        // frames the bundle sent out of the vNIC
-    std::uint64_t uplink_packets = 0;   // packets taken from the uplink for the NAT
-    std::uint64_t uplink_sent = 0;      // NATed packets sent through the raw socket
     std::uint64_t dns_sent = 0;         // queries sent to upstream servers (UDP and TCP)
     std::uint64_t dns_received = 0;     // upstream answers
-    std::uint64_t send_errors = 0;      // send() / sendto() refused
-    std::uint64_t checksums_completed = 0;  // uplink packets with a checksum left to offload
+    std::uint64_t send_errors = 0;      // send() / sendto() to the vNIC or DNS servers refused
+    nat_uplink_counters uplink{};
 };
 
 /// The nft ruleset (table inet vnet_ics) that keeps the host's kernel from answering
 /// what the ICS services answer (see the file comment).
 inline std::string ics_kernel_rules(const ics_host_options& o) {
-    std::string uplink_rules;
-    if (!o.uplink.empty())
-        uplink_rules = fmt::format(
-            "    iifname \"{0}\" ip daddr {1} tcp dport {2}-{3} drop\n"
-            "    iifname \"{0}\" ip daddr {1} udp dport {2}-{3} drop\n",
-            o.uplink, o.uplink_address, o.nat_port_first, o.nat_port_last);
-    return fmt::format(
+    return (o.uplink.empty() ? std::string{}
+                             : nat_uplink_rules(o.uplink, o.uplink_address, o.nat_port_first, o.nat_port_last)) +
+           fmt::format(
         "table inet vnet_ics {{\n"
         "  chain input {{\n"
         "    type filter hook input priority filter; policy accept;\n"
         "    iifname \"{0}\" udp dport {{ 53, 67 }} drop\n"
-        "{1}"
         "  }}\n"
         "  chain forward {{\n"
         "    type filter hook forward priority filter; policy accept;\n"
@@ -115,7 +105,7 @@ inline std::string ics_kernel_rules(const ics_host_options& o) {
         "    oifname \"{0}\" drop\n"
         "  }}\n"
         "}}\n",
-        o.vnic, uplink_rules);
+        o.vnic);
 }
 
 class ics_host {
@@ -133,13 +123,13 @@ public:
     ics_host& operator=(const ics_host&) = delete;
     ~ics_host() {
         stop();
-        for (int fd : {vnic_fd_, uplink_fd_, raw_fd_, udp_fd_})
+        for (int fd : {vnic_fd_, udp_fd_})
             if (fd >= 0) ::close(fd);
     }
 
     result<void> start() {
         std::vector<int> fds{vnic_fd_, udp_fd_};
-        if (uplink_fd_ >= 0) fds.push_back(uplink_fd_);
+        if (uplink_) fds.push_back(uplink_->fd());
         return thread_.start(std::move(fds), o_.tick,
                              {[this](std::size_t i) { on_ready(i); },
                               [this] {
@@ -167,14 +157,15 @@ public:
     std::string summary() const {
         return inspect([](const bundle_type& b, const ics_host_counters& c) {
             return fmt::format(
-                "{}\nlab glue: vnic_frames={} vnic_left={} vnic_sent={} uplink_packets={} uplink_sent={} dns_sent={} "
-                "dns_received={} send_errors={} checksums_completed={}",
-                b, c.vnic_frames, c.vnic_left, c.vnic_sent, c.uplink_packets, c.uplink_sent, c.dns_sent,
-                c.dns_received, c.send_errors, c.checksums_completed);
+                "{}\nlab glue: vnic_frames={} vnic_left={} vnic_sent={} dns_sent={} dns_received={} send_errors={}, "
+                "uplink received={} sent={} send_errors={} checksums_completed={}",
+                b, c.vnic_frames, c.vnic_left, c.vnic_sent, c.dns_sent, c.dns_received, c.send_errors, c.uplink.received,
+                c.uplink.sent, c.uplink.send_errors, c.uplink.checksums_completed);
         });
     }
 
     const ics_host_options& options() const noexcept { return o_; }
+
 
 private:
     static constexpr std::size_t max_frame = 2048;
@@ -208,20 +199,15 @@ private:
         if (!id) return unexpected(id.error());
         link_ = *id;
 
+        if (!o_.uplink.empty()) {
+            auto u = nat_uplink::open(o_.netns, o_.uplink, o_.uplink_address, o_.nat_port_first, o_.nat_port_last);
+            if (!u) return unexpected(u.error());
+            uplink_.emplace(std::move(*u));
+        }
         return io::in_netns(o_.netns, [&]() -> result<void> {
             auto v = bind_packet_socket(o_.vnic);
             if (!v) return unexpected(v.error());
             vnic_fd_ = *v;
-            if (!o_.uplink.empty()) {
-                auto u = bind_packet_socket(o_.uplink);
-                if (!u) return unexpected(u.error());
-                uplink_fd_ = *u;
-                int one = 1;
-                if (::setsockopt(uplink_fd_, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0)
-                    return io::os_fail("ics.packet_auxdata", errno);
-                raw_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-                if (raw_fd_ < 0) return io::os_fail("ics.raw_socket", errno);
-            }
             udp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
             if (udp_fd_ < 0) return io::os_fail("ics.udp_socket", errno);
             return {};
@@ -276,59 +262,8 @@ private:
     }
 
     void drain_uplink(std::vector<std::byte>& buf) {
-        for (int i = 0; i < 64; ++i) {
-            sockaddr_ll from{};
-            alignas(cmsghdr) std::array<std::byte, CMSG_SPACE(sizeof(tpacket_auxdata))> control{};
-            iovec iov{buf.data(), buf.size()};
-            msghdr msg{};
-            msg.msg_name = &from;
-            msg.msg_namelen = sizeof from;
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.data();
-            msg.msg_controllen = control.size();
-            const ssize_t r = ::recvmsg(uplink_fd_, &msg, 0);
-            if (r < 0) return;
-            if (from.sll_pkttype != PACKET_HOST) continue;
-            bool partial = false;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-                if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
-                    tpacket_auxdata aux{};
-                    std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
-                    partial = (aux.tp_status & TP_STATUS_CSUMNOTREADY) != 0;
-                }
-            auto f = wire::frame_view::parse(bytes_view(buf.data(), static_cast<std::size_t>(r)));
-            if (!f || f->ethertype() != wire::ethertype::ipv4) continue;
-            auto ip = wire::ipv4_view::parse(f->payload());
-            if (!ip || ip->dst() != o_.uplink_address) continue;
-            const auto proto = ip->protocol();
-            if (proto == wire::ip_protocol::tcp || proto == wire::ip_protocol::udp) {
-                if (!ip->is_first_fragment() || ip->payload_len() < 4) continue;
-                const std::uint16_t dport = load_be16(ip->payload(), 2);
-                if (dport < o_.nat_port_first || dport > o_.nat_port_last) continue;
-            } else if (proto != wire::ip_protocol::icmp) {
-                continue;
-            }
-            ++counters_.uplink_packets;
-            if (partial) complete_checksum(bytes_span(buf).subspan(wire::ethernet_view::header_len, ip->packet().size()));
-            bundle_->on_uplink(ip->packet());
-        }
-    }
-
-    /// Computes the TCP or UDP checksum of an IPv4 packet whose sender left it to offload.
-    void complete_checksum(bytes_span packet) {
-        auto ip = wire::ipv4_view::parse(packet);
-        if (!ip || ip->is_fragment()) return;
-        const std::size_t at = ip->header_len();
-        const std::size_t len = ip->payload_len();
-        const std::size_t field = ip->protocol() == wire::ip_protocol::tcp ? 16 : 6;
-        if (len < field + 2) return;
-        store_be16(packet, at + field, 0);
-        auto acc = wire::pseudo_header_v4(ip->src(), ip->dst(), ip->protocol(), static_cast<std::uint16_t>(len));
-        std::uint16_t c = acc.add(bytes_view(packet).subspan(at, len)).finish();
-        if (c == 0 && ip->protocol() == wire::ip_protocol::udp) c = 0xffff;
-        store_be16(packet, at + field, c);
-        ++counters_.checksums_completed;
+        uplink_->drain(buf, [&](bytes_span packet) { bundle_->on_uplink(bytes_view(packet)); });
+        counters_.uplink = uplink_->counters();
     }
 
     void drain_dns(std::vector<std::byte>& buf) {
@@ -351,15 +286,9 @@ private:
             else ++counters_.vnic_sent;
         }
         out.clear();
-        for (const auto& p : bundle_->uplink()) {
-            auto ip = wire::ipv4_view::parse(p);
-            if (!ip || raw_fd_ < 0) continue;
-            sockaddr_in to{};
-            to.sin_family = AF_INET;
-            to.sin_addr.s_addr = htonl(ip->dst().to_u32());
-            if (::sendto(raw_fd_, p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
-                ++counters_.send_errors;
-            else ++counters_.uplink_sent;
+        if (uplink_) {
+            for (const auto& p : bundle_->uplink()) uplink_->send(p);
+            counters_.uplink = uplink_->counters();
         }
         bundle_->clear_uplink();
         // Copies: a TCP answer goes back into the bundle, which may queue more queries.
@@ -421,13 +350,12 @@ private:
 
     ics_host_options o_;
     std::optional<bundle_type> bundle_;
+    std::optional<nat_uplink> uplink_;
     sw::port_index link_ = 0;
     ics_host_counters counters_{};
     mutable std::mutex mu_;
     service_thread thread_;  // after what its callbacks use: destroyed (joined) before them
     int vnic_fd_ = -1;
-    int uplink_fd_ = -1;
-    int raw_fd_ = -1;
     int udp_fd_ = -1;
 };
 

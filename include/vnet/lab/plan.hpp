@@ -85,6 +85,7 @@ struct run_names {
     std::string peer_if(std::size_t j) const { return fmt::format("p{}e{}", id, j); }
     std::string uplink(std::size_t s) const { return fmt::format("u{}s{}", id, s); }
     std::string host_vnic(std::size_t s) const { return fmt::format("h{}s{}", id, s); }
+    std::string netnat_tun() const { return fmt::format("n{}t", id); }
     std::string vm_tap(std::size_t v, std::size_t k) const { return fmt::format("t{}v{}n{}", id, v, k); }
     std::string state_dir() const { return fmt::format("{}/{}", run_state_dir, id); }
 };

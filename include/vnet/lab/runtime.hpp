@@ -19,8 +19,8 @@
 //     address sits on that switch's host vNIC (as Hyper-V moves it to "vEthernet (...)").
 //   - per [[switch]]: a vnet vswitch in this process (lab/switch_pump.hpp). external: an
 //     uplink port on a TAP in the network's bridge, and with allow_management_os a host
-//     vNIC; internal: a host vNIC with host_address, `nat` masquerades the prefix out of
-//     the host's adapter (nftables), `dhcp` runs vnet's DHCP server and dnsmasq (DNS for
+//     vNIC; internal: a host vNIC with host_address, `nat` is New-NetNat: vnet's NAT
+//     (lab/nat_host.hpp) translates the prefix to the host's adapter address, `dhcp` runs vnet's DHCP server and dnsmasq (DNS for
 //     the lab's names) on the host vNIC; default: internal with a /20 of 172.16.0.0/12 that collides with
 //     nothing, its host vNIC served by vnet's own ICS services (lab/ics_host.hpp: the
 //     svc::default_switch bundle's DHCP server, DNS proxy to the lab's public DNS server
@@ -78,6 +78,7 @@
 #include <vnet/wire/arp.hpp>
 #include <vnet/wire/ethernet.hpp>
 #include <vnet/lab/lab_file.hpp>
+#include <vnet/lab/nat_host.hpp>
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/qemu.hpp>
 #include <vnet/lab/report.hpp>
@@ -94,6 +95,15 @@ inline std::optional<lab_error> unsupported_by_runtime(const lab_file& lf) {
     for (const auto& vm : lf.vms)
         if (vm.nics.size() > 9) return lab_error{lf.path, vm.line, "vm.nic", "at most 9 NICs per VM"};
     if (lf.networks.size() > 200) return lab_error{lf.path, 0, "network", "at most 200 networks per lab"};
+    const switch_config* nat_switch = nullptr;
+    for (const auto& s : lf.switches)
+        if (s.kind == switch_kind::internal && s.nat) {
+            if (nat_switch)
+                return lab_error{lf.path, s.line, "switch.nat",
+                                 fmt::format("switch '{}' and switch '{}' both want a NAT; a Windows host has one NetNat",
+                                             nat_switch->name, s.name)};
+            nat_switch = &s;
+        }
     for (std::size_t i = 0; i < lf.switches.size(); ++i)
         if (lf.switches[i].kind == switch_kind::internal && !lf.switches[i].host_address)
             return lab_error{lf.path, lf.switches[i].line, "switch.host_address",
@@ -855,7 +865,6 @@ private:
 
         // Switches.
         pump_ = std::make_unique<switch_pump>();
-        std::vector<ipv4_prefix> nat_prefixes;
         for (std::size_t i = 0; i < lf_.switches.size(); ++i) {
             const auto& s = lf_.switches[i];
             sw::switch_spec spec;
@@ -884,7 +893,7 @@ private:
                 if (adapter.use == host_adapter_use::switch_vnic && adapter.switch_index == i) configure_host_ip(v.name());
             } else if (s.kind == switch_kind::internal) {
                 ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
-                if (s.nat) nat_prefixes.push_back(s.host_address->canonical());
+                if (s.nat) netnat_switch_ = i;  // vnet's NAT (lab/nat_host.hpp), one per host as WinNAT
                 if (s.dhcp) {  // the admin's DHCP server (and DNS) on the internal network, on the host vNIC
                     const auto tag = "switch-" + detail::file_safe(s.name);
                     start_dnsmasq(names_.host_ns(), tag, v.name(), all_names);
@@ -900,16 +909,8 @@ private:
                 default_vnic_mac_ = mac;
             }
         }
-        if (!nat_prefixes.empty()) {
-            std::string rules;
-            for (const auto& p : nat_prefixes) {
-                // NAT out of every interface but the switch's own vNIC (New-NetNat).
-                rules += fmt::format("ip saddr {} ip daddr != {} masquerade\n    ", p.canonical(), p.canonical());
-            }
-            write_nft(names_.host_ns(), rules);
-        }
-        // A host that leases its address starts ICS once it has one (lease_host_address).
-        if (default_subnet_ && !lf_.host.dhcp) start_ics();
+        // A host that leases its address starts its NATs once it has one (lease_host_address).
+        if (!lf_.host.dhcp) start_host_nats();
 
         // VMs: TAPs and their switch ports.
         for (std::size_t v = 0; v < lf_.vms.size(); ++v) {
@@ -998,33 +999,79 @@ private:
         }
     }
 
+    /// The host's NATs, once its adapter has its address (idempotent): the Default Switch's
+    /// ICS (ports 49152-57343) and an internal switch's NetNat (57344-65535); the kernel's
+    /// own ephemeral ports stay below both.
+    void start_host_nats() {
+        if (host_nats_started_ || (!default_subnet_ && !netnat_switch_)) return;
+        host_nats_started_ = true;
+        const auto ns = names_.host_ns();
+        must({"sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=32768 49151"}, ns);
+        std::string uplink;
+        const auto adapter = plan_host_adapter(lf_);
+        if (adapter.use == host_adapter_use::own_adapter) uplink = names_.host_adapter();
+        else if (adapter.use == host_adapter_use::switch_vnic) uplink = names_.host_vnic(adapter.switch_index);
+        std::optional<ipv4_address> address;
+        if (!uplink.empty()) {
+            auto r = ns_exec("host", {"ip", "-o", "-4", "addr", "show", "dev", uplink});
+            if (auto p = r && r->status == 0 ? first_inet(r->out) : std::nullopt) address = p->address();
+        }
+        if (!address) {
+            note("host: its adapter has no address; its NATs share no uplink");
+            uplink.clear();
+        }
+        if (default_subnet_) start_ics(uplink, address.value_or(ipv4_address{}));
+        if (netnat_switch_ && !uplink.empty()) start_netnat(*netnat_switch_, uplink, *address);
+    }
+
+    /// New-NetNat of an internal switch: vnet's NAT (lab/nat_host.hpp) behind a TUN that a
+    /// policy rule sends the vNIC's routed packets to.
+    void start_netnat(std::size_t swi, const std::string& uplink, ipv4_address address) {
+        const auto ns = names_.host_ns();
+        const auto& s = lf_.switches[swi];
+        nat_host_options o;
+        o.netns = ns;
+        o.tun = names_.netnat_tun();
+        o.uplink = uplink;
+        o.uplink_address = address;
+        o.nat.name = fmt::format("{}-NAT", s.name);
+        o.nat.internal_prefix = s.host_address->canonical();
+        o.nat.port_first = 57344;
+        o.nat.port_last = 65535;
+        auto h = nat_host::make(std::move(o));
+        if (!h) failure(fmt::format("switch {}: cannot start its NAT: {}", s.name, h.error().message()));
+        netnat_ = std::move(*h);
+        auto file = fmt::format("{}/nft-netnat-{}.conf", names_.state_dir(), ns);
+        std::ofstream(file) << netnat_->kernel_rules();
+        must({"nft", "-f", file}, ns);
+        const auto table = std::to_string(100 + swi);
+        const auto vnic = names_.host_vnic(swi);
+        for (const auto& conf : {std::string("all"), netnat_->tun_name()})
+            must({"sysctl", "-q", "-w", fmt::format("net.ipv4.conf.{}.rp_filter=0", conf)}, ns);
+        ip(ns, {"route", "add", "default", "dev", netnat_->tun_name(), "table", table});
+        ip(ns, {"rule", "add", "iif", vnic, "lookup", table, "priority", "1000"});
+        if (auto r = netnat_->start(); !r) failure(fmt::format("switch {}: cannot start its NAT: {}", s.name, r.error().message()));
+        note(fmt::format("switch {}: NetNat {} -> {} (vnet NAT)", s.name, s.host_address->canonical(), address));
+    }
+
     /// The Default Switch's ICS (lab/ics_host.hpp) on its host vNIC: NAT out of the host's
     /// adapter (or the external switch's vNIC holding the host's address), DNS to the lab's
-    /// public DNS server, the kernel kept out of its way by nft and a lower ephemeral range.
-    void start_ics() {
+    /// public DNS server, the kernel kept out of its way by nft.
+    void start_ics(const std::string& uplink, ipv4_address address) {
         const auto ns = names_.host_ns();
         ics_host_options o;
         o.netns = ns;
         o.vnic = default_vnic_;
         o.vnic_mac = default_vnic_mac_;
         o.range = *default_subnet_;
-        const auto adapter = plan_host_adapter(lf_);
-        if (adapter.use == host_adapter_use::own_adapter) o.uplink = names_.host_adapter();
-        else if (adapter.use == host_adapter_use::switch_vnic) o.uplink = names_.host_vnic(adapter.switch_index);
-        if (!o.uplink.empty()) {
-            auto r = ns_exec("host", {"ip", "-o", "-4", "addr", "show", "dev", o.uplink});
-            auto p = r && r->status == 0 ? first_inet(r->out) : std::nullopt;
-            if (p) o.uplink_address = p->address();
-            else {
-                note("Default Switch: the host's adapter has no address; ICS shares no uplink");
-                o.uplink.clear();
-            }
-        }
+        o.uplink = uplink;
+        o.uplink_address = address;
+        o.nat_port_first = 49152;
+        o.nat_port_last = 57343;
         if (auto r = ns_exec("host", {"ip", "-o", "-4", "addr", "show", "scope", "global"}); r && r->status == 0)
             for (const auto& p : all_inet(r->out))
                 if (!default_subnet_->contains(p.address())) o.host_networks.push_back(p);
         o.dns_upstreams = {svc::dns_endpoint{internet_server, wire::dns_port}};
-        must({"sysctl", "-q", "-w", fmt::format("net.ipv4.ip_local_port_range={} {}", 32768, o.nat_port_first - 1)}, ns);
         auto file = fmt::format("{}/nft-ics-{}.conf", names_.state_dir(), ns);
         std::ofstream(file) << ics_kernel_rules(o);
         must({"nft", "-f", file}, ns);
@@ -1065,7 +1112,7 @@ public:
                          std::chrono::seconds(15));
         if (!r || r->status != 0) note("host: no DHCP lease on its adapter");
         else note("host: address leased by DHCP");
-        if (default_subnet_ && !ics_) start_ics();
+        start_host_nats();
     }
 
     /// Waits (once per VM, up to options.dhcp_wait) until every DHCP NIC of `vm` has a lease.
@@ -1586,6 +1633,11 @@ private:
             (void)h->save_leases(fmt::format("{}/dhcp-{}.leases", log_dir_, tag));
         }
         dhcp_hosts_.clear();
+        if (netnat_) {
+            netnat_->stop();
+            std::ofstream(fmt::format("{}/netnat.log", log_dir_)) << netnat_->summary() << "\n";
+            netnat_.reset();
+        }
         if (ics_) {
             ics_->stop();
             std::ofstream(fmt::format("{}/default-switch-ics.log", log_dir_)) << ics_->summary() << "\n";
@@ -1628,6 +1680,9 @@ private:
     std::string default_vnic_;
     mac_address default_vnic_mac_{};
     std::unique_ptr<ics_host> ics_;
+    std::optional<std::size_t> netnat_switch_;  // the internal switch with nat = true
+    std::unique_ptr<nat_host> netnat_;
+    bool host_nats_started_ = false;
     std::vector<std::pair<std::string, std::unique_ptr<dhcp_host>>> dhcp_hosts_;  // by tag
     std::string host_dhcp_if_;
     std::size_t peer_count_ = 0;
