@@ -1,21 +1,31 @@
-// TCP throughput through the vnet switch on real interfaces against the kernel bridge.
-// Needs root and iperf3 (Debian package iperf3); without them each benchmark is skipped.
+// Switching on real interfaces: the vnet switch against the Linux kernel bridge and
+// vde_switch (Debian vde2), TCP throughput and UDP small-packet rate. Needs root, iperf3
+// (Debian iperf3) and, for the vde rows, vde_switch; without them a benchmark is skipped
+// with the reason.
 //
-// Two leaf namespaces, each with a veth (offloads off, veth_options default: MTU-sized,
-// checksummed frames) whose other end is in a "switch" namespace:
-//   vnet_switch    the ends are ports of io::switch_host (TPACKET_V3 RX ring, TX ring),
-//                  its reactor on a thread of this process
+// Two leaf namespaces a (10.78.0.1) and b (10.78.0.2) and a "switch" namespace:
+//   vnet_switch           a veth per leaf (offloads off, veth_options default: MTU-sized,
+//                         checksummed frames) whose other end, in the switch namespace, is
+//                         a port of io::switch_host (TPACKET_V3 RX ring, TX ring); the
+//                         reactor runs on a thread of this process
 //   vnet_switch_sendmmsg  the same with sendmmsg() batches instead of the TX ring
-//   kernel_bridge  the same ends enslaved to a Linux bridge (ip link add type bridge)
-// iperf3 -s runs in leaf b, iperf3 -c (3 s, one TCP stream) in leaf a.
-//
-// Counters: Gbit_s = receiver throughput reported by iperf3 (sum_received); retransmits.
-// Wall-clock figures on 2 shared cores: compare the two rows of one run, not across runs.
+//   kernel_bridge         the same veths enslaved to a Linux bridge (ip link add type bridge)
+//   vde_switch            vde_switch -t A -t B in the switch namespace, attached to two TAPs
+//                         that are then moved into the leaves (one per leaf, their eth0):
+//                         one user-space process reading both interfaces, as vnet does
+//                         (no TAP offloads are enabled, so frames are MTU-sized too)
+// Each fabric runs two tests, iperf3 -s in b and iperf3 -c in a:
+//   _tcp    one TCP stream for 3 s; Gbit_s = receiver throughput (sum_received), retransmits
+//   _udp64  iperf3 -u -l 64 -b 0 for 3 s (64-byte UDP payloads, 106-byte frames, sent as
+//           fast as the sender can); rx_kpps = datagrams received per second (sum_received
+//           packets - lost_packets), tx_kpps = datagrams sent per second, loss_pct
+// On 2 shared cores the sender, the switch and the receiver compete for CPU: compare the
+// rows of one run (ci/bench.sh prints the ratios), not figures across runs.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -23,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -42,16 +54,36 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view prefix = "vniob";
 
-/// Everything one run needs; members are destroyed in reverse order (loop, host, veths,
-/// namespaces).
+enum class fabric { vnet_ring, vnet_sendmmsg, kernel_bridge, vde };
+enum class traffic { tcp, udp64 };
+
+/// The vde_switch process and its files. vde_switch exits at EOF on stdin, so its stdin is
+/// a FIFO this object keeps open for writing; the child RAII kills it.
+struct vde_run {
+    std::string dir;
+    int fifo_fd = -1;
+    std::optional<io::child> proc;
+
+    ~vde_run() {
+        proc.reset();
+        if (fifo_fd >= 0) ::close(fifo_fd);
+        std::error_code ec;
+        if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+};
+
+/// Everything one run needs; members are destroyed in reverse order (vde_switch, loop,
+/// host, veths, namespaces).
 struct bench_lab {
     std::optional<io::netns> sw, a, b;
     std::optional<io::veth> va, vb;
     std::optional<io::reactor> r;
     std::unique_ptr<io::switch_host<>> host;
     std::thread loop;
+    std::optional<vde_run> vde;
 
     ~bench_lab() {
+        vde.reset();
         if (loop.joinable()) {
             r->stop();
             loop.join();
@@ -61,7 +93,54 @@ struct bench_lab {
 
 std::string end_name(char side) { return fmt::format("{}{}{}", prefix, ::getpid(), side); }
 
-std::optional<std::string> build(bench_lab& L, bool kernel_bridge, io::tx_method tx) {
+std::optional<std::string> run_all(const io::netns& ns, const std::vector<std::vector<std::string>>& cmds) {
+    for (const auto& cmd : cmds) {
+        auto r = ns.exec(cmd);
+        if (!r || r->status != 0) return fmt::format("{} failed", fmt::join(cmd, " "));
+    }
+    return std::nullopt;
+}
+
+bool has_program(const char* name) {
+    for (const char* dir : {"/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/local/bin/"})
+        if (::access((std::string(dir) + name).c_str(), X_OK) == 0) return true;
+    return false;
+}
+
+/// vde_switch on two TAPs made in the switch namespace, then moved into the leaves as eth0.
+std::optional<std::string> build_vde(bench_lab& L) {
+    L.vde.emplace();
+    auto& v = *L.vde;
+    v.dir = fmt::format("/tmp/{}{}-vde", prefix, ::getpid());
+    std::error_code ec;
+    std::filesystem::create_directories(v.dir, ec);
+    if (ec) return "cannot create " + v.dir;
+    const std::string fifo = v.dir + "/stdin";
+    if (::mkfifo(fifo.c_str(), 0600) != 0) return "mkfifo failed";
+    v.fifo_fd = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);  // a writer for as long as we live
+    if (v.fifo_fd < 0) return "cannot open the vde_switch stdin FIFO";
+    const std::string ta = end_name('a'), tb = end_name('b');
+    if (auto e = run_all(*L.sw, {{"ip", "tuntap", "add", ta, "mode", "tap"}, {"ip", "tuntap", "add", tb, "mode", "tap"}}))
+        return e;
+    io::spawn_options o;
+    o.netns = L.sw->name();
+    o.stderr_path = v.dir + "/vde_switch.log";
+    auto c = io::spawn({"sh", "-c",
+                        fmt::format("exec vde_switch -t {} -t {} -s {}/ctl < {}", ta, tb, v.dir, fifo)},
+                       o);
+    if (!c) return c.error().message();
+    v.proc.emplace(std::move(*c));
+    // vde_switch opens its TAPs before it creates its control socket.
+    for (int i = 0; i < 50 && !std::filesystem::exists(v.dir + "/ctl/ctl"); ++i) std::this_thread::sleep_for(20ms);
+    if (!std::filesystem::exists(v.dir + "/ctl/ctl")) return "vde_switch did not start (see its log)";
+    for (auto [tap, leaf] : {std::pair{ta, &*L.a}, std::pair{tb, &*L.b}}) {
+        if (auto e = run_all(*L.sw, {{"ip", "link", "set", tap, "netns", leaf->name()}})) return e;
+        if (auto e = run_all(*leaf, {{"ip", "link", "set", tap, "name", "eth0"}})) return e;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> build(bench_lab& L, fabric f) {
     auto mk = [](std::optional<io::netns>& n) -> std::optional<std::string> {
         auto r = io::netns::create(prefix);
         if (!r) return r.error().message();
@@ -70,27 +149,25 @@ std::optional<std::string> build(bench_lab& L, bool kernel_bridge, io::tx_method
     };
     for (auto* n : {&L.sw, &L.a, &L.b})
         if (auto e = mk(*n)) return e;
-    auto va = io::veth::create(L.a->name(), "eth0", L.sw->name(), end_name('a'));
-    if (!va) return va.error().message();
-    L.va.emplace(std::move(*va));
-    auto vb = io::veth::create(L.b->name(), "eth0", L.sw->name(), end_name('b'));
-    if (!vb) return vb.error().message();
-    L.vb.emplace(std::move(*vb));
-    for (auto [ns, ip] : {std::pair{&*L.a, "10.78.0.1/24"}, std::pair{&*L.b, "10.78.0.2/24"}}) {
-        auto r = ns->exec({"ip", "addr", "add", ip, "dev", "eth0"});
-        if (!r || r->status != 0) return std::string("ip addr add failed");
+    if (f == fabric::vde) {
+        if (auto e = build_vde(L)) return e;
+    } else {
+        auto va = io::veth::create(L.a->name(), "eth0", L.sw->name(), end_name('a'));
+        if (!va) return va.error().message();
+        L.va.emplace(std::move(*va));
+        auto vb = io::veth::create(L.b->name(), "eth0", L.sw->name(), end_name('b'));
+        if (!vb) return vb.error().message();
+        L.vb.emplace(std::move(*vb));
     }
-    if (kernel_bridge) {
-        for (const std::vector<std::string>& cmd :
-             {std::vector<std::string>{"ip", "link", "add", "br0", "type", "bridge"},
-              std::vector<std::string>{"ip", "link", "set", end_name('a'), "master", "br0"},
-              std::vector<std::string>{"ip", "link", "set", end_name('b'), "master", "br0"},
-              std::vector<std::string>{"ip", "link", "set", "br0", "up"}}) {
-            auto r = L.sw->exec(cmd);
-            if (!r || r->status != 0) return fmt::format("{} failed", fmt::join(cmd, " "));
-        }
-        return std::nullopt;
-    }
+    for (auto [ns, ip] : {std::pair{&*L.a, "10.78.0.1/24"}, std::pair{&*L.b, "10.78.0.2/24"}})
+        if (auto e = run_all(*ns, {{"ip", "addr", "add", ip, "dev", "eth0"}, {"ip", "link", "set", "eth0", "up"}}))
+            return e;
+    if (f == fabric::vde) return std::nullopt;
+    if (f == fabric::kernel_bridge)
+        return run_all(*L.sw, {{"ip", "link", "add", "br0", "type", "bridge"},
+                               {"ip", "link", "set", end_name('a'), "master", "br0"},
+                               {"ip", "link", "set", end_name('b'), "master", "br0"},
+                               {"ip", "link", "set", "br0", "up"}});
     auto r = io::reactor::create();
     if (!r) return r.error().message();
     L.r.emplace(std::move(*r));
@@ -101,7 +178,7 @@ std::optional<std::string> build(bench_lab& L, bool kernel_bridge, io::tx_method
         sw::port_config cfg;
         cfg.name = std::string(1, side);
         io::packet_socket_options o;
-        o.tx = tx;
+        o.tx = f == fabric::vnet_sendmmsg ? io::tx_method::sendmmsg : io::tx_method::ring;
         auto p = L.host->attach(L.sw->name(), end_name(side), cfg, o);
         if (!p) return p.error().message();
     }
@@ -109,33 +186,59 @@ std::optional<std::string> build(bench_lab& L, bool kernel_bridge, io::tx_method
     return std::nullopt;
 }
 
-void run_iperf(benchmark::State& state, bool kernel_bridge, io::tx_method tx = io::tx_method::ring) {
+/// The number after "key": inside the JSON object that follows "section":.
+std::optional<double> json_number(const std::string& json, const std::string& section, const std::string& key) {
+    const std::regex re("\"" + section + "\":\\s*\\{[^}]*\"" + key + "\":\\s*([0-9.eE+-]+)");
+    std::smatch m;
+    if (!std::regex_search(json, m, re)) return std::nullopt;
+    return std::stod(m[1]);
+}
+
+void run_iperf(benchmark::State& state, fabric f, traffic t) {
     if (::geteuid() != 0) {
         state.SkipWithError("needs root");
         return;
     }
+    if (!has_program("iperf3")) {
+        state.SkipWithError("iperf3 not found (apt-get install iperf3)");
+        return;
+    }
+    if (f == fabric::vde && !has_program("vde_switch")) {
+        state.SkipWithError("vde_switch not found (apt-get install vde2)");
+        return;
+    }
     for (auto _ : state) {
         bench_lab L;
-        if (auto e = build(L, kernel_bridge, tx)) {
+        if (auto e = build(L, f)) {
             state.SkipWithError(e->c_str());
             return;
         }
         auto server = L.b->spawn({"iperf3", "-s", "-1", "-B", "10.78.0.2"});
         if (!server) {
-            state.SkipWithError("iperf3 not found (apt-get install iperf3)");
+            state.SkipWithError("iperf3 -s failed to start");
             return;
         }
         std::this_thread::sleep_for(300ms);
-        auto c = L.a->exec({"iperf3", "-c", "10.78.0.2", "-t", "3", "-J"}, 30s);
+        std::vector<std::string> client{"iperf3", "-c", "10.78.0.2", "-t", "3", "-J"};
+        if (t == traffic::udp64) client.insert(client.end(), {"-u", "-l", "64", "-b", "0"});
+        auto c = L.a->exec(client, 30s);
         if (!c || c->status != 0) {
             state.SkipWithError("iperf3 client failed");
             return;
         }
-        std::smatch m;
-        static const std::regex recv(R"("sum_received":\s*\{[^}]*"bits_per_second":\s*([0-9.e+]+))");
-        static const std::regex retr(R"("sum_sent":\s*\{[^}]*"retransmits":\s*([0-9]+))");
-        if (std::regex_search(c->out, m, recv)) state.counters["Gbit_s"] = std::stod(m[1]) / 1e9;
-        if (std::regex_search(c->out, m, retr)) state.counters["retransmits"] = std::stod(m[1]);
+        if (t == traffic::tcp) {
+            if (auto v = json_number(c->out, "sum_received", "bits_per_second")) state.counters["Gbit_s"] = *v / 1e9;
+            if (auto v = json_number(c->out, "sum_sent", "retransmits")) state.counters["retransmits"] = *v;
+        } else {
+            auto secs = json_number(c->out, "sum_received", "seconds");
+            auto rx = json_number(c->out, "sum_received", "packets");
+            auto lost = json_number(c->out, "sum_received", "lost_packets");
+            auto tx = json_number(c->out, "sum_sent", "packets");
+            auto tx_secs = json_number(c->out, "sum_sent", "seconds");
+            if (secs && rx && lost && *secs > 0) state.counters["rx_kpps"] = (*rx - *lost) / *secs / 1e3;
+            if (tx && tx_secs && *tx_secs > 0) state.counters["tx_kpps"] = *tx / *tx_secs / 1e3;
+            if (auto v = json_number(c->out, "sum_received", "lost_percent")) state.counters["loss_pct"] = *v;
+        }
         if (L.host) {
             L.r->stop();
             L.loop.join();
@@ -146,13 +249,23 @@ void run_iperf(benchmark::State& state, bool kernel_bridge, io::tx_method tx = i
     }
 }
 
-void vnet_switch(benchmark::State& state) { run_iperf(state, false); }
-void vnet_switch_sendmmsg(benchmark::State& state) { run_iperf(state, false, io::tx_method::sendmmsg); }
-void kernel_bridge(benchmark::State& state) { run_iperf(state, true); }
+void vnet_switch_tcp(benchmark::State& s) { run_iperf(s, fabric::vnet_ring, traffic::tcp); }
+void vnet_switch_sendmmsg_tcp(benchmark::State& s) { run_iperf(s, fabric::vnet_sendmmsg, traffic::tcp); }
+void kernel_bridge_tcp(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge, traffic::tcp); }
+void vde_switch_tcp(benchmark::State& s) { run_iperf(s, fabric::vde, traffic::tcp); }
+void vnet_switch_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_ring, traffic::udp64); }
+void vnet_switch_sendmmsg_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_sendmmsg, traffic::udp64); }
+void kernel_bridge_udp64(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge, traffic::udp64); }
+void vde_switch_udp64(benchmark::State& s) { run_iperf(s, fabric::vde, traffic::udp64); }
 
-BENCHMARK(vnet_switch)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(vnet_switch_sendmmsg)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(kernel_bridge)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_sendmmsg_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(kernel_bridge_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vde_switch_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_sendmmsg_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(kernel_bridge_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vde_switch_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -171,8 +171,11 @@ struct dhcp_region {
     dhcp_option_region kind = dhcp_option_region::options;
 };
 
-/// Walks one region's TLVs; returns whether an end option was found.
-constexpr result<bool> check_dhcp_region(bytes_view b, dhcp_region r, std::string_view field) noexcept {
+/// Walks one region's TLVs; returns whether an end option was found. first_overload is
+/// set to where the first overload option (52) before the end starts, or left alone.
+constexpr result<bool> check_dhcp_region(bytes_view b, dhcp_region r, std::string_view field,
+                                         std::size_t& first_overload) noexcept {
+    bool overload_seen = false;
     std::size_t pos = r.begin;
     while (pos < r.end) {
         const std::uint8_t code = load_u8(b, pos);
@@ -184,9 +187,17 @@ constexpr result<bool> check_dhcp_region(bytes_view b, dhcp_region r, std::strin
         if (pos + 1 >= r.end) return fail(layer::dhcp, errc::bad_option, field);
         const std::size_t len = load_u8(b, pos + 1);
         if (!in_bounds(r.end, pos + 2, len)) return fail(layer::dhcp, errc::bad_option, field);
+        if (code == dhcp_option_code::overload && !overload_seen) {
+            first_overload = pos;
+            overload_seen = true;
+        }
         pos += 2 + len;
     }
     return false;
+}
+constexpr result<bool> check_dhcp_region(bytes_view b, dhcp_region r, std::string_view field) noexcept {
+    std::size_t unused = 0;
+    return check_dhcp_region(b, r, field, unused);
 }
 
 /// Decodes one RFC 1035 name at pos of RFC 3397 data into out (dotted, no trailing dot).
@@ -372,26 +383,17 @@ public:
         v.cookie_ = true;
 
         const detail::dhcp_region opts{field::options, b.size(), dhcp_option_region::options};
-        auto end = detail::check_dhcp_region(b, opts, "options");
+        // The overload option must be in the options field (RFC 2131 section 4.1); the walk
+        // that checks the field also finds it, so the options are read once.
+        std::size_t overload_at = 0;
+        auto end = detail::check_dhcp_region(b, opts, "options", overload_at);
         if (!end) return unexpected(end.error());
         v.has_end_ = *end;
-        // The overload option must be in the options field (RFC 2131 section 4.1).
-        for (std::size_t pos = field::options; pos < b.size();) {
-            const std::uint8_t code = load_u8(b, pos);
-            if (code == dhcp_option_code::pad) {
-                ++pos;
-                continue;
-            }
-            if (code == dhcp_option_code::end) break;
-            const std::size_t len = load_u8(b, pos + 1);
-            if (code == dhcp_option_code::overload) {
-                if (len != 1) return fail(layer::dhcp, errc::bad_length, "overload");
-                const std::uint8_t o = load_u8(b, pos + 2);
-                if (o < 1 || o > 3) return fail(layer::dhcp, errc::bad_value, "overload");
-                v.overload_ = o;
-                break;
-            }
-            pos += 2 + len;
+        if (overload_at != 0) {
+            if (load_u8(b, overload_at + 1) != 1) return fail(layer::dhcp, errc::bad_length, "overload");
+            const std::uint8_t o = load_u8(b, overload_at + 2);
+            if (o < 1 || o > 3) return fail(layer::dhcp, errc::bad_value, "overload");
+            v.overload_ = o;
         }
         if (v.overload_ & 1) {
             auto e = detail::check_dhcp_region(b, {field::file, field::cookie, dhcp_option_region::file}, "file");

@@ -305,19 +305,21 @@ struct dns_name_read {
 /// at most 127 labels); a longer chain is reported as a loop.
 inline constexpr std::size_t dns_max_pointer_hops = 127;
 
-/// Decodes the name at offset start of message (RFC 1035 4.1.4). Errors: dns.name:
-/// truncated; dns.label: bad value (label types 0x40 and 0x80, RFC 1035 4.1.4 / RFC 6891
-/// 5); dns.name: too long (over 255 bytes); dns.pointer: bad pointer (pointing at or after
-/// the start of the name being read or at or after the pointer itself, which includes
-/// forward, self and out-of-message pointers); dns.pointer: pointer loop (the chain comes
-/// back to bytes it has read, or has more than dns_max_pointer_hops hops).
-constexpr result<dns_name_read> read_dns_name(bytes_view message, std::size_t start) noexcept {
+namespace detail {
+/// The walk behind read_dns_name() and scan_dns_name(): follows labels and pointers from
+/// start, checks everything read_dns_name() documents, and hands each label to on_label
+/// (which returns result<void>; its error ends the walk). Returns the offset just after the
+/// name at the place it was read.
+template <class OnLabel>
+constexpr result<std::size_t> walk_dns_name(bytes_view message, std::size_t start, OnLabel&& on_label) noexcept {
+    // The byte ranges read so far, one per pointer followed; only [0, hops) is ever read,
+    // so the array is left uninitialised (zeroing 2 KiB per name dominated DNS parsing).
     struct segment {
-        std::size_t lo = 0, hi = 0;
+        std::size_t lo, hi;
     };
-    std::array<segment, dns_max_pointer_hops> seen{};
+    std::array<segment, dns_max_pointer_hops> seen;
     std::size_t hops = 0;
-    dns_name_read out;
+    std::size_t end = 0;
     bool jumped = false;
     std::size_t off = start;
     std::size_t seg_start = start;
@@ -329,7 +331,7 @@ constexpr result<dns_name_read> read_dns_name(bytes_view message, std::size_t st
             if (off + 1 >= message.size()) return fail(layer::dns, errc::truncated, "name");
             std::size_t target = load_be16(message, off) & 0x3FFFu;
             if (!jumped) {
-                out.end = off + 2;
+                end = off + 2;
                 jumped = true;
             }
             if (target >= start || target >= off) return fail(layer::dns, errc::bad_pointer, "pointer");
@@ -343,13 +345,50 @@ constexpr result<dns_name_read> read_dns_name(bytes_view message, std::size_t st
         }
         if (kind != 0) return fail(layer::dns, errc::bad_value, "label");
         if (len == 0) {
-            if (!jumped) out.end = off + 1;
-            return out;
+            if (!jumped) end = off + 1;
+            return end;
         }
         if (!in_bounds(message.size(), off + 1, len)) return fail(layer::dns, errc::truncated, "name");
-        if (auto r = out.name.append_label(message.subspan(off + 1, len)); !r) return unexpected(r.error());
+        if (auto r = on_label(message.subspan(off + 1, len)); !r) return unexpected(r.error());
         off += 1u + len;
     }
+}
+}  // namespace detail
+
+/// Decodes the name at offset start of message (RFC 1035 4.1.4). Errors: dns.name:
+/// truncated; dns.label: bad value (label types 0x40 and 0x80, RFC 1035 4.1.4 / RFC 6891
+/// 5); dns.name: too long (over 255 bytes); dns.pointer: bad pointer (pointing at or after
+/// the start of the name being read or at or after the pointer itself, which includes
+/// forward, self and out-of-message pointers); dns.pointer: pointer loop (the chain comes
+/// back to bytes it has read, or has more than dns_max_pointer_hops hops).
+constexpr result<dns_name_read> read_dns_name(bytes_view message, std::size_t start) noexcept {
+    dns_name_read out;
+    auto end = detail::walk_dns_name(message, start, [&](bytes_view label) { return out.name.append_label(label); });
+    if (!end) return unexpected(end.error());
+    out.end = *end;
+    return out;
+}
+
+/// Where a name ends and how long its uncompressed wire form is, without building it.
+struct dns_name_extent {
+    std::size_t end = 0;       // as dns_name_read::end
+    std::size_t wire_len = 1;  // as dns_name::wire_len(): 1 for the root
+};
+
+/// Checks the name at offset start exactly as read_dns_name() does (same errors in the
+/// same order) without copying its labels: what dns_view::parse() needs to walk a message.
+constexpr result<dns_name_extent> scan_dns_name(bytes_view message, std::size_t start) noexcept {
+    dns_name_extent out;
+    // Labels reaching on_label are 1..63 bytes (the length byte's top bits are 00 and it
+    // is not 0), so of dns_name::append_label()'s checks only the total length can fail.
+    auto end = detail::walk_dns_name(message, start, [&](bytes_view label) -> result<void> {
+        if (out.wire_len + 1 + label.size() > dns_name::max_wire_len) return fail(layer::dns, errc::too_long, "name");
+        out.wire_len += 1 + label.size();
+        return {};
+    });
+    if (!end) return unexpected(end.error());
+    out.end = *end;
+    return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -789,15 +828,21 @@ struct dns_opt {
 
     /// Errors: dns.opt: bad value (owner not the root), dns.opt: bad option.
     static constexpr result<dns_opt> parse(const dns_record& r) noexcept {
-        if (!r.name.is_root()) return fail(layer::dns, errc::bad_value, "opt");
-        for (auto it = dns_edns_option_iterator(r.rdata); it != std::default_sentinel; ++it)
+        return parse(r.name.is_root(), r.rclass, r.ttl, r.rdata);
+    }
+    /// The same from the record's fields (what dns_view::parse() has without decoding the
+    /// owner name).
+    static constexpr result<dns_opt> parse(bool owner_is_root, std::uint16_t rclass, std::uint32_t ttl,
+                                           bytes_view rdata) noexcept {
+        if (!owner_is_root) return fail(layer::dns, errc::bad_value, "opt");
+        for (auto it = dns_edns_option_iterator(rdata); it != std::default_sentinel; ++it)
             if (!*it) return unexpected(it->error());
-        return dns_opt{r.rclass,
-                       static_cast<std::uint8_t>(r.ttl >> 24),
-                       static_cast<std::uint8_t>((r.ttl >> 16) & 0xFF),
-                       (r.ttl & 0x8000u) != 0,
-                       static_cast<std::uint16_t>(r.ttl & 0x7FFFu),
-                       r.rdata};
+        return dns_opt{rclass,
+                       static_cast<std::uint8_t>(ttl >> 24),
+                       static_cast<std::uint8_t>((ttl >> 16) & 0xFF),
+                       (ttl & 0x8000u) != 0,
+                       static_cast<std::uint16_t>(ttl & 0x7FFFu),
+                       rdata};
     }
     /// RFC 6891 6.2.3: values below 512 are treated as 512.
     constexpr std::size_t effective_udp_payload_size() const noexcept {
@@ -831,33 +876,12 @@ public:
     /// section and at most once, else dns.opt: bad value). Bytes after the last record
     /// are allowed and exposed as trailing().
     static constexpr result<dns_view> parse(bytes_view b) noexcept {
-        if (b.size() < header_len) return fail(layer::dns, errc::truncated, "header");
-        dns_view v(b);
-        std::size_t off = header_len;
-        {
-            dns_entry_iterator<dns_question> it(b, off, v.qdcount(), dns_section::question);
-            for (; it != std::default_sentinel; ++it)
-                if (!*it) return unexpected(it->error());
-            off = it.offset();
-        }
-        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority,
-                                                        dns_section::additional};
-        for (dns_section s : rr_sections) {
-            v.start_[static_cast<std::size_t>(s)] = off;
-            dns_entry_iterator<dns_record> it(b, off, v.count(s), s);
-            for (; it != std::default_sentinel; ++it) {
-                if (!*it) return unexpected(it->error());
-                const dns_record& r = **it;
-                if (r.type != dns_type::opt) continue;
-                if (s != dns_section::additional || v.opt_) return fail(layer::dns, errc::bad_value, "opt");
-                auto o = dns_opt::parse(r);
-                if (!o) return unexpected(o.error());
-                v.opt_ = *o;
-            }
-            off = it.offset();
-        }
-        v.end_ = off;
-        return v;
+        // One named result filled in place and returned on every path (so it is the
+        // caller's object): building a view and then copying it into the result stalled on
+        // store forwarding for every message.
+        result<dns_view> out = dns_view(b);
+        if (auto r = out->walk(); !r) out = unexpected(r.error());
+        return out;
     }
 
     constexpr dns_header header() const noexcept {
@@ -907,6 +931,59 @@ public:
     constexpr bytes_view bytes() const noexcept { return b_; }
 
 private:
+    /// The checks parse() documents, in the same order as reading every entry with
+    /// dns_question::read() and dns_record::read(), but names are only scanned, not
+    /// copied. Fills start_, end_ and opt_.
+    constexpr result<void> walk() noexcept {
+        const bytes_view b = b_;
+        if (b.size() < header_len) return fail(layer::dns, errc::truncated, "header");
+        std::size_t off = header_len;
+        for (std::size_t k = qdcount(); k > 0; --k) {
+            auto e = scan_entry(b, off, dns_section::question, dns_question::fixed_len);
+            if (!e) return unexpected(e.error());
+            off = e->next;
+        }
+        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority,
+                                                        dns_section::additional};
+        for (dns_section s : rr_sections) {
+            start_[static_cast<std::size_t>(s)] = off;
+            for (std::size_t k = count(s); k > 0; --k) {
+                auto e = scan_entry(b, off, s, dns_record::fixed_len);
+                if (!e) return unexpected(e.error());
+                if (load_be16(b, e->fixed) == dns_type::opt) {
+                    if (s != dns_section::additional || opt_) return fail(layer::dns, errc::bad_value, "opt");
+                    std::size_t p = e->fixed;
+                    auto o = dns_opt::parse(e->owner_wire_len == 1, load_be16(b, p + 2), load_be32(b, p + 4),
+                                            b.subspan(p + dns_record::fixed_len, load_be16(b, p + 8)));
+                    if (!o) return unexpected(o.error());
+                    opt_.emplace(*o);
+                }
+                off = e->next;
+            }
+        }
+        end_ = off;
+        return {};
+    }
+
+    struct entry_extent {
+        std::size_t fixed = 0;  // where TYPE starts (after the owner name)
+        std::size_t next = 0;   // where the next entry starts
+        std::size_t owner_wire_len = 1;
+    };
+    /// One question (fixed_len 4) or record (fixed_len 10) at off, with the errors of
+    /// dns_question::read() / dns_record::read().
+    static constexpr result<entry_extent> scan_entry(bytes_view m, std::size_t off, dns_section s,
+                                                     std::size_t fixed_len) noexcept {
+        if (off >= m.size()) return fail(layer::dns, errc::truncated, detail::dns_section_field(s));
+        auto n = scan_dns_name(m, off);
+        if (!n) return unexpected(n.error());
+        if (!in_bounds(m.size(), n->end, fixed_len)) return fail(layer::dns, errc::truncated, detail::dns_section_field(s));
+        if (fixed_len == dns_question::fixed_len) return entry_extent{n->end, n->end + fixed_len, n->wire_len};
+        std::size_t rdlength = load_be16(m, n->end + 8);
+        if (!in_bounds(m.size(), n->end + fixed_len, rdlength)) return fail(layer::dns, errc::bad_length, "rdlength");
+        return entry_extent{n->end, n->end + fixed_len + rdlength, n->wire_len};
+    }
+
     constexpr explicit dns_view(bytes_view b) noexcept : b_(b) {}
     bytes_view b_;
     std::array<std::size_t, 4> start_{header_len, header_len, header_len, header_len};

@@ -48,23 +48,23 @@ public:
     static constexpr std::size_t max_tags = 2;
 
     static constexpr result<frame_view> parse(bytes_view b) noexcept {
-        auto eth = ethernet_view::parse(b);
-        if (!eth) return unexpected(eth.error());
-        frame_view f(b);
-        std::size_t off = ethernet_view::field::ethertype;
-        std::uint16_t type = eth->ethertype();
-        while (is_vlan_tpid(type)) {
-            if (f.ntags_ == max_tags) return fail(layer::vlan, errc::too_long, "tags");
-            if (!in_bounds(b.size(), off, 6)) return fail(layer::vlan, errc::truncated, "tci");
-            auto tag = vlan_tag::from_tci(type, load_be16(b, off + 2));
-            if (tag.vid == 0xfff) return fail(layer::vlan, errc::bad_value, "id");
-            f.tags_[f.ntags_++] = tag;
-            off += vlan_tag::size;
-            type = load_be16(b, off);
-        }
-        f.type_ = type;
-        f.hdr_len_ = off + 2;
-        return f;
+        if (b.size() < ethernet_view::header_len) return fail(layer::ethernet, errc::truncated, "header");
+        constexpr std::size_t type_off = ethernet_view::field::ethertype;
+        const std::uint16_t type = load_be16(b, type_off);
+        // Written out for max_tags == 2, and the view built in one go from values: a tag
+        // array filled at a variable index kept the view in memory and cost a stalled copy
+        // (store forwarding) on every frame.
+        static_assert(max_tags == 2);
+        if (!is_vlan_tpid(type)) return frame_view(b, {}, {}, 0, type);
+        auto outer = read_tag(b, type_off, type);
+        if (!outer) return unexpected(outer.error());
+        const std::uint16_t type1 = load_be16(b, type_off + vlan_tag::size);
+        if (!is_vlan_tpid(type1)) return frame_view(b, *outer, {}, 1, type1);
+        auto inner = read_tag(b, type_off + vlan_tag::size, type1);
+        if (!inner) return unexpected(inner.error());
+        const std::uint16_t type2 = load_be16(b, type_off + 2 * vlan_tag::size);
+        if (is_vlan_tpid(type2)) return fail(layer::vlan, errc::too_long, "tags");
+        return frame_view(b, *outer, *inner, 2, type2);
     }
 
     constexpr mac_address dst() const noexcept { return mac_address::load(b_, 0); }
@@ -86,7 +86,19 @@ public:
     constexpr bytes_view bytes() const noexcept { return b_; }
 
 private:
-    constexpr explicit frame_view(bytes_view b) noexcept : b_(b) {}
+    constexpr frame_view(bytes_view b, const vlan_tag& outer, const vlan_tag& inner, std::size_t ntags,
+                         std::uint16_t type) noexcept
+        : b_(b), tags_{outer, inner}, ntags_(ntags), type_(type),
+          hdr_len_(ethernet_view::header_len + ntags * vlan_tag::size) {}
+    /// The tag whose TPID is at off (the TPID already read); the frame must hold its TCI
+    /// and the EtherType after it.
+    static constexpr result<vlan_tag> read_tag(bytes_view b, std::size_t off, std::uint16_t tpid) noexcept {
+        if (!in_bounds(b.size(), off, 6)) return fail(layer::vlan, errc::truncated, "tci");
+        auto tag = vlan_tag::from_tci(tpid, load_be16(b, off + 2));
+        if (tag.vid == 0xfff) return fail(layer::vlan, errc::bad_value, "id");
+        return tag;
+    }
+
     bytes_view b_;
     std::array<vlan_tag, max_tags> tags_{};
     std::size_t ntags_ = 0;
