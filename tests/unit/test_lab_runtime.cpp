@@ -183,6 +183,31 @@ BOOST_AUTO_TEST_CASE(check_commands) {
     BOOST_TEST(dns_command("iothub.example") == "nslookup iothub.example");
 }
 
+// A model = "netvsc" NIC's channel counters reach summary.json and summary.md; a virtio
+// port has none (JSON null, no section).
+BOOST_AUTO_TEST_CASE(netvsc_channel_counters_in_the_report) {
+    run_report r;
+    port_report virtio;
+    virtio.switch_name = "s";
+    virtio.port = "a-eth0";
+    r.ports.push_back(virtio);
+    BOOST_TEST(to_json(r).find("\"netvsc\":null") != std::string::npos);
+    BOOST_TEST(to_markdown(r).find("netvsc channels") == std::string::npos);
+    port_report nv = virtio;
+    nv.port = "b-eth0";
+    nv.netvsc.emplace();
+    nv.netvsc->guest_to_host.frames = 7;
+    nv.netvsc->host_to_guest.frames = 5;
+    nv.netvsc->host_to_guest.count_drop(netvsc::link_drop::link_down, 2);
+    r.ports.push_back(nv);
+    auto j = to_json(r);
+    BOOST_TEST(j.find("\"netvsc\":{\"guest_to_host\":{\"frames\":7,") != std::string::npos);
+    BOOST_TEST(j.find("\"host_to_guest\":{\"frames\":5,\"bytes\":0,\"drops\":2}") != std::string::npos);
+    auto md = to_markdown(r);
+    BOOST_TEST(md.find("## netvsc channels") != std::string::npos);
+    BOOST_TEST(md.find("| s | b-eth0 |") != std::string::npos);
+}
+
 // DESIGN.md "CLI": one line per check with expected, observed and pass/fail; exit 0 only
 // when every check observed what it expected.
 BOOST_AUTO_TEST_CASE(check_lines_and_json) {

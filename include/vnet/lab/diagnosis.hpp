@@ -390,7 +390,8 @@ inline expected<diagnostic_plan, std::string> plan_diagnosis(const lab_file& lf,
     // the host, on the VM's segment, before the VM boots (the model's fact stays as the
     // fallback when the probe cannot run).
     const bool host_on_segment =
-        sw && ((sw->kind == switch_kind::external && lf.host.network && sw->network == lf.host.network) ||
+        sw && ((sw->kind == switch_kind::external && sw->allow_management_os && lf.host.network &&
+                sw->network == lf.host.network) ||
                (sw->kind == switch_kind::internal && sw->host_address));
     if (nic.ip == ip_mode::static_ && nic.address && host_on_segment) {
         diag_check c;

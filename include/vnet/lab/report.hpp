@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <vnet/lab/lab_file.hpp>
+#include <vnet/netvsc/port.hpp>
 #include <vnet/switch/counters.hpp>
 
 namespace vnet::lab {
@@ -44,6 +46,7 @@ struct port_report {
     std::string port;
     sw::port_counters counters;
     std::string pcap;  // file name in the report folder, or empty
+    std::optional<netvsc::netvsc_link_counters> netvsc;  // a model = "netvsc" NIC's channel
 };
 
 struct run_report {
@@ -128,10 +131,19 @@ inline std::string to_json(const run_report& r) {
         for (std::size_t d = 0; d < sw::drop_reason_count; ++d)
             drops += fmt::format("{}{}:{}", d ? "," : "", json_string(sw::to_string(static_cast<sw::drop_reason>(d))),
                                  p.counters.drops[d]);
+        std::string nv = "null";
+        if (p.netvsc) {
+            auto dir = [](const netvsc::link_direction_counters& c) {
+                return fmt::format("{{\"frames\":{},\"bytes\":{},\"drops\":{}}}", c.frames, c.bytes, c.total_drops());
+            };
+            nv = fmt::format("{{\"guest_to_host\":{},\"host_to_guest\":{},\"link_changes\":{}}}",
+                             dir(p.netvsc->guest_to_host), dir(p.netvsc->host_to_guest), p.netvsc->link_changes);
+        }
         s += fmt::format(
-            "{}{{\"switch\":{},\"port\":{},\"rx_frames\":{},\"tx_frames\":{},\"flooded\":{},\"drops\":{{{}}},\"pcap\":{}}}",
+            "{}{{\"switch\":{},\"port\":{},\"rx_frames\":{},\"tx_frames\":{},\"flooded\":{},\"drops\":{{{}}},\"pcap\":{},"
+            "\"netvsc\":{}}}",
             i ? "," : "", json_string(p.switch_name), json_string(p.port), p.counters.rx_frames, p.counters.tx_frames,
-            p.counters.flooded, drops, json_string(p.pcap));
+            p.counters.flooded, drops, json_string(p.pcap), nv);
     }
     return s + "]}";
 }
@@ -152,6 +164,13 @@ inline std::string to_markdown(const run_report& r) {
     for (const auto& p : r.ports)
         s += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", p.switch_name, p.port, p.counters.rx_frames,
                          p.counters.tx_frames, p.counters.flooded, p.counters.total_drops(), p.pcap);
+    bool any = false;
+    for (const auto& p : r.ports)
+        if (p.netvsc) {
+            if (!any) s += "\n## netvsc channels (VSC, VMBus ring, VSP)\n\n| switch | port | counters |\n|---|---|---|\n";
+            any = true;
+            s += fmt::format("| {} | {} | {} |\n", p.switch_name, p.port, *p.netvsc);
+        }
     return s;
 }
 

@@ -612,6 +612,7 @@ public:
             pr.switch_name = lf_.switches[p.sw].name;
             pr.port = p.name;
             pr.counters = pump_->counters(p.sw, p.id);
+            pr.netvsc = p.netvsc;
             if (!opt_.report_dir.empty())
                 pr.pcap = std::filesystem::path(pcap_path(pr.switch_name, p.name)).filename().string();
             out.push_back(std::move(pr));
@@ -1104,14 +1105,16 @@ private:
 public:
     /// Leases the host's address by DHCP when the lab says address = "dhcp" (after the
     /// switches run). Called by run(); harmless otherwise.
+    /// Then starts the host's NATs (ICS, NetNat), which translate to that address.
     void lease_host_address() {
-        if (host_dhcp_if_.empty()) return;
-        auto r = ns_exec("host",
-                         {"busybox", "udhcpc", "-i", host_dhcp_if_, "-n", "-q", "-t", "5", "-T", "1", "-s",
-                          names_.state_dir() + "/udhcpc.sh"},
-                         std::chrono::seconds(15));
-        if (!r || r->status != 0) note("host: no DHCP lease on its adapter");
-        else note("host: address leased by DHCP");
+        if (!host_dhcp_if_.empty()) {
+            auto r = ns_exec("host",
+                             {"busybox", "udhcpc", "-i", host_dhcp_if_, "-n", "-q", "-t", "5", "-T", "1", "-s",
+                              names_.state_dir() + "/udhcpc.sh"},
+                             std::chrono::seconds(15));
+            if (!r || r->status != 0) note("host: no DHCP lease on its adapter");
+            else note("host: address leased by DHCP");
+        }
         start_host_nats();
     }
 
