@@ -983,9 +983,9 @@ BOOST_AUTO_TEST_CASE(tcp_and_udp_through_the_nat) {
     BOOST_TEST(n1.outbound >= n0.outbound + 4);  // SYN, ACK, data, FIN / the datagram
     BOOST_TEST(n1.inbound >= n0.inbound + 3);
     const auto glue = L.glue();
-    BOOST_TEST(glue.uplink_sent >= 4u);
-    BOOST_TEST(glue.uplink_packets >= 3u);
-    BOOST_TEST(glue.checksums_completed >= 1u);  // the uplink's partial checksums, completed
+    BOOST_TEST(glue.uplink.sent >= 4u);
+    BOOST_TEST(glue.uplink.received >= 3u);
+    BOOST_TEST(glue.uplink.checksums_completed >= 1u);  // the uplink's partial checksums, completed
     BOOST_TEST(L.look([](const bundle& b) { return b.counters().routed_out; }) >= 4u);
     BOOST_TEST(L.look([](const bundle& b) { return b.counters().routed_in; }) >= 3u);
     BOOST_TEST_MESSAGE(L.summary());
