@@ -15,14 +15,13 @@
 //                        port of the NAT's range (and ICMP) go to the bundle's NAT inbound;
 //                        NATed packets leave through the host's routing table.
 //   UDP / TCP sockets    the DNS proxy's queries to the host's DNS servers.
-// The owner keeps the kernel out of the way (nft, see kernel_rules()): no forwarding from
+// The owner keeps the kernel out of the way (nft, ics_kernel_rules()): no forwarding from
 // the vNIC, no local delivery of DHCP and DNS on the vNIC, none of the NAT's port range
 // from the uplink, and the kernel's own ephemeral ports below that range.
 #pragma once
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -31,7 +30,6 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -39,9 +37,8 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -215,11 +212,10 @@ private:
     }
 
     void on_ready(std::size_t i) {
-        std::vector<std::byte> buf(max_frame);
         std::lock_guard lock(mu_);
-        if (i == 0) drain_vnic(buf);
-        else if (i == 1) drain_dns(buf);
-        else drain_uplink(buf);
+        if (i == 0) drain_vnic(buf_);
+        else if (i == 1) drain_dns(buf_);
+        else drain_uplink(buf_);
         flush();
     }
 
@@ -351,6 +347,7 @@ private:
     ics_host_options o_;
     std::optional<bundle_type> bundle_;
     std::optional<nat_uplink> uplink_;
+    std::vector<std::byte> buf_ = std::vector<std::byte>(max_frame);  // one received frame or message
     sw::port_index link_ = 0;
     ics_host_counters counters_{};
     mutable std::mutex mu_;
