@@ -1460,7 +1460,9 @@ inline std::string to_markdown(const std::vector<table_result>& tables, std::opt
         s += fmt::format("VM NICs: model = \"{}\"{}.\n\n", nic_model_name(*nics),
                          *nics == nic_model::netvsc ? " (every frame crosses the netvsc channel: VSC, VMBus ring, VSP)" : "");
     s += "A cell is either *evaluated by the model* (the vnet models of EFLOW deployment, routing, DNS settings, "
-         "switch registry and the troubleshooting guide) or *observed on a VM* of a generated lab.\n";
+         "switch registry and the troubleshooting guide) or *observed on a VM* of a generated lab; a VM row's deploy "
+         "cell is validated with ARP probes of its address and gateway, sent from the lab's host on the lab network "
+         "before the VM boots.\n";
     for (const auto& t : tables) {
         s += fmt::format("\n## Table {}: {}\n\n`{}` ({})\n\n", t.number, detail::md_cell(t.title), t.name, t.file);
         s += "| row | source | cell | expected | observed | result | evaluated |\n|---|---|---|---|---|---|---|\n";

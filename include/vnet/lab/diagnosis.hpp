@@ -21,9 +21,11 @@
 // - "DNS": "If there's no IP address, or the IP address isn't a valid DNS server IP
 //   address, then the DNS service won't work"; Set-EflowVmDnsServers sets servers.
 //
-// Every fact records where it came from: observed on a VM (a check that ran in the guest)
-// or taken from the lab model (the lab file's topology, e.g. another device declared with
-// the VM's address). A diagnosis says which kind of fact decided it.
+// Every fact records where it came from: observed on a VM (a check that ran in the guest,
+// or, for "is the address free", an ARP probe the host sent on the lab network before the
+// VM booted) or taken from the lab model (the lab file's topology, e.g. another device
+// declared with the VM's address, when no probe could run). A diagnosis says which kind
+// of fact decided it.
 //
 // Pure: no I/O. plan_diagnosis() turns a lab file and a VM name into the checks to run;
 // observe() turns their outcomes into observations; diagnose() walks the guide's order.
