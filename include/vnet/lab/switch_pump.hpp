@@ -77,18 +77,10 @@ struct fd_port {
     netvsc::netvsc_link* link = nullptr;
 
     void receive(std::span<const bytes_view> batch) {
-        if (link) {
-            if (pcap)
-                for (auto f : batch) pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
-            link->host_send(batch, [this](std::span<const bytes_view> to_guest) { write_all(to_guest); });
-            return;
-        }
-        for (auto f : batch) {
-            ssize_t n = kind == port_fd_kind::packet_socket ? ::send(fd, f.data(), f.size(), MSG_DONTWAIT)
-                                                            : ::write(fd, f.data(), f.size());
-            if (n < 0 && ctr) ++ctr->write_errors;
-            if (pcap) pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
-        }
+        if (pcap)
+            for (auto f : batch) pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+        if (link) link->host_send(batch, [this](std::span<const bytes_view> to_guest) { write_all(to_guest); });
+        else write_all(batch);
     }
 
 private:
