@@ -45,7 +45,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::byte> out(r->buffer_len());
     auto n = r->emit(out, v->payload());
     if (!n || *n != v->total_length()) __builtin_trap();
-    if (!equal_bytes(out, v->packet())) __builtin_trap();  // a parsed header re-emits octet for octet
+    // A parsed header re-emits octet for octet, but for one's complement zero: a received
+    // checksum of 0xffff (negative zero, which an RFC 1624 eqn. 2 update can leave) verifies
+    // like the 0x0000 the emitter computes (RFC 1071), so only that field may differ then.
+    if (!equal_bytes(out, v->packet())) {
+        const auto cs = ipv4_view::field::checksum;
+        if (v->checksum() != 0xffff || load_be16(out, cs) != 0x0000) __builtin_trap();
+        store_be16(out, cs, 0xffff);
+        if (!equal_bytes(out, v->packet())) __builtin_trap();
+        store_be16(out, cs, 0x0000);
+    }
     auto back = ipv4_view::parse(out);
     if (!back || !back->checksum_ok()) __builtin_trap();
     auto again = ipv4_repr::parse(*back);
