@@ -167,29 +167,13 @@ public:
         std::size_t delivered = 0;
         auto& c = counters_.guest_to_host;
         for (std::size_t at = 0; at < frames.size();) {
-            std::size_t sent = 0;
             to_host_.clear();
-            std::size_t staged = 0;
-            for (; at < frames.size() && sent < cfg_.batch; ++at) {
-                const bytes_view f = frames[at];
-                if (auto d = size_check(f)) {
-                    c.count_drop(*d);
-                    continue;
-                }
-                if (!host_->link_up()) {
-                    c.count_drop(link_drop::link_down);
-                    continue;
-                }
-                if (auto r = guest_->send(f); !r) {
-                    c.count_drop(reason_of(r.error()));
-                    continue;
-                }
-                ++sent;
-            }
+            const std::size_t sent = admit(frames, at, c, [&](bytes_view f) { return guest_->send(f); });
             if (sent == 0) continue;
             // The VSP hands frames out of the send section (stable until the VSC takes the
             // completion back) or out of its gather buffer (GPA direct, reused per packet:
             // copied into the staging area).
+            std::size_t staged = 0;
             auto on_frame = [&](bytes_view f, const rndis_packet_info&) {
                 if (cfg_.gpa_direct) {
                     if (staged == cfg_.batch || f.size() > max_frame()) {
@@ -204,13 +188,7 @@ public:
                 to_host_.push_back(f);
             };
             drain_host(on_frame);
-            if (to_host_.size() < sent) c.count_drop(link_drop::refused, sent - to_host_.size());
-            if (!to_host_.empty()) {
-                c.frames += to_host_.size();
-                for (auto f : to_host_) c.bytes += f.size();
-                delivered += to_host_.size();
-                to_host(std::span<const bytes_view>(to_host_));
-            }
+            delivered += hand_over(to_host_, sent, c, to_host);
             drain_guest_completions();
         }
         return delivered;
@@ -228,35 +206,13 @@ public:
         std::size_t delivered = 0;
         auto& c = counters_.host_to_guest;
         for (std::size_t at = 0; at < frames.size();) {
-            std::size_t sent = 0;
             to_guest_.clear();
-            for (; at < frames.size() && sent < cfg_.batch; ++at) {
-                const bytes_view f = frames[at];
-                if (auto d = size_check(f)) {
-                    c.count_drop(*d);
-                    continue;
-                }
-                if (!host_->link_up()) {
-                    c.count_drop(link_drop::link_down);
-                    continue;
-                }
-                if (auto r = host_->deliver(f); !r) {
-                    c.count_drop(reason_of(r.error()));
-                    continue;
-                }
-                ++sent;
-            }
+            const std::size_t sent = admit(frames, at, c, [&](bytes_view f) { return host_->deliver(f); });
             if (sent == 0) continue;
             // The VSC hands frames out of receive sections, stable until the VSP takes the
             // completions back below.
             drain_guest([&](bytes_view f, const rndis_packet_info&) { to_guest_.push_back(f); });
-            if (to_guest_.size() < sent) c.count_drop(link_drop::refused, sent - to_guest_.size());
-            if (!to_guest_.empty()) {
-                c.frames += to_guest_.size();
-                for (auto f : to_guest_) c.bytes += f.size();
-                delivered += to_guest_.size();
-                to_guest(std::span<const bytes_view>(to_guest_));
-            }
+            delivered += hand_over(to_guest_, sent, c, to_guest);
             drain_host_completions();
         }
         return delivered;
@@ -293,6 +249,44 @@ public:
     std::size_t max_frame() const noexcept { return std::size_t{cfg_.mtu} + 14 + 4; }
 
 private:
+    /// Puts up to cfg_.batch frames of frames[at...] on the channel with send(frame) ->
+    /// result, counting each refusal; advances `at` past every frame it looked at. Returns
+    /// the frames sent.
+    template <class Send>
+    std::size_t admit(std::span<const bytes_view> frames, std::size_t& at, link_direction_counters& c, Send&& send) {
+        std::size_t sent = 0;
+        for (; at < frames.size() && sent < cfg_.batch; ++at) {
+            const bytes_view f = frames[at];
+            if (auto d = size_check(f)) {
+                c.count_drop(*d);
+                continue;
+            }
+            if (!host_->link_up()) {
+                c.count_drop(link_drop::link_down);
+                continue;
+            }
+            if (auto r = send(f); !r) {
+                c.count_drop(reason_of(r.error()));
+                continue;
+            }
+            ++sent;
+        }
+        return sent;
+    }
+
+    /// Counts what came out of the far side of `sent` frames (the rest as refused) and
+    /// hands it to the sink; returns the frames handed over.
+    template <class Sink>
+    static std::size_t hand_over(const std::vector<bytes_view>& out, std::size_t sent, link_direction_counters& c,
+                                 Sink& sink) {
+        if (out.size() < sent) c.count_drop(link_drop::refused, sent - out.size());
+        if (out.empty()) return 0;
+        c.frames += out.size();
+        for (auto f : out) c.bytes += f.size();
+        sink(std::span<const bytes_view>(out));
+        return out.size();
+    }
+
     explicit netvsc_link(const netvsc_link_config& cfg)
         : cfg_(cfg),
           channel_mem_(2 * (cfg.ring_pages + 1) * vmbus_page_size),
