@@ -128,10 +128,7 @@ private:
         if (!f || f->ethertype() != wire::ethertype::ipv4) return false;
         if (f->dst() != o_.server.server_mac && !f->dst().is_broadcast()) return false;
         auto ip = wire::ipv4_view::parse(f->payload());
-        if (!ip || ip->protocol() != wire::udp_view::ip_protocol || !ip->is_first_fragment() ||
-            ip->payload_len() < wire::udp_view::header_len)
-            return false;
-        return load_be16(ip->payload(), wire::udp_view::field::dst_port) == wire::dhcp_port::server;
+        return ip && wire::udp_dst_port(*ip) == wire::dhcp_port::server;
     }
 
     void drain() {

@@ -227,13 +227,11 @@ private:
         if (dst != o_.vnic_mac && !dst.is_broadcast()) return false;
         auto ip = wire::ipv4_view::parse(f->payload());
         if (!ip) return false;
-        const bool udp = ip->protocol() == wire::udp_view::ip_protocol && ip->is_first_fragment() &&
-                         ip->payload_len() >= wire::udp_view::header_len;
-        const std::uint16_t dport = udp ? load_be16(ip->payload(), wire::udp_view::field::dst_port) : 0;
-        if (udp && dport == wire::dhcp_port::server) return true;
+        const auto dport = wire::udp_dst_port(*ip);
+        if (dport == wire::dhcp_port::server) return true;
         if (dst.is_broadcast()) return false;
         const ipv4_address d = ip->dst();
-        if (d == bundle_->host_address()) return udp && dport == wire::dns_port;
+        if (d == bundle_->host_address()) return dport == wire::dns_port;
         if (d == o_.uplink_address) return false;
         for (const auto& n : o_.host_networks)
             if (n.address() == d) return false;  // one of the host's own addresses

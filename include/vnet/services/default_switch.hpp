@@ -641,10 +641,8 @@ private:
     void serve_ipv4(const wire::frame_view& f, bytes_view fr, const instant& t) {
         auto ip = wire::ipv4_view::parse(f.payload());
         if (!ip) return drop(default_switch_drop::malformed);
-        const bool udp = ip->protocol() == wire::udp_view::ip_protocol && ip->is_first_fragment() &&
-                         ip->payload_len() >= wire::udp_view::header_len;
-        const std::uint16_t dport = udp ? load_be16(ip->payload(), wire::udp_view::field::dst_port) : 0;
-        if (udp && dport == wire::dhcp_port::server) return serve_dhcp(*ip, fr, t);
+        const auto dport = wire::udp_dst_port(*ip);
+        if (dport == wire::dhcp_port::server) return serve_dhcp(*ip, fr, t);
         if (f.dst().is_multicast()) return drop(default_switch_drop::broadcast_ignored);
 
         // Unicast to the host vNIC MAC.
@@ -653,7 +651,7 @@ private:
         if (ip->dst() == host) {
             if (ip->protocol() == wire::udp_view::ip_protocol && ip->is_fragment())
                 return drop(default_switch_drop::fragment);
-            if (udp && dport == wire::dns_port) return serve_dns(*ip, f.src(), t);
+            if (dport == wire::dns_port) return serve_dns(*ip, f.src(), t);
             if (ip->protocol() == wire::ip_protocol::icmp) {
                 ++counters_.host_icmp;
                 auto out = tx_.prepare(std::max(fr.size(), gateway_responder::min_frame_len));

@@ -15,12 +15,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/ipv6.hpp>
 #include <vnet/wire/checksum.hpp>
+#include <vnet/wire/ipv4.hpp>
 
 namespace vnet::wire {
 
@@ -155,5 +157,14 @@ private:
         store_be16(out, udp_view::field::checksum, c == 0 ? 0xffff : c);
     }
 };
+
+/// The destination port of the UDP datagram an IPv4 packet carries: a dispatch peek at the
+/// first fragment's header, nothing checked beyond its length (udp_view::parse checks the
+/// rest). nullopt for another protocol, a non-first fragment or fewer than 8 octets.
+constexpr std::optional<std::uint16_t> udp_dst_port(const ipv4_view& ip) noexcept {
+    if (ip.protocol() != udp_view::ip_protocol || !ip.is_first_fragment() || ip.payload_len() < udp_view::header_len)
+        return std::nullopt;
+    return load_be16(ip.payload(), udp_view::field::dst_port);
+}
 
 }  // namespace vnet::wire
