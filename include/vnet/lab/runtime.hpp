@@ -754,22 +754,17 @@ private:
             o.server.mac_filter = svc::dhcp_mac_filter::allow;
             o.server.mac_filter_list = d.allow_macs;
         }
-        auto file = fmt::format("{}/nft-dhcp-{}.conf", names_.state_dir(), detail::file_safe(tag));
-        std::ofstream(file) << dhcp_kernel_rules(ifname);
-        must({"nft", "-f", file}, ns);
+        load_nft(ns, "dhcp-" + detail::file_safe(tag), dhcp_kernel_rules(ifname));
         auto h = dhcp_host::make(std::move(o));
         if (!h) failure(fmt::format("DHCP server {}: {}", tag, h.error().message()));
         if (auto r = (*h)->start(); !r) failure(fmt::format("DHCP server {}: {}", tag, r.error().message()));
         dhcp_hosts_.emplace_back(tag, std::move(*h));
     }
 
-    void write_nft(const std::string& ns, const std::string& rule) {
-        auto file = fmt::format("{}/nft-{}.conf", names_.state_dir(), ns);
-        {
-            std::ofstream f(file);
-            f << "table ip vnet_nat {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    "
-              << rule << "\n  }\n}\n";
-        }
+    /// Loads an nft ruleset into namespace ns (kept as <state dir>/nft-<name>-<ns>.conf).
+    void load_nft(const std::string& ns, std::string_view name, const std::string& ruleset) {
+        auto file = fmt::format("{}/nft-{}-{}.conf", names_.state_dir(), name, ns);
+        std::ofstream(file) << ruleset;
         must({"nft", "-f", file}, ns);
     }
 
@@ -827,15 +822,15 @@ private:
             ip(names_.inet_ns(), {"addr", "add", fmt::format("{}", transit_internet_side(i)), "dev", names_.transit_inet(i)});
             ip(names_.inet_ns(), {"link", "set", names_.transit_inet(i), "up"});
             ip(ns, {"route", "add", "default", "via", fmt::format("{}", transit_internet_side(i).address())});
-            write_nft(ns, fmt::format("oifname \"{}\" masquerade", names_.transit_net(i)));
-            if (!n.blocked_tcp_ports.empty()) {  // the LAN's firewall: outbound TCP to these ports dropped
-                auto file = fmt::format("{}/nft-fw-{}.conf", names_.state_dir(), ns);
-                std::ofstream(file) << fmt::format(
-                    "table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n"
-                    "    oifname \"{}\" tcp dport {{ {} }} drop\n  }}\n}}\n",
-                    names_.transit_net(i), fmt::join(n.blocked_tcp_ports, ", "));
-                must({"nft", "-f", file}, ns);
-            }
+            load_nft(ns, "nat",
+                     fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
+                                 "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
+                                 names_.transit_net(i)));
+            if (!n.blocked_tcp_ports.empty())  // the LAN's firewall: outbound TCP to these ports dropped
+                load_nft(ns, "fw",
+                         fmt::format("table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority "
+                                     "filter; policy accept;\n    oifname \"{}\" tcp dport {{ {} }} drop\n  }}\n}}\n",
+                                     names_.transit_net(i), fmt::join(n.blocked_tcp_ports, ", ")));
             start_dnsmasq(ns, "net-" + n.name, names_.bridge(), n.dns);
             if (n.dhcp) start_dhcp(ns, "net-" + n.name, names_.bridge(), bridge_mac(lf_, i), *n.dhcp, n.subnet, n.gateway);
             for (std::size_t j = 0; j < n.peers.size(); ++j) {
@@ -1042,9 +1037,7 @@ private:
         auto h = nat_host::make(std::move(o));
         if (!h) failure(fmt::format("switch {}: cannot start its NAT: {}", s.name, h.error().message()));
         netnat_ = std::move(*h);
-        auto file = fmt::format("{}/nft-netnat-{}.conf", names_.state_dir(), ns);
-        std::ofstream(file) << netnat_->kernel_rules();
-        must({"nft", "-f", file}, ns);
+        load_nft(ns, "netnat", netnat_->kernel_rules());
         const auto table = std::to_string(100 + swi);
         const auto vnic = names_.host_vnic(swi);
         for (const auto& conf : {std::string("all"), netnat_->tun_name()})
@@ -1073,9 +1066,7 @@ private:
             for (const auto& p : all_inet(r->out))
                 if (!default_subnet_->contains(p.address())) o.host_networks.push_back(p);
         o.dns_upstreams = {svc::dns_endpoint{internet_server, wire::dns_port}};
-        auto file = fmt::format("{}/nft-ics-{}.conf", names_.state_dir(), ns);
-        std::ofstream(file) << ics_kernel_rules(o);
-        must({"nft", "-f", file}, ns);
+        load_nft(ns, "ics", ics_kernel_rules(o));
         auto h = ics_host::make(std::move(o));
         if (!h) failure(fmt::format("Default Switch: cannot start ICS: {}", h.error().message()));
         ics_ = std::move(*h);
