@@ -10,8 +10,8 @@ packages=(
   # libraries
   libfmt-dev librange-v3-dev libboost-test-dev libpcap-dev libcli11-dev libtomlplusplus-dev
   nlohmann-json3-dev libbenchmark-dev libtins-dev
-  # test oracles and peers
-  tshark tcpdump dnsmasq-base isc-dhcp-client dhcpcd-base bind9-dnsutils iproute2 iputils-ping python3
+  # test oracles and peers; shfmt reads the scripts for ci/check-programs.sh
+  tshark tcpdump shfmt busybox vde2 dnsmasq-base isc-dhcp-client dhcpcd-base bind9-dnsutils iproute2 iputils-ping python3
   # VM labs (the guest kernel and busybox-static are downloaded by vm-images/build.sh, not installed)
   qemu-system-x86 cpio kmod gzip dpkg apt util-linux procps nftables iperf3
 )

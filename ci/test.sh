@@ -16,6 +16,31 @@ mkdir -p "$out"
 summary="$out/summary.txt"
 : > "$summary"
 
+current_step=setup
+step() { current_step=$*; printf '\n==== %s ====\n' "$*"; }
+
+# The summary line is printed on every exit path: a step that stops the script (a failed
+# build, a failed install) is counted as one failure under its name.
+failed_total=0
+print_summary() {
+  local rc=${1:-$?}
+  local last_failed
+  last_failed=$(tail -1 "$summary" 2>/dev/null | awk '{print $NF}')
+  # a step that already counted its failures is not counted again
+  if [ "$rc" -ne 0 ] && ! [ "${last_failed:-0}" -gt 0 ] 2>/dev/null; then
+    echo "$(tr ' ' '_' <<<"$current_step") aborted 0 1" >> "$summary"
+    echo "ci/test.sh: step '$current_step' stopped the run (exit $rc)" >&2
+  fi
+  printf '\n==== summary ====\n'
+  local passed=0 failed=0 p f
+  while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(awk '{print $(NF-1), $NF}' "$summary")
+  cat "$summary"
+  echo "vnet: $passed passed, $failed failed"
+  failed_total=$failed
+}
+trap print_summary EXIT
+
+step "dependencies"
 "$root/ci/deps.sh"
 
 # Compile through ccache: objects are shared between checkouts (paths are made relative
@@ -26,7 +51,6 @@ if command -v ccache >/dev/null; then
   cache_args=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DVNET_TEST_PCH=OFF)
 fi
 
-step() { printf '\n==== %s ====\n' "$*"; }
 # ctest prints "N% tests passed, F tests failed out of T"; keep the counts.
 run_ctest() {
   local dir=$1; shift
@@ -97,16 +121,23 @@ if [ "${VNET_SKIP_VM:-0}" != 1 ]; then
   if [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] && command -v qemu-system-x86_64 >/dev/null; then
     if (cd "$out/gcc" && ctest -N -L vm | grep -q 'Total Tests: [1-9]'); then
       step "VM tests (QEMU, TCG)"
-      run_ctest "$out/gcc" -L vm
+      # every program the VM tests start is logged, then checked against ci/deps.sh
+      exec_log="$out/exec.log"; : > "$exec_log"
+      vm_rc=0
+      VNET_EXEC_LOG="$exec_log" run_ctest "$out/gcc" -L vm || vm_rc=$?
+      step "programs run by the VM tests, installed by ci/deps.sh"
+      if "$root/ci/check-programs.sh" "$exec_log"; then
+        echo "programs exec-log 1 0" >> "$summary"
+      else
+        echo "programs exec-log 0 1" >> "$summary"
+      fi
+      [ "$vm_rc" -eq 0 ] || exit "$vm_rc"
     fi
   else
     echo "ci/test.sh: VM tests need root, /dev/net/tun and QEMU; not run here" | tee -a "$out/skipped.txt"
   fi
 fi
 
-step "summary"
-passed=0 failed=0
-while read -r _ _ p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(awk '{print $1, $2, $(NF-1), $NF}' "$summary")
-cat "$summary"
-echo "vnet: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+trap - EXIT
+print_summary 0
+[ "$failed_total" -eq 0 ]

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -150,10 +151,34 @@ inline int open_output(const std::string& path) noexcept {
     return ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
+/// When VNET_EXEC_LOG names a file, every program started is appended to it: a line
+/// "exec<TAB>argv[0]", and for `sh -c SCRIPT` also "sh<TAB>SCRIPT" with newlines written as
+/// \n. ci/check-programs.sh reads it to check that ci/deps.sh installs each of them.
+inline void log_exec(const std::vector<std::string>& argv) {
+    const char* path = std::getenv("VNET_EXEC_LOG");
+    if (path == nullptr || *path == '\0') return;
+    std::string line = "exec\t" + argv.front() + "\n";
+    if (argv.size() >= 3 && (argv[0] == "sh" || argv[0] == "bash") && argv[1] == "-c") {
+        line += "sh\t";
+        for (char ch : argv[2]) {
+            if (ch == '\n') line += "\\n";
+            else if (ch == '\\') line += "\\\\";
+            else line += ch;
+        }
+        line += '\n';
+    }
+    int fd = ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    // one write per record: O_APPEND keeps records of concurrent processes whole
+    [[maybe_unused]] auto n = ::write(fd, line.data(), line.size());
+    ::close(fd);
+}
+
 /// fork + exec with explicit fds for 0/1/2. out_fd/err_fd of -1 use the paths in `opt`.
 inline result<child> spawn_fds(const std::vector<std::string>& argv, const spawn_options& opt, int out_fd,
                                int err_fd) {
     if (argv.empty() || argv.front().empty()) return fail(layer::io, errc::bad_value, "spawn.argv");
+    log_exec(argv);
     std::vector<char*> args;
     args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
