@@ -14,6 +14,8 @@ packages=(
   tshark tcpdump shfmt busybox vde2 dnsmasq-base isc-dhcp-client dhcpcd-base bind9-dnsutils iproute2 iputils-ping python3
   # VM labs (the guest kernel and busybox-static are downloaded by vm-images/build.sh, not installed)
   qemu-system-x86 cpio kmod gzip dpkg apt util-linux procps nftables iperf3
+  # ci/fresh-machine.sh (a minbase chroot for the README commands)
+  mmdebstrap
 )
 
 missing=()
