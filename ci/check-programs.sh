@@ -5,7 +5,7 @@
 # Programs are collected from:
 #  1. the C++ sources: the first word of every argv literal handed to io::run / io::spawn
 #     and the lab's helpers (run({"ip", ...}), spawn({"dnsmasq", ...}), argv{"busybox", ...});
-#  2. the host-side shell scripts (ci/*.sh, vm-images/*.sh): the first word of every simple
+#  2. the host-side shell scripts (ci/*.sh, vm-images/*.sh, tests/*/*.sh): the first word of every simple
 #     command, read from the syntax tree shfmt gives (ci/lib/shell_programs.py);
 #  3. optionally, exec logs written by io::spawn when VNET_EXEC_LOG is set (one argv[0] per
 #     line, and the commands of `sh -c` scripts): what the tests really ran.
@@ -86,7 +86,7 @@ programs_of_script() {  # programs_of_script FILE|- -> "program line" lines, fro
 }
 
 # 2. Host-side scripts: the first word of every simple command, from the syntax tree.
-for f in ci/*.sh vm-images/*.sh; do
+for f in ci/*.sh vm-images/*.sh tests/*/*.sh; do
   [ -f "$f" ] || continue
   while read -r w line; do
     is_builtin "$w" && continue

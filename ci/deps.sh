@@ -16,6 +16,8 @@ packages=(
   qemu-system-x86 cpio kmod gzip dpkg apt util-linux procps nftables iperf3
   # ci/fresh-machine.sh (a minbase chroot for the README commands)
   mmdebstrap
+  # report pages: topologies drawn by Graphviz, index.html checked in headless Chromium
+  graphviz chromium
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -68,6 +69,23 @@ struct conformance_options {
 };
 /// vnet conformance [--table NAME] [--shard I/N] [--report DIR] [--nic-model virtio|netvsc]
 int run_conformance_command(const conformance_options& o);
+
+}  // namespace vnet::cli
+
+namespace vnet::lab {
+struct lab_file;
+struct table_spec;
+struct table_result;
+struct run_report;
+}  // namespace vnet::lab
+
+namespace vnet::cli {
+
+/// index.html of a conformance report folder (html_report.cpp).
+void write_conformance_html(const std::string& report_dir, const std::vector<lab::table_spec>& specs,
+                            const std::vector<lab::table_result>& results, const std::string& subtitle, double seconds);
+/// index.html of a lab report folder; lf: the lab, for its topology (may be null).
+void write_lab_html(const std::string& dir, const lab::lab_file* lf, const lab::run_report& r);
 
 struct diag_options {
     std::string file;

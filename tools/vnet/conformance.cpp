@@ -186,6 +186,8 @@ int run_conformance_command(const conformance_options& o) {
         if (!write_text(o.report_dir + "/conformance.md", lab::to_markdown(results, *nics)) ||
             !write_text(o.report_dir + "/conformance.xml", lab::to_junit_xml(results, *nics)))
             report_error("conformance", fmt::format("cannot write the report in {}", o.report_dir), 1);
+        write_conformance_html(o.report_dir, *tables, results,
+                               fmt::format("VM NICs: model = \"{}\"; tables from {}", lab::nic_model_name(*nics), dir), secs);
     }
     return lab::exit_status(results);
 }

@@ -108,6 +108,8 @@ void write_report(const std::string& dir, const lab::run_report& r) {
     std::filesystem::create_directories(dir, ec);
     if (!write_file(dir + "/summary.md", lab::to_markdown(r)) || !write_file(dir + "/summary.json", lab::to_json(r) + "\n"))
         report_error("lab", fmt::format("cannot write the report in {}", dir), 1);
+    auto lf = lab::load_lab(r.file);
+    write_lab_html(dir, lf ? &*lf : nullptr, r);
 }
 
 int finish(const lab_run_options& o, const lab::run_report& r) {

@@ -179,11 +179,22 @@ struct row_spec {
     }
 };
 
+/// A table that is a matrix in its source document (switch type x host SKU, ...): the
+/// row "<r>-<c>" is the cell at row value r and column value c ([table] matrix = { rows =
+/// "switch type", row_values = [...], cols = "host SKU", col_values = [...] }).
+struct table_matrix {
+    std::string rows_name;
+    std::vector<std::string> rows;
+    std::string cols_name;
+    std::vector<std::string> cols;
+};
+
 struct table_spec {
     std::string file;
     std::string name;
     int number = 0;
     std::string title;
+    std::optional<table_matrix> matrix;
     std::vector<row_spec> rows;
 
     std::size_t vm_rows() const noexcept {
@@ -284,6 +295,7 @@ struct table_result {
     std::string file;
     int number = 0;
     std::vector<row_result> rows;
+    std::optional<table_matrix> matrix;
 };
 
 struct cell_counts {
@@ -337,7 +349,7 @@ public:
         toml::node* tn = root.get("table");
         if (!tn || !tn->is_table()) fail_at(tn ? tn : &root, "table", "missing [table] with name, number and title");
         toml::table& tt = *tn->as_table();
-        allow(tt, "table", {"name", "number", "title", "source"});
+        allow(tt, "table", {"name", "number", "title", "source", "matrix"});
         t.name = str(tt, "name", "table", true);
         if (t.name.empty() || t.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
             fail_at(tt.get("name"), "table.name", "must be a-z, 0-9 and '-'");
@@ -346,6 +358,7 @@ public:
             fail_at(num ? num : &tt, "table.number", "must be an integer 1-99");
         t.number = static_cast<int>(num->as_integer()->get());
         t.title = str(tt, "title", "table", true);
+        if (toml::node* mn = tt.get("matrix")) t.matrix = read_matrix(mn);
         toml::node* rows = root.get("row");
         if (!rows) fail_at(&root, "row", "a table needs at least one [[row]]");
         toml::array* ra = rows->as_array();
@@ -360,6 +373,29 @@ public:
     }
 
 private:
+    table_matrix read_matrix(toml::node* mn) const {
+        toml::table* m = mn->as_table();
+        if (!m) fail_at(mn, "table.matrix", "must be { rows = ..., row_values = [...], cols = ..., col_values = [...] }");
+        allow(*m, "table.matrix", {"rows", "row_values", "cols", "col_values"});
+        table_matrix out;
+        out.rows_name = str(*m, "rows", "table.matrix", true);
+        out.cols_name = str(*m, "cols", "table.matrix", true);
+        auto values = [&](std::string_view key) {
+            std::vector<std::string> v;
+            toml::node* n = m->get(key);
+            toml::array* a = n ? n->as_array() : nullptr;
+            if (!a || a->empty()) fail_at(n ? n : mn, fmt::format("table.matrix.{}", key), "must be a non-empty array of strings");
+            for (auto& e : *a) {
+                if (!e.is_string()) fail_at(&e, fmt::format("table.matrix.{}", key), "must be a non-empty array of strings");
+                v.push_back(e.as_string()->get());
+            }
+            return v;
+        };
+        out.rows = values("row_values");
+        out.cols = values("col_values");
+        return out;
+    }
+
     [[noreturn]] void fail_at(const toml::node* n, std::string key, std::string msg) const {
         conf_fail(file_, line_of(n), std::move(key), std::move(msg));
     }
@@ -1399,7 +1435,7 @@ inline std::vector<table_result> run_conformance(const std::vector<table_spec>& 
     std::vector<table_result> out;
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const table_spec& t = tables[rows[i].table];
-        if (out.empty() || out.back().name != t.name) out.push_back({t.name, t.title, t.file, t.number, {}});
+        if (out.empty() || out.back().name != t.name) out.push_back({t.name, t.title, t.file, t.number, {}, t.matrix});
         out.back().rows.push_back(std::move(results[i]));
     }
     return out;
