@@ -52,7 +52,11 @@ struct fake_executor : lab_executor {
             if (auto e = errors.find(lf.name); e != errors.end()) ex.error = e->second;
             for (std::size_t i = 0; i < lf.checks.size(); ++i) {
                 auto o = overrides.find(fmt::format("{}/{}", lf.name, i));
-                ex.checks.push_back(o != overrides.end() ? o->second : check_outcome{lf.checks[i].expect, "fake", true});
+                // as the runtime does: a check from a VM is observed in that guest
+                const bool guest = lf.find_vm(lf.checks[i].from) != nullptr && lf.checks[i].kind != check_kind::flooding &&
+                                   lf.checks[i].kind != check_kind::arp;
+                ex.checks.push_back(o != overrides.end() ? o->second
+                                                         : check_outcome{lf.checks[i].expect, "fake", true, guest});
             }
         }
         --in_flight;
@@ -507,10 +511,10 @@ BOOST_AUTO_TEST_CASE(all_expected_passes_except_the_missing_cell) {
     auto r = run_demo(fx);
     BOOST_TEST(fx.runs.load() == 3);  // three VM rows with checks; the model row does not run
     BOOST_TEST((cell(r, "reach", "ping eflow -> gateway").status == cell_status::pass));
-    BOOST_TEST((cell(r, "reach", "ping eflow -> gateway").origin == cell_origin::vm));
-    BOOST_TEST((cell(r, "reach", "deploy").origin == cell_origin::vm));  // validated with the lab's ARP probes
+    BOOST_TEST((cell(r, "reach", "ping eflow -> gateway").origin == cell_origin::guest));
+    BOOST_TEST((cell(r, "reach", "deploy").origin == cell_origin::lab));  // validated with the lab's ARP probes
     BOOST_TEST((cell(r, "reach", "deploy").status == cell_status::pass));
-    BOOST_TEST((cell(r, "lease", "deploy").origin == cell_origin::vm));  // decided by the lease on the VM
+    BOOST_TEST((cell(r, "lease", "deploy").origin == cell_origin::guest));  // decided by the lease in the guest
     BOOST_TEST((cell(r, "rule", "support").origin == cell_origin::model));
     BOOST_TEST((cell(r, "rule", "deploy").status == cell_status::pass));
     BOOST_TEST((cell(r, "reboot", "mac_after_reboot").status == cell_status::missing));
@@ -522,7 +526,7 @@ BOOST_AUTO_TEST_CASE(all_expected_passes_except_the_missing_cell) {
     fake_executor all;  // an executor that reboots: the cell is observed on the VM
     auto r2 = run_demo(all);
     BOOST_TEST((cell(r2, "reboot", "mac_after_reboot").status == cell_status::pass));
-    BOOST_TEST((cell(r2, "reboot", "mac_after_reboot").origin == cell_origin::vm));
+    BOOST_TEST((cell(r2, "reboot", "mac_after_reboot").origin == cell_origin::guest));
     BOOST_TEST(exit_status(r2) == 0);
 }
 
@@ -550,6 +554,23 @@ BOOST_AUTO_TEST_CASE(mismatch_missing_and_error) {
     BOOST_TEST(exit_status(r2) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_check_that_could_not_run_is_an_error_never_an_observed_fail) {
+    // The guest's ping is missing (exit 127): the check is an error, whatever the cell expects.
+    fake_executor fx;
+    fx.overrides["t42-reach/0"] = {"error", "ping could not run (exit 127, not found: sh: ping: not found)", true, true};
+    fx.overrides["t42-reach/3"] = {"error", "cannot probe from host on eth0: socket", true, false};
+    auto r = run_demo(fx);
+    const auto& ping = cell(r, "reach", "ping eflow -> gateway");
+    BOOST_TEST((ping.status == cell_status::error));
+    BOOST_TEST((ping.origin == cell_origin::none));
+    BOOST_TEST(ping.detail.find("exit 127") != std::string::npos);
+    const auto& dep = cell(r, "reach", "deploy");  // its gateway probe could not run
+    BOOST_TEST((dep.status == cell_status::error));
+    BOOST_TEST(dep.detail.find("could not be carried out") != std::string::npos);
+    BOOST_TEST(count_cells(r).error == 2u);
+    BOOST_TEST(exit_status(r) == 1);
+}
+
 BOOST_AUTO_TEST_CASE(deploy_cell_follows_the_lab_probes) {
     // EFLOW-FACTS.md [AD]: "ip4GatewayAddress ... is not reachable. Required for external
     // switch" when the gateway does not answer; "ip4Address ... in use" when the address
@@ -558,7 +579,7 @@ BOOST_AUTO_TEST_CASE(deploy_cell_follows_the_lab_probes) {
     silent.overrides["t42-reach/3"] = {"fail", "no answer for 192.168.0.1 to 3 ARP probes on eth", true};
     auto r = run_demo(silent);
     const auto& dep = cell(r, "reach", "deploy");
-    BOOST_TEST((dep.origin == cell_origin::vm));
+    BOOST_TEST((dep.origin == cell_origin::lab));
     BOOST_TEST((dep.status == cell_status::mismatch));
     BOOST_TEST(dep.observed == "Error: ip4GatewayAddress 192.168.0.1 is not reachable. Required for external switch");
     BOOST_TEST(dep.detail.find("no answer for 192.168.0.1") != std::string::npos);
@@ -636,12 +657,12 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(reports)
 
 std::vector<table_result> sample() {
-    table_result t{"demo", "Demo <table> & \"quotes\"", "d.toml", 3, {}};
+    table_result t{"demo", "Demo <table> & \"quotes\"", "d.toml", 3, {}, std::nullopt};
     row_result r;
     r.id = "row-1";
     r.source = "seed 001 \"Check DNS\" | pipes";
     r.eval = row_eval::vm;
-    r.cells.push_back({"ping eflow -> 1.2.3.4", "ok", "ok", "3/3 replies", cell_origin::vm, cell_status::pass, 5});
+    r.cells.push_back({"ping eflow -> 1.2.3.4", "ok", "ok", "3/3 replies", cell_origin::guest, cell_status::pass, 5});
     r.cells.push_back({"deploy <x> & 'y'", "Error: a < b", std::string("Error: \x01 ctrl") + "\xc3\xa9", "", cell_origin::model,
                        cell_status::mismatch, 6});
     r.cells.push_back({"flooding", "x", "", "no check", cell_origin::none, cell_status::missing, 7});

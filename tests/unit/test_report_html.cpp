@@ -16,7 +16,7 @@ cell_result cell(std::string label, std::string expected, std::string observed, 
     c.expected = std::move(expected);
     c.observed = std::move(observed);
     c.status = st;
-    c.origin = cell_origin::vm;
+    c.origin = cell_origin::guest;
     return c;
 }
 

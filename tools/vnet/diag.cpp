@@ -41,7 +41,9 @@ int run_diag(const diag_options& o) {
     for (std::size_t i = 0; i < plan->checks.size(); ++i) {
         const auto& c = plan->checks[i];
         lab::observed_check one;
-        if (i < ex.checks.size()) one = {ex.checks[i].implemented, ex.checks[i].observed == "ok", ex.checks[i].detail};
+        if (i < ex.checks.size())
+            one = {ex.checks[i].implemented && ex.checks[i].observed != "error", ex.checks[i].observed == "ok",
+                   ex.checks[i].detail};
         oc.push_back(one);
         std::string what(lab::to_string(c.role));
         if (c.role == lab::diag_role::outbound_port) what += fmt::format(" {}", c.port);

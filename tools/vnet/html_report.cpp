@@ -105,7 +105,7 @@ void write_lab_html(const std::string& dir, const lab::lab_file* lf, const lab::
         cell.expected = c.expected;
         cell.observed = c.observed;
         cell.detail = c.detail;
-        cell.origin = lab::cell_origin::vm;
+        cell.origin = c.in_guest ? lab::cell_origin::guest : lab::cell_origin::lab;
         cell.status = c.observed == "error" ? lab::cell_status::error
                       : c.pass()             ? lab::cell_status::pass
                                              : lab::cell_status::mismatch;

@@ -208,9 +208,10 @@ struct table_spec {
 
 /// The outcome of one [[check]] of a lab.
 struct check_outcome {
-    std::string observed;      // "ok" | "fail"
-    std::string detail;
+    std::string observed;      // "ok" | "fail" | "error" (not carried out: nothing observed), or a text kind's text
+    std::string detail;        // the evidence, or why nothing was observed
     bool implemented = true;   // false: this executor cannot run the check's kind
+    bool in_guest = false;     // observed inside a guest (else on the lab's host, network or switch)
 };
 
 /// A whole lab run: one outcome per [[check]], in order, or why the lab did not run.
@@ -236,13 +237,20 @@ struct lab_executor {
 // Results
 // ======================================================================================
 
-enum class cell_origin : std::uint8_t { model, vm, none };
+/// Where a cell's value came from.
+enum class cell_origin : std::uint8_t {
+    model,  // computed by vnet's models of EFLOW and Hyper-V (no lab)
+    guest,  // observed inside a guest: a command run by its agent, what it printed
+    lab,    // observed on the lab's host, networks or switch: probes, counters, captures
+    none,   // not observed (missing, error)
+};
 enum class cell_status : std::uint8_t { pass, mismatch, missing, error };
 
 constexpr std::string_view to_string(cell_origin o) noexcept {
     switch (o) {
         case cell_origin::model: return "evaluated by the model";
-        case cell_origin::vm: return "observed on a VM";
+        case cell_origin::guest: return "observed in a guest";
+        case cell_origin::lab: return "observed on the lab network";
         case cell_origin::none: return "not observed";
     }
     return "?";
@@ -250,7 +258,8 @@ constexpr std::string_view to_string(cell_origin o) noexcept {
 constexpr std::string_view short_origin(cell_origin o) noexcept {
     switch (o) {
         case cell_origin::model: return "model";
-        case cell_origin::vm: return "vm";
+        case cell_origin::guest: return "guest";
+        case cell_origin::lab: return "lab";
         case cell_origin::none: return "-";
     }
     return "?";
@@ -1134,7 +1143,7 @@ inline diagnosis row_diagnosis(const row_spec& r, const execution* ex) {
     std::vector<observed_check> oc;
     for (std::size_t i = 0; i < r.diag_plan->checks.size(); ++i) {
         std::size_t k = r.diag_first_check + i;
-        if (ex && k < ex->checks.size() && ex->checks[k].implemented)
+        if (ex && k < ex->checks.size() && ex->checks[k].implemented && ex->checks[k].observed != "error")
             oc.push_back({true, ex->checks[k].observed == "ok", ex->checks[k].detail});
         else
             oc.push_back({});
@@ -1158,6 +1167,12 @@ inline void deploy_on_lab(const row_spec& r, const std::optional<execution>& ex,
             c.detail = fmt::format("the lab returned no ARP probe outcome for {}", a);
             return;
         }
+        if (ex->checks[idx].observed == "error") {
+            c.status = cell_status::error;
+            c.observed = "error";
+            c.detail = fmt::format("the ARP probe for {} could not be carried out: {}", a, ex->checks[idx].detail);
+            return;
+        }
         probes += fmt::format("{}{}", probes.empty() ? "" : "; ", ex->checks[idx].detail);
     }
     eflow::network_probe probe{[&](ipv4_address a) {
@@ -1166,7 +1181,7 @@ inline void deploy_on_lab(const row_spec& r, const std::optional<execution>& ex,
         return false;
     }};
     const auto rv = eflow::validate_deploy(*r.deploy_options, *r.deploy_host, probe);
-    c.origin = cell_origin::vm;
+    c.origin = cell_origin::lab;  // the model's validation fed with what the probes observed
     if (!rv.report.ok()) {
         c.observed = rv.report.error->message;
         c.detail = fmt::format("rule {}; ARP probes on the lab network: {}", eflow::to_string(rv.report.error->rule), probes);
@@ -1214,10 +1229,18 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
             c.detail = idx < ex->checks.size() ? ex->checks[idx].detail : "the executor returned no outcome for this check";
             return;
         }
-        c.origin = cell_origin::vm;
-        c.observed = ex->checks[idx].observed;
-        c.detail = ex->checks[idx].detail;
+        const check_outcome& o = ex->checks[idx];
+        if (o.observed == "error") {  // not carried out: nothing observed, never a "fail"
+            c.status = cell_status::error;
+            c.observed = "error";
+            c.detail = o.detail;
+            return;
+        }
+        c.origin = o.in_guest ? cell_origin::guest : cell_origin::lab;
+        c.observed = o.observed;
+        c.detail = o.detail;
     };
+    auto observed = [](const cell_result& c) { return c.origin == cell_origin::guest || c.origin == cell_origin::lab; };
     std::optional<diagnosis> diag;
     for (const auto& cs : r.cells) {
         cell_result c;
@@ -1236,9 +1259,9 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
             case cell_kind::deploy:
                 if (!r.probe_checks.empty()) {
                     deploy_on_lab(r, ex, c);
-                    if (c.origin == cell_origin::vm && c.observed == "ok" && r.lease_check) {
+                    if (observed(c) && c.observed == "ok" && r.lease_check) {
                         vm_outcome(*r.lease_check, c);
-                        if (c.origin == cell_origin::vm && c.observed != "ok")
+                        if (observed(c) && c.observed != "ok")
                             c.observed = fmt::format("Error: no DHCP lease on {}: the VM has no IP address", plan->switch_name);
                     }
                 } else if (!r.deploy->report.ok()) {
@@ -1248,7 +1271,7 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
                 } else if (r.lease_check) {
                     // DHCP: Deploy-Eflow fails when the VM gets no address (seed 000 "DHCP").
                     vm_outcome(*r.lease_check, c);
-                    if (c.origin == cell_origin::vm && c.observed != "ok")
+                    if (observed(c) && c.observed != "ok")
                         c.observed = fmt::format("Error: no DHCP lease on {}: the VM has no IP address", plan->switch_name);
                 } else {
                     c.origin = cell_origin::model;
@@ -1345,9 +1368,24 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
                     vm_outcome(0, c);  // missing or error, as the row's VM part
                     break;
                 }
+                if (r.eval == row_eval::vm && r.diag_plan && ex) {
+                    // a guide step that could not be carried out leaves the diagnosis unknown
+                    std::string errors;
+                    for (std::size_t i = 0; i < r.diag_plan->checks.size(); ++i) {
+                        const std::size_t k = r.diag_first_check + i;
+                        if (k < ex->checks.size() && ex->checks[k].observed == "error")
+                            errors += fmt::format("{}check {}: {}", errors.empty() ? "" : "; ", k + 1, ex->checks[k].detail);
+                    }
+                    if (!errors.empty()) {
+                        c.status = cell_status::error;
+                        c.observed = "error";
+                        c.detail = fmt::format("a step of the troubleshooting order could not be carried out: {}", errors);
+                        break;
+                    }
+                }
                 if (!diag) diag = row_diagnosis(r, ex ? &*ex : nullptr);
                 c.origin = r.given ? cell_origin::model
-                                   : (diag->component == net_component::none || diag->decided_by == fact_source::vm ? cell_origin::vm
+                                   : (diag->component == net_component::none || diag->decided_by == fact_source::vm ? cell_origin::guest
                                                                                                                     : cell_origin::model);
                 c.observed = cs.kind == cell_kind::diagnosis ? std::string(to_string(diag->component)) : diag->remedy;
                 c.detail = diag->component == net_component::none ? diag->finding

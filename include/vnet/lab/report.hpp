@@ -26,10 +26,15 @@ struct check_result {
     std::string to;            // as written (a name, an address, "host", ...)
     std::string target;        // what it resolved to (an address), when it has one
     std::string expected;      // "ok" | "fail"
-    std::string observed;      // "ok" | "fail"
-    std::string detail;        // what was seen: "3/3 replies", "198.51.100.10", "dev eth0 via ..."
+    std::string observed;      // "ok" | "fail" | "error" (could not be carried out; verdicts.hpp)
+    std::string detail;        // what was seen: "3/3 replies", "198.51.100.10", "dev eth0 via ...", or why not
+    bool in_guest = false;     // observed inside a guest (else on the lab's host, network or switch)
     double seconds = 0;
     bool pass() const noexcept { return expected == observed; }
+    /// The check could not be carried out: nothing was observed (never a pass, never a fail).
+    bool error() const noexcept { return observed == "error"; }
+    /// "PASS", "FAIL" (observed something else than expected) or "ERROR".
+    std::string_view mark() const noexcept { return error() ? "ERROR" : pass() ? "PASS" : "FAIL"; }
 };
 
 /// Boot of one VM.
@@ -80,7 +85,7 @@ inline std::string describe(const check_result& c) {
 
 /// "PASS  ping eflow -> 192.168.0.1  expected ok, observed ok (3/3 replies)"
 inline std::string format_line(const check_result& c) {
-    return fmt::format("{}  {}  expected {}, observed {}{}", c.pass() ? "PASS" : "FAIL", describe(c), c.expected,
+    return fmt::format("{:<5} {}  expected {}, observed {}{}", c.mark(), describe(c), c.expected,
                        c.observed, c.detail.empty() ? std::string() : fmt::format(" ({})", c.detail));
 }
 
@@ -106,10 +111,10 @@ inline std::string json_string(std::string_view s) {
 inline std::string to_json(const check_result& c) {
     return fmt::format(
         "{{\"check\":{},\"line\":{},\"kind\":{},\"from\":{},\"to\":{},\"target\":{},\"expected\":{},\"observed\":{},"
-        "\"detail\":{},\"pass\":{},\"seconds\":{:.3f}}}",
+        "\"detail\":{},\"pass\":{},\"result\":{},\"where\":{},\"seconds\":{:.3f}}}",
         c.index, c.line, json_string(to_string(c.kind)), json_string(c.from), json_string(c.to), json_string(c.target),
         json_string(c.expected), json_string(c.observed), json_string(c.detail), c.pass() ? "true" : "false",
-        c.seconds);
+        json_string(c.mark()), json_string(c.in_guest ? "guest" : "lab"), c.seconds);
 }
 
 inline std::string to_json(const run_report& r) {
@@ -159,7 +164,7 @@ inline std::string to_markdown(const run_report& r) {
     s += "\n## Checks\n\n| # | line | check | expected | observed | detail | result |\n|---|---|---|---|---|---|---|\n";
     for (const auto& c : r.checks)
         s += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", c.index, c.line, describe(c), c.expected, c.observed,
-                         c.detail, c.pass() ? "PASS" : "FAIL");
+                         c.detail, c.mark());
     s += "\n## Switch ports\n\n| switch | port | rx | tx | flooded | drops | capture |\n|---|---|---|---|---|---|---|\n";
     for (const auto& p : r.ports)
         s += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", p.switch_name, p.port, p.counters.rx_frames,

@@ -82,6 +82,7 @@
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/qemu.hpp>
 #include <vnet/lab/report.hpp>
+#include <vnet/lab/verdicts.hpp>
 #include <vnet/lab/switch_pump.hpp>
 
 namespace vnet::lab {
@@ -567,15 +568,21 @@ public:
                 case check_kind::reboot: check_reboot(cc, r); break;
                 case check_kind::arp: check_arp(cc, r); break;
                 case check_kind::deploy:
-                    r.observed = "fail";
-                    r.detail = "deploy checks are run by vnet conformance";
+                    r.observed = "error";
+                    r.detail = "deploy checks are run by vnet conformance, not by the lab runtime";
                     break;
             }
         } catch (const std::exception& e) {
-            r.observed = "fail";
-            r.detail = e.what();
+            r.observed = "error";
+            r.detail = fmt::format("the check stopped: {}", e.what());
         }
-        if (r.observed.empty()) r.observed = "fail";
+        // A check that returned without an observation could not be carried out: never
+        // read as a failure (verdicts.hpp).
+        if (r.observed.empty()) {
+            r.observed = "error";
+            if (r.detail.empty()) r.detail = "the check observed nothing";
+        }
+        r.in_guest = is_vm(cc.from) && cc.kind != check_kind::flooding && cc.kind != check_kind::arp;
         r.seconds = std::chrono::duration<double>(clock::now() - t0).count();
         return r;
     }
@@ -1168,10 +1175,20 @@ private:
         return o;
     }
 
+    /// A check whose probe never ran: nothing observed (agent or namespace error).
+    static void not_run(const outcome& o, check_result& r) {
+        r.observed = "error";
+        r.detail = fmt::format("could not run the probe: {}", o.why);
+    }
+    static void take(const verdict& v, check_result& r) {
+        r.observed = std::string(to_string(v.observed));
+        r.detail = v.detail;
+    }
+
     std::optional<ipv4_address> target(const check_config& c, check_result& r) {
         auto a = resolve(c.to, c.from);
         if (!a) {
-            r.observed = "fail";
+            r.observed = "error";
             r.detail = fmt::format("cannot resolve '{}' to an address", c.to);
             return std::nullopt;
         }
@@ -1198,8 +1215,8 @@ private:
         auto route = ns_exec(c.from, {"ip", "-o", "route", "get", fmt::format("{}", target_ip)});
         const auto dev = route && route->status == 0 ? route_field(route->out, "dev") : std::string{};
         if (dev.empty()) {
-            r.observed = "fail";
-            r.detail = fmt::format("{} has no route to {}", c.from, target_ip);
+            r.observed = "error";
+            r.detail = fmt::format("cannot probe: {} has no route to {}", c.from, target_ip);
             return;
         }
         auto link = ns_exec(c.from, {"ip", "-o", "link", "show", "dev", dev});
@@ -1207,8 +1224,9 @@ private:
                                              : result<mac_address>(fail(layer::lab, errc::not_found, "arp.mac"));
         auto fd = open_packet_socket(netns_of(c.from), dev);
         if (!mac || !fd) {
-            r.observed = "fail";
-            r.detail = fmt::format("cannot probe from {} on {}", c.from, dev);
+            r.observed = "error";
+            r.detail = fmt::format("cannot probe from {} on {}: {}", c.from, dev,
+                                   !fd ? fd.error().message() : std::string("no MAC address"));
             if (fd) ::close(*fd);
             return;
         }
@@ -1251,14 +1269,8 @@ private:
         auto a = target(c, r);
         if (!a) return;
         auto o = run_from(c.from, ping_command(*a), std::chrono::seconds(8));
-        if (!o.ran) {
-            r.observed = "fail";
-            r.detail = o.why;
-            return;
-        }
-        auto got = ping_received(o.out);
-        r.observed = o.status == 0 && got.value_or(0) > 0 ? "ok" : "fail";
-        r.detail = got ? fmt::format("{}/3 replies from {}", *got, *a) : fmt::format("ping {}: exit {}", *a, o.status);
+        if (!o.ran) return not_run(o, r);
+        take(ping_verdict(o.status, o.out, *a), r);
     }
 
     void check_tcp(const check_config& c, check_result& r) {
@@ -1266,35 +1278,41 @@ private:
         if (!a) return;
         if (is_vm(c.from)) {
             auto o = run_from(c.from, tcp_command(*a, *c.port), std::chrono::seconds(6));
-            r.observed = o.ran && o.status == 0 ? "ok" : "fail";
-            r.detail = o.ran ? fmt::format("{}:{} {}", *a, *c.port, o.status == 0 ? "open" : "no connection") : o.why;
+            if (!o.ran) return not_run(o, r);
+            take(nc_verdict(o.status, o.out, *a, *c.port), r);
             return;
         }
         auto ns = netns_of(c.from);
         auto port = *c.port;
         auto addr = *a;
-        auto res = io::in_netns(ns, [&]() -> result<bool> {
+        constexpr int wait_ms = 3000;
+        auto res = io::in_netns(ns, [&]() -> result<verdict> {
             int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
             if (s < 0) return fail(layer::io, errc::io, "tcp.socket");
             sockaddr_in sa{};
             sa.sin_family = AF_INET;
             sa.sin_port = htons(port);
             sa.sin_addr.s_addr = htonl(addr.to_u32());
-            bool ok = ::connect(s, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
-            if (!ok && errno == EINPROGRESS) {
+            int err = ::connect(s, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0 ? 0 : errno;
+            bool timed_out = false;
+            if (err == EINPROGRESS) {
                 pollfd p{s, POLLOUT, 0};
-                if (::poll(&p, 1, 3000) == 1) {
-                    int err = 0;
+                if (::poll(&p, 1, wait_ms) == 1) {
                     socklen_t len = sizeof err;
-                    ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
-                    ok = err == 0;
+                    if (::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+                } else {
+                    timed_out = true;
                 }
             }
             ::close(s);
-            return ok;
+            return connect_verdict(err, timed_out, addr, port, wait_ms);
         });
-        r.observed = res && *res ? "ok" : "fail";
-        r.detail = res ? fmt::format("{}:{} {}", addr, port, *res ? "open" : "no connection") : res.error().message();
+        if (!res) {
+            r.observed = "error";
+            r.detail = fmt::format("cannot connect from {}: {}", c.from, res.error().message());
+            return;
+        }
+        take(*res, r);
     }
 
     void check_dns(const check_config& c, check_result& r) {
@@ -1311,32 +1329,17 @@ private:
                         if (p.name == c.from) server = net.gateway;
             }
             if (!server) {
-                r.observed = "fail";
+                r.observed = "error";
                 r.detail = "no DNS server to ask (set to = \"<server>\")";
                 return;
             }
             cmd = fmt::format("busybox nslookup {} {}", c.name, *server);
         }
         auto o = run_from(c.from, cmd, std::chrono::seconds(10));
-        if (!o.ran) {
-            r.observed = "fail";
-            r.detail = o.why;
-            return;
-        }
-        auto addrs = nslookup_addresses(o.out);
+        if (!o.ran) return not_run(o, r);
         // busybox nslookup also asks for AAAA, which the lab's DNS does not answer: its
         // exit status says nothing about the A answer, the answer section does.
-        r.observed = !addrs.empty() ? "ok" : "fail";
-        if (addrs.empty()) {
-            auto line = o.out.substr(0, o.out.find('\n', o.out.find_first_not_of("\n")));
-            auto tail = o.out.rfind("\n", o.out.find_last_not_of("\n"));
-            r.detail = fmt::format("no address ({})",
-                                   tail == std::string::npos ? line : o.out.substr(tail + 1, o.out.find_last_not_of("\n") - tail));
-        } else {
-            std::string list;
-            for (auto a : addrs) list += fmt::format("{}{}", list.empty() ? "" : " ", a);
-            r.detail = list;
-        }
+        take(nslookup_verdict(o.status, o.out, c.name, nslookup_addresses(o.out)), r);
     }
 
     /// The DHCP range a NIC's switch leads to, if known.
@@ -1354,23 +1357,29 @@ private:
     void check_dhcp(const check_config& c, check_result& r) {
         if (!is_vm(c.from)) {
             auto o = ns_exec(c.from, {"ip", "-o", "-4", "addr", "show", "scope", "global"});
-            auto p = o && o->status == 0 ? first_inet(o->out) : std::nullopt;
+            if (!o || o->status != 0) {
+                r.observed = "error";
+                r.detail = o ? fmt::format("ip addr show exit {}: {}", o->status, detail::first_line(o->out + o->err))
+                             : o.error().message();
+                return;
+            }
+            auto p = first_inet(o->out);
             r.observed = p ? "ok" : "fail";
-            r.detail = p ? fmt::format("{}", *p) : "no address";
+            r.detail = p ? fmt::format("{}", *p) : fmt::format("{} has no global IPv4 address", c.from);
             return;
         }
         const auto* vm = lf_.find_vm(c.from);
         std::size_t k = 0;
         if (!c.to.empty()) {
             if (c.to.size() < 4 || c.to.substr(0, 3) != "eth") {
-                r.observed = "fail";
+                r.observed = "error";
                 r.detail = fmt::format("to = \"{}\": name a NIC as eth0, eth1, ...", c.to);
                 return;
             }
             k = static_cast<std::size_t>(std::atoi(c.to.c_str() + 3));
         }
         if (k >= vm->nics.size()) {
-            r.observed = "fail";
+            r.observed = "error";
             r.detail = fmt::format("{} has no eth{}", c.from, k);
             return;
         }
@@ -1378,9 +1387,10 @@ private:
         wait_for_leases(c.from);
         auto o = run_from(c.from, fmt::format("cat /run/vnet/lease.eth{} 2>/dev/null; ip -o -4 addr show dev eth{}", k, k),
                           std::chrono::seconds(5));
-        if (!o.ran) {
-            r.observed = "fail";
-            r.detail = o.why;
+        if (!o.ran) return not_run(o, r);
+        if (auto why = detail::could_not_run("ip addr show", o.status, o.out)) {
+            r.observed = "error";
+            r.detail = *why;
             return;
         }
         auto p = first_inet(o.out);
@@ -1403,11 +1413,7 @@ private:
         r.target = fmt::format("{}", *a);
         auto o = run_from(c.from, fmt::format("ip route get {} && echo '--' && ip route show default", *a),
                           std::chrono::seconds(5));
-        if (!o.ran) {
-            r.observed = "fail";
-            r.detail = o.why;
-            return;
-        }
+        if (!o.ran) return not_run(o, r);
         auto first = o.out.substr(0, o.out.find('\n'));
         auto dev = route_field(first, "dev");
         auto via = route_field(first, "via");
@@ -1424,14 +1430,8 @@ private:
                 defaults += fmt::format("{}{} via {} metric {}", defaults.empty() ? "" : "; ", d, gw, m.empty() ? "0" : m);
             }
         }
-        bool routed = o.status == 0 && !dev.empty();
         // name = "eth1": the route must leave through that interface.
-        bool right_dev = c.name.empty() || dev == c.name;
-        r.observed = routed && right_dev ? "ok" : "fail";
-        r.detail = routed ? fmt::format("dev {}{}{}; default: {}", dev, via.empty() ? "" : " via ", via,
-                                        defaults.empty() ? "none" : defaults)
-                          : "no route";
-        if (routed && !right_dev) r.detail += fmt::format(" (wanted dev {})", c.name);
+        take(route_verdict(o.status, first, dev, via, defaults, c.name), r);
     }
 
     /// The NIC index a check's `to` names ("eth0", "eth1", ...; empty: eth0), or nullopt.

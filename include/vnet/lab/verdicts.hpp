@@ -1,0 +1,189 @@
+// vnet/lab/verdicts.hpp - what a lab check observed, decided from what its probe printed:
+// pure functions of (exit status, output), unit-tested without a lab.
+//
+// Three outcomes, never more, never fewer:
+//   ok     the thing worked, and the output shows it ("3/3 replies", an address, "open");
+//   fail   the thing did not work, and the output shows *that* ("3 sent, 0 received",
+//          "connection refused by 192.168.0.1:8883", "NXDOMAIN from 192.168.0.1", "no route:
+//          Network is unreachable");
+//   error  the check could not be carried out, so nothing was observed: the tool is missing
+//          in the guest (exit 127), not executable (126), killed by the agent's timeout, or
+//          its output is not what the tool prints when it ran. An error is never read as a
+//          failure: a cell that expects "fail" does not pass on it.
+#pragma once
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <vnet/core/ipv4.hpp>
+
+namespace vnet::lab {
+
+enum class observation : std::uint8_t { ok, fail, error };
+
+/// "ok" | "fail" | "error": the words lab files and reports use.
+constexpr std::string_view to_string(observation o) noexcept {
+    switch (o) {
+        case observation::ok: return "ok";
+        case observation::fail: return "fail";
+        case observation::error: return "error";
+    }
+    return "error";
+}
+
+struct verdict {
+    observation observed = observation::error;
+    std::string detail;  // the evidence (ok, fail) or why nothing could be observed (error)
+};
+
+inline verdict observed_ok(std::string detail) { return {observation::ok, std::move(detail)}; }
+inline verdict observed_fail(std::string detail) { return {observation::fail, std::move(detail)}; }
+inline verdict not_observed(std::string why) { return {observation::error, std::move(why)}; }
+
+namespace detail {
+
+inline bool contains(std::string_view s, std::string_view what) noexcept { return s.find(what) != std::string_view::npos; }
+
+/// The first non-empty line of `s`, at most 120 characters: the excerpt an error quotes.
+inline std::string first_line(std::string_view s) {
+    std::size_t b = s.find_first_not_of("\r\n \t");
+    if (b == std::string_view::npos) return "no output";
+    auto e = s.find('\n', b);
+    auto line = s.substr(b, e == std::string_view::npos ? s.size() - b : e - b);
+    if (line.size() > 120) return std::string(line.substr(0, 117)) + "...";
+    return std::string(line);
+}
+
+/// The number just before `word` in `s` ("3 packets transmitted" with word " packets transmitted").
+inline std::optional<unsigned> number_before(std::string_view s, std::string_view word) {
+    auto pos = s.find(word);
+    if (pos == std::string_view::npos) return std::nullopt;
+    auto start = pos;
+    while (start > 0 && s[start - 1] >= '0' && s[start - 1] <= '9') --start;
+    if (start == pos || pos - start > 9) return std::nullopt;
+    unsigned n = 0;
+    for (auto i = start; i < pos; ++i) n = n * 10 + static_cast<unsigned>(s[i] - '0');
+    return n;
+}
+
+/// Exit statuses and messages of a shell that could not run the command at all.
+inline std::optional<std::string> could_not_run(std::string_view tool, int status, std::string_view out) {
+    if (status == 127) return fmt::format("{} could not run (exit 127, not found: {})", tool, first_line(out));
+    if (status == 126) return fmt::format("{} could not run (exit 126, not executable: {})", tool, first_line(out));
+    if (status == 137 || status == 128 + 9)
+        return fmt::format("{} was killed before it finished (exit {}, the agent's timeout)", tool, status);
+    if (status < 0) return fmt::format("{} did not report an exit status", tool);
+    return std::nullopt;
+}
+
+/// A routing refusal the guest's own kernel reports: positive evidence that nothing left.
+inline std::optional<std::string> unreachable(std::string_view out) {
+    for (std::string_view m : {"Network is unreachable", "Network unreachable", "No route to host", "Host is unreachable"})
+        if (contains(out, m)) return std::string(m);
+    return std::nullopt;
+}
+
+}  // namespace detail
+
+/// ping -c N (busybox or iputils): its statistics line is the evidence either way.
+inline verdict ping_verdict(int status, std::string_view out, ipv4_address target) {
+    if (auto why = detail::could_not_run("ping", status, out)) return not_observed(*why);
+    const auto sent = detail::number_before(out, " packets transmitted");
+    auto received = detail::number_before(out, " packets received");  // busybox
+    if (!received) received = detail::number_before(out, " received");  // iputils
+    if (sent && received) {
+        if (*received > 0) return observed_ok(fmt::format("{}/{} replies from {}", *received, *sent, target));
+        if (*sent > 0) {
+            std::string why;
+            if (auto u = detail::unreachable(out)) why = fmt::format(" ({})", *u);
+            return observed_fail(fmt::format("{} sent, 0 received from {}{}", *sent, target, why));
+        }
+        return not_observed(fmt::format("ping sent nothing to {}: {}", target, detail::first_line(out)));
+    }
+    // No statistics: the kernel refused to send at all (no route) is an observation;
+    // anything else means ping did not do its work.
+    if (auto u = detail::unreachable(out)) return observed_fail(fmt::format("nothing sent to {}: {}", target, *u));
+    return not_observed(fmt::format("ping {}: no statistics in its output (exit {}): {}", target, status, detail::first_line(out)));
+}
+
+/// busybox `nc -w 3 ADDRESS PORT </dev/null`: exit 0 when the connection opened.
+inline verdict nc_verdict(int status, std::string_view out, ipv4_address to, std::uint16_t port) {
+    if (auto why = detail::could_not_run("nc", status, out)) return not_observed(*why);
+    if (status == 0) return observed_ok(fmt::format("{}:{} open", to, port));
+    if (detail::contains(out, "Connection refused")) return observed_fail(fmt::format("connection refused by {}:{}", to, port));
+    if (detail::contains(out, "timed out") || detail::contains(out, "timeout"))
+        return observed_fail(fmt::format("{}:{}: timed out after SYN, no answer", to, port));
+    if (auto u = detail::unreachable(out)) return observed_fail(fmt::format("{}:{}: {}", to, port, *u));
+    return not_observed(fmt::format("nc {}:{} exit {} without a connection result: {}", to, port, status, detail::first_line(out)));
+}
+
+/// A non-blocking connect() from a lab namespace: `err` is 0 (connected) or the errno,
+/// `timed_out` when no answer came within the wait.
+inline verdict connect_verdict(int err, bool timed_out, ipv4_address to, std::uint16_t port, int waited_ms) {
+    if (timed_out) return observed_fail(fmt::format("{}:{}: timed out after SYN, no answer in {} ms", to, port, waited_ms));
+    switch (err) {
+        case 0: return observed_ok(fmt::format("{}:{} open", to, port));
+        case ECONNREFUSED: return observed_fail(fmt::format("connection refused by {}:{}", to, port));
+        case EHOSTUNREACH: return observed_fail(fmt::format("{}:{}: host unreachable", to, port));
+        case ENETUNREACH: return observed_fail(fmt::format("{}:{}: network unreachable", to, port));
+        case ETIMEDOUT: return observed_fail(fmt::format("{}:{}: timed out after SYN, no answer", to, port));
+        default: return not_observed(fmt::format("connect to {}:{} failed locally (errno {})", to, port, err));
+    }
+}
+
+/// busybox nslookup NAME [SERVER]: `addresses` are the A answers read from `out` (the
+/// server's own address is not among them).
+template <class Addresses>
+verdict nslookup_verdict(int status, std::string_view out, std::string_view name, const Addresses& addresses) {
+    if (auto why = detail::could_not_run("nslookup", status, out)) return not_observed(*why);
+    std::string server = "the server";
+    if (auto p = out.find("Server:"); p != std::string_view::npos) {
+        auto v = out.substr(p + 7);
+        auto b = v.find_first_not_of(" \t");
+        if (b != std::string_view::npos) {
+            v = v.substr(b);
+            server = std::string(v.substr(0, v.find_first_of(" \t\r\n")));
+        }
+    }
+    if (!addresses.empty()) {
+        std::string list;
+        for (const auto& a : addresses) list += fmt::format("{}{}", list.empty() ? "" : " ", a);
+        return observed_ok(fmt::format("{} from {}", list, server));
+    }
+    if (detail::contains(out, "NXDOMAIN")) return observed_fail(fmt::format("NXDOMAIN for {} from {}", name, server));
+    if (detail::contains(out, "SERVFAIL")) return observed_fail(fmt::format("SERVFAIL for {} from {}", name, server));
+    if (detail::contains(out, "REFUSED")) return observed_fail(fmt::format("REFUSED for {} by {}", name, server));
+    // busybox: "nslookup: write to 'A': Connection refused" (an ICMP port unreachable came
+    // back), then ";; connection timed out; no servers could be reached"
+    if (detail::contains(out, "Connection refused"))
+        return observed_fail(fmt::format("{} refused the query for {} (port 53 closed)", server, name));
+    if (detail::contains(out, "no servers could be reached") || detail::contains(out, "timed out"))
+        return observed_fail(fmt::format("no answer for {} from {}: timed out", name, server));
+    if (detail::contains(out, "Name:") || detail::contains(out, "can't find"))
+        return observed_fail(fmt::format("no A record for {} from {}", name, server));
+    if (auto u = detail::unreachable(out)) return observed_fail(fmt::format("query for {} not sent: {}", name, *u));
+    return not_observed(fmt::format("nslookup {}: output with neither an answer nor an error (exit {}): {}", name, status,
+                                    detail::first_line(out)));
+}
+
+/// `ip route get ADDRESS`: the route's device (and `want_dev`, when set, must be it).
+inline verdict route_verdict(int status, std::string_view first_line, std::string_view dev, std::string_view via,
+                             std::string_view defaults, std::string_view want_dev) {
+    if (auto why = detail::could_not_run("ip route get", status, first_line)) return not_observed(*why);
+    if (status != 0 || dev.empty()) {
+        if (auto u = detail::unreachable(first_line)) return observed_fail(fmt::format("no route: {}", *u));
+        return not_observed(fmt::format("ip route get exit {}: {}", status, detail::first_line(first_line)));
+    }
+    std::string d = fmt::format("dev {}{}{}; default: {}", dev, via.empty() ? "" : " via ", via,
+                                defaults.empty() ? std::string_view("none") : defaults);
+    if (!want_dev.empty() && dev != want_dev) return observed_fail(fmt::format("{} (wanted dev {})", d, want_dev));
+    return observed_ok(std::move(d));
+}
+
+}  // namespace vnet::lab

@@ -1,0 +1,157 @@
+// What a lab check observed, from what its probe printed (vnet/lab/verdicts.hpp). The
+// outputs are busybox's and iputils' own, as the guest and the lab namespaces print them.
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include <vnet/lab/verdicts.hpp>
+
+using namespace vnet;
+using namespace vnet::lab;
+
+namespace {
+const ipv4_address gw = *ipv4_address::parse("192.168.0.1");
+const ipv4_address srv = *ipv4_address::parse("198.51.100.10");
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ping)
+
+BOOST_AUTO_TEST_CASE(replies_are_ok) {
+    auto v = ping_verdict(0,
+                          "PING 192.168.0.1 (192.168.0.1): 56 data bytes\n64 bytes from 192.168.0.1: seq=0 ttl=64\n\n"
+                          "--- 192.168.0.1 ping statistics ---\n3 packets transmitted, 3 packets received, 0% packet loss\n",
+                          gw);
+    BOOST_TEST((v.observed == observation::ok));
+    BOOST_TEST(v.detail == "3/3 replies from 192.168.0.1");
+}
+
+BOOST_AUTO_TEST_CASE(iputils_summary_is_read_too) {
+    auto v = ping_verdict(1, "--- 192.168.0.1 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2043ms\n", gw);
+    BOOST_TEST((v.observed == observation::fail));
+    BOOST_TEST(v.detail == "3 sent, 0 received from 192.168.0.1");
+}
+
+BOOST_AUTO_TEST_CASE(no_reply_is_a_fail_with_the_counts) {
+    auto v = ping_verdict(1, "--- 198.51.100.10 ping statistics ---\n3 packets transmitted, 0 packets received, 100% packet loss\n",
+                          srv);
+    BOOST_TEST((v.observed == observation::fail));
+    BOOST_TEST(v.detail == "3 sent, 0 received from 198.51.100.10");
+}
+
+BOOST_AUTO_TEST_CASE(no_route_in_the_guest_is_a_fail_seen_by_its_kernel) {
+    auto v = ping_verdict(1, "PING 10.9.9.9 (10.9.9.9): 56 data bytes\nping: sendto: Network is unreachable\n",
+                          *ipv4_address::parse("10.9.9.9"));
+    BOOST_TEST((v.observed == observation::fail));
+    BOOST_TEST(v.detail == "nothing sent to 10.9.9.9: Network is unreachable");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_ping_is_an_error_not_a_fail) {
+    auto v = ping_verdict(127, "sh: ping: not found\n", gw);
+    BOOST_TEST((v.observed == observation::error));
+    BOOST_TEST(v.detail == "ping could not run (exit 127, not found: sh: ping: not found)");
+    BOOST_TEST((ping_verdict(126, "sh: ping: Permission denied", gw).observed == observation::error));
+    BOOST_TEST((ping_verdict(137, "", gw).observed == observation::error));
+}
+
+BOOST_AUTO_TEST_CASE(output_without_statistics_is_an_error) {
+    // exit 1 alone says nothing: ping did not print what it prints when it ran
+    auto v = ping_verdict(1, "ping: bad address 'gateway'\n", gw);
+    BOOST_TEST((v.observed == observation::error));
+    BOOST_TEST(v.detail.find("no statistics") != std::string::npos);
+    BOOST_TEST((ping_verdict(0, "", gw).observed == observation::error));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tcp)
+
+BOOST_AUTO_TEST_CASE(nc_connection_and_refusal) {
+    BOOST_TEST((nc_verdict(0, "", srv, 8883).observed == observation::ok));
+    auto refused = nc_verdict(1, "nc: can't connect to remote host (198.51.100.10): Connection refused\n", srv, 8883);
+    BOOST_TEST((refused.observed == observation::fail));
+    BOOST_TEST(refused.detail == "connection refused by 198.51.100.10:8883");
+    auto timed = nc_verdict(1, "nc: timeout\n", srv, 8883);
+    BOOST_TEST((timed.observed == observation::fail));
+    BOOST_TEST(timed.detail == "198.51.100.10:8883: timed out after SYN, no answer");
+    auto unreach = nc_verdict(1, "nc: can't connect to remote host (10.9.9.9): Network is unreachable\n", srv, 80);
+    BOOST_TEST((unreach.observed == observation::fail));
+}
+
+BOOST_AUTO_TEST_CASE(nc_that_could_not_run_or_said_nothing_is_an_error) {
+    BOOST_TEST((nc_verdict(127, "sh: nc: not found", srv, 8883).observed == observation::error));
+    BOOST_TEST((nc_verdict(1, "", srv, 8883).observed == observation::error));
+}
+
+BOOST_AUTO_TEST_CASE(connect_from_a_namespace) {
+    BOOST_TEST((connect_verdict(0, false, srv, 443, 3000).observed == observation::ok));
+    auto refused = connect_verdict(ECONNREFUSED, false, srv, 1883, 3000);
+    BOOST_TEST((refused.observed == observation::fail));
+    BOOST_TEST(refused.detail == "connection refused by 198.51.100.10:1883");
+    auto timed = connect_verdict(EINPROGRESS, true, srv, 8883, 3000);
+    BOOST_TEST((timed.observed == observation::fail));
+    BOOST_TEST(timed.detail == "198.51.100.10:8883: timed out after SYN, no answer in 3000 ms");
+    BOOST_TEST((connect_verdict(EHOSTUNREACH, false, srv, 80, 3000).observed == observation::fail));
+    BOOST_TEST((connect_verdict(EMFILE, false, srv, 80, 3000).observed == observation::error));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(dns)
+
+const std::string answer = "Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\nName:\tiothub.example\nAddress: 198.51.100.10\n";
+
+BOOST_AUTO_TEST_CASE(an_answer_is_ok) {
+    std::vector<ipv4_address> a{srv};
+    auto v = nslookup_verdict(0, answer, "iothub.example", a);
+    BOOST_TEST((v.observed == observation::ok));
+    BOOST_TEST(v.detail == "198.51.100.10 from 192.168.0.1");
+}
+
+BOOST_AUTO_TEST_CASE(nxdomain_timeout_and_refusal_are_fails_with_the_server) {
+    std::vector<ipv4_address> none;
+    auto nx = nslookup_verdict(1, "Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\n** server can't find nope.example: NXDOMAIN\n",
+                               "nope.example", none);
+    BOOST_TEST((nx.observed == observation::fail));
+    BOOST_TEST(nx.detail == "NXDOMAIN for nope.example from 192.168.0.1");
+    auto to = nslookup_verdict(1, ";; connection timed out; no servers could be reached\n", "iothub.example", none);
+    BOOST_TEST((to.observed == observation::fail));
+    BOOST_TEST(to.detail == "no answer for iothub.example from the server: timed out");
+    // busybox, when an ICMP port unreachable comes back (nothing listens on port 53)
+    auto refused = nslookup_verdict(
+        1, "nslookup: write to '192.168.0.1': Connection refused\n;; connection timed out; no servers could be reached\n",
+        "iothub.example", none);
+    BOOST_TEST((refused.observed == observation::fail));
+    BOOST_TEST(refused.detail.find("refused the query") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(no_nslookup_or_no_output_is_an_error) {
+    std::vector<ipv4_address> none;
+    BOOST_TEST((nslookup_verdict(127, "sh: nslookup: not found", "iothub.example", none).observed == observation::error));
+    BOOST_TEST((nslookup_verdict(1, "", "iothub.example", none).observed == observation::error));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(route)
+
+BOOST_AUTO_TEST_CASE(the_route_and_its_device) {
+    auto ok = route_verdict(0, "198.51.100.10 via 192.168.0.1 dev eth0 src 192.168.0.100", "eth0", "192.168.0.1",
+                            "eth0 via 192.168.0.1 metric 100", "");
+    BOOST_TEST((ok.observed == observation::ok));
+    BOOST_TEST(ok.detail == "dev eth0 via 192.168.0.1; default: eth0 via 192.168.0.1 metric 100");
+    auto wrong = route_verdict(0, "...", "eth0", "192.168.0.1", "", "eth1");
+    BOOST_TEST((wrong.observed == observation::fail));
+    BOOST_TEST(wrong.detail.find("(wanted dev eth1)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(no_route_is_a_fail_and_no_ip_an_error) {
+    auto none = route_verdict(2, "RTNETLINK answers: Network is unreachable", "", "", "", "");
+    BOOST_TEST((none.observed == observation::fail));
+    BOOST_TEST(none.detail == "no route: Network is unreachable");
+    BOOST_TEST((route_verdict(127, "sh: ip: not found", "", "", "", "").observed == observation::error));
+    BOOST_TEST((route_verdict(1, "Error: any valid prefix is expected rather than \"x\".", "", "", "", "").observed ==
+                observation::error));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
