@@ -120,6 +120,9 @@ fi
 if [ "${VNET_SKIP_VM:-0}" != 1 ]; then
   if [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] && command -v qemu-system-x86_64 >/dev/null; then
     if (cd "$out/gcc" && ctest -N -L vm | grep -q 'Total Tests: [1-9]'); then
+      step "guest image (vm-images/build.sh)"
+      # the VM tests use the cached image: bring it up to date with the recipe first
+      bash "$root/vm-images/build.sh" "${VNET_IMAGE_DIR:-/var/cache/vnet/image}" >/dev/null
       step "VM tests (QEMU, TCG)"
       # every program the VM tests start is logged, then checked against ci/deps.sh
       exec_log="$out/exec.log"; : > "$exec_log"

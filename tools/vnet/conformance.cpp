@@ -156,6 +156,15 @@ int run_conformance_command(const conformance_options& o) {
     for (const auto& r : rows) vm_rows += (*tables)[r.table].rows[r.row].needs_vm();
 
     install_conformance_signals();
+    // The guest image is brought up to date once here (vm-images/build.sh is a no-op when
+    // the cached image matches the recipe); every row's lab then uses the cached one.
+    if (vm_rows > 0) {
+        if (auto src = source_dir(); !src.empty()) {
+            std::string log;
+            if (auto g = lab::build_image(src, lab::default_image_dir(), &log); !g)
+                return report_error("conformance", fmt::format("vm-images/build.sh failed: {}\n{}", g.error().message(), log), 1);
+        }
+    }
     auto executor = make_runtime_executor(o.boot_timeout, o.verbose);
     lab::run_config cfg;
     cfg.parallel = o.parallel ? o.parallel : std::max(1u, std::thread::hardware_concurrency());

@@ -85,6 +85,9 @@ std::optional<lab::lab_file> load(const std::string& file) {
 lab::run_options options(const lab_run_options& o) {
     lab::run_options opt;
     opt.source_dir = find_source_dir();
+    // The guest image up to date with the recipe (a no-op when the cached one matches);
+    // a failure is left to the runtime, which reports a missing image as a lab error.
+    if (!opt.source_dir.empty()) (void)lab::build_image(opt.source_dir, lab::default_image_dir());
     opt.report_dir = o.report_dir;
     opt.parallel = o.parallel;
     opt.boot_timeout = std::chrono::seconds(o.boot_timeout);

@@ -930,6 +930,13 @@ private:
             st.config.agent_socket = fmt::format("{}/{}.agent", names_.state_dir(), vm.name);
             st.config.serial_log = fmt::format("{}/{}.serial.log", log_dir_, vm.name);
             st.config.qemu_log = fmt::format("{}/{}.qemu.log", names_.state_dir(), vm.name);
+            // VNET_GUEST_HIDE=ping,nc: tools the guests' agents cannot run (a guest that
+            // lacks a tool; its checks must come out as errors, never as observed fails)
+            if (const char* hide = std::getenv("VNET_GUEST_HIDE"); hide && *hide) {
+                if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") != std::string_view::npos)
+                    throw detail::run_failure("VNET_GUEST_HIDE: tool names (a-z 0-9 . _ -) separated by commas");
+                st.config.extra_append = fmt::format("vnet.hide={}", hide);
+            }
             // No checksum or segmentation offload between guest and TAP: the switch moves
             // whole, checksummed frames of at most MTU size through AF_PACKET.
             st.config.extra_args = {"-global", "virtio-net-pci.csum=off", "-global", "virtio-net-pci.guest_csum=off",
@@ -1481,8 +1488,10 @@ private:
         if (!a) return;
         // The sender knows the destination's MAC (the frames are unicast, not ARP broadcasts).
         auto warm = run_from(c.from, fmt::format("ping -c 2 -i 0.3 -W 2 {}", *a), std::chrono::seconds(6));
-        if (!warm.ran || warm.status != 0) {
-            r.detail = warm.ran ? fmt::format("{} does not answer {}", c.to, c.from) : warm.why;
+        if (!warm.ran) return not_run(warm, r);
+        if (warm.status != 0) {  // no unicast exchange to count: nothing observed about flooding
+            r.observed = "error";
+            r.detail = fmt::format("cannot make {} learn {}: {}", c.from, c.to, ping_verdict(warm.status, warm.out, *a).detail);
             return;
         }
         // Pinned, so that no ARP broadcast of the sender (its entry going stale on a busy
