@@ -19,6 +19,7 @@ bad=0
 dependent=0 unaffected=0
 while IFS='|' read -r _ row _ cell _ observed result _; do
   cell=$(xargs <<<"$cell"); result=$(xargs <<<"$result"); row=$(xargs <<<"$row")
+  [ "$row" = row ] && continue  # the header
   vm_ping=0
   case "$cell" in "ping vm"*|"ping eflow"*|flooding*) vm_ping=1 ;; esac
   if [ "$vm_ping" = 1 ]; then
