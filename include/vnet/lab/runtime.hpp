@@ -68,6 +68,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <vnet/core/mutant.hpp>
 #include <vnet/core/expected.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
@@ -829,11 +830,12 @@ private:
             ip(names_.inet_ns(), {"addr", "add", fmt::format("{}", transit_internet_side(i)), "dev", names_.transit_inet(i)});
             ip(names_.inet_ns(), {"link", "set", names_.transit_inet(i), "up"});
             ip(ns, {"route", "add", "default", "via", fmt::format("{}", transit_internet_side(i).address())});
-            load_nft(ns, "nat",
-                     fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
-                                 "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
-                                 names_.transit_net(i)));
-            if (!n.blocked_tcp_ports.empty())  // the LAN's firewall: outbound TCP to these ports dropped
+            if (!mutant::on(mutant::id::router_no_nat))
+                load_nft(ns, "nat",
+                         fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
+                                     "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
+                                     names_.transit_net(i)));
+            if (!n.blocked_tcp_ports.empty() && !mutant::on(mutant::id::firewall_open))  // the LAN's firewall: outbound TCP to these ports dropped
                 load_nft(ns, "fw",
                          fmt::format("table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority "
                                      "filter; policy accept;\n    oifname \"{}\" tcp dport {{ {} }} drop\n  }}\n}}\n",
@@ -895,7 +897,8 @@ private:
             if (s.kind == switch_kind::external) {
                 if (adapter.use == host_adapter_use::switch_vnic && adapter.switch_index == i) configure_host_ip(v.name());
             } else if (s.kind == switch_kind::internal) {
-                ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
+                if (!mutant::on(mutant::id::host_vnic_unaddressed))
+                    ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
                 if (s.nat) netnat_switch_ = i;  // vnet's NAT (lab/nat_host.hpp), one per host as WinNAT
                 if (s.dhcp) {  // the admin's DHCP server (and DNS) on the internal network, on the host vNIC
                     const auto tag = "switch-" + detail::file_safe(s.name);
@@ -932,6 +935,7 @@ private:
             st.config.qemu_log = fmt::format("{}/{}.qemu.log", names_.state_dir(), vm.name);
             // VNET_GUEST_HIDE=ping,nc: tools the guests' agents cannot run (a guest that
             // lacks a tool; its checks must come out as errors, never as observed fails)
+            if (mutant::on(mutant::id::agent_cannot_run_ping)) st.config.extra_append = "vnet.hide=ping";
             if (const char* hide = std::getenv("VNET_GUEST_HIDE"); hide && *hide) {
                 if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") != std::string_view::npos)
                     throw detail::run_failure("VNET_GUEST_HIDE: tool names (a-z 0-9 . _ -) separated by commas");
@@ -1346,7 +1350,17 @@ private:
         if (!o.ran) return not_run(o, r);
         // busybox nslookup also asks for AAAA, which the lab's DNS does not answer: its
         // exit status says nothing about the A answer, the answer section does.
-        take(nslookup_verdict(o.status, o.out, c.name, nslookup_addresses(o.out)), r);
+        const auto addrs = nslookup_addresses(o.out);
+        auto v = nslookup_verdict(o.status, o.out, c.name, addrs);
+        // A name the lab declares must resolve to the declared address: a wrong answer is
+        // a failure of the resolver path, not a success.
+        std::optional<ipv4_address> declared;
+        for (const auto& n : lf_.networks)
+            if (auto it = n.dns.find(c.name); it != n.dns.end()) declared = it->second;
+        if (v.observed == observation::ok && declared &&
+            std::find(addrs.begin(), addrs.end(), *declared) == addrs.end())
+            v = observed_fail(fmt::format("{} (the lab's DNS has {} = {})", v.detail, c.name, *declared));
+        take(v, r);
     }
 
     /// The DHCP range a NIC's switch leads to, if known.
@@ -1600,6 +1614,13 @@ private:
         v->agent.close();
         bool by_guest = v->vm.wait_for(std::chrono::seconds(30)).has_value();
         v->vm.stop(std::chrono::seconds(2));
+        if (mutant::on(mutant::id::mac_regenerated_on_reboot))
+            for (auto& n : v->config.nics)
+                if (auto m = mac_address::parse(n.mac)) {
+                    auto b = m->octets();
+                    b[5] = static_cast<std::uint8_t>(b[5] + 1);
+                    n.mac = fmt::format("{}", mac_address(b));
+                }
         auto q = qemu_vm::start(v->config);
         if (!q) {
             r.detail = fmt::format("cannot start QEMU again: {}", q.error().message());
