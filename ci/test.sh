@@ -102,6 +102,15 @@ if [ "${VNET_SKIP_VM:-0}" != 1 ] && [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] 
   ( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$out/prefix/bin/vnet" lab run "$out/prefix/share/vnet/fixtures/labs/external-static.toml" ) ||
     installed_ok=0
 fi
+# The Debian package: unpacked (not installed), its vnet runs the model rows from there.
+( cd "$out/gcc" && cpack -G DEB >/dev/null ) || installed_ok=0
+deb=$(ls "$out"/gcc/vnet_*.deb 2>/dev/null | head -1)
+if [ -n "$deb" ]; then
+  mkdir -p "$elsewhere/deb" && dpkg-deb -x "$deb" "$elsewhere/deb"
+  ( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$elsewhere/deb/usr/bin/vnet" conformance --eval model | tail -1 ) || installed_ok=0
+else
+  installed_ok=0
+fi
 rm -rf "$elsewhere"
 echo "installed vnet $installed_ok $((1 - installed_ok))" >> "$summary"
 

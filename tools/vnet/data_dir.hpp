@@ -7,7 +7,8 @@
 //   2. the source tree around the current directory (the directory and its parents);
 //   3. the tree around the executable (the parents of /proc/self/exe: a build folder
 //      inside a source tree);
-//   4. the install prefix's share/vnet (compiled in as VNET_INSTALL_DATADIR).
+//   4. the install prefix's share/vnet: next to the executable (<prefix>/bin/../share/vnet,
+//      an install moved elsewhere), then as configured (VNET_INSTALL_DATADIR).
 // `vnet conformance --dir DIR` names the tables' folder itself and comes before all.
 #pragma once
 
@@ -39,6 +40,8 @@ inline std::vector<std::string> data_root_candidates() {
         out.push_back(d.string());
         if (d == d.root_path()) break;
     }
+    // an install moved elsewhere: <prefix>/bin/vnet next to <prefix>/share/vnet
+    if (!exe.empty()) out.push_back((exe.parent_path().parent_path() / "share" / "vnet").string());
 #ifdef VNET_INSTALL_DATADIR
     out.emplace_back(VNET_INSTALL_DATADIR);
 #endif
