@@ -26,6 +26,7 @@
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/lab/guest_profile.hpp>
 
 namespace vnet::lab {
 
@@ -138,6 +139,7 @@ struct nic_config {
 
 struct vm_config {
     std::string name;
+    guest_profile profile = guest_profile::busybox;  // profile = "busybox" | "eflow"
     std::vector<nic_config> nics;
     std::uint32_t line = 0;
 };
@@ -477,10 +479,12 @@ private:
     }
 
     vm_config read_vm(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "nic"});
+        allow_keys(t, key, {"name", "profile", "nic"});
         vm_config vm;
         vm.line = line_of(&t);
         vm.name = name_of(t, key);
+        vm.profile = pick(t, "profile", key, {{"busybox", guest_profile::busybox}, {"eflow", guest_profile::eflow}},
+                          std::optional(guest_profile::busybox));
         auto nics = tables(t, "nic");
         if (nics.empty()) fail_line(vm.line, key + ".nic", fmt::format("VM '{}' needs at least one [[vm.nic]]", vm.name));
         for (auto& [nt, nkey] : nics) {
