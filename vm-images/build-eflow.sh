@@ -32,7 +32,7 @@ for tool in mmdebstrap apt-cache apt-get dpkg-deb modinfo depmod cpio zstd sha25
 done
 recipe=(build-eflow.sh guest/agent eflow/netcfg eflow/ip4save eflow/vnet-netcfg.service
         eflow/vnet-agent.service eflow/iptables.service eflow/journald.conf eflow/resolved.conf
-        eflow/vnet-leases.service)
+        eflow/vnet-leases.service eflow/customize.sh)
 for f in "${recipe[@]}"; do
     [[ -f "$here/$f" ]] || die "missing recipe file $here/$f"
 done
@@ -47,10 +47,11 @@ suite=${VNET_DEBIAN_SUITE:-$(. /etc/os-release && printf '%s' "${VERSION_CODENAM
 #   bind9-dnsutils                           nslookup, dig
 #   iptables                                 the inbound policy (iptables over nf_tables), iptables -L
 #   netcat-openbsd sudo procps               nc for TCP checks; `sudo CMD` as the guide writes it; ps
+#   netbase                                  /etc/protocols, /etc/services (iptables -L prints names)
 #   usr-is-merged                            the /usr merge is done by mmdebstrap; without it apt
 #                                            picks usrmerge, which brings perl (50 MB)
 packages=(systemd systemd-resolved dbus udev kmod iproute2 net-tools iputils-ping bind9-dnsutils iptables
-          netcat-openbsd sudo procps usr-is-merged)
+          netcat-openbsd sudo procps netbase usr-is-merged)
 
 # ---- resolve versions ----
 field() {  # field PACKAGE FIELD < apt-cache show output
@@ -136,7 +137,7 @@ SOURCE_DATE_EPOCH=$epoch mmdebstrap --mode=root --variant=essential --quiet \
     --dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*' \
     --dpkgopt='path-exclude=/usr/share/lintian/*' \
     --aptopt='APT::Install-Recommends "false"' \
-    --customize-hook='chroot "$1" dpkg-query -W -f "\${Package} \${Version}\n" > "$1/.vnet-packages"' \
+    --customize-hook="sh '$here/eflow/customize.sh' \"\$1\"" \
     "$suite" "$root" "${sources[@]}" >&2 || die "mmdebstrap failed"
 log "root file system in $((SECONDS - t0)) s"
 mv "$root/.vnet-packages" "$work/packages"
@@ -191,6 +192,7 @@ printf 'virtio_net\nvirtio_console\n' > "$root/etc/modules-load.d/vnet.conf"
 ln -sf /lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 ln -sf /lib/systemd/system/systemd-resolved.service "$root/etc/systemd/system/multi-user.target.wants/systemd-resolved.service"
 ln -sfn /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+ln -sf /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
 # Not needed in a lab guest, and slow under TCG: masked.
 for u in getty.target serial-getty@.service getty@.service console-getty.service systemd-networkd-wait-online.service \
          systemd-logind.service systemd-update-utmp.service systemd-update-utmp-runlevel.service \
@@ -201,7 +203,8 @@ for u in getty.target serial-getty@.service getty@.service console-getty.service
          dpkg-db-backup.timer systemd-remount-fs.service dev-hugepages.mount dev-mqueue.mount \
          sys-kernel-debug.mount sys-kernel-tracing.mount sys-fs-fuse-connections.mount sys-kernel-config.mount \
          systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-ask-password-console.path \
-         systemd-ask-password-wall.path; do
+         systemd-ask-password-wall.path modprobe@loop.service modprobe@dm_mod.service modprobe@drm.service \
+         modprobe@efi_pstore.service modprobe@fuse.service modprobe@configfs.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 printf 'eflow\n' > "$root/etc/hostname"

@@ -2,7 +2,8 @@
 //
 // The keys are the stable core of DESIGN.md ("Lab file (TOML)") plus a few additions users
 // need (network.dhcp.allow_macs for a MAC-filtering DHCP server; switch.dhcp for a DHCP
-// server on an internal switch's host vNIC; the check kinds "flooding" and "reboot"). Every
+// server on an internal switch's host vNIC; vm.profile, the guest OS, "busybox" or "eflow"
+// (guest_profile.hpp); the check kinds "flooding" and "reboot"). Every
 // problem is reported
 // with file, line and key: unknown keys, wrong types, bad addresses, references to
 // switches, networks or VMs that do not exist, duplicate names, and values that cannot
