@@ -38,6 +38,7 @@ for f in "${recipe[@]}"; do
 done
 [[ $(id -u) -eq 0 ]] || die "must run as root (mmdebstrap --mode=root)"
 
+# shellcheck disable=SC1091  # the build machine's os-release
 suite=${VNET_DEBIAN_SUITE:-$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")}
 [[ -n "$suite" ]] || die "cannot tell the Debian suite (set VNET_DEBIAN_SUITE)"
 

@@ -184,6 +184,12 @@ BOOST_AUTO_TEST_CASE(networkd_manages_ethx_from_etc_systemd_network) {
     BOOST_TEST_INFO(d.out);
     BOOST_TEST(d.out.find("inet 172.21.0.1") != std::string::npos);
     BOOST_TEST(d.out.find("dynamic") != std::string::npos);
+    // ... and is mirrored where the lab runtime looks for leases (busybox guest's format).
+    auto lease = l.run("cat /run/vnet/lease.eth1");
+    BOOST_TEST_INFO(lease.out);
+    BOOST_TEST(lease.out.find("ip=172.21.0.1") == 0u);
+    BOOST_TEST_INFO(lease.out);
+    BOOST_TEST(lease.out.find("\nrouter=172.21.0.1\ndns=192.0.2.53 172.21.0.1\nlease=") != std::string::npos);
 }
 
 // [NW] "DNS": the stub 127.0.0.53 is the only entry of /etc/resolv.conf; `resolvectl`

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2016  # ${Package} is dpkg-query's format, not the shell's
 # mmdebstrap customize hook of vm-images/build-eflow.sh: $1 is the guest's root.
 # Purges perl, which usrmerge (installed by mmdebstrap for the /usr merge, already done and
 # kept by usr-is-merged) pulled in (about 50 MB of the initramfs), then lists the packages.
