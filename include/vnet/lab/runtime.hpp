@@ -804,7 +804,8 @@ private:
                 failure(fmt::format("{} is not installed (Debian: iproute2 dnsmasq-base nftables iputils-ping qemu-system-x86)",
                                     tool));
         }
-        image_ = locate_image();
+        for (const auto& vm : lf_.vms)
+            if (!images_.count(vm.profile)) images_[vm.profile] = locate_image(vm.profile);
         note(fmt::format("run {}: building the topology", names_.id));
 
         // The internet.
@@ -927,7 +928,7 @@ private:
             std::string host = vm.name;
             std::replace(host.begin(), host.end(), '_', '-');
             st.config.hostname = host;
-            st.config.image = image_;
+            use_profile(st.config, vm.profile, images_.at(vm.profile));
             st.config.netns = names_.host_ns();
             st.config.accel = opt_.accel;
             st.config.agent_socket = fmt::format("{}/{}.agent", names_.state_dir(), vm.name);
@@ -1099,15 +1100,18 @@ private:
             failure(fmt::format("cannot listen on the internet server's TCP ports: {}", r.error().message()));
     }
 
-    guest_image locate_image() {
-        auto dir = opt_.image_dir.empty() ? default_image_dir() : opt_.image_dir;
-        // A cached image is used as it is (vm-images/build.sh and the ci scripts refresh it).
+    guest_image locate_image(guest_profile profile) {
+        // image_dir names the busybox image; the eflow image is in default_image_dir(eflow).
+        auto dir = profile == guest_profile::busybox && !opt_.image_dir.empty() ? opt_.image_dir
+                                                                                 : default_image_dir(profile);
+        auto script = build_script(profile);
+        // A cached image is used as it is (the vm-images/ scripts and the ci scripts refresh it).
         if (auto g = guest_image::in_dir(dir)) return *g;
-        if (opt_.source_dir.empty()) failure(fmt::format("no guest image in {} (build it with vm-images/build.sh)", dir));
-        note("guest image: vm-images/build.sh (cached when current)");
+        if (opt_.source_dir.empty()) failure(fmt::format("no {} guest image in {} (build it with {})", to_string(profile), dir, script));
+        note(fmt::format("guest image: {} (cached when current)", script));
         std::string log;
-        auto g = build_image(opt_.source_dir, dir, &log);
-        if (!g) failure(fmt::format("vm-images/build.sh failed: {}\n{}", g.error().message(), log));
+        auto g = build_image(opt_.source_dir, profile, dir, &log);
+        if (!g) failure(fmt::format("{} failed: {}\n{}", script, g.error().message(), log));
         return *g;
     }
 
@@ -1689,7 +1693,7 @@ private:
     run_names names_;
     bool state_made_ = false;
     std::string log_dir_;
-    guest_image image_;
+    std::map<guest_profile, guest_image> images_;
     std::vector<io::netns> namespaces_;
     std::vector<io::tap> vm_taps_;
     std::vector<io::tap> held_taps_;
