@@ -95,11 +95,11 @@ step "installed vnet, from an unrelated directory"
 # The installed tool finds its tables, labs and guest image recipe in <prefix>/share/vnet.
 installed_ok=1
 elsewhere=$(mktemp -d)
-( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$out/prefix/bin/vnet" conformance --eval model > conformance.txt ) ||
+( cd "$elsewhere" && unset VNET_SOURCE_DIR && "$out/prefix/bin/vnet" conformance --eval model > conformance.txt ) ||
   { installed_ok=0; cat "$elsewhere/conformance.txt"; }
 tail -1 "$elsewhere/conformance.txt"
 if [ "${VNET_SKIP_VM:-0}" != 1 ] && [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] && command -v qemu-system-x86_64 >/dev/null; then
-  ( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$out/prefix/bin/vnet" lab run "$out/prefix/share/vnet/fixtures/labs/external-static.toml" ) ||
+  ( cd "$elsewhere" && unset VNET_SOURCE_DIR && "$out/prefix/bin/vnet" lab run "$out/prefix/share/vnet/fixtures/labs/external-static.toml" ) ||
     installed_ok=0
 fi
 # The Debian package: unpacked (not installed), its vnet runs the model rows from there.
@@ -107,7 +107,7 @@ fi
 deb=$(ls "$out"/gcc/vnet_*.deb 2>/dev/null | head -1)
 if [ -n "$deb" ]; then
   mkdir -p "$elsewhere/deb" && dpkg-deb -x "$deb" "$elsewhere/deb"
-  ( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$elsewhere/deb/usr/bin/vnet" conformance --eval model | tail -1 ) || installed_ok=0
+  ( cd "$elsewhere" && unset VNET_SOURCE_DIR && "$elsewhere/deb/usr/bin/vnet" conformance --eval model | tail -1 ) || installed_ok=0
 else
   installed_ok=0
 fi
