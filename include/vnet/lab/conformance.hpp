@@ -10,7 +10,7 @@
 //   title = "Switch type x host SKU"
 //   [[row]]
 //   id = "internal-client"           # a-z 0-9 '-', at most 24 characters, unique in the table
-//   source = "seed 000 ... \"Virtual switch choices\""   # required: where the rule comes from
+//   source = "[NW] ... \"Virtual switch choices\""   # required: where the rule comes from
 //   eval = "model"                   # model: every cell evaluated in process, no VM
 //                                    # vm: the row's generated lab runs on VMs
 //   note = "..."                     # optional: how a cell is observed

@@ -1,7 +1,7 @@
 // vnet/lab/runtime.hpp - run a lab: build its topology in network namespaces, boot its
 // VMs, run its checks, tear everything down (Linux only, root).
 //
-// What a run builds (DESIGN.md "Lab file", "How a frame travels in a lab"; names in
+// What a run builds (docs/design.md "Lab file", "How a frame travels in a lab"; names in
 // lab/plan.hpp):
 //   - "inet": a namespace holding 198.51.100.10 (on lo) that answers ping, DNS for every
 //     name the lab declares (dnsmasq, no upstream) and TCP on 80, 443, 1883, 5671, 5672,

@@ -246,7 +246,7 @@ inline row_result evaluate_row(const row_spec& r, lab_executor* executor, const 
                     c.observed = r.deploy->report.error->message;
                     c.detail = fmt::format("rule {}", eflow::to_string(r.deploy->report.error->rule));
                 } else if (r.lease_check) {
-                    // DHCP: Deploy-Eflow fails when the VM gets no address (seed 000 "DHCP").
+                    // DHCP: Deploy-Eflow fails when the VM gets no address ([NW] "DHCP").
                     vm_outcome(*r.lease_check, c);
                     if (observed(c) && c.observed != "ok")
                         c.observed = fmt::format("Error: no DHCP lease on {}: the VM has no IP address", plan->switch_name);

@@ -210,7 +210,7 @@ protected:
         }
         // A VM row's static address and gateway are probed on the lab network (ARP, from
         // the host, before the VM boots); the deploy cell is validated again with what
-        // the probes observed (EFLOW-FACTS.md [AD]: "in use", "not reachable").
+        // the probes observed (docs/eflow-facts.md [AD]: "in use", "not reachable").
         if (r.eval == row_eval::vm && r.deploy_options) {
             std::set<std::uint32_t> probed;
             for (const auto& text : {r.deploy_options->ip4_address, r.deploy_options->ip4_gateway_address}) {
@@ -305,7 +305,7 @@ protected:
                 sw.insert("nat", true);
                 if (opt_bool(rt, "internal_dhcp").value_or(false)) {
                     // The admin's DHCP server on the internal network: .100-.199 of the host
-                    // vNIC's prefix, router and DNS the host vNIC (seed 001 "Check IP addresses").
+                    // vNIC's prefix, router and DNS the host vNIC ([TS] "Check IP addresses").
                     if (vnic.length() > 24)
                         fail_at(rt.get("internal_dhcp"), "row.internal_dhcp", fmt::format("needs a /24 or larger host vNIC prefix, not {}", vnic));
                     const auto base = vnic.network().to_u32();

@@ -298,7 +298,7 @@ inline cell_counts count_cells(const std::vector<table_result>& tables) {
     return n;
 }
 
-/// 0 when every cell passed, 1 on any mismatch, missing cell or error (DESIGN.md "CLI").
+/// 0 when every cell passed, 1 on any mismatch, missing cell or error (docs/design.md "CLI").
 inline int exit_status(const std::vector<table_result>& tables) {
     auto n = count_cells(tables);
     return n.mismatch + n.missing + n.error == 0 ? 0 : 1;
@@ -313,7 +313,7 @@ inline std::optional<nic_model> parse_nic_model(std::string_view s) noexcept {
 }
 
 /// Sets the model of every VM NIC of every generated lab (`vnet conformance --nic-model`):
-/// with netvsc, every frame of every VM row crosses the netvsc channel (DESIGN.md "How a
+/// with netvsc, every frame of every VM row crosses the netvsc channel (docs/design.md "How a
 /// frame travels in a lab").
 inline void set_nic_model(std::vector<table_spec>& tables, nic_model m) {
     for (auto& t : tables)
