@@ -18,6 +18,8 @@ packages=(
   mmdebstrap
   # report pages: topologies drawn by Graphviz, index.html checked in headless Chromium
   graphviz chromium
+  # the eflow guest profile (vm-images/build-eflow.sh: mmdebstrap above, a zstd initramfs)
+  zstd
 )
 
 missing=()

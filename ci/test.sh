@@ -91,6 +91,29 @@ cmake --build "$out/consumer"
 "$out/consumer/consumer" "$out/consumer/consumer.pcap"
 echo "consumer consumer 1 0" >> "$summary"
 
+step "installed vnet, from an unrelated directory"
+# The installed tool finds its tables, labs and guest image recipe in <prefix>/share/vnet.
+installed_ok=1
+elsewhere=$(mktemp -d)
+( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$out/prefix/bin/vnet" conformance --eval model > conformance.txt ) ||
+  { installed_ok=0; cat "$elsewhere/conformance.txt"; }
+tail -1 "$elsewhere/conformance.txt"
+if [ "${VNET_SKIP_VM:-0}" != 1 ] && [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] && command -v qemu-system-x86_64 >/dev/null; then
+  ( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$out/prefix/bin/vnet" lab run "$out/prefix/share/vnet/fixtures/labs/external-static.toml" ) ||
+    installed_ok=0
+fi
+# The Debian package: unpacked (not installed), its vnet runs the model rows from there.
+( cd "$out/gcc" && cpack -G DEB >/dev/null ) || installed_ok=0
+deb=$(ls "$out"/gcc/vnet_*.deb 2>/dev/null | head -1)
+if [ -n "$deb" ]; then
+  mkdir -p "$elsewhere/deb" && dpkg-deb -x "$deb" "$elsewhere/deb"
+  ( cd "$elsewhere" && env -u VNET_SOURCE_DIR "$elsewhere/deb/usr/bin/vnet" conformance --eval model | tail -1 ) || installed_ok=0
+else
+  installed_ok=0
+fi
+rm -rf "$elsewhere"
+echo "installed vnet $installed_ok $((1 - installed_ok))" >> "$summary"
+
 if [ "${VNET_SKIP_FUZZ:-0}" != 1 ]; then
   step "libFuzzer, ${fuzz_seconds}s per target"
   cmake -S . -B "$out/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
@@ -123,6 +146,15 @@ if [ "${VNET_SKIP_VM:-0}" != 1 ]; then
       step "guest image (vm-images/build.sh)"
       # the VM tests use the cached image: bring it up to date with the recipe first
       bash "$root/vm-images/build.sh" "${VNET_IMAGE_DIR:-/var/cache/vnet/image}" >/dev/null
+      step "mutation testing (ci/mutants.sh)"
+      # every deliberate defect of fixtures/mutants.toml must be caught; the score lands in
+      # the conformance report folder, whose index.html (written by the VM tests) shows it
+      cmake --build "$out/gcc" -j "$jobs" --target vnet_mutant
+      if "$root/ci/mutants.sh" "$out/gcc" "$out/gcc/conformance"; then
+        echo "mutants killed 1 0" >> "$summary"
+      else
+        echo "mutants killed 0 1" >> "$summary"
+      fi
       step "VM tests (QEMU, TCG)"
       # every program the VM tests start is logged, then checked against ci/deps.sh
       exec_log="$out/exec.log"; : > "$exec_log"

@@ -66,6 +66,7 @@ struct conformance_options {
     unsigned row_timeout = 600; // seconds per VM row
     bool verbose = false;
     std::string nic_model = "virtio";  // virtio | netvsc: the model of every VM NIC of every generated lab
+    std::vector<std::string> rows;     // --row TABLE/ROW: only these rows
 };
 /// vnet conformance [--table NAME] [--shard I/N] [--report DIR] [--nic-model virtio|netvsc]
 int run_conformance_command(const conformance_options& o);

@@ -26,6 +26,7 @@
 #include <vnet/lab/runtime.hpp>
 
 #include "commands.hpp"
+#include "data_dir.hpp"
 
 namespace vnet::cli {
 
@@ -47,16 +48,8 @@ void install_conformance_signals() {
     std::signal(SIGPIPE, SIG_IGN);
 }
 
-/// The source tree: $VNET_SOURCE_DIR, else the first parent of this executable that holds
-/// fixtures/conformance.
-std::string source_dir() {
-    if (const char* e = std::getenv("VNET_SOURCE_DIR"); e && *e) return e;
-    std::error_code ec;
-    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-    for (auto d = p.parent_path(); !ec && !d.empty() && d != d.root_path(); d = d.parent_path())
-        if (std::filesystem::exists(d / "fixtures" / "conformance", ec)) return d.string();
-    return {};
-}
+/// The data root (data_dir.hpp): the tables, the labs and the guest image recipe.
+std::string source_dir() { return find_data_root(); }
 
 bool write_text(const std::string& path, const std::string& text) {
     std::ofstream f(path, std::ios::binary);
@@ -121,7 +114,11 @@ int run_conformance_command(const conformance_options& o) {
     std::string dir = o.dir;
     if (dir.empty()) {
         auto src = source_dir();
-        if (src.empty()) return report_error("conformance", "cannot find fixtures/conformance (set VNET_SOURCE_DIR or use --dir)");
+        if (src.empty())
+            return report_error("conformance", fmt::format("cannot find fixtures/conformance (looked in $VNET_SOURCE_DIR, the "
+                                                           "folders around the current directory and the executable, and {}; "
+                                                           "set VNET_SOURCE_DIR or use --dir)",
+                                                           data_root_candidates().back()));
         dir = src + "/fixtures/conformance";
     }
     auto tables = lab::load_tables(dir);
@@ -148,6 +145,22 @@ int run_conformance_command(const conformance_options& o) {
         sh = *s;
     }
     auto rows = lab::select_rows(*tables, sh, table_name);
+    if (!o.rows.empty()) {  // --row TABLE/ROW
+        std::vector<lab::row_ref> picked;
+        for (const auto& want : o.rows) {
+            const auto slash = want.find('/');
+            bool found = false;
+            for (const auto& r : rows) {
+                const auto& t = (*tables)[r.table];
+                if (slash != std::string::npos && t.name == want.substr(0, slash) && t.rows[r.row].id == want.substr(slash + 1)) {
+                    picked.push_back(r);
+                    found = true;
+                }
+            }
+            if (!found) return report_error("conformance", fmt::format("--row {}: no row TABLE/ROW of that name", want));
+        }
+        rows = std::move(picked);
+    }
     if (o.eval != "all") {
         const auto want = o.eval == "vm" ? lab::row_eval::vm : lab::row_eval::model;
         std::erase_if(rows, [&](const lab::row_ref& r) { return (*tables)[r.table].rows[r.row].eval != want; });

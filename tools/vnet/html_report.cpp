@@ -72,7 +72,7 @@ void write_conformance_html(const std::string& report_dir, const std::vector<lab
     if (std::error_code ec; fs::exists(report_dir + "/mutation.md", ec)) rep.mutation_markdown = read_text(report_dir + "/mutation.md");
     rep.evidence = [&](const lab::table_result& t, const lab::row_result& r) {
         lab::html_evidence ev;
-        ev.command = fmt::format("vnet conformance --table {} --report DIR", t.name);
+        ev.command = fmt::format("vnet conformance --row {}/{} --report DIR", t.name, r.id);
         const std::string row_dir = fmt::format("{}/rows/{}-{}", report_dir, t.name, r.id);
         for (const auto& s : specs) {
             if (s.name != t.name) continue;

@@ -27,6 +27,7 @@
 #include <vnet/lab/runtime.hpp>
 
 #include "commands.hpp"
+#include "data_dir.hpp"
 
 namespace vnet::cli {
 
@@ -53,14 +54,8 @@ void install_signals() {
 
 /// The source tree (for vm-images/build.sh): $VNET_SOURCE_DIR, else the first parent of
 /// this executable that holds vm-images/build.sh.
-std::string find_source_dir() {
-    if (const char* e = std::getenv("VNET_SOURCE_DIR"); e && *e) return e;
-    std::error_code ec;
-    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-    for (auto d = p.parent_path(); !ec && !d.empty() && d != d.root_path(); d = d.parent_path())
-        if (std::filesystem::exists(d / "vm-images" / "build.sh", ec)) return d.string();
-    return {};
-}
+/// The data root (data_dir.hpp), for the guest image recipe.
+std::string find_source_dir() { return find_data_root(); }
 
 bool write_file(const std::string& path, const std::string& text) {
     std::ofstream f(path, std::ios::binary);

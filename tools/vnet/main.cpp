@@ -1,8 +1,11 @@
 // vnet: the command-line front end over vnet/lab and vnet/wire (DESIGN.md, "CLI").
 #include <exception>
+#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include <vnet/core/mutant.hpp>
 
 #include "commands.hpp"
 
@@ -57,6 +60,14 @@ int main(int argc, char** argv) {
     conformance->add_flag("--verbose", conf.verbose, "progress of every row and lab");
     conformance->add_option("--nic-model", conf.nic_model, "virtio (default) or netvsc: the model of every VM NIC")
         ->check(CLI::IsMember({"virtio", "netvsc"}));
+    conformance->add_option("--row", conf.rows, "only this row, as TABLE/ROW (repeatable), e.g. switch-sku/internal-client");
+#ifdef VNET_MUTANTS
+    std::string mutant_name;
+    conformance->add_option("--mutant", mutant_name, "switch on one deliberate defect (fixtures/mutants.toml)")
+        ->check([](const std::string& v) {
+            return vnet::mutant::parse(v) ? std::string() : std::string("not a mutant of vnet/core/mutant.hpp");
+        });
+#endif
     vnet::cli::diag_options dg;
     auto* diag = app.add_subcommand("diag", "Troubleshoot a VM of a lab: IP configuration, then DNS, then firewall (seed 001)");
     diag->add_option("FILE", dg.file, "lab file (TOML)")->required();
@@ -83,6 +94,10 @@ int main(int argc, char** argv) {
         if (lab_run->parsed()) return vnet::cli::run_lab_run(run);
         if (lab_up->parsed()) return vnet::cli::run_lab_up(up);
         if (lab_down->parsed()) return vnet::cli::run_lab_down(down);
+#ifdef VNET_MUTANTS
+        // read once by vnet::mutant::active(), before any lab runs
+        if (!mutant_name.empty()) ::setenv("VNET_MUTANT", mutant_name.c_str(), 1);
+#endif
         if (conformance->parsed()) return vnet::cli::run_conformance_command(conf);
         if (diag->parsed()) return vnet::cli::run_diag(dg);
     } catch (const std::exception& e) {

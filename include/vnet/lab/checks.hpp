@@ -231,7 +231,17 @@ inline void check_dns(check_env& env, const check_config& c, check_result& r) {
     if (!o.ran) return detail::not_run(o, r);
     // busybox nslookup also asks for AAAA, which the lab's DNS does not answer: its
     // exit status says nothing about the A answer, the answer section does.
-    detail::take(nslookup_verdict(o.status, o.out, c.name, nslookup_addresses(o.out)), r);
+    const auto addrs = nslookup_addresses(o.out);
+    auto v = nslookup_verdict(o.status, o.out, c.name, addrs);
+    // A name the lab declares must resolve to the declared address: a wrong answer is
+    // a failure of the resolver path, not a success.
+    std::optional<ipv4_address> declared;
+    for (const auto& n : env.lf().networks)
+        if (auto it = n.dns.find(c.name); it != n.dns.end()) declared = it->second;
+    if (v.observed == observation::ok && declared &&
+        std::find(addrs.begin(), addrs.end(), *declared) == addrs.end())
+        v = observed_fail(fmt::format("{} (the lab's DNS has {} = {})", v.detail, c.name, *declared));
+    detail::take(v, r);
 }
 
 

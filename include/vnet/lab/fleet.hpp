@@ -35,6 +35,7 @@
 #include <fmt/ranges.h>
 
 #include <vnet/core/expected.hpp>
+#include <vnet/core/mutant.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/io/tap.hpp>
@@ -222,6 +223,13 @@ public:
         v->agent.close();
         bool by_guest = v->vm.wait_for(std::chrono::seconds(30)).has_value();
         v->vm.stop(std::chrono::seconds(2));
+        if (mutant::on(mutant::id::mac_regenerated_on_reboot))
+            for (auto& n : v->config.nics)
+                if (auto m = mac_address::parse(n.mac)) {
+                    auto b = m->octets();
+                    b[5] = static_cast<std::uint8_t>(b[5] + 1);
+                    n.mac = fmt::format("{}", mac_address(b));
+                }
         auto q = qemu_vm::start(v->config);
         if (!q) return unexpected(fmt::format("cannot start QEMU again: {}", q.error().message()));
         v->vm = std::move(*q);

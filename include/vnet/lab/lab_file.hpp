@@ -2,7 +2,8 @@
 //
 // The keys are the stable core of DESIGN.md ("Lab file (TOML)") plus a few additions users
 // need (network.dhcp.allow_macs for a MAC-filtering DHCP server; switch.dhcp for a DHCP
-// server on an internal switch's host vNIC; the check kinds "flooding" and "reboot"). Every
+// server on an internal switch's host vNIC; vm.profile, the guest OS, "busybox" or "eflow"
+// (guest_profile.hpp); the check kinds "flooding" and "reboot"). Every
 // problem is reported
 // with file, line and key: unknown keys, wrong types, bad addresses, references to
 // switches, networks or VMs that do not exist, duplicate names, and values that cannot
@@ -26,6 +27,7 @@
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/lab/guest_profile.hpp>
 
 namespace vnet::lab {
 
@@ -138,6 +140,7 @@ struct nic_config {
 
 struct vm_config {
     std::string name;
+    guest_profile profile = guest_profile::busybox;  // profile = "busybox" | "eflow"
     std::vector<nic_config> nics;
     std::uint32_t line = 0;
 };
@@ -477,10 +480,12 @@ private:
     }
 
     vm_config read_vm(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "nic"});
+        allow_keys(t, key, {"name", "profile", "nic"});
         vm_config vm;
         vm.line = line_of(&t);
         vm.name = name_of(t, key);
+        vm.profile = pick(t, "profile", key, {{"busybox", guest_profile::busybox}, {"eflow", guest_profile::eflow}},
+                          std::optional(guest_profile::busybox));
         auto nics = tables(t, "nic");
         if (nics.empty()) fail_line(vm.line, key + ".nic", fmt::format("VM '{}' needs at least one [[vm.nic]]", vm.name));
         for (auto& [nt, nkey] : nics) {

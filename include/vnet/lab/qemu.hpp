@@ -1,6 +1,7 @@
 // vnet/lab/qemu.hpp - boot a vnet guest in QEMU (Linux only).
 //
-// A guest is the kernel + initramfs from vm-images/build.sh (or the user's own pair),
+// A guest is the kernel + initramfs from vm-images/build.sh, or build-eflow.sh for the
+// eflow profile (guest_profile.hpp, use_profile()), or the user's own pair,
 // booted with -kernel/-initrd; its NIC configuration travels on the kernel command line
 // (vnet.nicN=..., see vm-images/README.md), each NIC is a QEMU tap netdev attached to an
 // existing TAP in the VM's network namespace, the serial console goes to a log file and
@@ -37,6 +38,7 @@
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/lab/guest_agent.hpp>
+#include <vnet/lab/guest_profile.hpp>
 
 namespace vnet::lab {
 
@@ -92,6 +94,20 @@ inline result<guest_image> build_image(std::string_view source_dir, std::string 
     return guest_image::in_dir(out_dir);
 }
 
+/// Runs the recipe of `profile` (<source_dir>/vm-images/build.sh or build-eflow.sh) into
+/// OUT_DIR (a no-op when the cached image is current) and returns the image.
+inline result<guest_image> build_image(std::string_view source_dir, guest_profile profile, std::string out_dir,
+                                       std::string* log = nullptr,
+                                       std::chrono::milliseconds timeout = std::chrono::minutes(15)) {
+    auto script = std::string(source_dir) + "/" + std::string(build_script(profile));
+    if (::access(script.c_str(), R_OK) != 0) return fail(layer::lab, errc::not_found, "image.build_script");
+    auto r = io::run({"bash", script, out_dir}, {}, timeout);
+    if (!r) return unexpected(r.error());
+    if (log) *log = r->err;
+    if (r->status != 0) return fail(layer::lab, errc::io, "image.build");
+    return guest_image::in_dir(out_dir);
+}
+
 /// Everything needed to boot one guest. (Named apart from lab_file.hpp's vm_config, a
 /// [[vm]] of a lab file, so both headers can be used in one translation unit.)
 struct qemu_vm_config {
@@ -115,6 +131,14 @@ struct qemu_vm_config {
     std::string qemu_binary = "qemu-system-x86_64";
     bool die_with_parent = true;      // see io::spawn_options::die_with_parent
 };
+
+/// Prepares `c` to boot `image` of `profile`: the image, the profile's kernel command line
+/// start (guest_profile.hpp base_append) and at least the memory the profile needs.
+inline void use_profile(qemu_vm_config& c, guest_profile profile, guest_image image) {
+    c.image = std::move(image);
+    c.base_append = std::string(base_append(profile));
+    if (c.memory_mib < min_memory_mib(profile)) c.memory_mib = min_memory_mib(profile);
+}
 
 namespace detail {
 /// QEMU option values double their commas.

@@ -35,6 +35,7 @@
 #include <fmt/ranges.h>
 
 #include <vnet/core/expected.hpp>
+#include <vnet/core/mutant.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/io/tap.hpp>
@@ -122,7 +123,8 @@ public:
                 failure(fmt::format("{} is not installed (Debian: iproute2 dnsmasq-base nftables iputils-ping qemu-system-x86)",
                                     tool));
         }
-        image_ = locate_image();
+        for (const auto& vm : lf_.vms)
+            if (!images_.count(vm.profile)) images_[vm.profile] = locate_image(vm.profile);
         note(fmt::format("run {}: building the topology", names_.id));
 
         // The internet.
@@ -148,11 +150,12 @@ public:
             ip(names_.inet_ns(), {"addr", "add", fmt::format("{}", transit_internet_side(i)), "dev", names_.transit_inet(i)});
             ip(names_.inet_ns(), {"link", "set", names_.transit_inet(i), "up"});
             ip(ns, {"route", "add", "default", "via", fmt::format("{}", transit_internet_side(i).address())});
-            load_nft(ns, "nat",
-                     fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
-                                 "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
-                                 names_.transit_net(i)));
-            if (!n.blocked_tcp_ports.empty())  // the LAN's firewall: outbound TCP to these ports dropped
+            if (!mutant::on(mutant::id::router_no_nat))
+                load_nft(ns, "nat",
+                         fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
+                                     "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
+                                     names_.transit_net(i)));
+            if (!n.blocked_tcp_ports.empty() && !mutant::on(mutant::id::firewall_open))  // the LAN's firewall: outbound TCP to these ports dropped
                 load_nft(ns, "fw",
                          fmt::format("table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority "
                                      "filter; policy accept;\n    oifname \"{}\" tcp dport {{ {} }} drop\n  }}\n}}\n",
@@ -214,7 +217,8 @@ public:
             if (s.kind == switch_kind::external) {
                 if (adapter.use == host_adapter_use::switch_vnic && adapter.switch_index == i) configure_host_ip(v.name());
             } else if (s.kind == switch_kind::internal) {
-                ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
+                if (!mutant::on(mutant::id::host_vnic_unaddressed))
+                    ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
                 if (s.nat) netnat_switch_ = i;  // vnet's NAT (lab/nat_host.hpp), one per host as WinNAT
                 if (s.dhcp) {  // the admin's DHCP server (and DNS) on the internal network, on the host vNIC
                     const auto tag = "switch-" + detail::file_safe(s.name);
@@ -242,7 +246,7 @@ public:
             std::string host = vm.name;
             std::replace(host.begin(), host.end(), '_', '-');
             st.config.hostname = host;
-            st.config.image = image_;
+            use_profile(st.config, vm.profile, images_.at(vm.profile));
             st.config.netns = names_.host_ns();
             st.config.accel = opt_.accel;
             st.config.agent_socket = fmt::format("{}/{}.agent", names_.state_dir(), vm.name);
@@ -250,6 +254,7 @@ public:
             st.config.qemu_log = fmt::format("{}/{}.qemu.log", names_.state_dir(), vm.name);
             // VNET_GUEST_HIDE=ping,nc: tools the guests' agents cannot run (a guest that
             // lacks a tool; its checks must come out as errors, never as observed fails)
+            if (mutant::on(mutant::id::agent_cannot_run_ping)) st.config.extra_append = "vnet.hide=ping";
             if (const char* hide = std::getenv("VNET_GUEST_HIDE"); hide && *hide) {
                 if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") != std::string_view::npos)
                     throw detail::run_failure("VNET_GUEST_HIDE: tool names (a-z 0-9 . _ -) separated by commas");
@@ -643,15 +648,18 @@ private:
             failure(fmt::format("cannot listen on the internet server's TCP ports: {}", r.error().message()));
     }
 
-    guest_image locate_image() {
-        auto dir = opt_.image_dir.empty() ? default_image_dir() : opt_.image_dir;
-        // A cached image is used as it is (vm-images/build.sh and the ci scripts refresh it).
+    guest_image locate_image(guest_profile profile) {
+        // image_dir names the busybox image; the eflow image is in default_image_dir(eflow).
+        auto dir = profile == guest_profile::busybox && !opt_.image_dir.empty() ? opt_.image_dir
+                                                                                 : default_image_dir(profile);
+        auto script = build_script(profile);
+        // A cached image is used as it is (the vm-images/ scripts and the ci scripts refresh it).
         if (auto g = guest_image::in_dir(dir)) return *g;
-        if (opt_.source_dir.empty()) failure(fmt::format("no guest image in {} (build it with vm-images/build.sh)", dir));
-        note("guest image: vm-images/build.sh (cached when current)");
+        if (opt_.source_dir.empty()) failure(fmt::format("no {} guest image in {} (build it with {})", to_string(profile), dir, script));
+        note(fmt::format("guest image: {} (cached when current)", script));
         std::string log;
-        auto g = build_image(opt_.source_dir, dir, &log);
-        if (!g) failure(fmt::format("vm-images/build.sh failed: {}\n{}", g.error().message(), log));
+        auto g = build_image(opt_.source_dir, profile, dir, &log);
+        if (!g) failure(fmt::format("{} failed: {}\n{}", script, g.error().message(), log));
         return *g;
     }
 
@@ -660,7 +668,7 @@ private:
     run_names names_;
     bool state_made_ = false;
     std::string log_dir_;
-    guest_image image_;
+    std::map<guest_profile, guest_image> images_;
     std::vector<io::netns> namespaces_;
     std::vector<io::tap> vm_taps_;
     std::vector<io::tap> held_taps_;

@@ -68,6 +68,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/mutant.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/expected.hpp>
@@ -281,6 +282,8 @@ public:
                     return fail(layer::service, errc::conflict, "dhcp.reservation");
         }
         std::sort(c.mac_filter_list.begin(), c.mac_filter_list.end());
+        if (mutant::on(mutant::id::dhcp_wrong_gateway) && !c.routers.empty())
+            c.routers.front() = ipv4_address(c.routers.front().to_u32() + 100);
         return dhcp_server(std::move(c));
     }
 
@@ -294,7 +297,7 @@ public:
 
     /// Whether the MAC filter lets the client in.
     bool allowed(const mac_address& m) const noexcept {
-        if (cfg_.mac_filter == dhcp_mac_filter::off) return true;
+        if (cfg_.mac_filter == dhcp_mac_filter::off || mutant::on(mutant::id::dhcp_ignores_mac_filter)) return true;
         const bool listed = std::binary_search(cfg_.mac_filter_list.begin(), cfg_.mac_filter_list.end(), m);
         return cfg_.mac_filter == dhcp_mac_filter::allow ? listed : !listed;
     }
@@ -337,6 +340,7 @@ public:
     /// destination. `out` is reused storage: pass the same object to avoid allocations.
     dhcp_result handle(const wire::dhcp_view& msg, const dhcp_ingress& in, dhcp_time now, dhcp_reply& out) {
         using mt = wire::dhcp_message_type;
+        if (mutant::on(mutant::id::dhcp_silent)) return dropped(dhcp_drop::not_server_frame);
         if (msg.op() != wire::bootp_op::request) return dropped(dhcp_drop::not_request);
         const auto type = msg.message_type();
         if (!type) return dropped(type.error().what == errc::not_found ? dhcp_drop::not_dhcp : dhcp_drop::malformed);
@@ -549,6 +553,7 @@ private:
         }
         if (c.requested && available_for(c.mac, *c.requested, now)) return *c.requested;
         if (const auto* l = leases_.find(c.mac); l && available_for(c.mac, l->address, now)) return l->address;
+        if (mutant::on(mutant::id::dhcp_outside_range)) return ipv4_address(cfg_.range_last.to_u32() + 1);
         const std::uint32_t first = cfg_.range_first.to_u32();
         const std::uint32_t n = cfg_.range_last.to_u32() - first + 1;
         std::optional<ipv4_address> reuse;

@@ -66,10 +66,12 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <vnet/core/mutant.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
@@ -420,6 +422,7 @@ public:
     outbox on_client_query(const dns_endpoint& client, bytes_view payload, time_point now,
                            dns_transport transport = dns_transport::udp) {
         out_n_ = 0;
+        if (mutant::on(mutant::id::dns_proxy_silent)) return dropped(dns_proxy_drop::client_short);
         bytes_view msg = payload;
         if (transport == dns_transport::tcp) {
             auto f = wire::split_dns_tcp(payload);
@@ -673,6 +676,9 @@ private:
         scratch_.header.z = false;
         if (from_cache) scratch_.header.aa = false;
         scratch_.questions.assign(1, q);
+        if (mutant::on(mutant::id::dns_proxy_wrong_address))
+            for (auto& r : scratch_.answers)
+                if (auto* a4 = std::get_if<wire::dns_a>(&r.rdata)) a4->address = ipv4_address(a4->address.to_u32() + 1);
         if (age > 0)
             for (auto* s : {&scratch_.answers, &scratch_.authority, &scratch_.additional})
                 for (auto& r : *s) r.ttl = r.ttl > age ? r.ttl - age : 0;

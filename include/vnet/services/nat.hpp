@@ -56,6 +56,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/mutant.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
@@ -320,6 +321,7 @@ public:
 
     /// A datagram from the outside, rewritten in place.
     nat_result inbound(bytes_span packet, time_point now) {
+        if (mutant::on(mutant::id::nat_drops_replies)) return dropped(nat_drop::no_mapping);
         const std::uint32_t t = tick(now);
         auto v = wire::ipv4_view::parse(packet);
         if (!v) return dropped(nat_drop::malformed);

@@ -41,6 +41,7 @@
 #include <range/v3/range/concepts.hpp>
 #include <range/v3/range/traits.hpp>
 
+#include <vnet/core/mutant.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/mac.hpp>
@@ -384,6 +385,7 @@ private:
     static bool egress_vlan(const port_state& Q, const frame_work& w, bool& tagged) noexcept {
         const vlan_setting& v = Q.cfg.vlan;
         tagged = false;
+        if (mutant::on(mutant::id::switch_ignores_vlans)) return true;
         switch (v.mode) {
             case vlan_mode::untagged: return w.domain == 0;
             case vlan_mode::access: return w.domain == v.access_vid;
@@ -524,7 +526,7 @@ private:
         }
         // Learning: (VLAN, source) -> input port; group sources are never learned (Open
         // vSwitch mac-learning; a multicast source is not a station).
-        if (!w.l2.src_is_group()) {
+        if (!w.l2.src_is_group() && !mutant::on(mutant::id::switch_never_learns)) {
             if (table_.learn(mac_key(w.domain, w.l2.src), in, now) == learn_outcome::refused) {
                 P.ctr.count_drop(drop_reason::table_full);
                 return;
@@ -533,7 +535,7 @@ private:
         ++seq_;
         P.stamp = seq_;  // never mirrored back to itself
         const bool mirror_rx = P.cfg.mirror == mirror_mode::source && !mirror_dests_.empty();
-        if (!w.l2.dst_is_group()) {
+        if (!w.l2.dst_is_group() && !mutant::on(mutant::id::switch_floods_unicast)) {
             const port_index q = table_.lookup(mac_key(w.domain, w.l2.dst), now);
             if (q != no_port) {
                 if (q == in) {
