@@ -155,3 +155,55 @@ BOOST_AUTO_TEST_CASE(no_route_is_a_fail_and_no_ip_an_error) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(dhcp_lease)
+
+const std::pair<ipv4_address, ipv4_address> lan_range{*ipv4_address::parse("192.168.0.100"),
+                                                      *ipv4_address::parse("192.168.0.199")};
+
+BOOST_AUTO_TEST_CASE(a_lease_in_the_range_is_ok) {
+    auto v = dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.150/24").value(), true, lan_range);
+    BOOST_TEST((v.observed == observation::ok));
+    BOOST_TEST(v.detail == "eth0: 192.168.0.150/24 (in range 192.168.0.100-192.168.0.199)");
+    BOOST_TEST((dhcp_lease_verdict(1, ipv4_prefix::parse("172.16.5.3/20").value(), true, std::nullopt).observed ==
+                observation::ok));
+}
+
+BOOST_AUTO_TEST_CASE(no_address_a_static_one_or_one_outside_the_range_fails) {
+    auto none = dhcp_lease_verdict(1, std::nullopt, true, lan_range);
+    BOOST_TEST((none.observed == observation::fail));
+    BOOST_TEST(none.detail == "eth1: no address");
+    auto fixed = dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.150/24").value(), false, lan_range);
+    BOOST_TEST((fixed.observed == observation::fail));
+    BOOST_TEST(fixed.detail == "eth0: static 192.168.0.150/24");
+    auto outside = dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.200/24").value(), true, lan_range);
+    BOOST_TEST((outside.observed == observation::fail));
+    BOOST_TEST(outside.detail.find("outside range") != std::string::npos);
+    // the range's ends are in it
+    BOOST_TEST((dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.199/24").value(), true, lan_range).observed ==
+                observation::ok));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(flooding)
+
+BOOST_AUTO_TEST_CASE(a_flood_reaches_every_other_port_from_the_sender) {
+    flood_window w{1, 1, {2, 1}, {1, 0}, true};  // port a: 2 frames, 1 of them another port's broadcast
+    BOOST_TEST(flood_from_sender(w, 0) == 1u);
+    BOOST_TEST(flood_word(w) == "flooded");
+}
+
+BOOST_AUTO_TEST_CASE(a_learned_destination_gets_the_frame_alone) {
+    flood_window w{0, 1, {1, 1}, {1, 1}, true};  // what the others got, other ports flooded
+    BOOST_TEST(flood_word(w) == "to one port");
+}
+
+BOOST_AUTO_TEST_CASE(anything_else_is_neither) {
+    BOOST_TEST(flood_word(flood_window{1, 1, {1, 0}, {0, 0}, true}) == "neither");  // one port missed the flood
+    BOOST_TEST(flood_word(flood_window{0, 0, {0}, {0}, false}) == "neither");       // nothing arrived anywhere
+    BOOST_TEST(flood_word(flood_window{0, 1, {3}, {1}, true}) == "neither");        // a frame leaked to another port
+    BOOST_TEST(flood_from_sender(flood_window{0, 0, {1}, {4}, false}, 0) == 0u);    // never below zero
+}
+
+BOOST_AUTO_TEST_SUITE_END()

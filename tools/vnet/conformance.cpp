@@ -1,4 +1,4 @@
-// vnet conformance: run the conformance tables of fixtures/conformance/ (DESIGN.md "CLI";
+// vnet conformance: run the conformance tables of fixtures/conformance/ (docs/design.md "CLI";
 // the tables, their loader, the runner and the reports are in vnet/lab/conformance.hpp).
 //
 // Model rows are evaluated in this process; VM rows run their generated lab through the

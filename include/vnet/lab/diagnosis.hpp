@@ -2,7 +2,7 @@
 // code: given what was observed on a VM, name the first failing component and the
 // guide's remedy.
 //
-// Source: seed 001 (001_919c7df215b52089.txt, "Troubleshoot your IoT Edge for Linux on
+// Source: [TS] ("Troubleshoot networking - Azure IoT Edge for Linux on
 // Windows networking"):
 // - "Isolate the issue": three components, in this order: IP addresses configuration, DNS,
 //   Firewall.
@@ -14,7 +14,7 @@
 //   a valid server and set it with Set-EflowVmDnsServers.
 // - "Check your firewall and port configuration rules": outbound 8883 (MQTT), 5671 (AMQP),
 //   443 (HTTPS); 1883, 5672 and 80 are not supported; inbound blocked by default.
-// Two rules come from seed 000 (000_ad1f2ef22b99d459.txt), because the guide's IP step
+// Two rules come from [NW] ("Azure IoT Edge for Linux on Windows networking"), because the guide's IP step
 // covers them only as "IP communication is misconfigured":
 // - "Multiple Network Interface Cards (NICs)" warning: with an offline NIC preferred by
 //   its random route priority the VM loses internet access; prioritise the online NIC.
@@ -49,10 +49,10 @@
 
 namespace vnet::lab {
 
-/// The "internet" server behind every lab network (DESIGN.md "Lab file").
+/// The "internet" server behind every lab network (docs/design.md "Lab file").
 inline constexpr ipv4_address internet_address{198, 51, 100, 10};
 
-/// The components of seed 001 "Isolate the issue", in the order the guide checks them.
+/// The components of [TS] "Isolate the issue", in the order the guide checks them.
 enum class net_component : std::uint8_t { none, ip_configuration, dns, firewall };
 
 constexpr std::string_view to_string(net_component c) noexcept {
@@ -110,7 +110,7 @@ struct diagnosis {
 
 // ---- the guide's texts (verbatim) ----
 
-/// seed 001 "Check IP addresses", the Troubleshoot column of the table, per switch and
+/// [TS] "Check IP addresses", the Troubleshoot column of the table, per switch and
 /// IP allocation.
 constexpr std::string_view ip_remedy(eflow::switch_type sw, eflow::ip_mode mode) noexcept {
     using eflow::ip_mode;
@@ -139,32 +139,32 @@ constexpr std::string_view ip_remedy(eflow::switch_type sw, eflow::ip_mode mode)
            "configurations.";
 }
 
-/// seed 000 "Multiple Network Interface Cards (NICs)", the warning.
+/// [NW] "Multiple Network Interface Cards (NICs)", the warning.
 inline constexpr std::string_view route_remedy =
     "If all interfaces are connected to the internet, random priorities may not be a problem. However, if one of the "
     "NICs is connected to an offline network, you may want to prioritize the online NIC over the offline NIC to get "
     "the EFLOW VM connected to the internet.";
-/// seed 000 "DNS".
+/// [NW] "DNS".
 inline constexpr std::string_view dns_missing_remedy =
     "If there's no IP address, or the IP address isn't a valid DNS server IP address, then the DNS service won't "
     "work. It's possible to configure the EFLOW virtual machine to use a specific DNS server, or list of servers. To "
     "do so, you can use the `Set-EflowVmDnsServers` PowerShell cmdlet.";
-/// seed 001 "Check DNS", ping step, no response.
+/// [TS] "Check DNS", ping step, no response.
 inline constexpr std::string_view dns_unreachable_remedy =
     "If there's no response, then you probably have a connection issue to the server.";
-/// seed 001 "Check DNS", ping step answered, then the allow-list paragraph.
+/// [TS] "Check DNS", ping step answered, then the allow-list paragraph.
 inline constexpr std::string_view dns_config_remedy =
     "If the server is reachable, you should get a response and your issue may be related to other DNS server "
     "configurations. Second, some networking environments will limit the access of the DNS servers to specific "
     "whitelisted addresses. If this is the case, first make sure that you can access the DNS server from the Windows "
     "host OS, and then check with your networking team if you need to whitelist the EFLOW IP address.";
-/// seed 001 "Check DNS", last paragraph.
+/// [TS] "Check DNS", last paragraph.
 inline constexpr std::string_view dns_public_remedy =
     "Finally, some networking environment will block public DNS servers, like Google DNS (8.8.8.8 and 8.8.4.4). If "
     "this is the case, talk with your networking environment team to define a valid DNS server, and then set it up "
     "using the `Set-EflowVmDnsServers` cmdlet.";
 
-/// One row of the guide's firewall table (seed 001 "Check your firewall and port
+/// One row of the guide's firewall table ([TS] "Check your firewall and port
 /// configuration rules").
 struct port_rule {
     std::uint16_t port;
@@ -220,7 +220,7 @@ inline diagnosis diagnose(const observations& o) {
         return d;
     };
     const std::string ip_step = "Check IP addresses";
-    const std::string ip_src = fmt::format("seed 001 \"Check IP addresses\", row {} | {}", eflow::to_string(o.sw),
+    const std::string ip_src = fmt::format("[TS] \"Check IP addresses\", row {} | {}", eflow::to_string(o.sw),
                                            o.mode == eflow::ip_mode::static_ip ? "Static IP" : "DHCP");
     if (failed(o.has_address))
         return set(net_component::ip_configuration, ip_step, *o.has_address, "eth0 has no IPv4 address",
@@ -234,28 +234,28 @@ inline diagnosis diagnose(const observations& o) {
     if (failed(o.default_route_primary) && (!o.internet_reachable || !o.internet_reachable->value))
         return set(net_component::ip_configuration, ip_step, *o.default_route_primary,
                    "the default route leaves by a NIC that does not reach the internet", route_remedy,
-                   "seed 000 \"Multiple Network Interface Cards (NICs)\"");
+                   "[NW] \"Multiple Network Interface Cards (NICs)\"");
 
     const std::string dns_step = "Check DNS";
     if (failed(o.dns_configured))
         return set(net_component::dns, dns_step, *o.dns_configured, "no valid DNS server is configured",
-                   dns_missing_remedy, "seed 000 \"DNS\"");
+                   dns_missing_remedy, "[NW] \"DNS\"");
     if (failed(o.name_resolves)) {
         const fact& nr = *o.name_resolves;
         if (o.dns_server && is_public_dns(*o.dns_server) && failed(o.dns_server_reachable))
             return set(net_component::dns, dns_step, *o.dns_server_reachable,
                        fmt::format("name resolution fails and the public DNS server {} does not answer", *o.dns_server),
-                       dns_public_remedy, "seed 001 \"Check DNS\" (public DNS servers blocked)");
+                       dns_public_remedy, "[TS] \"Check DNS\" (public DNS servers blocked)");
         if (failed(o.dns_server_reachable))
             return set(net_component::dns, dns_step, *o.dns_server_reachable,
                        o.dns_server ? fmt::format("name resolution fails and the DNS server {} does not answer ping",
                                                   *o.dns_server)
                                     : std::string("name resolution fails and the DNS server does not answer ping"),
-                       dns_unreachable_remedy, "seed 001 \"Check DNS\" (ping the DNS server)");
+                       dns_unreachable_remedy, "[TS] \"Check DNS\" (ping the DNS server)");
         return set(net_component::dns, dns_step, nr,
                    o.dns_server ? fmt::format("name resolution fails although the DNS server {} answers ping", *o.dns_server)
                                 : std::string("name resolution fails"),
-                   dns_config_remedy, "seed 001 \"Check DNS\" (server reachable, allow lists)");
+                   dns_config_remedy, "[TS] \"Check DNS\" (server reachable, allow lists)");
     }
 
     for (const auto& [port, f] : o.outbound) {
@@ -264,7 +264,7 @@ inline diagnosis diagnose(const observations& o) {
         return set(net_component::firewall, "Check your firewall and port configuration rules", f,
                    fmt::format("outbound TCP {} ({}) does not connect", port, r ? r->protocol : "?"),
                    r ? r->guidance : std::string_view("Check the outbound rules of the network's firewall."),
-                   "seed 001 \"Check your firewall and port configuration rules\"");
+                   "[TS] \"Check your firewall and port configuration rules\"");
     }
     d.step = "all three components";
     d.finding = "IP configuration, DNS and the outbound cloud ports work";

@@ -18,6 +18,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -184,6 +186,49 @@ inline verdict route_verdict(int status, std::string_view first_line, std::strin
                                 defaults.empty() ? std::string_view("none") : defaults);
     if (!want_dev.empty() && dev != want_dev) return observed_fail(fmt::format("{} (wanted dev {})", d, want_dev));
     return observed_ok(std::move(d));
+}
+
+/// A DHCP NIC's lease as the guest shows it (`ip -o -4 addr show dev ethK`): ok when the
+/// NIC leases its address by DHCP and the address is in the server's range (when known);
+/// fail with what was seen otherwise (no address, a static address, outside the range).
+inline verdict dhcp_lease_verdict(std::size_t nic, std::optional<ipv4_prefix> address, bool dhcp_nic,
+                                  std::optional<std::pair<ipv4_address, ipv4_address>> range) {
+    if (!address) return observed_fail(fmt::format("eth{}: no address", nic));
+    if (!dhcp_nic) return observed_fail(fmt::format("eth{}: static {}", nic, *address));
+    if (!range) return observed_ok(fmt::format("eth{}: {}", nic, *address));
+    const auto a = address->address().to_u32();
+    const bool in = a >= range->first.to_u32() && a <= range->second.to_u32();
+    auto d = fmt::format("eth{}: {} ({} range {}-{})", nic, *address, in ? "in" : "outside", range->first, range->second);
+    return in ? observed_ok(std::move(d)) : observed_fail(std::move(d));
+}
+
+/// What a switch's port counters moved by while the sender sent one frame (flooding check):
+/// the sender's port's flooded count, the destination port's transmitted frames, and for
+/// each other port the frames the switch delivered to it and, of those, how many the
+/// remaining ports (not the sender) flooded meanwhile (the guests' own broadcasts).
+struct flood_window {
+    std::uint64_t src_flooded = 0;
+    std::uint64_t dst_tx = 0;
+    std::vector<std::uint64_t> others_tx;
+    std::vector<std::uint64_t> others_own;
+    bool replied = false;
+};
+
+/// Frames other port i received from the sender: what it received less what other ports flooded.
+inline std::uint64_t flood_from_sender(const flood_window& w, std::size_t i) {
+    return w.others_tx[i] > w.others_own[i] ? w.others_tx[i] - w.others_own[i] : std::uint64_t{0};
+}
+
+/// "flooded" (the sender's port flooded and every other port got a frame from it), "to one
+/// port" (nothing flooded, the destination got it, no other port got one from the
+/// sender) or "neither".
+inline std::string_view flood_word(const flood_window& w) {
+    bool all = w.src_flooded > 0, none = w.src_flooded == 0 && w.dst_tx > 0;
+    for (std::size_t i = 0; i < w.others_tx.size(); ++i) {
+        all = all && flood_from_sender(w, i) > 0;
+        none = none && flood_from_sender(w, i) == 0;
+    }
+    return all ? "flooded" : none ? "to one port" : "neither";
 }
 
 }  // namespace vnet::lab

@@ -1,0 +1,486 @@
+// vnet/lab/checks.hpp - the checks of a lab, one function per check kind and one table of them;
+// the verdicts they take are pure functions (lab/verdicts.hpp).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cctype>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <vnet/core/expected.hpp>
+#include <vnet/io/netns.hpp>
+#include <vnet/io/process.hpp>
+#include <vnet/io/tap.hpp>
+#include <vnet/lab/dhcp_host.hpp>
+#include <vnet/lab/guest_agent.hpp>
+#include <vnet/lab/ics_host.hpp>
+#include <vnet/wire/arp.hpp>
+#include <vnet/wire/ethernet.hpp>
+#include <vnet/lab/lab_file.hpp>
+#include <vnet/lab/nat_host.hpp>
+#include <vnet/lab/plan.hpp>
+#include <vnet/lab/qemu.hpp>
+#include <vnet/lab/report.hpp>
+#include <vnet/lab/verdicts.hpp>
+#include <vnet/lab/switch_pump.hpp>
+#include <vnet/lab/check_env.hpp>
+
+namespace vnet::lab {
+
+namespace detail {
+
+/// A check whose probe never ran: nothing observed (agent or namespace error).
+inline void not_run(const check_env::outcome& o, check_result& r) {
+    r.observed = "error";
+    r.detail = fmt::format("could not run the probe: {}", o.why);
+}
+inline void take(const verdict& v, check_result& r) {
+    r.observed = std::string(to_string(v.observed));
+    r.detail = v.detail;
+}
+
+}  // namespace detail
+
+/// The NIC index a check's `to` names ("eth0", "eth1", ...; empty: eth0), or nullopt.
+inline std::optional<std::size_t> nic_index(const std::string& to) {
+    if (to.empty()) return 0;
+    if (to.size() < 4 || to.substr(0, 3) != "eth" || to.find_first_not_of("0123456789", 3) != std::string::npos)
+        return std::nullopt;
+    return static_cast<std::size_t>(std::atoi(to.c_str() + 3));
+}
+
+/// The DHCP range a NIC's switch leads to, if known.
+inline std::optional<std::pair<ipv4_address, ipv4_address>> dhcp_range_for(const check_env& env, const nic_config& nic) {
+    const auto* s = env.lf().find_switch(nic.switch_name);
+    if (!s) return std::nullopt;
+    if (s->kind == switch_kind::default_ && env.default_switch_subnet()) return default_switch_range(*env.default_switch_subnet());
+    if (s->kind == switch_kind::internal && s->dhcp) return std::pair{s->dhcp->range_first, s->dhcp->range_last};
+    if (s->kind == switch_kind::external && s->network)
+        if (const auto* n = env.lf().find_network(*s->network); n && n->dhcp)
+            return std::pair{n->dhcp->range_first, n->dhcp->range_last};
+    return std::nullopt;
+}
+
+/// RFC 5227 section 2.1.1 ARP probes (sender IP 0.0.0.0) for the target from `from`'s
+/// interface towards it: "ok" when some device answers for the address (in use /
+/// reachable), "fail" when three probes 250 ms apart get nothing within a second. An
+/// address of `from` itself is "ok" without a probe (the host answers for itself).
+inline void check_arp(check_env& env, const check_config& c, check_result& r) {
+    auto a = env.target(c, r);
+    if (!a) return;
+    const auto target_ip = *a;
+    auto addrs = env.ns_exec(c.from, {"ip", "-o", "-4", "addr", "show"});
+    if (addrs && addrs->status == 0)
+        for (const auto& p : all_inet(addrs->out))
+            if (p.address() == target_ip) {
+                r.observed = "ok";
+                r.detail = fmt::format("{} is an address of {} itself", target_ip, c.from);
+                return;
+            }
+    auto route = env.ns_exec(c.from, {"ip", "-o", "route", "get", fmt::format("{}", target_ip)});
+    const auto dev = route && route->status == 0 ? route_field(route->out, "dev") : std::string{};
+    if (dev.empty()) {
+        r.observed = "error";
+        r.detail = fmt::format("cannot probe: {} has no route to {}", c.from, target_ip);
+        return;
+    }
+    auto link = env.ns_exec(c.from, {"ip", "-o", "link", "show", "dev", dev});
+    auto mac = link && link->status == 0 ? mac_address::parse(route_field(link->out, "link/ether"))
+                                         : result<mac_address>(fail(layer::lab, errc::not_found, "arp.mac"));
+    auto fd = open_packet_socket(env.netns_of(c.from), dev);
+    if (!mac || !fd) {
+        r.observed = "error";
+        r.detail = fmt::format("cannot probe from {} on {}: {}", c.from, dev,
+                               !fd ? fd.error().message() : std::string("no MAC address"));
+        if (fd) ::close(*fd);
+        return;
+    }
+    std::array<std::byte, 60> probe{};
+    wire::ethernet_repr eth{mac_address::broadcast(), *mac, wire::ethertype::arp};
+    (void)eth.emit(probe);
+    (void)wire::arp_repr::make_probe(*mac, target_ip).emit(bytes_span(probe).subspan(wire::ethernet_view::header_len));
+    std::optional<mac_address> answer;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    auto next_probe = std::chrono::steady_clock::now();
+    int sent = 0;
+    std::array<std::byte, 2048> buf{};
+    while (!answer && std::chrono::steady_clock::now() < deadline) {
+        if (sent < 3 && std::chrono::steady_clock::now() >= next_probe) {
+            (void)::send(*fd, probe.data(), probe.size(), 0);
+            ++sent;
+            next_probe += std::chrono::milliseconds(250);
+        }
+        pollfd p{*fd, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        for (;;) {
+            const ssize_t n = ::recv(*fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n < 0) break;
+            auto f = wire::ethernet_view::parse(bytes_view(buf.data(), static_cast<std::size_t>(n)));
+            if (!f || f->ethertype() != wire::ethertype::arp) continue;
+            auto v = wire::arp_view::parse(f->payload());
+            // A reply, or another device's own probe or announcement, for the address
+            // (RFC 5227 section 2.1.1: either is a conflict).
+            if (v && v->sender_ip() == target_ip && v->sender_mac() != *mac) answer = v->sender_mac();
+        }
+    }
+    ::close(*fd);
+    r.observed = answer ? "ok" : "fail";
+    r.detail = answer ? fmt::format("{} answered from {} ({} probe{} on {})", target_ip, *answer, sent,
+                                    sent == 1 ? "" : "s", dev)
+                      : fmt::format("no answer for {} to {} ARP probes on {}", target_ip, sent, dev);
+}
+
+inline void check_ping(check_env& env, const check_config& c, check_result& r) {
+    auto a = env.target(c, r);
+    if (!a) return;
+    auto o = env.run_from(c.from, ping_command(*a), std::chrono::seconds(8));
+    if (!o.ran) return detail::not_run(o, r);
+    detail::take(ping_verdict(o.status, o.out, *a), r);
+}
+
+inline void check_tcp(check_env& env, const check_config& c, check_result& r) {
+    auto a = env.target(c, r);
+    if (!a) return;
+    if (env.is_vm(c.from)) {
+        auto o = env.run_from(c.from, tcp_command(*a, *c.port), std::chrono::seconds(6));
+        if (!o.ran) return detail::not_run(o, r);
+        detail::take(nc_verdict(o.status, o.out, *a, *c.port), r);
+        return;
+    }
+    auto ns = env.netns_of(c.from);
+    auto port = *c.port;
+    auto addr = *a;
+    constexpr int wait_ms = 3000;
+    auto res = io::in_netns(ns, [&]() -> result<verdict> {
+        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s < 0) return fail(layer::io, errc::io, "tcp.socket");
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(addr.to_u32());
+        int err = ::connect(s, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0 ? 0 : errno;
+        bool timed_out = false;
+        if (err == EINPROGRESS) {
+            pollfd p{s, POLLOUT, 0};
+            if (::poll(&p, 1, wait_ms) == 1) {
+                socklen_t len = sizeof err;
+                if (::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+            } else {
+                timed_out = true;
+            }
+        }
+        ::close(s);
+        return connect_verdict(err, timed_out, addr, port, wait_ms);
+    });
+    if (!res) {
+        r.observed = "error";
+        r.detail = fmt::format("cannot connect from {}: {}", c.from, res.error().message());
+        return;
+    }
+    detail::take(*res, r);
+}
+
+inline void check_dns(check_env& env, const check_config& c, check_result& r) {
+    std::string cmd = dns_command(c.name);
+    if (!env.is_vm(c.from)) {
+        // A namespace has no resolver of its own: ask `to` or the network's gateway.
+        std::optional<ipv4_address> server;
+        if (!c.to.empty()) server = env.resolve(c.to);
+        else if (const auto* n = env.lf().find_network(c.from)) server = n->gateway;
+        else if (c.from == "host" && env.lf().host.network) server = env.lf().find_network(*env.lf().host.network)->gateway;
+        else {
+            for (const auto& net : env.lf().networks)
+                for (const auto& p : net.peers)
+                    if (p.name == c.from) server = net.gateway;
+        }
+        if (!server) {
+            r.observed = "error";
+            r.detail = "no DNS server to ask (set to = \"<server>\")";
+            return;
+        }
+        cmd = fmt::format("busybox nslookup {} {}", c.name, *server);
+    }
+    auto o = env.run_from(c.from, cmd, std::chrono::seconds(10));
+    if (!o.ran) return detail::not_run(o, r);
+    // busybox nslookup also asks for AAAA, which the lab's DNS does not answer: its
+    // exit status says nothing about the A answer, the answer section does.
+    const auto addrs = nslookup_addresses(o.out);
+    auto v = nslookup_verdict(o.status, o.out, c.name, addrs);
+    // A name the lab declares must resolve to the declared address: a wrong answer is
+    // a failure of the resolver path, not a success.
+    std::optional<ipv4_address> declared;
+    for (const auto& n : env.lf().networks)
+        if (auto it = n.dns.find(c.name); it != n.dns.end()) declared = it->second;
+    if (v.observed == observation::ok && declared &&
+        std::find(addrs.begin(), addrs.end(), *declared) == addrs.end())
+        v = observed_fail(fmt::format("{} (the lab's DNS has {} = {})", v.detail, c.name, *declared));
+    detail::take(v, r);
+}
+
+
+inline void check_dhcp(check_env& env, const check_config& c, check_result& r) {
+    if (!env.is_vm(c.from)) {
+        auto o = env.ns_exec(c.from, {"ip", "-o", "-4", "addr", "show", "scope", "global"});
+        if (!o || o->status != 0) {
+            r.observed = "error";
+            r.detail = o ? fmt::format("ip addr show exit {}: {}", o->status, detail::first_line(o->out + o->err))
+                         : o.error().message();
+            return;
+        }
+        auto p = first_inet(o->out);
+        r.observed = p ? "ok" : "fail";
+        r.detail = p ? fmt::format("{}", *p) : fmt::format("{} has no global IPv4 address", c.from);
+        return;
+    }
+    const auto* vm = env.lf().find_vm(c.from);
+    std::size_t k = 0;
+    if (!c.to.empty()) {
+        if (c.to.size() < 4 || c.to.substr(0, 3) != "eth") {
+            r.observed = "error";
+            r.detail = fmt::format("to = \"{}\": name a NIC as eth0, eth1, ...", c.to);
+            return;
+        }
+        k = static_cast<std::size_t>(std::atoi(c.to.c_str() + 3));
+    }
+    if (k >= vm->nics.size()) {
+        r.observed = "error";
+        r.detail = fmt::format("{} has no eth{}", c.from, k);
+        return;
+    }
+    r.target = fmt::format("eth{}", k);
+    env.wait_for_leases(c.from);
+    auto o = env.run_from(c.from, fmt::format("cat /run/vnet/lease.eth{} 2>/dev/null; ip -o -4 addr show dev eth{}", k, k),
+                      std::chrono::seconds(5));
+    if (!o.ran) return detail::not_run(o, r);
+    if (auto why = detail::could_not_run("ip addr show", o.status, o.out)) {
+        r.observed = "error";
+        r.detail = *why;
+        return;
+    }
+    auto p = first_inet(o.out);
+    detail::take(dhcp_lease_verdict(k, p, vm->nics[k].ip == ip_mode::dhcp, dhcp_range_for(env, vm->nics[k])), r);
+}
+
+inline void check_route(check_env& env, const check_config& c, check_result& r) {
+    auto a = c.to.empty() ? std::optional<ipv4_address>(internet_server) : env.target(c, r);
+    if (!a) return;
+    r.target = fmt::format("{}", *a);
+    auto o = env.run_from(c.from, fmt::format("ip route get {} && echo '--' && ip route show default", *a),
+                      std::chrono::seconds(5));
+    if (!o.ran) return detail::not_run(o, r);
+    auto first = o.out.substr(0, o.out.find('\n'));
+    auto dev = route_field(first, "dev");
+    auto via = route_field(first, "via");
+    std::string defaults;
+    auto sep = o.out.find("--\n");
+    if (sep != std::string::npos) {
+        std::istringstream in(o.out.substr(sep + 3));
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind("default", 0) != 0) continue;
+            auto gw = route_field(" " + line, "via");
+            auto d = route_field(" " + line, "dev");
+            auto m = route_field(" " + line + " ", "metric");
+            defaults += fmt::format("{}{} via {} metric {}", defaults.empty() ? "" : "; ", d, gw, m.empty() ? "0" : m);
+        }
+    }
+    // name = "eth1": the route must leave through that interface.
+    detail::take(route_verdict(o.status, first, dev, via, defaults, c.name), r);
+}
+
+
+/// flooding: `from` sends to `to` (two VMs on one switch) with the switch's MAC table
+/// emptied, then again once the switch has learned both; each time the switch's own
+/// port counters say whether the frame reached the switch's other ports (flooded) or
+/// only the destination's. Frames the other ports flooded meanwhile (the guests' own
+/// broadcasts and multicasts) are taken off what a third port received. Observed:
+/// "first frame flooded|to one port, later frames flooded|to one port".
+inline void check_flooding(check_env& env, const check_config& c, check_result& r) {
+    const auto* src = env.lf().find_vm(c.from);
+    const auto* dst = env.lf().find_vm(c.to);
+    std::optional<std::size_t> swi;
+    std::optional<sw::port_index> in, out;
+    for (std::size_t k = 0; k < src->nics.size() && !swi; ++k)
+        for (std::size_t j = 0; j < dst->nics.size() && !swi; ++j)
+            if (src->nics[k].switch_name == dst->nics[j].switch_name) {
+                swi = env.switch_index(src->nics[k].switch_name);
+                in = env.vm_port(c.from, k);
+                out = env.vm_port(c.to, j);
+            }
+    if (!swi || !in || !out) {
+        r.detail = fmt::format("{} and {} share no switch", c.from, c.to);
+        return;
+    }
+    std::vector<std::pair<sw::port_index, std::string>> ports, others;  // the switch's ports; all but from and to
+    std::string in_name, out_name;
+    for (const auto& p : env.pump().ports()) {
+        if (p.sw != *swi) continue;
+        ports.emplace_back(p.id, p.name);
+        if (p.id == *in) in_name = p.name;
+        else if (p.id == *out) out_name = p.name;
+        else others.emplace_back(p.id, p.name);
+    }
+    if (others.empty()) {
+        r.detail = fmt::format("switch {} has no third port to see a flood", env.lf().switches[*swi].name);
+        return;
+    }
+    auto a = env.target(c, r);
+    if (!a) return;
+    // The sender knows the destination's MAC (the frames are unicast, not ARP broadcasts).
+    auto warm = env.run_from(c.from, fmt::format("ping -c 2 -i 0.3 -W 2 {}", *a), std::chrono::seconds(6));
+    if (!warm.ran) return detail::not_run(warm, r);
+    if (warm.status != 0) {  // no unicast exchange to count: nothing observed about flooding
+        r.observed = "error";
+        r.detail = fmt::format("cannot make {} learn {}: {}", c.from, c.to, ping_verdict(warm.status, warm.out, *a).detail);
+        return;
+    }
+    // Pinned, so that no ARP broadcast of the sender (its entry going stale on a busy
+    // machine) is mistaken for a flood of the echo request.
+    std::string pinned;
+    for (std::size_t v = 0; v < env.lf().vms.size(); ++v)
+        if (env.lf().vms[v].name == c.to) {
+            for (std::size_t j = 0; j < dst->nics.size(); ++j)
+                if (dst->nics[j].switch_name == env.lf().switches[*swi].name) {
+                    auto mac = fmt::format("{}", nic_mac(env.lf(), v, j));
+                    auto pin = env.run_from(c.from, fmt::format("arp -s {} {}", *a, mac), std::chrono::seconds(4));
+                    if (pin.ran && pin.status == 0) pinned = mac;
+                    break;
+                }
+        }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto snapshot = [&] {
+        std::map<sw::port_index, sw::port_counters> m;
+        for (const auto& p : ports) m[p.first] = env.pump().counters(*swi, p.first);
+        return m;
+    };
+    auto one_frame = [&]() {
+        flood_window w;
+        auto before = snapshot();
+        auto o = env.run_from(c.from, fmt::format("ping -c 1 -W 2 {}", *a), std::chrono::seconds(4));
+        w.replied = o.ran && o.status == 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the pump has moved every frame
+        auto after = snapshot();
+        w.src_flooded = after[*in].flooded - before[*in].flooded;
+        w.dst_tx = after[*out].tx_frames - before[*out].tx_frames;
+        for (const auto& [id, name] : others) {
+            w.others_tx.push_back(after[id].tx_frames - before[id].tx_frames);
+            std::uint64_t own = 0;
+            for (const auto& p : ports)
+                if (p.first != *in && p.first != id) own += after[p.first].flooded - before[p.first].flooded;
+            w.others_own.push_back(own);
+        }
+        return w;
+    };
+    env.pump().clear_mac_table(*swi);  // every destination is unknown again (as after aging)
+    auto first = one_frame();
+    auto later = one_frame();
+    r.observed = fmt::format("first frame {}, later frames {}", flood_word(first), flood_word(later));
+    auto counts = [&](const flood_window& w) {
+        std::string o;
+        for (std::size_t i = 0; i < others.size(); ++i)
+            o += fmt::format(", {} tx +{} ({} flooded by other ports)", others[i].second, w.others_tx[i], w.others_own[i]);
+        return fmt::format("{} flooded +{}, {} tx +{}{}{}", in_name, w.src_flooded, out_name, w.dst_tx, o,
+                           w.replied ? "" : " (no reply)");
+    };
+    r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}{}", env.lf().switches[*swi].name,
+                           counts(first), counts(later),
+                           pinned.empty() ? "; the sender's ARP entry could not be pinned" : "");
+    if (!pinned.empty()) (void)env.run_from(c.from, fmt::format("arp -d {}", *a), std::chrono::seconds(4));
+}
+
+/// reboot: the guest reboots itself (`reboot -f`); QEMU runs with -no-reboot, so the VM
+/// is started again with its stored configuration (NICs and the MACs generated at
+/// creation), as Hyper-V keeps a VM's settings across a restart. Observed: the MAC of
+/// NIC `to` after the reboot when it equals the one before, else "changed: A -> B".
+inline void check_reboot(check_env& env, const check_config& c, check_result& r) {
+    auto k = nic_index(c.to);
+    auto nics = env.fleet().nic_count(c.from);
+    if (!k || !nics || *k >= *nics) {
+        r.detail = fmt::format("to = \"{}\": name a NIC of {} as eth0, eth1, ...", c.to, c.from);
+        return;
+    }
+    r.target = fmt::format("eth{}", *k);
+    auto before = env.fleet().guest_mac(c.from, *k);
+    if (before.empty()) {
+        r.detail = fmt::format("cannot read the MAC of eth{} before the reboot", *k);
+        return;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    env.note(fmt::format("{}: rebooting", c.from));
+    auto by_guest = env.fleet().reboot(c.from);
+    if (!by_guest) {
+        r.detail = by_guest.error();
+        return;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    env.note(fmt::format("{}: agent ready again after {:.2f} s", c.from, secs));
+    auto after = env.fleet().guest_mac(c.from, *k);
+    r.observed = after == before ? after : fmt::format("changed: {} -> {}", before, after.empty() ? "unreadable" : after);
+    r.detail = fmt::format("eth{} before {}, after {}; {} and QEMU started again, agent back after {:.1f} s", *k, before,
+                           after.empty() ? "unreadable" : after,
+                           *by_guest ? "the guest ran reboot -f" : "the guest did not stop by itself: QEMU stopped", secs);
+}
+
+/// deploy: run by `vnet conformance` (the EFLOW model), never by the lab runtime.
+inline void check_deploy(check_env&, const check_config&, check_result& r) {
+    r.observed = "error";
+    r.detail = "deploy checks are run by vnet conformance, not by the lab runtime";
+}
+
+/// One kind of [[check]]: the function that carries it out, and whether its probe runs in
+/// the guest when `from` is a VM (flooding reads the switch's counters, arp probes from a
+/// namespace). A new check kind: a check_kind value, one entry here, one function.
+struct check_entry {
+    check_kind kind;
+    void (*run)(check_env&, const check_config&, check_result&);
+    bool in_guest;
+};
+
+inline constexpr std::array<check_entry, 9> check_table{{
+    {check_kind::ping, check_ping, true},
+    {check_kind::tcp, check_tcp, true},
+    {check_kind::dns, check_dns, true},
+    {check_kind::dhcp, check_dhcp, true},
+    {check_kind::route, check_route, true},
+    {check_kind::flooding, check_flooding, false},
+    {check_kind::reboot, check_reboot, true},
+    {check_kind::arp, check_arp, false},
+    {check_kind::deploy, check_deploy, false},
+}};
+
+/// The table entry of a check kind (nullptr: none).
+constexpr const check_entry* find_check(check_kind k) noexcept {
+    for (const auto& e : check_table)
+        if (e.kind == k) return &e;
+    return nullptr;
+}
+
+
+}  // namespace vnet::lab

@@ -1,0 +1,293 @@
+// vnet/lab/fleet.hpp - the VMs of a running lab: boot, restart, commands through the guest
+// agent, DHCP leases.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cctype>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <vnet/core/expected.hpp>
+#include <vnet/core/mutant.hpp>
+#include <vnet/io/netns.hpp>
+#include <vnet/io/process.hpp>
+#include <vnet/io/tap.hpp>
+#include <vnet/lab/dhcp_host.hpp>
+#include <vnet/lab/guest_agent.hpp>
+#include <vnet/lab/ics_host.hpp>
+#include <vnet/wire/arp.hpp>
+#include <vnet/wire/ethernet.hpp>
+#include <vnet/lab/lab_file.hpp>
+#include <vnet/lab/nat_host.hpp>
+#include <vnet/lab/plan.hpp>
+#include <vnet/lab/qemu.hpp>
+#include <vnet/lab/report.hpp>
+#include <vnet/lab/verdicts.hpp>
+#include <vnet/lab/switch_pump.hpp>
+#include <vnet/lab/run_registry.hpp>
+#include <vnet/lab/topology.hpp>
+
+namespace vnet::lab {
+
+/// The lab's VMs: QEMU started from each slot's configuration, the guest agents, boot
+/// results, restarts (the configuration, MACs included, is kept as Hyper-V keeps a VM's
+/// settings) and the wait for DHCP leases.
+class vm_fleet {
+public:
+    using clock = std::chrono::steady_clock;
+
+    vm_fleet(const std::vector<vm_slot>& slots, run_options opt, std::string state_dir)
+        : opt_(std::move(opt)), state_dir_(std::move(state_dir)) {
+        for (const auto& s : slots) {
+            vm_state st;
+            st.config = s.config;
+            st.ports = s.ports;
+            st.boot.name = s.config.name;
+            vms_.push_back(std::move(st));
+        }
+    }
+    vm_fleet(const vm_fleet&) = delete;
+    vm_fleet& operator=(const vm_fleet&) = delete;
+    ~vm_fleet() { stop(); }
+
+    /// Boots every VM, `parallel` at a time, and waits for each guest agent. Progress goes
+    /// to options.progress. The boots (also in report()).
+    const std::vector<vm_boot>& boot() {
+        auto par = opt_.parallel ? opt_.parallel : std::max(1u, std::thread::hardware_concurrency());
+        std::size_t next = 0, done = 0;
+        struct waiter {
+            std::thread t;
+            std::atomic<bool> finished{false};
+            result<agent_client> agent = fail(layer::lab, errc::io, "agent.not_started");
+        };
+        std::vector<std::unique_ptr<waiter>> waiters(vms_.size());
+        std::size_t active = 0;
+        auto last_note = clock::now();
+        while (done < vms_.size()) {
+            while (active < par && next < vms_.size() && !stopping()) {
+                auto i = next++;
+                auto& v = vms_[i];
+                auto q = qemu_vm::start(v.config);
+                if (!q) {
+                    v.boot.error = fmt::format("cannot start QEMU: {}", q.error().message());
+                    note(fmt::format("{}: {}", v.boot.name, v.boot.error));
+                    ++done;
+                    continue;
+                }
+                v.vm = std::move(*q);
+                detail::append_line(state_dir_ + "/pids",
+                                    fmt::format("{} {}", v.vm.pid(), detail::process_start_time(v.vm.pid())));
+                note(fmt::format("{}: booting (QEMU pid {}, {} NIC{})", v.boot.name, v.vm.pid(), v.config.nics.size(),
+                                 v.config.nics.size() == 1 ? "" : "s"));
+                auto w = std::make_unique<waiter>();
+                auto* wp = w.get();
+                auto sock = v.config.agent_socket;
+                auto deadline = std::chrono::duration_cast<std::chrono::milliseconds>(opt_.boot_timeout);
+                pid_t qpid = v.vm.pid();
+                w->t = std::thread([wp, sock, deadline, qpid, this] {
+                    auto start = clock::now();
+                    auto alive = [&] { return !stopping() && ::kill(qpid, 0) == 0 && !zombie(qpid); };
+                    auto c = agent_client::connect(sock, deadline, alive);
+                    if (c) {
+                        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - (clock::now() - start));
+                        auto r = c->wait_ready(std::max(left, std::chrono::milliseconds(1)));
+                        if (!r) c = unexpected(r.error());
+                    }
+                    wp->agent = std::move(c);
+                    wp->finished = true;
+                });
+                waiters[i] = std::move(w);
+                ++active;
+            }
+            if (stopping() && active == 0) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            for (std::size_t i = 0; i < waiters.size(); ++i) {
+                auto& w = waiters[i];
+                if (!w || !w->finished) continue;
+                w->t.join();
+                auto& v = vms_[i];
+                v.boot.seconds_to_agent =
+                    std::chrono::duration<double>(clock::now() - v.vm.started_at()).count();
+                if (w->agent) {
+                    v.agent = std::move(*w->agent);
+                    v.boot.ready = true;
+                    note(fmt::format("{}: agent ready after {:.2f} s", v.boot.name, v.boot.seconds_to_agent));
+                } else {
+                    v.boot.error = stopping() ? "stopped" : fmt::format("no guest agent: {}", w->agent.error().message());
+                    note(fmt::format("{}: {} after {:.2f} s", v.boot.name, v.boot.error, v.boot.seconds_to_agent));
+                }
+                w.reset();
+                --active;
+                ++done;
+            }
+            if (active > 0 && clock::now() - last_note > std::chrono::seconds(10)) {
+                last_note = clock::now();
+                std::string waiting;
+                for (std::size_t i = 0; i < waiters.size(); ++i)
+                    if (waiters[i]) waiting += (waiting.empty() ? "" : ", ") + vms_[i].boot.name;
+                note(fmt::format("still booting: {}", waiting));
+            }
+        }
+        for (auto& w : waiters)
+            if (w && w->t.joinable()) w->t.join();
+        for (auto& v : vms_)
+            if (!v.boot.ready && v.boot.error.empty()) v.boot.error = "not started (stopped)";
+        boots_.clear();
+        for (auto& v : vms_) boots_.push_back(v.boot);
+        return boots_;
+    }
+
+    /// Runs a command in a VM through its agent.
+    result<command_result> vm_exec(std::string_view vm, std::string_view command,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+        auto* v = find_vm(vm);
+        if (!v) return fail(layer::lab, errc::not_found, "vm");
+        if (!v->agent.connected()) return fail(layer::lab, errc::not_found, "vm.agent");
+        return v->agent.run(command, timeout);
+    }
+
+    /// Waits (once per VM, up to options.dhcp_wait) until every DHCP NIC of `vm` has a lease.
+    void wait_for_leases(std::string_view vm) {
+        auto* v = find_vm(vm);
+        if (!v || v->leases_waited || !v->agent.connected()) return;
+        v->leases_waited = true;
+        std::string cmd;
+        for (std::size_t k = 0; k < v->config.nics.size(); ++k)
+            if (v->config.nics[k].mode == nic_mode::dhcp) cmd += fmt::format(" && [ -e /run/vnet/lease.eth{} ]", k);
+        if (cmd.empty()) return;
+        cmd = "true" + cmd;
+        auto deadline = clock::now() + opt_.dhcp_wait;
+        while (clock::now() < deadline && !stopping()) {
+            auto r = v->agent.run(cmd, std::chrono::seconds(5));
+            if (r && r->ok()) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+    }
+
+    /// The switch port of NIC `nic` of VM `vm`.
+    std::optional<sw::port_index> vm_port(std::string_view vm, std::size_t nic) const {
+        for (const auto& v : vms_)
+            if (v.config.name == vm && nic < v.ports.size()) return v.ports[nic];
+        return std::nullopt;
+    }
+    /// The number of NICs of VM `vm` (nullopt: no such VM).
+    std::optional<std::size_t> nic_count(std::string_view vm) const {
+        for (const auto& v : vms_)
+            if (v.config.name == vm) return v.config.nics.size();
+        return std::nullopt;
+    }
+
+    /// The MAC of NIC k as the guest sees it (empty when it cannot be read).
+    std::string guest_mac(std::string_view vm, std::size_t k) {
+        auto m = vm_exec(vm, fmt::format("cat /sys/class/net/eth{}/address", k), std::chrono::seconds(5));
+        if (!m || !m->ok()) return {};
+        auto t = m->out;
+        while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+        return t;
+    }
+
+    /// Restarts VM `vm`: the guest reboots itself (`reboot -f`); QEMU runs with
+    /// -no-reboot, so the VM is started again with its stored configuration. True when the
+    /// guest stopped by itself (else QEMU was stopped); the error says what failed.
+    expected<bool, std::string> reboot(std::string_view vm) {
+        auto* v = find_vm(vm);
+        if (!v) return unexpected(fmt::format("no VM {}", vm));
+        (void)v->agent.run("(sleep 1; reboot -f) </dev/null >/dev/null 2>&1 &", std::chrono::seconds(5));
+        v->agent.close();
+        bool by_guest = v->vm.wait_for(std::chrono::seconds(30)).has_value();
+        v->vm.stop(std::chrono::seconds(2));
+        if (mutant::on(mutant::id::mac_regenerated_on_reboot))
+            for (auto& n : v->config.nics)
+                if (auto m = mac_address::parse(n.mac)) {
+                    auto b = m->octets();
+                    b[5] = static_cast<std::uint8_t>(b[5] + 1);
+                    n.mac = fmt::format("{}", mac_address(b));
+                }
+        auto q = qemu_vm::start(v->config);
+        if (!q) return unexpected(fmt::format("cannot start QEMU again: {}", q.error().message()));
+        v->vm = std::move(*q);
+        detail::append_line(state_dir_ + "/pids",
+                            fmt::format("{} {}", v->vm.pid(), detail::process_start_time(v->vm.pid())));
+        auto ag = v->vm.connect_agent(std::chrono::duration_cast<std::chrono::milliseconds>(opt_.boot_timeout));
+        if (!ag) return unexpected(fmt::format("no guest agent after the reboot: {}", ag.error().message()));
+        v->agent = std::move(*ag);
+        v->leases_waited = false;
+        return by_guest;
+    }
+
+    /// Closes the connections to the guest agents, so that another client (a user's, on
+    /// the agent sockets in /run/vnet/<id>/) can connect; the guest agent serves one at a time.
+    void release_agents() {
+        for (auto& v : vms_) v.agent.close();
+    }
+
+    /// Stops every VM (agents closed, QEMU stopped).
+    void stop() {
+        for (auto& v : vms_) {
+            v.agent.close();
+            v.vm.stop();
+        }
+        vms_.clear();
+    }
+
+private:
+    struct vm_state {
+        qemu_vm_config config;
+        qemu_vm vm;
+        agent_client agent;
+        vm_boot boot;
+        std::vector<sw::port_index> ports;
+        bool leases_waited = false;
+    };
+
+    vm_state* find_vm(std::string_view name) {
+        for (auto& v : vms_)
+            if (v.config.name == name) return &v;
+        return nullptr;
+    }
+
+    bool stopping() const { return opt_.should_stop && opt_.should_stop(); }
+    static bool zombie(pid_t pid) {
+        auto s = detail::slurp(fmt::format("/proc/{}/stat", pid));
+        auto rp = s.rfind(')');
+        return rp == std::string::npos || (rp + 2 < s.size() && s[rp + 2] == 'Z');
+    }
+
+    void note(const std::string& line) const {
+        if (opt_.progress) opt_.progress(line);
+    }
+
+    run_options opt_;
+    std::string state_dir_;
+    std::vector<vm_state> vms_;
+    std::vector<vm_boot> boots_;
+};
+
+}  // namespace vnet::lab
