@@ -1,9 +1,9 @@
 // vnet/eflow/deploy.hpp - Deploy-Eflow options, their validation, and the deployment plan.
 //
-// Sources: EFLOW-FACTS.md "Support matrix [NW]", "Deployment cmdlets [FN]", "Validation
+// Sources: docs/eflow-facts.md "Support matrix [NW]", "Deployment cmdlets [FN]", "Validation
 // messages in the reference deployment script [AD]" (Azure/iotedge-eflow
 // eflowautodeploy/eflowAutoDeploy.ps1, functions Test-EadUserConfigNetwork,
-// Test-EadEflowVmSwitch, New-EadEflowVmSwitch, Invoke-EadEflowDeploy); seed 000
+// Test-EadEflowVmSwitch, New-EadEflowVmSwitch, Invoke-EadEflowDeploy); [NW]
 // "IP address allocations" and "Virtual switch choices".
 //
 // Messages: where the reference has one it is returned verbatim (msg_* below, each with
@@ -17,7 +17,7 @@
 //  - a -vSwitchType other than External/Internal on a client silently uses the Default
 //    Switch; vnet refuses it with the reference's vSwitchType message;
 //  - `-as [IPAddress]` accepts "10.1", "1" and IPv6 text; vnet accepts dotted-quad IPv4
-//    only (static IP is IPv4 only, seed 000);
+//    only (static IP is IPv4 only, [NW]);
 //  - the NAT of a new internal switch is "<a.b.c>.0/<len>" from the gateway's first three
 //    octets whatever the length; vnet uses the gateway's real network.
 //
@@ -34,7 +34,7 @@
 //             5 existing switch of another type                 vnet
 //             6 External switch to create: adapterName missing  [AD] verbatim
 //             7 External switch to create: adapter not up       [AD] verbatim
-//   static    8 Default Switch with any static parameter        vnet (seed 000 matrix)
+//   static    8 Default Switch with any static parameter        vnet ([NW] matrix)
 //             9 some but not all of the three parameters        [AD] verbatim
 //            10 address not IPv4 text                           [AD] verbatim
 //            11 address unspecified/loopback/multicast/link-local/broadcast/reserved   vnet
@@ -81,7 +81,7 @@
 
 namespace vnet::eflow {
 
-// ---- reference messages (EFLOW-FACTS.md "Validation messages ... [AD]") ----
+// ---- reference messages (docs/eflow-facts.md "Validation messages ... [AD]") ----
 inline constexpr std::string_view msg_server_needs_network = "Error: Server SKU, requires Network configuration";
 inline constexpr std::string_view msg_switch_type_incorrect =
     "Error: vSwitchType is incorrect. Supported types : External (Client and Server) and Internal (Server)";
@@ -214,7 +214,7 @@ struct existing_switch {
     std::string name;
     switch_type type = switch_type::external;
     std::optional<ipv4_prefix> host_vnic;  // "vEthernet (<name>)"'s IPv4 address and length
-    /// Internal only: a DHCP server serves the switch's network (seed 001 "Internal | DHCP":
+    /// Internal only: a DHCP server serves the switch's network ([TS] "Internal | DHCP":
     /// "Ensure that there's a DHCP server on the internal network"). Without one, a VM
     /// given no static parameters gets the reference script's automatic static address.
     bool dhcp_server = false;
@@ -235,7 +235,7 @@ struct host_state {
     std::vector<ipv4_address> gateway_next_hops;  // Get-NetIPConfiguration IPv4DefaultGateway.NextHop
     std::vector<ipv4_address> dns_servers;        // Get-DnsClientServerAddress, IPv4
     /// The /24 a new internal switch without static parameters gets: host vNIC .1, VM .2
-    /// (EFLOW-FACTS.md [AD]). The reference takes it from the new vNIC; the caller chooses.
+    /// (docs/eflow-facts.md [AD]). The reference takes it from the new vNIC; the caller chooses.
     ipv4_prefix new_internal_subnet{ipv4_address(172, 20, 0, 0), 24};
 
     const existing_switch* find_switch(std::string_view name) const noexcept {
@@ -432,7 +432,7 @@ inline std::optional<std::vector<ipv4_address>> check_dns_servers(const std::vec
             return std::nullopt;
         }
         // A loopback server is allowed: a resolver inside the guest (such as the
-        // 127.0.0.53 stub of seed 000 "DNS") is a valid upstream.
+        // 127.0.0.53 stub of [NW] "DNS") is a valid upstream.
         if (auto why = non_unicast_reason(*a); !why.empty() && !a->is_loopback()) {
             out.refuse(check::dns_invalid, fmt::format("Error: DNS server {} is {}", *a, why));
             return std::nullopt;

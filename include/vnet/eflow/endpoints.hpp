@@ -1,12 +1,12 @@
 // vnet/eflow/endpoints.hpp - the EFLOW VM's networks and endpoints (Add-EflowNetwork,
 // Add-EflowVmEndpoint, Remove-EflowVmEndpoint, Get-EflowVmEndpoint, Get-EflowVmAddr).
 //
-// Sources (EFLOW-FACTS.md "Deployment cmdlets [FN]" and [MN], [NW], [PS]):
+// Sources (docs/eflow-facts.md "Deployment cmdlets [FN]" and [MN], [NW], [PS]):
 // - Add-EflowNetwork (vswitchName, vswitchType) -> Name, AllocationMethod, Cidr, Type;
 //   Add-EflowVmEndpoint (vswitchName, vendpointName, optional ip4Address, ip4PrefixLength,
 //   ip4GatewayAddress) -> Name, MacAddress, HealthStatus, IpConfiguration.
 // - The primary switch/endpoint manages the VM's lifecycle and cannot be removed [MN].
-// - The first added NIC appears in the guest as eth1 [MN]; the primary is eth0 (seed 001
+// - The first added NIC appears in the guest as eth1 [MN]; the primary is eth0 ([TS]
 //   "Check IP addresses": "Check the eth0 VM network interface configuration").
 // - MAC: generated at creation, stored, kept across reboots [NW]; Hyper-V dynamic MACs
 //   are 00:15:5D:dd:ee:ff with dd-ee the last two octets of the host's IP [PS]

@@ -1,13 +1,13 @@
 // vnet/eflow/support_matrix.hpp - which switch type works on which host SKU with which
 // IP allocation, as data with its source per row.
 //
-// Source: seed 000 (azure-docs iot-edge-for-linux-on-windows-networking.md), the tables
+// Source: [NW] (azure-docs iot-edge-for-linux-on-windows-networking.md), the tables
 // under "Virtual switch choices" (switch type x SKU) and "IP address allocations" (switch
-// type x static IP / DHCP), restated in EFLOW-FACTS.md "Support matrix [NW]".
-// - "Without -vSwitchName/-vSwitchType the VM goes on the Default Switch" (seed 000
+// type x static IP / DHCP), restated in docs/eflow-facts.md "Support matrix [NW]".
+// - "Without -vSwitchName/-vSwitchType the VM goes on the Default Switch" ([NW]
 //   "Networking"), and Windows Server has no Default Switch ("On Windows Server SKUs
 //   devices ... there's no default switch available").
-// - Static IP is IPv4 only (seed 000 "IP address allocations", Static IP bullet).
+// - Static IP is IPv4 only ([NW] "IP address allocations", Static IP bullet).
 #pragma once
 
 #include <array>
@@ -74,7 +74,7 @@ constexpr std::optional<host_sku> parse_host_sku(std::string_view s) noexcept {
 }
 
 /// The values Deploy-Eflow accepts for -vSwitchType: "External" | "Internal",
-/// case-insensitive (EFLOW-FACTS.md "Deployment cmdlets [FN]": vswitchType Internal|External).
+/// case-insensitive (docs/eflow-facts.md "Deployment cmdlets [FN]": vswitchType Internal|External).
 /// The Default Switch has no -vSwitchType value: it is what no switch means.
 constexpr std::optional<switch_type> parse_switch_type(std::string_view s) noexcept {
     if (iequals(s, "External")) return switch_type::external;
@@ -93,17 +93,17 @@ struct support_row {
     std::string_view ip_source;   // the row of the switch type x IP allocation table
 };
 
-/// The matrix, one row per switch type (seed 000, EFLOW-FACTS.md "Support matrix [NW]").
+/// The matrix, one row per switch type ([NW], docs/eflow-facts.md "Support matrix [NW]").
 inline constexpr std::array<support_row, 3> support_matrix{{
     {switch_type::external, true, true, true, true,
-     "seed 000 \"Virtual switch choices\": External - client yes, server yes",
-     "seed 000 \"IP address allocations\": External - static IP yes, DHCP yes"},
+     "[NW] \"Virtual switch choices\": External - client yes, server yes",
+     "[NW] \"IP address allocations\": External - static IP yes, DHCP yes"},
     {switch_type::internal, false, true, true, true,
-     "seed 000 \"Virtual switch choices\": Internal - client no, server yes",
-     "seed 000 \"IP address allocations\": Internal - static IP yes, DHCP yes"},
+     "[NW] \"Virtual switch choices\": Internal - client no, server yes",
+     "[NW] \"IP address allocations\": Internal - static IP yes, DHCP yes"},
     {switch_type::default_switch, true, false, false, true,
-     "seed 000 \"Virtual switch choices\": Default switch - client yes, server no",
-     "seed 000 \"IP address allocations\": Default switch - static IP no, DHCP yes"},
+     "[NW] \"Virtual switch choices\": Default switch - client yes, server no",
+     "[NW] \"IP address allocations\": Default switch - static IP no, DHCP yes"},
 }};
 
 constexpr const support_row& support_for(switch_type t) noexcept {

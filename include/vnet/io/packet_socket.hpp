@@ -22,7 +22,7 @@
 //
 // An AF_PACKET socket also sees the frames other senders put on its interface
 // (sll_pkttype == PACKET_OUTGOING: the namespace's stack, a second socket, a capture
-// tool): they are skipped and counted (LAB-NOTES.md: otherwise a switch loops).
+// tool): they are skipped and counted (docs/lab-notes.md: otherwise a switch loops).
 // PACKET_IGNORE_OUTGOING asks the kernel not to queue them at all (kernel_ignore_outgoing,
 // on by default); the ring check stays as the second line. (The kernel never loops a
 // socket's own frames back to that socket, and with PACKET_QDISC_BYPASS it does not show

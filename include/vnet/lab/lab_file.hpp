@@ -1,6 +1,6 @@
 // vnet/lab/lab_file.hpp - the lab file (TOML) as a checked model.
 //
-// The keys are the stable core of DESIGN.md ("Lab file (TOML)") plus a few additions users
+// The keys are the stable core of docs/design.md ("Lab file (TOML)") plus a few additions users
 // need (network.dhcp.allow_macs for a MAC-filtering DHCP server; switch.dhcp for a DHCP
 // server on an internal switch's host vNIC; the check kinds "flooding" and "reboot"). Every
 // problem is reported

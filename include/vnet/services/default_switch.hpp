@@ -1,7 +1,7 @@
 // vnet/services/default_switch.hpp - the Hyper-V "Default Switch" of Windows client SKUs: an
 // internal switch whose host vNIC runs Internet Connection Sharing (ICS): DHCP, NAT to the
-// host's uplink and a DNS proxy. EFLOW deploys there when no switch is named (seed 000
-// "Networking"; EFLOW-FACTS.md "Support matrix").
+// host's uplink and a DNS proxy. EFLOW deploys there when no switch is named ([NW]
+// "Networking"; docs/eflow-facts.md "Support matrix").
 //
 //   std::mt19937_64 rng(seed);
 //   auto ds = *default_switch<sw::memory_port, sw::manual_clock>::make(cfg, rng);
@@ -16,7 +16,7 @@
 // What it models and the sources:
 // - Seed 000 "Virtual switch choices": "The default switch is a particular internal virtual
 //   switch ... already has a DHCP Server for IP assignments, Internet Connection Sharing
-//   (ICS) enabled, and a NAT table". EFLOW-FACTS.md "Hyper-V port and switch features":
+//   (ICS) enabled, and a NAT table". docs/eflow-facts.md "Hyper-V port and switch features":
 //   "an Internal switch with DHCP, ICS NAT and a DNS proxy to the host; VM names resolve as
 //   <name>.mshome.net on the host; its range is chosen again at boot or when the physical
 //   network changes (static guests then break). Example in [TS]: 172.31.100.171 with mask
@@ -32,8 +32,8 @@
 //   (its flows are gone). A static guest keeps its old address: its gateway no longer
 //   answers ARP and the NAT refuses its packets (not_inside), so it reaches nothing
 //   beyond the switch; switching between VMs (layer 2) still works.
-// - Static IP is not supported on the Default Switch (seed 000 "IP address allocations"
-//   table; EFLOW-FACTS.md support matrix): nothing here configures a static guest. A
+// - Static IP is not supported on the Default Switch ([NW] "IP address allocations"
+//   table; docs/eflow-facts.md support matrix): nothing here configures a static guest. A
 //   guest that sets an address itself gets service only if that address happens to lie
 //   inside the current range (and the next reselect() breaks it).
 // - Services on the host vNIC port (a switch port whose transport queues frames for the
@@ -99,7 +99,7 @@ namespace vnet::svc {
 
 /// 172.16.0.0/12, where ICS takes the Default Switch's range from.
 inline constexpr ipv4_prefix ics_space{ipv4_address(172, 16, 0, 0), 12};
-/// The Default Switch's prefix length (EFLOW-FACTS.md: mask 255.255.240.0).
+/// The Default Switch's prefix length (docs/eflow-facts.md: mask 255.255.240.0).
 inline constexpr std::uint8_t ics_range_length = 20;
 /// /20s in 172.16.0.0/12.
 inline constexpr std::size_t ics_range_count = std::size_t{1} << (ics_range_length - 12);

@@ -47,7 +47,7 @@
 //   bit set: broadcast; else unicast to yiaddr and chaddr. The reply copies the flags.
 // - A MAC allow / deny filter on chaddr (and on the Ethernet source when not relayed), the
 //   troubleshooting guide's "DHCP server has ... firewall policy regarding MAC addresses"
-//   (seed 001, "Check IP addresses"): a refused client gets no answer at all, only the
+//   ([TS], "Check IP addresses"): a refused client gets no answer at all, only the
 //   mac_filtered counter.
 // Every message received is counted by type, every reply by type, every message not
 // answered under a named reason (dhcp_drop). Clients are identified by chaddr (Ethernet,

@@ -8,7 +8,7 @@
 // returns what is due by time (failover, SERVFAIL after the timeout).
 //
 // Behaviour and its sources:
-// - Local names (EFLOW-FACTS "Hyper-V port and switch features": on the Default Switch
+// - Local names (docs/eflow-facts.md "Hyper-V port and switch features": on the Default Switch
 //   "VM names resolve as <name>.mshome.net"): the proxy is authoritative (AA) for the
 //   local domain (default mshome.net) over a host name -> address table the caller keeps
 //   (set_host / remove_host, e.g. from DHCP leases); a name of the domain not in the table
@@ -16,7 +16,7 @@
 //   authority section (RFC 2308 section 3). PTR queries under in-addr.arpa for a table
 //   address are answered (RFC 1035 3.5). Static names (a lab's `dns = { name = address }`)
 //   are answered for exactly those names; every other name is forwarded.
-// - Forwarding (seed 000 "DNS", seed 001 "Check DNS": the VM's resolver depends on the
+// - Forwarding ([NW] "DNS", [TS] "Check DNS": the VM's resolver depends on the
 //   servers it is given; public DNS may be blocked, so the proxy uses the configured
 //   servers, Set-EflowVmDnsServers style): each forwarded query gets a new ID from the
 //   proxy's own ID space (a seeded generator, never the client's ID; RFC 5452 section 9.2),

@@ -1,6 +1,6 @@
 // vnet/services/gateway.hpp - the ARP / gateway responder of a host vNIC: what the host's
 // own IP stack answers on a switch where it is the gateway (the Default Switch, an internal
-// switch with NAT). DESIGN.md "services": "ARP/gateway responder".
+// switch with NAT). docs/design.md "Layers", services: "ARP/ICMP gateway responder".
 //
 //   gateway_responder gw = *gateway_responder::make({host_mac, ipv4_prefix(host_ip, 20)});
 //   auto r = gw.handle_frame(frame, now, out);   // out: at least max(frame.size(), 60) octets

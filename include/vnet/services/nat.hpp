@@ -34,7 +34,7 @@
 // - Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): an inside host reaching the external
 //   address on a static mapping's port is translated both ways and comes back inside
 //   with the external address and port as its source (verdict hairpinned).
-// - One NAT per host as WinNAT (EFLOW-FACTS "Hyper-V port and switch features": one NAT
+// - One NAT per host as WinNAT (docs/eflow-facts.md "Hyper-V port and switch features": one NAT
 //   network per host): nat_registry refuses a second one.
 // Every dropped packet is counted under a named reason (nat_drop). The table has a
 // capacity; a new flow that does not fit first makes expired flows go, and is dropped
@@ -806,7 +806,7 @@ private:
     std::uint32_t min_deadline_ = time_max;  // no flow expires before this (a lower bound)
 };
 
-/// The host's NATs: at most one, as WinNAT (EFLOW-FACTS: one NAT network per host).
+/// The host's NATs: at most one, as WinNAT (docs/eflow-facts.md: one NAT network per host).
 class nat_registry {
 public:
     /// New-NetNat. uplink_networks are the prefixes of the host's other interfaces; the

@@ -2,7 +2,7 @@
 //
 // Every frame the switch drops is counted on one port under a named reason, the way VPP
 // graph nodes declare their error counters and Open vSwitch bumps named coverage
-// counters instead of logging (STYLE.md). Ingress reasons count on the input port,
+// counters instead of logging (docs/style.md). Ingress reasons count on the input port,
 // egress reasons (vlan_filter and acl_deny towards a port) on the output port.
 #pragma once
 

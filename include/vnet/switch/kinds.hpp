@@ -1,18 +1,18 @@
 // vnet/switch/kinds.hpp - switch kinds and the host's set of switches.
 //
-// The rules come from the seeds and EFLOW-FACTS.md:
+// The rules come from [HV], [IS] and docs/eflow-facts.md (docs/sources.md):
 // - External: bound to exactly one physical adapter; with allow_management_os the host
 //   shares the adapter through a host vNIC that takes over the adapter's IPv4
-//   configuration (seed 002, the External switch walkthrough and the comments "the
-//   virtual NIC should get the physical NIC's config? Correct (for ipv4)"; EFLOW-FACTS.md
+//   configuration ([HV], the External switch walkthrough and the comments "the
+//   virtual NIC should get the physical NIC's config? Correct (for ipv4)"; docs/eflow-facts.md
 //   "Hyper-V port and switch features").
 // - Internal: VM ports and one host vNIC "vEthernet (Name)"; Private: VM ports only
-//   (EFLOW-FACTS.md "Hyper-V port and switch features").
+//   (docs/eflow-facts.md "Hyper-V port and switch features").
 // - Default: an internal switch created by the host; "You cannot change the Default
-//   switch" (seed 004 "However"); it cannot be created or removed by the user.
+//   switch" ([IS] "However"); it cannot be created or removed by the user.
 // - One physical adapter per switch, an adapter on one switch at a time, one host vNIC per
 //   switch; an adapter can be added to a switch that has none, removed, or changed at any
-//   time, which turns the switch into / out of an External switch (seed 004 "Hyper-V
+//   time, which turns the switch into / out of an External switch ([IS] "Hyper-V
 //   Virtual Switches" and "However").
 #pragma once
 

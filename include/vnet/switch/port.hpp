@@ -6,7 +6,7 @@
 // a virtual call); the views are valid for the duration of the call only. memory_port
 // keeps copies (tests, the lab's in-memory peers); counting_port only counts (benchmarks).
 //
-// Port features follow Set-VMNetworkAdapter (EFLOW-FACTS.md "Hyper-V port and switch
+// Port features follow Set-VMNetworkAdapter (docs/eflow-facts.md "Hyper-V port and switch
 // features"): MAC address spoofing off by default (only the assigned MAC may send),
 // DHCP guard, router guard, storm limit (packets per second, 0 = none), port mirroring
 // none / source / destination, and port ACLs.

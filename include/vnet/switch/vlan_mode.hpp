@@ -1,6 +1,6 @@
 // vnet/switch/vlan_mode.hpp - per-port VLAN settings (Set-VMNetworkAdapterVlan).
 //
-// The modes are exclusive (EFLOW-FACTS.md "Hyper-V port and switch features"):
+// The modes are exclusive (docs/eflow-facts.md "Hyper-V port and switch features"):
 // - untagged: the port is on the untagged network (VLAN 0 inside the switch);
 // - access: one VLAN id, the tag is removed towards the VM and added towards trunks;
 // - trunk: an allowed VLAN list plus a native VLAN sent untagged (native 0: untagged
