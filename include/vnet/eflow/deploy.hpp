@@ -68,18 +68,22 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/eflow/command_line.hpp>
 #include <vnet/eflow/support_matrix.hpp>
 
 namespace vnet::eflow {
+
+using vnet::to_string;
 
 // ---- reference messages (docs/eflow-facts.md "Validation messages ... [AD]") ----
 inline constexpr std::string_view msg_server_needs_network = "Error: Server SKU, requires Network configuration";
@@ -135,44 +139,26 @@ enum class check : std::uint8_t {
 };
 inline constexpr std::size_t check_count = static_cast<std::size_t>(check::command_syntax) + 1;
 
-constexpr std::string_view to_string(check c) noexcept {
-    switch (c) {
-        case check::server_needs_network: return "server_needs_network";
-        case check::switch_type_incorrect: return "switch_type_incorrect";
-        case check::internal_on_client: return "internal_on_client";
-        case check::switch_name_missing: return "switch_name_missing";
-        case check::switch_type_mismatch: return "switch_type_mismatch";
-        case check::adapter_required: return "adapter_required";
-        case check::adapter_not_found: return "adapter_not_found";
-        case check::default_switch_static: return "default_switch_static";
-        case check::static_incomplete: return "static_incomplete";
-        case check::address_invalid: return "address_invalid";
-        case check::address_not_unicast: return "address_not_unicast";
-        case check::address_in_use: return "address_in_use";
-        case check::gateway_invalid: return "gateway_invalid";
-        case check::gateway_not_unicast: return "gateway_not_unicast";
-        case check::gateway_equals_address: return "gateway_equals_address";
-        case check::gateway_unreachable: return "gateway_unreachable";
-        case check::prefix_invalid: return "prefix_invalid";
-        case check::not_same_subnet: return "not_same_subnet";
-        case check::address_network_or_broadcast: return "address_network_or_broadcast";
-        case check::gateway_network_or_broadcast: return "gateway_network_or_broadcast";
-        case check::dns_invalid: return "dns_invalid";
-        case check::internal_without_nat: return "internal_without_nat";
-        case check::static_without_dns: return "static_without_dns";
-        case check::unmodelled_parameter: return "unmodelled_parameter";
-        case check::endpoint_name_missing: return "endpoint_name_missing";
-        case check::endpoint_exists: return "endpoint_exists";
-        case check::endpoint_not_found: return "endpoint_not_found";
-        case check::primary_endpoint_removal: return "primary_endpoint_removal";
-        case check::dns_servers_missing: return "dns_servers_missing";
-        case check::network_not_found: return "network_not_found";
-        case check::network_exists: return "network_exists";
-        case check::mac_pool_exhausted: return "mac_pool_exhausted";
-        case check::command_syntax: return "command_syntax";
-    }
-    return "?";
-}
+inline constexpr enum_name<check> check_names[] = {
+    {check::server_needs_network, "server_needs_network"}, {check::switch_type_incorrect, "switch_type_incorrect"},
+    {check::internal_on_client, "internal_on_client"}, {check::switch_name_missing, "switch_name_missing"},
+    {check::switch_type_mismatch, "switch_type_mismatch"}, {check::adapter_required, "adapter_required"},
+    {check::adapter_not_found, "adapter_not_found"}, {check::default_switch_static, "default_switch_static"},
+    {check::static_incomplete, "static_incomplete"}, {check::address_invalid, "address_invalid"},
+    {check::address_not_unicast, "address_not_unicast"}, {check::address_in_use, "address_in_use"},
+    {check::gateway_invalid, "gateway_invalid"}, {check::gateway_not_unicast, "gateway_not_unicast"},
+    {check::gateway_equals_address, "gateway_equals_address"}, {check::gateway_unreachable, "gateway_unreachable"},
+    {check::prefix_invalid, "prefix_invalid"}, {check::not_same_subnet, "not_same_subnet"},
+    {check::address_network_or_broadcast, "address_network_or_broadcast"},
+    {check::gateway_network_or_broadcast, "gateway_network_or_broadcast"}, {check::dns_invalid, "dns_invalid"},
+    {check::internal_without_nat, "internal_without_nat"}, {check::static_without_dns, "static_without_dns"},
+    {check::unmodelled_parameter, "unmodelled_parameter"}, {check::endpoint_name_missing, "endpoint_name_missing"},
+    {check::endpoint_exists, "endpoint_exists"}, {check::endpoint_not_found, "endpoint_not_found"},
+    {check::primary_endpoint_removal, "primary_endpoint_removal"}, {check::dns_servers_missing, "dns_servers_missing"},
+    {check::network_not_found, "network_not_found"}, {check::network_exists, "network_exists"},
+    {check::mac_pool_exhausted, "mac_pool_exhausted"}, {check::command_syntax, "command_syntax"},
+};
+constexpr std::span<const enum_name<check>> enum_names(check) noexcept { return check_names; }
 
 enum class severity : std::uint8_t { warning, error };
 
@@ -458,16 +444,12 @@ enum class dns_origin : std::uint8_t {
     none,              // static IP on an External switch without servers: no name resolution
 };
 
-constexpr std::string_view to_string(dns_origin o) noexcept {
-    switch (o) {
-        case dns_origin::user: return "user";
-        case dns_origin::host_next_hops: return "host gateways and DNS servers";
-        case dns_origin::dhcp_lease: return "DHCP lease";
-        case dns_origin::default_switch: return "Default Switch (ICS)";
-        case dns_origin::none: return "none";
-    }
-    return "?";
-}
+inline constexpr enum_name<dns_origin> dns_origin_names[] = {
+    {dns_origin::user, "user"}, {dns_origin::host_next_hops, "host gateways and DNS servers"},
+    {dns_origin::dhcp_lease, "DHCP lease"}, {dns_origin::default_switch, "Default Switch (ICS)"},
+    {dns_origin::none, "none"},
+};
+constexpr std::span<const enum_name<dns_origin>> enum_names(dns_origin) noexcept { return dns_origin_names; }
 
 /// The deployment that validation allows: produced only when no check failed.
 struct deploy_plan {
@@ -651,7 +633,7 @@ struct fmt::formatter<vnet::eflow::finding> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::eflow::finding& f, Ctx& ctx) const {
-        return fmt::format_to(ctx.out(), "[{}] {}", to_string(f.rule), f.message);
+        return fmt::format_to(ctx.out(), "[{}] {}", f.rule, f.message);
     }
 };
 
@@ -660,12 +642,12 @@ struct fmt::formatter<vnet::eflow::deploy_plan> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::eflow::deploy_plan& p, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "{} switch \"{}\"{} on {} SKU, ", to_string(p.type), p.switch_name,
-                                  p.create_switch ? " (to create)" : "", to_string(p.sku));
+        auto out = fmt::format_to(ctx.out(), "{} switch \"{}\"{} on {} SKU, ", p.type, p.switch_name,
+                                  p.create_switch ? " (to create)" : "", p.sku);
         if (p.static_ip) out = fmt::format_to(out, "static {} via {}", p.static_ip->address, p.static_ip->gateway);
         else out = fmt::format_to(out, "dhcp");
         if (p.nat) out = fmt::format_to(out, ", NAT {} on {}", p.nat->name, p.nat->internal_prefix);
-        out = fmt::format_to(out, ", DNS from {}", to_string(p.dns));
+        out = fmt::format_to(out, ", DNS from {}", p.dns);
         for (const auto& a : p.dns_servers) out = fmt::format_to(out, " {}", a);
         return out;
     }

@@ -181,6 +181,6 @@ struct fmt::formatter<vnet::eflow::link_dns> {
     auto format(const vnet::eflow::link_dns& l, Ctx& ctx) const {
         auto out = fmt::format_to(ctx.out(), "Link {} ({}) DNS Servers:", l.ifname, l.endpoint);
         for (auto a : l.servers) out = fmt::format_to(out, " {}", a);
-        return fmt::format_to(out, " [{}]", to_string(l.origin));
+        return fmt::format_to(out, " [{}]", l.origin);
     }
 };

@@ -13,11 +13,16 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
+
 namespace vnet::eflow {
+
+using vnet::to_string;
 
 /// The Windows edition of the host.
 enum class host_sku : std::uint8_t { client, server };
@@ -29,30 +34,21 @@ enum class switch_type : std::uint8_t { external, internal, default_switch };
 /// How the VM's address is configured.
 enum class ip_mode : std::uint8_t { static_ip, dhcp };
 
-constexpr std::string_view to_string(host_sku s) noexcept {
-    switch (s) {
-        case host_sku::client: return "client";
-        case host_sku::server: return "server";
-    }
-    return "?";
-}
+inline constexpr enum_name<host_sku> host_sku_names[] = {
+    {host_sku::client, "client"}, {host_sku::server, "server"},
+};
+constexpr std::span<const enum_name<host_sku>> enum_names(host_sku) noexcept { return host_sku_names; }
 
-constexpr std::string_view to_string(switch_type t) noexcept {
-    switch (t) {
-        case switch_type::external: return "External";
-        case switch_type::internal: return "Internal";
-        case switch_type::default_switch: return "Default Switch";
-    }
-    return "?";
-}
+inline constexpr enum_name<switch_type> switch_type_names[] = {
+    {switch_type::external, "External"}, {switch_type::internal, "Internal"},
+    {switch_type::default_switch, "Default Switch"},
+};
+constexpr std::span<const enum_name<switch_type>> enum_names(switch_type) noexcept { return switch_type_names; }
 
-constexpr std::string_view to_string(ip_mode m) noexcept {
-    switch (m) {
-        case ip_mode::static_ip: return "static";
-        case ip_mode::dhcp: return "dhcp";
-    }
-    return "?";
-}
+inline constexpr enum_name<ip_mode> ip_mode_names[] = {
+    {ip_mode::static_ip, "static"}, {ip_mode::dhcp, "dhcp"},
+};
+constexpr std::span<const enum_name<ip_mode>> enum_names(ip_mode) noexcept { return ip_mode_names; }
 
 namespace detail {
 constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -67,11 +63,7 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
 }
 
 /// "client" | "server" (the lab file's host_sku key), case-insensitive.
-constexpr std::optional<host_sku> parse_host_sku(std::string_view s) noexcept {
-    if (iequals(s, "client")) return host_sku::client;
-    if (iequals(s, "server")) return host_sku::server;
-    return std::nullopt;
-}
+constexpr std::optional<host_sku> parse_host_sku(std::string_view s) noexcept { return parse_enum<host_sku>(s, iequals); }
 
 /// The values Deploy-Eflow accepts for -vSwitchType: "External" | "Internal",
 /// case-insensitive (docs/eflow-facts.md "Deployment cmdlets [FN]": vswitchType Internal|External).
@@ -141,7 +133,7 @@ struct fmt::formatter<vnet::eflow::support_row> {
     template <class Ctx>
     auto format(const vnet::eflow::support_row& r, Ctx& ctx) const {
         auto yn = [](bool b) { return b ? "yes" : "no"; };
-        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", to_string(r.type),
+        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", r.type,
                               yn(r.client_sku), yn(r.server_sku), yn(r.static_ip), yn(r.dhcp));
     }
 };

@@ -70,12 +70,15 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/wire/dns.hpp>
 
 namespace vnet::svc {
+
+using vnet::to_string;
 
 /// An address and UDP/TCP port: a client (a VM's resolver) or an upstream server.
 struct dns_endpoint {
@@ -86,12 +89,18 @@ struct dns_endpoint {
 
 enum class dns_transport : std::uint8_t { udp, tcp };
 
-constexpr std::string_view to_string(dns_transport t) noexcept { return t == dns_transport::udp ? "udp" : "tcp"; }
+inline constexpr enum_name<dns_transport> dns_transport_names[] = {
+    {dns_transport::udp, "udp"}, {dns_transport::tcp, "tcp"},
+};
+constexpr std::span<const enum_name<dns_transport>> enum_names(dns_transport) noexcept { return dns_transport_names; }
 
 /// Who a message the proxy emits is for.
 enum class dns_peer : std::uint8_t { client, upstream };
 
-constexpr std::string_view to_string(dns_peer p) noexcept { return p == dns_peer::client ? "client" : "upstream"; }
+inline constexpr enum_name<dns_peer> dns_peer_names[] = {
+    {dns_peer::client, "client"}, {dns_peer::upstream, "upstream"},
+};
+constexpr std::span<const enum_name<dns_peer>> enum_names(dns_peer) noexcept { return dns_peer_names; }
 
 /// One message the proxy wants sent. Over TCP the payload is framed: the 2-byte length
 /// then the message (RFC 1035 4.2.2).
@@ -138,18 +147,13 @@ enum class dns_proxy_drop : std::uint8_t {
 
 inline constexpr std::size_t dns_proxy_drop_count = static_cast<std::size_t>(dns_proxy_drop::count_);
 
-constexpr std::string_view to_string(dns_proxy_drop d) noexcept {
-    switch (d) {
-        case dns_proxy_drop::client_short: return "client_short";
-        case dns_proxy_drop::client_response: return "client_response";
-        case dns_proxy_drop::upstream_malformed: return "upstream_malformed";
-        case dns_proxy_drop::upstream_unmatched: return "upstream_unmatched";
-        case dns_proxy_drop::outstanding_full: return "outstanding_full";
-        case dns_proxy_drop::encode_failed: return "encode_failed";
-        case dns_proxy_drop::count_: break;
-    }
-    return "?";
-}
+inline constexpr enum_name<dns_proxy_drop> dns_proxy_drop_names[] = {
+    {dns_proxy_drop::client_short, "client_short"}, {dns_proxy_drop::client_response, "client_response"},
+    {dns_proxy_drop::upstream_malformed, "upstream_malformed"},
+    {dns_proxy_drop::upstream_unmatched, "upstream_unmatched"}, {dns_proxy_drop::outstanding_full, "outstanding_full"},
+    {dns_proxy_drop::encode_failed, "encode_failed"},
+};
+constexpr std::span<const enum_name<dns_proxy_drop>> enum_names(dns_proxy_drop) noexcept { return dns_proxy_drop_names; }
 
 struct dns_proxy_counters {
     // client side
@@ -948,30 +952,6 @@ private:
 
 }  // namespace vnet::svc
 
-template <>
-struct fmt::formatter<vnet::svc::dns_proxy_drop> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dns_proxy_drop d, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(d), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::dns_transport> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dns_transport t, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(t), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::dns_peer> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dns_peer p, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(p), ctx);
-    }
-};
-
 /// "172.31.96.1:53"
 template <>
 struct fmt::formatter<vnet::svc::dns_endpoint> {
@@ -1008,14 +988,7 @@ struct fmt::formatter<vnet::svc::dns_proxy_counters> {
             c.cache_answers, c.forwarded, c.formerr, c.notimp, c.badvers, c.servfail_timeout, c.servfail_busy,
             c.servfail_no_upstream, c.truncated_replies, c.upstream_queries, c.failovers, c.retransmits, c.tcp_fallbacks, c.upstream_answers, c.cached,
             c.negative_cached);
-        bool any = false;
-        for (std::size_t i = 0; i < vnet::svc::dns_proxy_drop_count; ++i) {
-            if (c.drops[i] == 0) continue;
-            out = fmt::format_to(out, " {}={}", static_cast<vnet::svc::dns_proxy_drop>(i), c.drops[i]);
-            any = true;
-        }
-        if (!any) out = fmt::format_to(out, " none");
-        return out;
+        return vnet::format_counters<vnet::svc::dns_proxy_drop>(out, c.drops);
     }
 };
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/mac.hpp>
 #include <vnet/switch/acl.hpp>
@@ -28,19 +29,17 @@
 
 namespace vnet::sw {
 
+using vnet::to_string;
+
 template <class T>
 concept frame_sink = requires(T& t, std::span<const bytes_view> batch) { t.receive(batch); };
 
 enum class mirror_mode : std::uint8_t { none, source, destination };
 
-constexpr std::string_view to_string(mirror_mode m) noexcept {
-    switch (m) {
-        case mirror_mode::none: return "none";
-        case mirror_mode::source: return "source";
-        case mirror_mode::destination: return "destination";
-    }
-    return "?";
-}
+inline constexpr enum_name<mirror_mode> mirror_mode_names[] = {
+    {mirror_mode::none, "none"}, {mirror_mode::source, "source"}, {mirror_mode::destination, "destination"},
+};
+constexpr std::span<const enum_name<mirror_mode>> enum_names(mirror_mode) noexcept { return mirror_mode_names; }
 
 struct port_config {
     std::string name;
