@@ -2,9 +2,9 @@
 // errors (FILE:LINE: KEY), every table of fixtures/conformance loads, row -> lab_file
 // generation, sharding, the reports (JUnit XML well-formed), and the runner with a fake
 // executor (pass, mismatch, missing, error, exit status, parallel rows).
-// Sources of the rules checked here: DESIGN.md "CLI" (vnet conformance, exit status),
+// Sources of the rules checked here: docs/design.md "CLI" (vnet conformance, exit status),
 // the issue "Conformance tables" / "Running them" (missing cells never pass, rows marked
-// model or VM), and the seeds each fixture row cites.
+// model or VM), and the sources each fixture row cites (docs/sources.md).
 #include <boost/test/unit_test.hpp>
 
 #include "test_util.hpp"
@@ -24,6 +24,13 @@ using namespace vnet;
 using namespace vnet::lab;
 
 namespace {
+
+/// Whether a row's source names a source of docs/sources.md (by tag) or docs/eflow-facts.md.
+bool cites_a_source(std::string_view source) {
+    static constexpr std::string_view cited[] = {"[NW]", "[TS]", "[HV]", "[IS]", "[FN]", "[MN]", "[VS]",
+                                                 "[AD]", "[RT]", "[PS]", "docs/eflow-facts.md"};
+    return std::ranges::any_of(cited, [&](std::string_view c) { return source.find(c) != std::string_view::npos; });
+}
 
 const std::string tables_dir = vnet::test::source_dir() + "/fixtures/conformance";
 
@@ -209,10 +216,8 @@ BOOST_AUTO_TEST_CASE(every_table_loads) {
         BOOST_TEST(tab.number == static_cast<int>(i + 1));
         names.insert(tab.name);
         for (const auto& r : tab.rows) {
-            // Every row cites a source by its tag (docs/sources.md) or docs/eflow-facts.md.
-            bool cited = r.source.find("docs/eflow-facts.md") != std::string::npos;
-            for (const char* tag : {"[NW]", "[TS]", "[HV]", "[IS]"}) cited = cited || r.source.find(tag) != std::string::npos;
-            BOOST_TEST(cited, tab.name << "/" << r.id);
+            // Every row cites its source: a tag of docs/sources.md or docs/eflow-facts.md.
+            BOOST_TEST(cites_a_source(r.source), tab.name << "/" << r.id << ": " << r.source);
             for (const auto& c : r.cells)
                 if (is_vm_kind(c.kind)) {
                     BOOST_TEST((r.eval == row_eval::vm));
@@ -247,7 +252,7 @@ const row_spec& row(const table_spec& t, std::string_view id) {
 }
 
 BOOST_AUTO_TEST_CASE(static_external_row) {
-    // seed 000 "IP address allocations": the Deploy-Eflow static example.
+    // [NW] "IP address allocations": the Deploy-Eflow static example.
     auto ts = load_tables(tables_dir);
     BOOST_REQUIRE(ts);
     const auto& r = row(table(*ts, "switch-ip"), "external-static");
@@ -267,7 +272,7 @@ BOOST_AUTO_TEST_CASE(static_external_row) {
     BOOST_REQUIRE(vm->nics[0].dns.size() == 1u);
     // The cells' symbolic targets are resolved: gateway -> 192.168.0.1, internet -> 198.51.100.10.
     // Then the ARP probes of the address (free) and the gateway (the LAN router answers),
-    // run on the lab network before the VM boots (EFLOW-FACTS.md [AD] rules 12 and 16).
+    // run on the lab network before the VM boots (docs/eflow-facts.md [AD] rules 12 and 16).
     BOOST_REQUIRE(r.lab.checks.size() == 4u);
     BOOST_TEST(r.lab.checks[0].to == "192.168.0.1");
     BOOST_TEST(r.lab.checks[1].to == "198.51.100.10");
@@ -284,7 +289,7 @@ BOOST_AUTO_TEST_CASE(static_external_row) {
 }
 
 BOOST_AUTO_TEST_CASE(dhcp_rows_add_the_lease_check_and_the_mac_filter) {
-    // seed 001 "Check IP addresses" External | DHCP: a MAC-filtering DHCP server.
+    // [TS] "Check IP addresses" External | DHCP: a MAC-filtering DHCP server.
     auto ts = load_tables(tables_dir);
     BOOST_REQUIRE(ts);
     const auto& r = row(table(*ts, "dhcp"), "mac-filter-denied");
@@ -300,7 +305,7 @@ BOOST_AUTO_TEST_CASE(dhcp_rows_add_the_lease_check_and_the_mac_filter) {
 }
 
 BOOST_AUTO_TEST_CASE(refused_deploy_deploys_nothing) {
-    // EFLOW-FACTS.md [AD]: the address answers a probe -> "in use"; nothing is deployed.
+    // docs/eflow-facts.md [AD]: the address answers a probe -> "in use"; nothing is deployed.
     auto ts = load_tables(tables_dir);
     BOOST_REQUIRE(ts);
     const auto& r = row(table(*ts, "static-ip"), "address-in-use");
@@ -316,7 +321,7 @@ BOOST_AUTO_TEST_CASE(refused_deploy_deploys_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(draw_seed_fixes_the_metrics) {
-    // EFLOW-FACTS.md "Routing with several NICs": random metric per NIC; the row fixes the draw.
+    // docs/eflow-facts.md "Routing with several NICs": random metric per NIC; the row fixes the draw.
     auto ts = load_tables(tables_dir);
     BOOST_REQUIRE(ts);
     const auto& failing = row(table(*ts, "multi-nic"), "random-draw-failing");
@@ -329,7 +334,7 @@ BOOST_AUTO_TEST_CASE(draw_seed_fixes_the_metrics) {
 }
 
 BOOST_AUTO_TEST_CASE(diagnosis_rows_append_the_guides_checks) {
-    // seed 001: lease, gateway, internet, name, DNS server, 8883/5671/443.
+    // [TS]: lease, gateway, internet, name, DNS server, 8883/5671/443.
     auto ts = load_tables(tables_dir);
     BOOST_REQUIRE(ts);
     const auto& r = row(table(*ts, "troubleshooting"), "dns-server-down");
@@ -342,7 +347,7 @@ BOOST_AUTO_TEST_CASE(diagnosis_rows_append_the_guides_checks) {
 }
 
 BOOST_AUTO_TEST_CASE(internal_dhcp_declares_a_dhcp_server_on_the_switch) {
-    // seed 001 "Check IP addresses": Internal | DHCP needs a DHCP server on the internal
+    // [TS] "Check IP addresses": Internal | DHCP needs a DHCP server on the internal
     // network; the row's switch declares one (dnsmasq on the host vNIC in the lab).
     auto ts = load_tables(tables_dir);
     BOOST_REQUIRE(ts);
@@ -365,7 +370,7 @@ BOOST_AUTO_TEST_CASE(internal_dhcp_declares_a_dhcp_server_on_the_switch) {
 BOOST_AUTO_TEST_CASE(a_dhcp_vm_on_an_internal_switch_without_a_server_stays_missing) {
     auto t = parse_table(header + R"T([[row]]
 id = "x"
-source = "seed 001 test"
+source = "[TS] test"
 eval = "vm"
 cells = [ { kind = "ping", from = "vm9", to = "172.20.0.1", expect = "ok" } ]
   [[row.switch]]
@@ -447,7 +452,7 @@ BOOST_AUTO_TEST_SUITE(runner)
 const std::string vm_table = header + R"T(
 [[row]]
 id = "reach"
-source = "seed 000 test"
+source = "[NW] test"
 eval = "vm"
 deploy = 'Deploy-Eflow -vSwitchName "ExternalEflow" -vSwitchType "External" -ip4Address 192.168.0.100 -ip4GatewayAddress 192.168.0.1 -ip4PrefixLength 24'
 cells = [
@@ -458,7 +463,7 @@ cells = [
 
 [[row]]
 id = "lease"
-source = "seed 000 test"
+source = "[NW] test"
 eval = "vm"
 deploy = 'Deploy-Eflow -vSwitchName "ExternalEflow" -vSwitchType "External"'
 cells = [
@@ -468,7 +473,7 @@ cells = [
 
 [[row]]
 id = "rule"
-source = "seed 000 test"
+source = "[NW] test"
 eval = "model"
 sku = "client"
 deploy = 'Deploy-Eflow -vSwitchName "I" -vSwitchType "Internal"'
@@ -479,7 +484,7 @@ cells = [
 
 [[row]]
 id = "reboot"
-source = "seed 000 test"
+source = "[NW] test"
 eval = "vm"
 deploy = 'Deploy-Eflow -vSwitchName "ExternalEflow" -vSwitchType "External"'
 cells = [
@@ -573,7 +578,7 @@ BOOST_AUTO_TEST_CASE(a_check_that_could_not_run_is_an_error_never_an_observed_fa
 }
 
 BOOST_AUTO_TEST_CASE(deploy_cell_follows_the_lab_probes) {
-    // EFLOW-FACTS.md [AD]: "ip4GatewayAddress ... is not reachable. Required for external
+    // docs/eflow-facts.md [AD]: "ip4GatewayAddress ... is not reachable. Required for external
     // switch" when the gateway does not answer; "ip4Address ... in use" when the address
     // does. The model expects the router 192.168.0.1 to answer; the lab decides.
     fake_executor silent;  // reach: checks 0-1 are the cells, 2 probes .100, 3 probes the gateway
@@ -599,7 +604,7 @@ BOOST_AUTO_TEST_CASE(deploy_cell_follows_the_lab_probes) {
 BOOST_AUTO_TEST_CASE(exit_status_zero_only_when_every_cell_passes) {
     auto t = parse_table(header + R"([[row]]
 id = "rule"
-source = "seed 004 \"However\""
+source = "[IS] \"However\""
 eval = "model"
 cells = [ { kind = "switch_op", op = "remove \"Default Switch\"", expect = "switch.the Default Switch cannot be removed: conflict" } ]
 )",
@@ -661,7 +666,7 @@ std::vector<table_result> sample() {
     table_result t{"demo", "Demo <table> & \"quotes\"", "d.toml", 3, {}, std::nullopt};
     row_result r;
     r.id = "row-1";
-    r.source = "seed 001 \"Check DNS\" | pipes";
+    r.source = "[TS] \"Check DNS\" | pipes";
     r.eval = row_eval::vm;
     r.cells.push_back({"ping eflow -> 1.2.3.4", "ok", "ok", "3/3 replies", cell_origin::guest, cell_status::pass, 5});
     r.cells.push_back({"deploy <x> & 'y'", "Error: a < b", std::string("Error: \x01 ctrl") + "\xc3\xa9", "", cell_origin::model,

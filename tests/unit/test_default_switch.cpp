@@ -1,7 +1,7 @@
 // The Default Switch bundle (include/vnet/services/default_switch.hpp): an internal switch
 // with the host vNIC's ICS services, driven in memory through the switch's memory_port
-// transports and a manual clock. Sources: seed 000 "Virtual switch choices" and "IP address
-// allocations"; EFLOW-FACTS.md "Support matrix" and "Hyper-V port and switch features"
+// transports and a manual clock. Sources: [NW] "Virtual switch choices" and "IP address
+// allocations"; docs/eflow-facts.md "Support matrix" and "Hyper-V port and switch features"
 // (DHCP, ICS NAT, DNS proxy, <name>.mshome.net, the /20 chosen again at boot or when the
 // physical network changes, static guests then break); RFC 2131, RFC 826, RFC 792,
 // RFC 1812, RFC 4787.
@@ -55,7 +55,7 @@ namespace {
 const ipv4_address uplink_ip(192, 168, 0, 10);
 const ipv4_prefix lan(ipv4_address(192, 168, 0, 0), 24);
 const dns_endpoint upstream{ipv4_address(192, 168, 0, 1), 53};
-const ipv4_address internet(198, 51, 100, 10);  // DESIGN.md: the lab's "internet" server
+const ipv4_address internet(198, 51, 100, 10);  // docs/design.md: the lab's "internet" server
 const mac_address mac1(0x00, 0x15, 0x5d, 0x00, 0x00, 0x10);
 const mac_address mac2(0x00, 0x15, 0x5d, 0x00, 0x00, 0x11);
 const mac_address mac3(0x00, 0x15, 0x5d, 0x00, 0x00, 0x12);
@@ -292,7 +292,7 @@ struct two_vms {
 
 BOOST_AUTO_TEST_SUITE(default_switch_range)
 
-// EFLOW-FACTS.md: the Default Switch takes a /20 (mask 255.255.240.0); ICS takes it from
+// docs/eflow-facts.md: the Default Switch takes a /20 (mask 255.255.240.0); ICS takes it from
 // 172.16.0.0/12: 256 candidates.
 BOOST_AUTO_TEST_CASE(every_20_of_172_16_12_is_a_candidate) {
     auto all = free_ics_ranges({});
@@ -396,7 +396,7 @@ BOOST_AUTO_TEST_SUITE(default_switch_dhcp)
 
 // Seed 000: the Default Switch "already has a DHCP Server for IP assignments"; RFC 2131
 // section 3.1: DISCOVER, OFFER, REQUEST, ACK. The options: router and DNS server = the
-// host vNIC, domain mshome.net (EFLOW-FACTS.md), mask 255.255.240.0 ([TS] example).
+// host vNIC, domain mshome.net (docs/eflow-facts.md), mask 255.255.240.0 ([TS] example).
 BOOST_AUTO_TEST_CASE(a_vm_completes_dora_through_the_switch) {
     auto c = base_config();
     c.range = ipv4_prefix(ipv4_address(172, 31, 96, 0), 20);
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(a_vm_completes_dora_through_the_switch) {
     BOOST_REQUIRE(lease);
     BOOST_TEST(lease->state == dhcp_lease_state::bound);
     BOOST_TEST(ds.counters().dhcp == 2u);
-    // "VM names resolve as <name>.mshome.net" (EFLOW-FACTS.md): registered at the ACK.
+    // "VM names resolve as <name>.mshome.net" (docs/eflow-facts.md): registered at the ACK.
     BOOST_REQUIRE_EQUAL(ds.names().size(), 1u);
     BOOST_TEST(ds.names()[0].host == "eflow");
     BOOST_TEST(ds.names()[0].address == ack->yiaddr);
@@ -496,7 +496,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(default_switch_dns)
 
-// EFLOW-FACTS.md: "VM names resolve as <name>.mshome.net"; the proxy answers for the
+// docs/eflow-facts.md: "VM names resolve as <name>.mshome.net"; the proxy answers for the
 // registered DHCP host name with the VM's lease address.
 BOOST_AUTO_TEST_CASE(a_vm_resolves_another_vm_by_its_mshome_net_name) {
     two_vms L;
@@ -794,7 +794,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(default_switch_static_guests)
 
-// EFLOW-FACTS.md support matrix: static IP on the Default Switch is not supported. A guest
+// docs/eflow-facts.md support matrix: static IP on the Default Switch is not supported. A guest
 // that configures an address outside the range (the classic ICS 192.168.137.0/24) gets no
 // ARP answer from a gateway and the NAT refuses its packets; it still reaches VMs on the
 // switch at layer 2.
@@ -833,7 +833,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(default_switch_reselect)
 
-// EFLOW-FACTS.md: "its range is chosen again at boot or when the physical network changes
+// docs/eflow-facts.md: "its range is chosen again at boot or when the physical network changes
 // (static guests then break)". The physical network now uses the old /20: the bundle moves.
 // The static guest's traffic is no longer routed; the DHCP guest's INIT-REBOOT and
 // REBINDING for its old address get DHCPNAK "wrong network" (RFC 2131 section 4.3.2) and it

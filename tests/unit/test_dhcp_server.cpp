@@ -1,5 +1,5 @@
 // The DHCP server (include/vnet/services/dhcp_server.hpp, dhcp_leases.hpp): RFC 2131,
-// RFC 2132, RFC 3442, the troubleshooting guide's MAC filter (seed 001), the lease file.
+// RFC 2132, RFC 3442, the troubleshooting guide's MAC filter ([TS]), the lease file.
 #include <boost/test/unit_test.hpp>
 
 #include <array>

@@ -1,8 +1,8 @@
 // The troubleshooting order (include/vnet/lab/diagnosis.hpp): for each fault of
 // conformance table 9, the component the guide names and its remedy, verbatim.
-// Source: seed 001_919c7df215b52089.txt "Isolate the issue", "Check IP addresses",
-// "Check DNS", "Check your firewall and port configuration rules"; seed
-// 000_ad1f2ef22b99d459.txt "Multiple Network Interface Cards (NICs)" and "DNS".
+// Source: [TS] "Isolate the issue", "Check IP addresses",
+// "Check DNS", "Check your firewall and port configuration rules"; [NW]
+// "Multiple Network Interface Cards (NICs)" and "DNS" (docs/sources.md).
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -33,7 +33,7 @@ observations healthy(eflow::switch_type sw = eflow::switch_type::external, eflow
     return o;
 }
 
-// The guide's texts, copied from the seeds (not from the header), so a changed constant fails.
+// The guide's texts, copied from [TS] and [NW] (not from the header), so a changed constant fails.
 const std::string ext_dhcp =
     "Ensure that there's a DHCP server on the external network. If no DHCP server is available, then use Static IP "
     "configurations. Also, make sure that DHCP server has no firewall policy regarding MAC addresses, and if it has, "
@@ -48,7 +48,7 @@ const std::string ext_static =
 BOOST_AUTO_TEST_SUITE(diagnosis_faults)
 
 BOOST_AUTO_TEST_CASE(no_dhcp_server_is_ip_with_the_external_dhcp_remedy) {
-    // seed 001 "Check IP addresses", External | DHCP.
+    // [TS] "Check IP addresses", External | DHCP.
     auto o = healthy(eflow::switch_type::external, eflow::ip_mode::dhcp);
     o.has_address = vm_fact(false);
     auto d = diagnose(o);
@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(no_dhcp_server_is_ip_with_the_external_dhcp_remedy) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_gateway_is_ip_with_the_external_static_remedy) {
-    // seed 001 "Check IP addresses", External | Static IP.
+    // [TS] "Check IP addresses", External | Static IP.
     auto o = healthy();
     o.gateway_reachable = vm_fact(false);
     o.internet_reachable = vm_fact(false);
@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(wrong_gateway_is_ip_with_the_external_static_remedy) {
 }
 
 BOOST_AUTO_TEST_CASE(address_conflict_is_ip_decided_by_the_model) {
-    // seed 001: "the IP address assigned to the VM should be valid and free on the external network".
+    // [TS]: "the IP address assigned to the VM should be valid and free on the external network".
     auto o = healthy();
     o.address_free = fact{false, fact_source::model, "192.168.0.100 is also held by peer plc"};
     auto d = diagnose(o);
@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(address_conflict_is_ip_decided_by_the_model) {
 }
 
 BOOST_AUTO_TEST_CASE(dns_server_down_is_dns_connection_issue) {
-    // seed 001 "Check DNS": "If there's no response, then you probably have a connection issue to the server."
+    // [TS] "Check DNS": "If there's no response, then you probably have a connection issue to the server."
     auto o = healthy();
     o.name_resolves = vm_fact(false);
     o.dns_server = ipv4_address(192, 168, 0, 53);
@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(dns_server_down_is_dns_connection_issue) {
 }
 
 BOOST_AUTO_TEST_CASE(public_dns_blocked_is_dns_with_set_eflowvmdnsservers) {
-    // seed 001 "Check DNS", last paragraph (Google DNS 8.8.8.8 and 8.8.4.4).
+    // [TS] "Check DNS", last paragraph (Google DNS 8.8.8.8 and 8.8.4.4).
     auto o = healthy();
     o.name_resolves = vm_fact(false);
     o.dns_server = ipv4_address(8, 8, 8, 8);
@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(public_dns_blocked_is_dns_with_set_eflowvmdnsservers) {
 }
 
 BOOST_AUTO_TEST_CASE(dns_server_answering_ping_points_to_its_configuration) {
-    // seed 001 "Check DNS": reachable -> other DNS server configurations, allow lists.
+    // [TS] "Check DNS": reachable -> other DNS server configurations, allow lists.
     auto o = healthy();
     o.name_resolves = vm_fact(false);
     auto d = diagnose(o);
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(dns_server_answering_ping_points_to_its_configuration) {
 }
 
 BOOST_AUTO_TEST_CASE(no_dns_server_configured) {
-    // seed 000 "DNS": no valid server -> the DNS service won't work; Set-EflowVmDnsServers.
+    // [NW] "DNS": no valid server -> the DNS service won't work; Set-EflowVmDnsServers.
     auto o = healthy();
     o.dns_configured = fact{false, fact_source::model, ""};
     o.name_resolves = vm_fact(false);
@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(no_dns_server_configured) {
 }
 
 BOOST_AUTO_TEST_CASE(outbound_port_blocked_is_firewall_with_the_ports_guidance) {
-    // seed 001 firewall table: MQTT 8883, AMQP 5671, HTTPS 443.
+    // [TS] firewall table: MQTT 8883, AMQP 5671, HTTPS 443.
     auto o = healthy();
     o.outbound[0].second = vm_fact(false);  // 8883
     auto d = diagnose(o);
@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(outbound_port_blocked_is_firewall_with_the_ports_guidance) 
 }
 
 BOOST_AUTO_TEST_CASE(offline_nic_preferred_is_ip_routing) {
-    // seed 000 "Multiple Network Interface Cards (NICs)" warning.
+    // [NW] "Multiple Network Interface Cards (NICs)" warning.
     auto o = healthy();
     o.default_route_primary = vm_fact(false);
     o.internet_reachable = vm_fact(false);
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(offline_nic_preferred_is_ip_routing) {
 }
 
 BOOST_AUTO_TEST_CASE(the_guides_order_ip_then_dns_then_firewall) {
-    // seed 001 "Isolate the issue": IP addresses configuration, DNS, firewall.
+    // [TS] "Isolate the issue": IP addresses configuration, DNS, firewall.
     auto o = healthy();
     o.outbound[0].second = vm_fact(false);
     o.name_resolves = vm_fact(false);
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(the_guides_order_ip_then_dns_then_firewall) {
 }
 
 BOOST_AUTO_TEST_CASE(ip_remedy_per_switch_and_allocation) {
-    // seed 001 "Check IP addresses": five rows.
+    // [TS] "Check IP addresses": five rows.
     using eflow::ip_mode;
     using eflow::switch_type;
     BOOST_TEST(std::string(ip_remedy(switch_type::default_switch, ip_mode::dhcp)).find("malfunction of the Default Switch") != std::string::npos);
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(ip_remedy_per_switch_and_allocation) {
 }
 
 BOOST_AUTO_TEST_CASE(firewall_rules_of_the_guide) {
-    // seed 001 table: 1883, 5672, 80 not supported; inbound blocked.
+    // [TS] table: 1883, 5672, 80 not supported; inbound blocked.
     BOOST_TEST(find_port_rule(1883)->outbound == "not supported");
     BOOST_TEST(find_port_rule(5672)->outbound == "not supported");
     BOOST_TEST(find_port_rule(80)->outbound == "not supported");

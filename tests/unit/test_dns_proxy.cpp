@@ -1,6 +1,6 @@
 // DNS proxy of the Default Switch (include/vnet/services/dns_proxy.hpp): local names
-// (<vm>.mshome.net, EFLOW-FACTS "Hyper-V port and switch features"), forwarding to the
-// configured servers (seed 000 "DNS", seed 001 "Check DNS"), failover and SERVFAIL
+// (<vm>.mshome.net, docs/eflow-facts.md "Hyper-V port and switch features"), forwarding to the
+// configured servers ([NW] "DNS", [TS] "Check DNS"), failover and SERVFAIL
 // (RFC 1035 4.1.1), TCP fallback (RFC 7766 5, RFC 2181 9), cache (RFC 1035 3.2.1,
 // RFC 2181 5.2 / 8, RFC 2308 3 / 5), FORMERR / NOTIMP / BADVERS (RFC 1035 4.1.1,
 // RFC 6891 6.1.3), anti-spoofing (RFC 5452 9.1). Every message the proxy emits is
@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(config_is_checked) {
     BOOST_TEST(dns_proxy::make(config()).has_value());
 }
 
-// ---- local names (EFLOW-FACTS: "VM names resolve as <name>.mshome.net") ----
+// ---- local names (docs/eflow-facts.md: "VM names resolve as <name>.mshome.net") ----
 
 BOOST_AUTO_TEST_CASE(vm_name_under_mshome_net_answered_locally) {
     auto p = make_proxy();
@@ -221,7 +221,7 @@ BOOST_AUTO_TEST_CASE(ptr_for_a_vm_address) {
 }
 
 BOOST_AUTO_TEST_CASE(static_names_of_a_lab) {
-    // DESIGN.md lab file: dns = { "iothub.example" = "198.51.100.10" }.
+    // docs/design.md lab file: dns = { "iothub.example" = "198.51.100.10" }.
     auto p = make_proxy();
     BOOST_REQUIRE(p.add_static("iothub.example", ipv4_address(198, 51, 100, 10)));
     auto out = p.on_client_query(vm1, view(query(7, "IoTHub.example", dns_type::a, 1232)), t0);
@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(static_names_of_a_lab) {
     BOOST_TEST(out2[0].to == dns_peer::upstream);
 }
 
-// ---- forwarding (seed 001 "Check DNS"; RFC 5452 9.1, 9.2) ----
+// ---- forwarding ([TS] "Check DNS"; RFC 5452 9.1, 9.2) ----
 
 BOOST_AUTO_TEST_CASE(two_clients_with_the_same_id_get_their_own_answers) {
     auto p = make_proxy();
@@ -713,7 +713,7 @@ BOOST_AUTO_TEST_CASE(spoofed_answers_are_dropped) {
     BOOST_TEST(p.counters().drop(dns_proxy_drop::upstream_unmatched) == 6u);
 }
 
-// ---- robustness (DESIGN.md "Principles": malformed input is an error value, never a crash) ----
+// ---- robustness (docs/design.md "Principles": malformed input is an error value, never a crash) ----
 
 BOOST_AUTO_TEST_CASE(queries_truncated_at_every_byte) {
     auto p = make_proxy();

@@ -1,8 +1,8 @@
 // Deploy-Eflow options and their validation (include/vnet/eflow/deploy.hpp).
-// Sources: EFLOW-FACTS.md "Validation messages in the reference deployment script [AD]"
+// Sources: docs/eflow-facts.md "Validation messages in the reference deployment script [AD]"
 // (Azure/iotedge-eflow eflowautodeploy/eflowAutoDeploy.ps1, Test-EadUserConfigNetwork,
 // Test-EadEflowVmSwitch, New-EadEflowVmSwitch, Invoke-EadEflowDeploy), "Support matrix
-// [NW]", and seed 000 (000_ad1f2ef22b99d459.txt) "IP address allocations".
+// [NW]", and [NW] "IP address allocations".
 #include <boost/test/unit_test.hpp>
 
 #include <ostream>
@@ -63,7 +63,7 @@ host_state server_host() {
 
 const ipv4_address lan_gw(192, 168, 0, 1);
 
-/// The external static example of seed 000 with one option replaced.
+/// The external static example of [NW] with one option replaced.
 std::string ext(std::string_view addr, std::string_view gw, std::string_view len) {
     return fmt::format("Deploy-Eflow -vSwitchName \"ExternalEflow\" -vswitchType \"External\" -ip4Address {} "
                        "-ip4GatewayAddress {} -ip4PrefixLength {}",
@@ -88,7 +88,7 @@ void expect_error(const deploy_result& r, check rule, std::string_view message) 
 
 BOOST_AUTO_TEST_SUITE(eflow_deploy)
 
-// seed 000 "IP address allocations", Static IP: the documented example deploys.
+// [NW] "IP address allocations", Static IP: the documented example deploys.
 BOOST_AUTO_TEST_CASE(documented_external_static_example_is_planned) {
     fake_network net;
     net.answer(lan_gw);
@@ -107,14 +107,14 @@ BOOST_AUTO_TEST_CASE(documented_external_static_example_is_planned) {
     BOOST_TEST(net.was_probed(lan_gw));
 }
 
-// EFLOW-FACTS [AD]: "Server SKU with no network configuration".
+// docs/eflow-facts.md [AD]: "Server SKU with no network configuration".
 BOOST_AUTO_TEST_CASE(server_sku_without_network_is_refused) {
     fake_network net;
     auto r = run("Deploy-Eflow", server_host(), net);
     expect_error(r, check::server_needs_network, "Error: Server SKU, requires Network configuration");
 }
 
-// seed 000 "Networking": without -vSwitchName/-vSwitchType the VM goes on the Default
+// [NW] "Networking": without -vSwitchName/-vSwitchType the VM goes on the Default
 // Switch (client SKU), with DHCP.
 BOOST_AUTO_TEST_CASE(client_without_switch_uses_default_switch) {
     fake_network net;
@@ -127,7 +127,7 @@ BOOST_AUTO_TEST_CASE(client_without_switch_uses_default_switch) {
     BOOST_TEST(net.probed.empty());
 }
 
-// EFLOW-FACTS [AD]: "Internal switch on a client".
+// docs/eflow-facts.md [AD]: "Internal switch on a client".
 BOOST_AUTO_TEST_CASE(internal_switch_on_client_is_refused) {
     fake_network net;
     auto r = run("Deploy-Eflow -vSwitchName InternalEflow -vSwitchType Internal", client_host(), net);
@@ -167,14 +167,14 @@ BOOST_AUTO_TEST_CASE(existing_switch_of_other_type_is_refused) {
     expect_error(r, check::switch_type_mismatch, "Error: virtual switch InternalEflow is Internal, not External");
 }
 
-// EFLOW-FACTS [AD]: "External switch without an adapter".
+// docs/eflow-facts.md [AD]: "External switch without an adapter".
 BOOST_AUTO_TEST_CASE(new_external_switch_needs_an_adapter) {
     fake_network net;
     auto r = run("Deploy-Eflow -vSwitchName NewExt -vSwitchType External", client_host(), net);
     expect_error(r, check::adapter_required, "Error: adapterName required for External switch");
 }
 
-// EFLOW-FACTS [AD]: "adapter not a physical adapter that is up".
+// docs/eflow-facts.md [AD]: "adapter not a physical adapter that is up".
 BOOST_AUTO_TEST_CASE(new_external_switch_needs_an_adapter_that_is_up) {
     fake_network net;
     auto r = run("Deploy-Eflow -vSwitchName NewExt -vSwitchType External -adapterName Wi-Fi", client_host(), net);
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(new_external_switch_needs_an_adapter_that_is_up) {
     BOOST_TEST(ok.plan->dns == dns_origin::dhcp_lease);
 }
 
-// seed 000 "IP address allocations": Default switch - static IP not supported.
+// [NW] "IP address allocations": Default switch - static IP not supported.
 BOOST_AUTO_TEST_CASE(default_switch_with_static_ip_is_refused) {
     fake_network net;
     auto r = run("Deploy-Eflow -ip4Address 172.31.100.171 -ip4GatewayAddress 172.31.96.1 -ip4PrefixLength 20",
@@ -196,7 +196,7 @@ BOOST_AUTO_TEST_CASE(default_switch_with_static_ip_is_refused) {
     BOOST_TEST(net.probed.empty());
 }
 
-// EFLOW-FACTS [AD]: "Some but not all static parameters"; seed 000: "All three parameters
+// docs/eflow-facts.md [AD]: "Some but not all static parameters"; [NW]: "All three parameters
 // must be input". Every partial combination.
 BOOST_AUTO_TEST_CASE(partial_static_parameters_are_refused) {
     const char* a = " -ip4Address 192.168.0.100";
@@ -212,8 +212,8 @@ BOOST_AUTO_TEST_CASE(partial_static_parameters_are_refused) {
     }
 }
 
-// EFLOW-FACTS [AD]: "Unparsable address". The reference's `-as [IPAddress]` accepts
-// "192.168.1" and IPv6 text (defect); vnet takes dotted-quad IPv4 only (seed 000: "EFLOW
+// docs/eflow-facts.md [AD]: "Unparsable address". The reference's `-as [IPAddress]` accepts
+// "192.168.1" and IPv6 text (defect); vnet takes dotted-quad IPv4 only ([NW]: "EFLOW
 // only supports static IP for IPv4 addresses").
 BOOST_AUTO_TEST_CASE(invalid_address_text_is_refused_verbatim) {
     for (std::string_view bad : {"192.168.0.300", "192.168.1", "fe80::1", "abc", "192.168.0.010", "1"}) {
@@ -246,7 +246,7 @@ BOOST_AUTO_TEST_CASE(non_unicast_address_is_refused_without_probing) {
     }
 }
 
-// EFLOW-FACTS [AD]: "Address answers a probe".
+// docs/eflow-facts.md [AD]: "Address answers a probe".
 BOOST_AUTO_TEST_CASE(address_in_use_is_refused_verbatim) {
     fake_network net;
     net.answer(lan_gw);
@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(address_in_use_is_refused_verbatim) {
     BOOST_TEST(!net.was_probed(lan_gw));  // the first error stops validation
 }
 
-// EFLOW-FACTS [AD]: "Unparsable ... gateway".
+// docs/eflow-facts.md [AD]: "Unparsable ... gateway".
 BOOST_AUTO_TEST_CASE(invalid_gateway_text_is_refused_verbatim) {
     for (std::string_view bad : {"192.168.0", "gateway", "192.168.0.256"}) {
         fake_network net;
@@ -274,7 +274,7 @@ BOOST_AUTO_TEST_CASE(non_unicast_gateway_is_refused) {
     BOOST_TEST(!net.was_probed(ipv4_address(224, 0, 0, 1)));
 }
 
-// EFLOW-FACTS known defect / iotedge-eflow issue #221: the reference accepts an address
+// docs/eflow-facts.md known defect / iotedge-eflow issue #221: the reference accepts an address
 // equal to the gateway. vnet refuses it, before probing the gateway.
 BOOST_AUTO_TEST_CASE(address_equal_to_gateway_is_refused) {
     fake_network net;
@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(address_equal_to_gateway_is_refused) {
     BOOST_TEST(net.probed.size() == 1u);  // only the address-in-use probe ran
 }
 
-// EFLOW-FACTS [AD]: "External switch, gateway does not answer".
+// docs/eflow-facts.md [AD]: "External switch, gateway does not answer".
 BOOST_AUTO_TEST_CASE(unreachable_gateway_on_external_switch_is_refused) {
     fake_network net;
     auto r = run(ext("192.168.0.100", "192.168.0.1", "24"), client_host(), net);
@@ -292,7 +292,7 @@ BOOST_AUTO_TEST_CASE(unreachable_gateway_on_external_switch_is_refused) {
                  "Error: ip4GatewayAddress 192.168.0.1 is not reachable. Required for external switch");
 }
 
-// EFLOW-FACTS [AD]: "(Internal switch: a warning only)". On an existing internal switch a
+// docs/eflow-facts.md [AD]: "(Internal switch: a warning only)". On an existing internal switch a
 // silent gateway is a warning and the plan is produced.
 BOOST_AUTO_TEST_CASE(unreachable_gateway_on_internal_switch_is_a_warning) {
     fake_network net;
@@ -319,7 +319,7 @@ BOOST_AUTO_TEST_CASE(gateway_answering_before_new_internal_switch_is_a_warning) 
     BOOST_TEST(r.report.warnings.front().message == "Warning: ip4GatewayAddress 10.9.0.1 may be in use already");
 }
 
-// EFLOW-FACTS known defect: "the prefix-length check can never fail". vnet refuses text
+// docs/eflow-facts.md known defect: "the prefix-length check can never fail". vnet refuses text
 // that is not an integer 1..30 (deploy.hpp explains the range).
 BOOST_AUTO_TEST_CASE(prefix_length_out_of_range_is_refused) {
     for (std::string_view bad : {"0", "31", "32", "33", "-1", "24abc", "abc", "024", "255.255.255.0", "100"}) {
@@ -337,7 +337,7 @@ BOOST_AUTO_TEST_CASE(prefix_length_out_of_range_is_refused) {
     }
 }
 
-// EFLOW-FACTS known defect: "the subnet check always uses a /24 mask whatever the prefix
+// docs/eflow-facts.md known defect: "the subnet check always uses a /24 mask whatever the prefix
 // length". vnet uses the real prefix: a /16 whose gateway is outside the /24 is accepted,
 // a /25 whose gateway is in the other half is refused with the reference's message.
 BOOST_AUTO_TEST_CASE(same_subnet_uses_the_real_prefix_length) {
@@ -415,7 +415,7 @@ BOOST_AUTO_TEST_CASE(warnings_are_kept_with_the_first_error) {
     expect_error(r, check::prefix_invalid, "Error: Invalid IP4PrefixLength 40. Should be an integer between 1 and 30");
 }
 
-// EFLOW-FACTS [AD]: "Internal switch with no NAT".
+// docs/eflow-facts.md [AD]: "Internal switch with no NAT".
 BOOST_AUTO_TEST_CASE(existing_internal_switch_without_nat_is_refused) {
     host_state h = server_host();
     h.nats.clear();
@@ -436,7 +436,7 @@ BOOST_AUTO_TEST_CASE(existing_internal_switch_gives_the_vm_the_next_address) {
     BOOST_TEST(!r.plan->nat);  // it exists already
 }
 
-// seed 000 "IP address allocations": Internal - DHCP yes. An existing internal switch whose
+// [NW] "IP address allocations": Internal - DHCP yes. An existing internal switch whose
 // network has a DHCP server: the VM uses DHCP.
 BOOST_AUTO_TEST_CASE(existing_internal_switch_with_dhcp_server_uses_dhcp) {
     host_state h = server_host();
@@ -448,7 +448,7 @@ BOOST_AUTO_TEST_CASE(existing_internal_switch_with_dhcp_server_uses_dhcp) {
     BOOST_TEST(r.plan->dns == dns_origin::host_next_hops);  // [AD]: host servers even with DHCP
 }
 
-// EFLOW-FACTS [AD]: "Internal switch with no IP given: host vNIC a.b.c.1, VM a.b.c.2/24,
+// docs/eflow-facts.md [AD]: "Internal switch with no IP given: host vNIC a.b.c.1, VM a.b.c.2/24,
 // NAT named <switch>-NAT on a.b.c.0/24".
 BOOST_AUTO_TEST_CASE(new_internal_switch_without_ip_gets_the_automatic_plan) {
     fake_network net;
@@ -476,7 +476,7 @@ BOOST_AUTO_TEST_CASE(new_internal_switch_nat_uses_the_real_network) {
     BOOST_TEST(fmt::format("{}", *r.plan->host_vnic) == "10.0.5.1/16");
 }
 
-// EFLOW-FACTS [AD]: "Internal switch with no DNS given: the host's gateway next hops plus
+// docs/eflow-facts.md [AD]: "Internal switch with no DNS given: the host's gateway next hops plus
 // the host's DNS servers" (duplicates removed, Select-Object -uniq).
 BOOST_AUTO_TEST_CASE(internal_switch_dns_defaults_to_host_next_hops_and_servers) {
     fake_network net;
@@ -509,7 +509,7 @@ BOOST_AUTO_TEST_CASE(invalid_dns_server_is_refused) {
     expect_error(r2, check::dns_invalid, "Error: DNS server 224.0.0.251 is a multicast address (224.0.0.0/4)");
 }
 
-// EFLOW-FACTS "Problems users report": static IP without DNS -> "Temporary failure in
+// docs/eflow-facts.md "Problems users report": static IP without DNS -> "Temporary failure in
 // name resolution" (#221 #219 #246). vnet warns at validation.
 BOOST_AUTO_TEST_CASE(static_ip_without_dns_on_external_switch_warns) {
     fake_network net;

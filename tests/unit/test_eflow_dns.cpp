@@ -1,6 +1,6 @@
 // The EFLOW guest's DNS settings (include/vnet/eflow/dns_settings.hpp).
-// Sources: seed 000 (000_ad1f2ef22b99d459.txt) "DNS"; seed 001 (001_919c7df215b52089.txt)
-// "Check DNS"; EFLOW-FACTS.md "Validation messages ... [AD]" (Invoke-EadEflowDeploy),
+// Sources: [NW] "DNS"; [TS]
+// "Check DNS"; docs/eflow-facts.md "Validation messages ... [AD]" (Invoke-EadEflowDeploy),
 // "Hyper-V port and switch features" (Default Switch DNS proxy), "Problems users report".
 #include <boost/test/unit_test.hpp>
 
@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(internal_switch_default_is_host_next_hops_then_host_servers
     BOOST_TEST(servers[2] == ipv4_address(10, 1, 1, 2));
 }
 
-// seed 000 "DHCP": the DHCP server provides all the information -> the lease's servers.
+// [NW] "DHCP": the DHCP server provides all the information -> the lease's servers.
 BOOST_AUTO_TEST_CASE(external_dhcp_default_is_the_lease) {
     auto [origin, servers] = default_dns(switch_type::external, ip_mode::dhcp, host(),
                                          {ipv4_address(192, 168, 0, 1), ipv4_address(192, 168, 0, 1)}, std::nullopt);
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(external_dhcp_default_is_the_lease) {
     BOOST_TEST(servers[0] == ipv4_address(192, 168, 0, 1));
 }
 
-// EFLOW-FACTS "Hyper-V port and switch features": the Default Switch has a DNS proxy to the
+// docs/eflow-facts.md "Hyper-V port and switch features": the Default Switch has a DNS proxy to the
 // host -> the ICS host address.
 BOOST_AUTO_TEST_CASE(default_switch_default_is_the_ics_host) {
     auto [origin, servers] = default_dns(switch_type::default_switch, ip_mode::dhcp, host(), {}, ics);
@@ -73,7 +73,7 @@ BOOST_AUTO_TEST_CASE(default_switch_default_is_the_ics_host) {
     BOOST_TEST(servers[0] == ics);
 }
 
-// EFLOW-FACTS "Problems users report": static IP without DNS -> "Temporary failure in name
+// docs/eflow-facts.md "Problems users report": static IP without DNS -> "Temporary failure in name
 // resolution" (#221 #219 #246): no servers, and upstream resolv.conf has no nameserver.
 BOOST_AUTO_TEST_CASE(external_static_without_servers_has_none) {
     auto [origin, servers] = default_dns(switch_type::external, ip_mode::static_ip, host(), {}, std::nullopt);
@@ -87,13 +87,13 @@ BOOST_AUTO_TEST_CASE(external_static_without_servers_has_none) {
     BOOST_TEST(d.upstream_resolv_conf().empty());
 }
 
-// seed 000 "DNS": "By default, the EFLOW VM DNS configuration file contains the local stub
+// [NW] "DNS": "By default, the EFLOW VM DNS configuration file contains the local stub
 // 127.0.0.53 as the only DNS server".
 BOOST_AUTO_TEST_CASE(resolv_conf_is_the_local_stub) {
     BOOST_TEST(dns_settings::stub_resolv_conf() == "nameserver 127.0.0.53\n");
 }
 
-// seed 000 "DNS" and [FN] Set-EflowVmDnsServers(vendpointName, dnsServers): it replaces the
+// [NW] "DNS" and [FN] Set-EflowVmDnsServers(vendpointName, dnsServers): it replaces the
 // endpoint's servers; the per-link servers are what resolvectl shows.
 BOOST_AUTO_TEST_CASE(set_dns_servers_replaces_the_endpoint_servers) {
     host_state h = host();

@@ -1,7 +1,7 @@
 // The EFLOW VM's networks and endpoints (include/vnet/eflow/endpoints.hpp).
-// Sources: EFLOW-FACTS.md "Deployment cmdlets [FN]" (+ [MN], [NW], [PS]); seed 000
-// (000_ad1f2ef22b99d459.txt) "Static MAC Address" and "Multiple Network Interface Cards";
-// seed 001 (001_919c7df215b52089.txt) "Check IP addresses".
+// Sources: docs/eflow-facts.md "Deployment cmdlets [FN]" (+ [MN], [NW], [PS]); [NW]
+// "Static MAC Address" and "Multiple Network Interface Cards";
+// [TS] "Check IP addresses".
 #include <boost/test/unit_test.hpp>
 
 #include <optional>
@@ -49,7 +49,7 @@ endpoint_options ep(std::string sw, std::string name) {
 BOOST_AUTO_TEST_SUITE(eflow_endpoints)
 
 // [PS] Hyper-V dynamic MACs 00:15:5D:dd:ee:ff, dd-ee from the host IP's last two octets;
-// seed 001 "Check IP addresses": the primary is eth0.
+// [TS] "Check IP addresses": the primary is eth0.
 BOOST_AUTO_TEST_CASE(primary_endpoint_is_eth0_with_a_hyper_v_mac) {
     vm_endpoints vm("eflow", host_ip, external_dhcp_plan());
     BOOST_REQUIRE(vm.endpoints().size() == 1u);
@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(primary_endpoint_cannot_be_removed) {
 }
 
 // [FN] Add-EflowNetwork (vswitchName, vswitchType) with Deploy-Eflow's type rules
-// (EFLOW-FACTS [AD] messages).
+// (docs/eflow-facts.md [AD] messages).
 BOOST_AUTO_TEST_CASE(add_network_rules) {
     vm_endpoints vm("eflow", host_ip, external_dhcp_plan());
     auto bad = vm.add_network("X", "Private", host_sku::server);
@@ -134,7 +134,7 @@ BOOST_AUTO_TEST_CASE(add_network_rules) {
 }
 
 // [FN] Add-EflowVmEndpoint: optional static parameters, validated like Deploy-Eflow's
-// (EFLOW-FACTS [AD] messages, vnet's own rules).
+// (docs/eflow-facts.md [AD] messages, vnet's own rules).
 BOOST_AUTO_TEST_CASE(add_endpoint_validates_static_parameters) {
     vm_endpoints vm("eflow", host_ip, external_dhcp_plan());
     BOOST_REQUIRE(vm.add_network("OT", "External", host_sku::server));
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(add_endpoint_errors) {
     BOOST_REQUIRE(!wrong_verb);
 }
 
-// [FN] Get-EflowVmAddr -> the current IP and MAC of the primary endpoint; seed 001 "Check IP
+// [FN] Get-EflowVmAddr -> the current IP and MAC of the primary endpoint; [TS] "Check IP
 // addresses": compare it with what the guest shows (observed).
 BOOST_AUTO_TEST_CASE(get_vm_addr_reports_the_primary) {
     vm_endpoints vm("eflow", host_ip, external_dhcp_plan());

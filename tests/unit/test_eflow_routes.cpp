@@ -1,6 +1,6 @@
 // The EFLOW guest's routes with several NICs (include/vnet/eflow/route_metrics.hpp).
-// Sources: EFLOW-FACTS.md "Routing with several NICs [RT, NW]"; seed 000
-// (000_ad1f2ef22b99d459.txt) "Multiple Network Interface Cards (NICs)" warning;
+// Sources: docs/eflow-facts.md "Routing with several NICs [RT, NW]"; [NW]
+// "Multiple Network Interface Cards (NICs)" warning;
 // Azure/iotedge-eflow samples/networking/routing/README.md ("Route", "Static Routes fix").
 #include <boost/test/unit_test.hpp>
 
@@ -48,7 +48,7 @@ bool reaches(std::string_view dev, ipv4_address dst) {
 
 BOOST_AUTO_TEST_SUITE(eflow_routes)
 
-// seed 000 warning: "EFLOW will create one default route per ehtX interface"; plus one
+// [NW] warning: "EFLOW will create one default route per ehtX interface"; plus one
 // connected route per NIC.
 BOOST_AUTO_TEST_CASE(one_default_and_one_connected_route_per_nic) {
     std::mt19937 rng(1);
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(lookup_is_longest_prefix_then_lowest_metric) {
     BOOST_TEST(!reachable(empty, internet_server, reaches));
 }
 
-// seed 000 warning / EFLOW-FACTS [RT, NW]: "if one of the NICs is connected to an offline
+// [NW] warning / docs/eflow-facts.md [RT, NW]: "if one of the NICs is connected to an offline
 // network ... the VM can lose internet access until priorities are set". Over many seeded
 // boots with random metrics internet access depends on the draw; with the online NIC
 // prioritised it always works. The offline network stays reachable on its own subnet.

@@ -1,7 +1,7 @@
 // The EFLOW support matrix (include/vnet/eflow/support_matrix.hpp), exhaustively, and its
 // agreement with deploy validation.
-// Source: seed 000 (000_ad1f2ef22b99d459.txt) "Virtual switch choices" and "IP address
-// allocations" tables; EFLOW-FACTS.md "Support matrix [NW]".
+// Source: [NW] "Virtual switch choices" and "IP address
+// allocations" tables; docs/eflow-facts.md "Support matrix [NW]".
 #include <boost/test/unit_test.hpp>
 
 #include <ostream>
@@ -22,7 +22,7 @@ using namespace vnet::eflow;
 
 BOOST_AUTO_TEST_SUITE(eflow_support_matrix)
 
-// Every cell of switch type x SKU x IP mode, against the two tables of seed 000.
+// Every cell of switch type x SKU x IP mode, against the two tables of [NW].
 BOOST_AUTO_TEST_CASE(every_cell_matches_seed_000) {
     struct cell {
         switch_type t;
@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_CASE(every_cell_matches_seed_000) {
                    fmt::format("{} / {} / {}", to_string(c.t), to_string(c.s), to_string(c.m)));
 }
 
-// seed 000 "Virtual switch choices" alone.
+// [NW] "Virtual switch choices" alone.
 BOOST_AUTO_TEST_CASE(switch_type_by_sku) {
     BOOST_TEST(switch_supported(switch_type::external, host_sku::client));
     BOOST_TEST(switch_supported(switch_type::external, host_sku::server));
@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(switch_type_by_sku) {
     BOOST_TEST(!switch_supported(switch_type::default_switch, host_sku::server));
 }
 
-// seed 000 "IP address allocations" alone.
+// [NW] "IP address allocations" alone.
 BOOST_AUTO_TEST_CASE(ip_mode_by_switch_type) {
     BOOST_TEST(ip_mode_supported(switch_type::external, ip_mode::static_ip));
     BOOST_TEST(ip_mode_supported(switch_type::external, ip_mode::dhcp));
@@ -76,8 +76,8 @@ BOOST_AUTO_TEST_CASE(ip_mode_by_switch_type) {
 BOOST_AUTO_TEST_CASE(every_row_cites_its_source) {
     BOOST_TEST(support_matrix.size() == 3u);
     for (const auto& r : support_matrix) {
-        BOOST_TEST(r.sku_source.starts_with("seed 000 \"Virtual switch choices\""));
-        BOOST_TEST(r.ip_source.starts_with("seed 000 \"IP address allocations\""));
+        BOOST_TEST(r.sku_source.starts_with("[NW] \"Virtual switch choices\""));
+        BOOST_TEST(r.ip_source.starts_with("[NW] \"IP address allocations\""));
         BOOST_TEST(std::string(r.sku_source).find(to_string(r.type) == "Default Switch" ? "Default switch"
                                                                                         : std::string(to_string(r.type))) !=
                    std::string::npos);
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(every_row_cites_its_source) {
                "Internal: client no, server yes, static yes, dhcp yes");
 }
 
-// EFLOW-FACTS "Deployment cmdlets [FN]": vswitchType Internal|External, case-insensitive as
+// docs/eflow-facts.md "Deployment cmdlets [FN]": vswitchType Internal|External, case-insensitive as
 // PowerShell; lab files say client | server.
 BOOST_AUTO_TEST_CASE(parsing_names) {
     BOOST_TEST(parse_switch_type("external").value() == switch_type::external);

@@ -42,7 +42,7 @@ const time_point t0 = time_point(std::chrono::seconds(1000));
 const mac_address gw_mac(0x00, 0x15, 0x5d, 0x00, 0x00, 0x01);
 const ipv4_address gw_ip(172, 31, 96, 1);
 const mac_address vm_mac(0x00, 0x15, 0x5d, 0x00, 0x00, 0x10);
-const ipv4_address vm_ip(172, 31, 100, 171);  // the [TS] example address (EFLOW-FACTS.md)
+const ipv4_address vm_ip(172, 31, 100, 171);  // the [TS] example address (docs/eflow-facts.md)
 const mac_address other_mac(0x00, 0x15, 0x5d, 0x00, 0x00, 0x11);
 
 gateway_responder make_gw() {

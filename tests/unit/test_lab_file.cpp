@@ -1,4 +1,4 @@
-// The lab file model: the DESIGN.md keys parse, and every bad input names file, line and key.
+// The lab file model: the docs/design.md keys parse, and every bad input names file, line and key.
 #include <boost/test/unit_test.hpp>
 
 #include <string>
@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
 
 BOOST_AUTO_TEST_CASE(arp_checks_probe_from_outside_the_vms) {
     // RFC 5227 section 2.1.1 probes, run before the VMs boot (as Deploy-Eflow probes the
-    // address and gateway before it creates the VM, EFLOW-FACTS.md [AD]).
+    // address and gateway before it creates the VM, docs/eflow-facts.md [AD]).
     const std::string lab = head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
                                    "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n";
     auto r = parse_lab(lab + "[[check]]\nkind = \"arp\"\nfrom = \"host\"\nto = \"192.168.0.50\"\nexpect = \"fail\"\n", "t.toml");

@@ -57,7 +57,7 @@ name = "eflow"
 
 BOOST_AUTO_TEST_SUITE(lab_runtime_plan)
 
-// DESIGN.md "Principles": every lab is named with a per-run id.
+// docs/design.md "Principles": every lab is named with a per-run id.
 BOOST_AUTO_TEST_CASE(run_ids_are_six_base36_characters) {
     std::set<std::string> seen;
     for (std::uint64_t r : {0ull, 1ull, 35ull, 36ull, 0xffffffffffffffffull, 0x123456789abcdefull}) {
@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(run_id_is_read_back_from_a_namespace_name) {
     BOOST_TEST(!run_id_of_netns("vlab-AB12CD-host").has_value());
 }
 
-// EFLOW-FACTS.md: the Default Switch takes a /20 from 172.16.0.0/12 that does not collide
+// docs/eflow-facts.md: the Default Switch takes a /20 from 172.16.0.0/12 that does not collide
 // with the host's networks.
 BOOST_AUTO_TEST_CASE(default_switch_subnet_avoids_the_labs_networks) {
     auto free = pick_default_switch_subnet({});
@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(prefixes_in_use_include_networks_host_and_static_nics) {
     BOOST_TEST(fmt::format("{}", used.front()) == "192.168.0.0/24");
 }
 
-// DESIGN.md "Lab file": mac is optional, "otherwise generated and kept across reboots".
+// docs/design.md "Lab file": mac is optional, "otherwise generated and kept across reboots".
 BOOST_AUTO_TEST_CASE(nic_macs_are_given_or_stable_and_hyper_v_like) {
     auto lf = parse(external_lab);
     auto m0 = nic_mac(lf, 0, 0);
@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(netvsc_channel_counters_in_the_report) {
     BOOST_TEST(md.find("| s | b-eth0 |") != std::string::npos);
 }
 
-// DESIGN.md "CLI": one line per check with expected, observed and pass/fail; exit 0 only
+// docs/design.md "CLI": one line per check with expected, observed and pass/fail; exit 0 only
 // when every check observed what it expected.
 BOOST_AUTO_TEST_CASE(check_lines_and_json) {
     check_result c;

@@ -1,6 +1,6 @@
 // NAT (include/vnet/services/nat.hpp): masquerade with port preservation (RFC 4787),
 // TCP (RFC 5382), ICMP (RFC 5508), incremental checksums (RFC 1624), static mappings and
-// one NAT per host as WinNAT (EFLOW-FACTS.md, "Hyper-V port and switch features").
+// one NAT per host as WinNAT (docs/eflow-facts.md, "Hyper-V port and switch features").
 // Every translated packet is re-parsed with the wire codecs: ipv4_repr::parse checks the
 // header checksum, udp/tcp/icmp repr parse the transport checksum over the new addresses.
 #include <boost/test/unit_test.hpp>
@@ -39,8 +39,8 @@ namespace {
 
 using bytes = std::vector<std::byte>;
 
-// The EFLOW internal switch layout (EFLOW-FACTS [AD]: host vNIC a.b.c.1, VM a.b.c.2/24,
-// NAT on a.b.c.0/24), the host's uplink address and the lab's internet server (DESIGN.md).
+// The EFLOW internal switch layout (docs/eflow-facts.md [AD]: host vNIC a.b.c.1, VM a.b.c.2/24,
+// NAT on a.b.c.0/24), the host's uplink address and the lab's internet server (docs/design.md).
 const ipv4_address vm1{172, 20, 0, 2};
 const ipv4_address vm2{172, 20, 0, 3};
 const ipv4_address host_ext{192, 168, 0, 10};
@@ -322,7 +322,7 @@ BOOST_AUTO_TEST_CASE(udp_timeout_120s) {
     BOOST_TEST(n.flow_count() == 0u);
 }
 
-// libslirp keeps UDP 180-240 s (STYLE.md): the UDP timeout is configurable.
+// libslirp keeps UDP 180-240 s (docs/style.md): the UDP timeout is configurable.
 BOOST_AUTO_TEST_CASE(udp_timeout_configurable) {
     auto c = config();
     c.timeouts.udp = 180s;
@@ -480,7 +480,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(nat_static)
 
-// Add-NetNatStaticMapping (EFLOW-FACTS: exposing a module port on the host IP, #51 #218).
+// Add-NetNatStaticMapping (docs/eflow-facts.md: exposing a module port on the host IP, #51 #218).
 BOOST_AUTO_TEST_CASE(static_mapping_inbound_and_reply) {
     auto n = make_nat();
     BOOST_REQUIRE(n.add_static_mapping({nat_protocol::tcp, ipv4_address::any(), 8883, vm1, 8883}));
@@ -756,7 +756,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(nat_host)
 
-// EFLOW-FACTS ("Hyper-V port and switch features"): one NAT network per host.
+// docs/eflow-facts.md ("Hyper-V port and switch features"): one NAT network per host.
 BOOST_AUTO_TEST_CASE(second_nat_refused) {
     nat_registry host;
     auto first = host.create(config());
@@ -832,7 +832,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(nat_malformed)
 
-// DESIGN.md "Principles": a malformed frame never crashes. Every packet kind is cut at
+// docs/design.md "Principles": a malformed frame never crashes. Every packet kind is cut at
 // every octet, both as a short buffer and with its IPv4 total length re-set (so the
 // transport or quoted header itself is short), in both directions.
 BOOST_AUTO_TEST_CASE(truncated_at_every_byte) {

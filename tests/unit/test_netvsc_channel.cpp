@@ -1,6 +1,6 @@
 // The host (VSP) and guest (VSC) models of a netvsc channel against each other over two
 // rings in memory, and the VSP against hand-made guest packets. Message orders and
-// constants are from /work/shared/NETVSC-FACTS.md section 2 (NVSP, "Linux guest init
+// constants are from docs/netvsc-facts.md section 2 (NVSP, "Linux guest init
 // order", "Data path") and section 3 (RNDIS, "Linux guest RNDIS init order").
 #include <boost/test/unit_test.hpp>
 
@@ -108,7 +108,7 @@ constexpr auto rq = [](std::uint32_t rtype, std::uint32_t oid, std::uint32_t v =
     return vsc_sent{static_cast<std::uint32_t>(nvsp_type::send_rndis_packet), rtype, oid, v};
 };
 
-/// The messages the Linux guest sends for a host that accepts `version` (NETVSC-FACTS.md
+/// The messages the Linux guest sends for a host that accepts `version` (docs/netvsc-facts.md
 /// section 2 steps 2-6 and section 3 steps 1-7), after the refused newer INITs.
 std::vector<vsc_sent> linux_init_order(std::uint32_t version) {
     std::vector<vsc_sent> s;
@@ -190,7 +190,7 @@ struct raw_guest {
 
 BOOST_AUTO_TEST_SUITE(netvsc_channel)
 
-// NETVSC-FACTS.md section 2 "Linux guest init order": for each version the host accepts,
+// docs/netvsc-facts.md section 2 "Linux guest init order": for each version the host accepts,
 // the guest tries the newer ones first (each refused with a failure status), then sends
 // NDIS_CONFIG (from NVSP 2), SEND_NDIS_VER (6.1 up to NVSP 4, else 6.30), SEND_RECV_BUF,
 // SEND_SEND_BUF and the RNDIS sequence of section 3 (link speed and RSS from NVSP 5).
@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(init_sequence_for_each_version) {
 }
 
 // Version downgrade: a host with NVSP 4 and 2 answers 6.1, 6 and 5 with failure and
-// accepts 4 (NETVSC-FACTS.md section 2 step 2: "Status 1 accepts; else next version").
+// accepts 4 (docs/netvsc-facts.md section 2 step 2: "Status 1 accepts; else next version").
 BOOST_AUTO_TEST_CASE(version_downgrade) {
     channel_lab lab(host_with(nvsp_version_bit(nvsp_version::v4) | nvsp_version_bit(nvsp_version::v2)));
     BOOST_REQUIRE(lab.guest->start());
@@ -274,7 +274,7 @@ BOOST_AUTO_TEST_CASE(guest_asks_unsupported_version) {
     BOOST_TEST(lab.guest->sent().size() == 2u);
 }
 
-// NETVSC-FACTS.md section 1 and 2: the guest's INIT is an INBAND packet (type 6, flag 1)
+// docs/netvsc-facts.md section 1 and 2: the guest's INIT is an INBAND packet (type 6, flag 1)
 // whose payload is INIT {min @4, max @8}; the host answers with a COMP (type 0xB) echoing
 // trans_id whose payload is INIT_COMPLETE {status @12}: 1 for 6.1, 2 for 0x70000.
 BOOST_AUTO_TEST_CASE(init_bytes_on_the_rings) {
@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(init_bytes_on_the_rings) {
     BOOST_TEST(equal_bytes(q.payload().first(16), view(hex("02000000 00000000 00000000 02000000"))));
 }
 
-// NETVSC-FACTS.md section 2 step 5: the receive-buffer completion has one section at
+// docs/netvsc-facts.md section 2 step 5: the receive-buffer completion has one section at
 // offset 0; an unknown GPADL is answered with status 2.
 BOOST_AUTO_TEST_CASE(receive_and_send_buffer_completions) {
     raw_guest g;
@@ -375,7 +375,7 @@ BOOST_AUTO_TEST_CASE(corrupt_ring_is_an_error) {
     BOOST_TEST(g.host->counters().ring_errors == 1u);
 }
 
-// NETVSC-FACTS.md section 2 "Data path" and section 3 PACKET / PPI: frames guest -> host
+// docs/netvsc-facts.md section 2 "Data path" and section 3 PACKET / PPI: frames guest -> host
 // through send-buffer sections and host -> guest through receive-buffer sections, with
 // the VLAN per-packet info (priority bits 0-2, VLAN ID bits 4-15) carried both ways.
 BOOST_AUTO_TEST_CASE(frames_both_ways_with_vlan) {
@@ -413,7 +413,7 @@ BOOST_AUTO_TEST_CASE(frames_both_ways_with_vlan) {
     BOOST_TEST(lab.guest->counters().frames_received == 1u);
 }
 
-// NETVSC-FACTS.md section 2 "Data path": GPA direct (type 9) with section index
+// docs/netvsc-facts.md section 2 "Data path": GPA direct (type 9) with section index
 // 0xFFFFFFFF and size 0; the host gathers the ranges from guest memory.
 BOOST_AUTO_TEST_CASE(frames_gpa_direct) {
     vsc_config gc;
@@ -437,7 +437,7 @@ BOOST_AUTO_TEST_CASE(frames_gpa_direct) {
     BOOST_TEST(lab.guest->send(view(test_frame(64, 9))).has_value());
 }
 
-// NETVSC-FACTS.md section 3: link down / up are INDICATE_STATUS MEDIA_DISCONNECT
+// docs/netvsc-facts.md section 3: link down / up are INDICATE_STATUS MEDIA_DISCONNECT
 // (0x4001000C) / MEDIA_CONNECT (0x4001000B) and OID_GEN_MEDIA_CONNECT_STATUS answers 0 for
 // connected.
 BOOST_AUTO_TEST_CASE(media_disconnect_and_connect) {
@@ -539,7 +539,7 @@ BOOST_AUTO_TEST_CASE(send_sections_exhausted) {
     BOOST_TEST(lab.guest->send(view(f)).has_value());
 }
 
-// RNDIS control answers of the VSP (NETVSC-FACTS.md section 3): KEEPALIVE_C echoes the
+// RNDIS control answers of the VSP (docs/netvsc-facts.md section 3): KEEPALIVE_C echoes the
 // request id, RESET_C, unknown OIDs NOT_SUPPORTED, HALT has no reply.
 BOOST_AUTO_TEST_CASE(rndis_control_answers) {
     raw_guest g;
@@ -582,7 +582,7 @@ BOOST_AUTO_TEST_CASE(rndis_control_answers) {
     BOOST_TEST(g.host->counters().unknown_oids == 1u);
 }
 
-// NETVSC-FACTS.md section 2 "Data path" / section 3: the Linux guest batches several RNDIS
+// docs/netvsc-facts.md section 2 "Data path" / section 3: the Linux guest batches several RNDIS
 // messages in one send section, each but the last padded to the device's alignment (the
 // VSP advertises 8 in INIT_C); the VSP hands every frame on and completes once.
 BOOST_AUTO_TEST_CASE(batched_packets_in_one_section) {
@@ -628,7 +628,7 @@ BOOST_AUTO_TEST_CASE(guest_refuses_bad_ranges) {
     BOOST_TEST(lab.at_guest.empty());
 }
 
-// The guest's first packet, byte for byte (NETVSC-FACTS.md section 1 descriptor and
+// The guest's first packet, byte for byte (docs/netvsc-facts.md section 1 descriptor and
 // trailer, section 2 INIT): INBAND (type 6), offset8 2, len8 7 (16 + 40 bytes), flag 1
 // (completion requested), INIT {min = max = 0x60001} padded to 40 bytes, trailer 0 << 32.
 // The ring went from empty to non-empty with interrupt_mask 0: start() says signal.

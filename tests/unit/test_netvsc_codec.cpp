@@ -1,5 +1,5 @@
 // NVSP and RNDIS codecs (include/vnet/netvsc/nvsp.hpp, rndis.hpp). Byte vectors are
-// written from the layouts in /work/shared/NETVSC-FACTS.md section 2 (NVSP) and section 3
+// written from the layouts in docs/netvsc-facts.md section 2 (NVSP) and section 3
 // (RNDIS); all fields little-endian.
 #include <boost/test/unit_test.hpp>
 
@@ -50,7 +50,7 @@ void check_emit(const nvsp_message& m, const std::vector<std::byte>& expect) {
 
 BOOST_AUTO_TEST_SUITE(netvsc_nvsp)
 
-// NETVSC-FACTS.md section 2: versions 1 = 0x2, 2 = 0x30002, 4 = 0x40000, 5 = 0x50000,
+// docs/netvsc-facts.md section 2: versions 1 = 0x2, 2 = 0x30002, 4 = 0x40000, 5 = 0x50000,
 // 6 = 0x60000, 6.1 = 0x60001; NDIS 6.1 = 0x60001, 6.30 = 0x6001e.
 BOOST_AUTO_TEST_CASE(version_constants) {
     BOOST_TEST(nvsp_version::v1 == 0x2u);
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(version_constants) {
     BOOST_TEST(ndis_version::v6_30 == 0x0006001eu);
 }
 
-// NETVSC-FACTS.md section 2: INIT min_ver @4, max_ver @8; vnet emits 40 bytes (DPDK size).
+// docs/netvsc-facts.md section 2: INIT min_ver @4, max_ver @8; vnet emits 40 bytes (DPDK size).
 BOOST_AUTO_TEST_CASE(init_bytes) {
     auto b = padded("01000000 01000600 01000600", 40);
     check_emit(nvsp_init{nvsp_version::v61, nvsp_version::v61}, b);
@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(init_bytes) {
     BOOST_TEST(nvsp_as<nvsp_init>(padded("01000000 02000000 02000000", 32)).min_version == 2u);
 }
 
-// NETVSC-FACTS.md section 2: INIT_COMPLETE negotiated @4, max_mdl_chain_len @8, status @12.
+// docs/netvsc-facts.md section 2: INIT_COMPLETE negotiated @4, max_mdl_chain_len @8, status @12.
 BOOST_AUTO_TEST_CASE(init_complete_bytes) {
     auto b = padded("02000000 00000500 22000000 01000000", 40);
     check_emit(nvsp_init_complete{0x50000, 34, nvsp_status::success}, b);
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(init_complete_bytes) {
     BOOST_TEST(m.max_mdl_chain_len == 34u);
 }
 
-// NETVSC-FACTS.md section 2: 100 ndis_major @4, minor @8; 125 mtu @4, reserved @8, u64 caps @12.
+// docs/netvsc-facts.md section 2: 100 ndis_major @4, minor @8; 125 mtu @4, reserved @8, u64 caps @12.
 BOOST_AUTO_TEST_CASE(ndis_version_and_config_bytes) {
     check_emit(nvsp_ndis_version{6, 30}, padded("64000000 06000000 1e000000", 40));
     auto cfg = padded("7d000000 ea050000 00000000 ac00000000000000", 40);  // mtu 1514; sriov|ieee8021q|teaming|rsc
@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(ndis_version_and_config_bytes) {
     BOOST_TEST(m.capabilities == 0xacu);
 }
 
-// NETVSC-FACTS.md section 2: 101 / 104 gpadl @4, u16 id @8 (0xCAFE receive, 0 send);
+// docs/netvsc-facts.md section 2: 101 / 104 gpadl @4, u16 id @8 (0xCAFE receive, 0 send);
 // 102 status @4, num_sections @8, section @12 {offset, sub_alloc_size, num_sub_allocs,
 // end_offset}; 105 status @4, section_size @8.
 BOOST_AUTO_TEST_CASE(buffer_messages_bytes) {
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(buffer_messages_bytes) {
     check_emit(nvsp_revoke_send_buffer{}, padded("6a000000 0000", 40));
 }
 
-// NETVSC-FACTS.md section 2: 107 channel_type @4, section index @8 (0xFFFFFFFF none),
+// docs/netvsc-facts.md section 2: 107 channel_type @4, section index @8 (0xFFFFFFFF none),
 // section size @12; 108 status @4.
 BOOST_AUTO_TEST_CASE(rndis_packet_messages_bytes) {
     check_emit(nvsp_rndis_packet{0, 3, 98}, padded("6b000000 00000000 03000000 62000000", 40));
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(rndis_packet_messages_bytes) {
     check_emit(nvsp_rndis_packet_complete{nvsp_status::success}, padded("6c000000 01000000", 40));
 }
 
-// NETVSC-FACTS.md section 2: 128 allocated @4, serial @8; 129 datapath @4; 133 op @4 /
+// docs/netvsc-facts.md section 2: 128 allocated @4, serial @8; 129 datapath @4; 133 op @4 /
 // status @4, num_subchannels @8; 134 count @4 (16), offset @8.
 BOOST_AUTO_TEST_CASE(vf_subchannel_table_bytes) {
     check_emit(nvsp_vf_association{1, 7}, padded("80000000 01000000 07000000", 40));
@@ -168,7 +168,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(netvsc_rndis)
 
-// NETVSC-FACTS.md section 3: INIT req_id @8, major 1 @12, minor 0 @16, max_xfer @20
+// docs/netvsc-facts.md section 3: INIT req_id @8, major 1 @12, minor 0 @16, max_xfer @20
 // (Linux 0x4000); 24 bytes.
 BOOST_AUTO_TEST_CASE(init_request_bytes) {
     auto expect = hex("02000000 18000000 01000000 01000000 00000000 00400000");
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(init_request_bytes) {
     BOOST_TEST(r->max_transfer_size == 0x4000u);
 }
 
-// NETVSC-FACTS.md section 3: INIT_C req_id @8, status @12, major @16, minor @20, devflags
+// docs/netvsc-facts.md section 3: INIT_C req_id @8, status @12, major @16, minor @20, devflags
 // @24 (1), medium @28 (0), max_pkt_per_msg @32, max_xfer @36, align @40, af_off @44,
 // af_len @48; 52 bytes.
 BOOST_AUTO_TEST_CASE(init_complete_bytes) {
@@ -198,7 +198,7 @@ BOOST_AUTO_TEST_CASE(init_complete_bytes) {
     BOOST_TEST((*r == rndis_init_complete{1}));
 }
 
-// NETVSC-FACTS.md section 3: QUERY req_id @8, oid @12, info_len @16, info_off @20 (from
+// docs/netvsc-facts.md section 3: QUERY req_id @8, oid @12, info_len @16, info_off @20 (from
 // byte 8; Linux 20), vc @24, info @28; QUERY_C info_off counted from byte 8.
 BOOST_AUTO_TEST_CASE(query_and_complete_bytes) {
     auto q = hex("04000000 1c000000 02000000 06010100 00000000 14000000 00000000");
@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(query_and_complete_bytes) {
                nv_err(errc::bad_length, "rndis.info"));
 }
 
-// NETVSC-FACTS.md section 3: SET with the info buffer; SET_C req_id @8, status @12.
+// docs/netvsc-facts.md section 3: SET with the info buffer; SET_C req_id @8, status @12.
 BOOST_AUTO_TEST_CASE(set_and_complete_bytes) {
     auto s = hex("05000000 20000000 07000000 0e010100 04000000 14000000 00000000 0d000000");
     auto r = rndis_oid_request::parse(*rndis_message_view::parse(view(s)));
@@ -239,7 +239,7 @@ BOOST_AUTO_TEST_CASE(set_and_complete_bytes) {
     BOOST_TEST(equal_bytes(bytes_view(out).first(*n), view(hex("05000080 10000000 07000000 00000000"))));
 }
 
-// NETVSC-FACTS.md section 3: RESET reserved @8; RESET_C status @8, addressing_reset @12;
+// docs/netvsc-facts.md section 3: RESET reserved @8; RESET_C status @8, addressing_reset @12;
 // HALT and KEEPALIVE req_id @8; KEEPALIVE_C req_id @8, status @12.
 BOOST_AUTO_TEST_CASE(reset_halt_keepalive_bytes) {
     std::array<std::byte, 64> out{};
@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(reset_halt_keepalive_bytes) {
     BOOST_TEST(equal_bytes(bytes_view(out).first(*n), view(hex("08000080 10000000 0a000000 00000000"))));
 }
 
-// NETVSC-FACTS.md section 3: INDICATE_STATUS status @8, buf_len @12, buf_off @16;
+// docs/netvsc-facts.md section 3: INDICATE_STATUS status @8, buf_len @12, buf_off @16;
 // MEDIA_CONNECT 0x4001000B, MEDIA_DISCONNECT 0x4001000C.
 BOOST_AUTO_TEST_CASE(indicate_status_bytes) {
     std::array<std::byte, 64> out{};
@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_CASE(indicate_status_bytes) {
     BOOST_TEST(r->buffer.empty());
 }
 
-// NETVSC-FACTS.md section 3: PACKET header 44 bytes, offsets from byte 8; Linux TX puts
+// docs/netvsc-facts.md section 3: PACKET header 44 bytes, offsets from byte 8; Linux TX puts
 // ppi_off = 36 and the data after the PPIs; a PPI is {size, type, ppi_offset 12} + data;
 // VLAN PPI type 6 with priority bits 0-2, CFI 3, VLAN ID 4-15.
 BOOST_AUTO_TEST_CASE(packet_with_vlan_ppi_bytes) {

@@ -1,9 +1,9 @@
 // The netvsc switch port (vnet/netvsc/port.hpp): a vswitch whose ports are netvsc links,
 // each a guest model (VSC) and a host model (VSP) over VMBus rings in memory. Frames from
-// the switch reach the guest as RNDIS packets in receive sections and back (NETVSC-FACTS.md
-// section 2 "Data path"); the switch's rules (seed 002 / 003 flooding and learning, VLANs)
+// the switch reach the guest as RNDIS packets in receive sections and back (docs/netvsc-facts.md
+// section 2 "Data path"); the switch's rules ([HV] flooding and learning, VLANs)
 // must hold unchanged across the channel. The oracle for the carried frames is tshark
-// (NETVSC-FACTS.md section 4: "take the Ethernet frame out of an RNDIS PACKET ... write it
+// (docs/netvsc-facts.md section 4: "take the Ethernet frame out of an RNDIS PACKET ... write it
 // to a pcap, and let tshark check it").
 #include <boost/test/unit_test.hpp>
 
@@ -120,7 +120,7 @@ std::string run(const std::string& cmd) {
 
 BOOST_AUTO_TEST_SUITE(netvsc_port_suite)
 
-// NETVSC-FACTS.md section 2 "Linux guest init order" and section 3 "Linux guest RNDIS init
+// docs/netvsc-facts.md section 2 "Linux guest init order" and section 3 "Linux guest RNDIS init
 // order": make() runs the whole sequence; the guest learns the MAC from
 // OID_802_3_PERMANENT_ADDRESS, the carrier from OID_GEN_MEDIA_CONNECT_STATUS, and step 8
 // sets the packet filter 0xD on both sides.
@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(broadcast_then_unicast_both_directions) {
 
 // Every frame size a 1500-byte MTU carries (64 .. 1514 bytes, and 1518 with a tag on a
 // trunk) crosses both ways unchanged; batches larger than the link's chunk get through, and
-// no section stays in flight afterwards (completions are taken back: NETVSC-FACTS.md
+// no section stays in flight afterwards (completions are taken back: docs/netvsc-facts.md
 // section 2 "Data path", COMP {108}).
 BOOST_AUTO_TEST_CASE(every_size_both_directions_in_batches) {
     nv_lab lab(2);
@@ -224,7 +224,7 @@ BOOST_AUTO_TEST_CASE(every_size_both_directions_in_batches) {
     BOOST_TEST(lab.link(0).guest().counters().no_send_section == 0u);
 }
 
-// GPA direct (NETVSC-FACTS.md section 2 "Data path": type 9, index 0xFFFFFFFF, size 0):
+// GPA direct (docs/netvsc-facts.md section 2 "Data path": type 9, index 0xFFFFFFFF, size 0):
 // the same frames arrive, copied out of guest memory.
 BOOST_AUTO_TEST_CASE(gpa_direct_link_carries_frames) {
     netvsc_link_config c;
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(gpa_direct_link_carries_frames) {
     BOOST_TEST(l->host().counters().bad_gpa_range == 0u);
 }
 
-// Hyper-V access VLANs (Set-VMNetworkAdapterVlan -Access, EFLOW-FACTS.md "Hyper-V port and
+// Hyper-V access VLANs (Set-VMNetworkAdapterVlan -Access, docs/eflow-facts.md "Hyper-V port and
 // switch features"): guests on VLAN 10 see each other's broadcasts, the guest on VLAN 20
 // does not; a frame the guest tags itself is not accepted on an access port.
 BOOST_AUTO_TEST_CASE(access_vlans_across_the_channel) {
@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(access_vlans_across_the_channel) {
     BOOST_TEST(lab.guest(2).size() == 0u);
 }
 
-// Link down (RNDIS_STATUS_MEDIA_DISCONNECT, NETVSC-FACTS.md section 3 status codes): the
+// Link down (RNDIS_STATUS_MEDIA_DISCONNECT, docs/netvsc-facts.md section 3 status codes): the
 // guest's carrier goes down, frames both ways are dropped under link_down; link up again
 // (MEDIA_CONNECT) and they flow.
 BOOST_AUTO_TEST_CASE(link_down_drops_and_indicates) {
@@ -288,7 +288,7 @@ BOOST_AUTO_TEST_CASE(link_down_drops_and_indicates) {
     BOOST_TEST(lab.link(1).host().receive_sections().in_use() == 0u);
 }
 
-// DESIGN.md "Principles": a malformed frame yields a counted drop, never a crash. Random
+// docs/design.md "Principles": a malformed frame yields a counted drop, never a crash. Random
 // bytes of every length from the guest side: each is either carried or counted.
 BOOST_AUTO_TEST_CASE(guest_input_is_carried_or_counted) {
     auto l = netvsc_link::make({});
@@ -332,7 +332,7 @@ BOOST_AUTO_TEST_CASE(formatter_names_state_and_drops) {
                "drops: too_short=1; host->guest 0 frames 0 bytes, drops: none; link changes 0");
 }
 
-// NETVSC-FACTS.md section 4: tshark has no RNDIS dissector; the Ethernet frames taken out
+// docs/netvsc-facts.md section 4: tshark has no RNDIS dissector; the Ethernet frames taken out
 // of the RNDIS PACKETs on each side of the channel are written to a pcap and tshark must
 // read back the addresses and ports that were sent.
 BOOST_AUTO_TEST_CASE(frames_out_of_the_channel_read_back_by_tshark) {

@@ -1,5 +1,5 @@
 // VMBus ring buffer (include/vnet/netvsc/ring.hpp, vmbus_packet.hpp). Every layout and
-// rule is from /work/shared/NETVSC-FACTS.md section 1 (L-hv, L-rb).
+// rule is from docs/netvsc-facts.md section 1 (L-hv, L-rb).
 #include <boost/test/unit_test.hpp>
 
 #include <cstddef>
@@ -46,7 +46,7 @@ error nv_err(errc e, std::string_view f) { return error{layer::netvsc, e, f}; }
 
 BOOST_AUTO_TEST_SUITE(netvsc_ring)
 
-// NETVSC-FACTS.md section 1: header page fields at 0, 4, 8, 12 and feature_bits at 64;
+// docs/netvsc-facts.md section 1: header page fields at 0, 4, 8, 12 and feature_bits at 64;
 // the creator advertises feat_pending_send_sz (bit 0).
 BOOST_AUTO_TEST_CASE(header_page_layout) {
     ring_mem m(256);
@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(header_page_layout) {
     for (std::size_t i = 0; i < 64; ++i) BOOST_TEST(u8(m.mem[i]) == 0);
 }
 
-// NETVSC-FACTS.md section 1: an in-band packet is descriptor {type 6, offset8 2, len8,
+// docs/netvsc-facts.md section 1: an in-band packet is descriptor {type 6, offset8 2, len8,
 // flags, trans_id}, payload, zero padding to 8, then the u64 trailer start_write_index << 32.
 BOOST_AUTO_TEST_CASE(inband_packet_bytes) {
     ring_mem m(256);
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(inband_packet_bytes) {
     BOOST_TEST(!again->has_value());  // empty when r == w
 }
 
-// NETVSC-FACTS.md section 1: type 7 header u16 pageset @16, u8 sender_owns @18, u32
+// docs/netvsc-facts.md section 1: type 7 header u16 pageset @16, u8 sender_owns @18, u32
 // range_cnt @20, ranges @24 {byte_count, byte_offset}; offset8 covers the ranges.
 BOOST_AUTO_TEST_CASE(xfer_page_packet) {
     ring_mem m(512);
@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(xfer_page_packet) {
     BOOST_TEST(equal_bytes(p.payload(), view(payload)));
 }
 
-// NETVSC-FACTS.md section 1: type 9 header u32 reserved @16, u32 range_cnt @20, ranges @24
+// docs/netvsc-facts.md section 1: type 9 header u32 reserved @16, u32 range_cnt @20, ranges @24
 // {u32 len, u32 offset, u64 pfn}.
 BOOST_AUTO_TEST_CASE(gpa_direct_packet) {
     ring_mem m(512);
@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(gpa_direct_packet) {
     BOOST_TEST(p.gpa(1) == ranges[1]);
 }
 
-// NETVSC-FACTS.md section 1: a completion (type 0xB) echoes the request's trans_id.
+// docs/netvsc-facts.md section 1: a completion (type 0xB) echoes the request's trans_id.
 BOOST_AUTO_TEST_CASE(completion_packet) {
     ring_mem m(256);
     auto w = ring_writer::attach(m.span());
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(completion_packet) {
     BOOST_TEST(!(*got)->packet.completion_requested());
 }
 
-// NETVSC-FACTS.md section 1: indices are byte offsets modulo the data size; a packet that
+// docs/netvsc-facts.md section 1: indices are byte offsets modulo the data size; a packet that
 // crosses the end continues at offset 0, the reader advances len8 * 8 + 8 modulo size.
 // Every 8-byte start offset and several payload lengths.
 BOOST_AUTO_TEST_CASE(wrap_around_at_every_offset) {
@@ -210,7 +210,7 @@ BOOST_AUTO_TEST_CASE(wrap_around_at_every_offset) {
     BOOST_TEST(checked == 32 * 6);
 }
 
-// NETVSC-FACTS.md section 1: a write fails if writable <= total_len + 8; the ring is
+// docs/netvsc-facts.md section 1: a write fails if writable <= total_len + 8; the ring is
 // never filled completely, so a full ring is distinguishable from an empty one.
 BOOST_AUTO_TEST_CASE(full_ring_rules) {
     ring_mem m(256);
@@ -240,7 +240,7 @@ BOOST_AUTO_TEST_CASE(full_ring_rules) {
     BOOST_TEST(w->write(vmbus_packet_type::data_inband, 0, 0, {}, view(payload)).has_value());
 }
 
-// NETVSC-FACTS.md section 1: the writer signals only if interrupt_mask == 0 and the ring
+// docs/netvsc-facts.md section 1: the writer signals only if interrupt_mask == 0 and the ring
 // went from empty to non-empty.
 BOOST_AUTO_TEST_CASE(writer_signal_rule) {
     ring_mem m(512);
@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(writer_signal_rule) {
     BOOST_TEST(d->signal_reader);
 }
 
-// NETVSC-FACTS.md section 1: the reader signals after advancing only if
+// docs/netvsc-facts.md section 1: the reader signals after advancing only if
 // feat_pending_send_sz is set, pending_send_sz != 0, space before <= pending and space
 // after >= pending.
 BOOST_AUTO_TEST_CASE(reader_signal_rule) {
@@ -422,7 +422,7 @@ BOOST_AUTO_TEST_CASE(writer_rejects_bad_requests) {
     BOOST_TEST(!ring_init(tiny));
 }
 
-// NETVSC-FACTS.md section 1: one GPADL holds both rings, guest-to-host at offset 0, the
+// docs/netvsc-facts.md section 1: one GPADL holds both rings, guest-to-host at offset 0, the
 // host-to-guest ring at downstream_ringbuffer_pageoffset pages.
 BOOST_AUTO_TEST_CASE(channel_memory_split) {
     std::vector<std::byte> g(8 * vmbus_page_size);

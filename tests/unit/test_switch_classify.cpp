@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(ipv6_extension_headers_and_fragments) {
     BOOST_TEST(!k.is_dhcp_server());
 }
 
-// DESIGN.md "Principles": parsing never reads out of bounds; every truncation is safe
+// docs/design.md "Principles": parsing never reads out of bounds; every truncation is safe
 // (run under ASan / UBSan in the sanitizer build).
 BOOST_AUTO_TEST_CASE(every_truncation_is_safe) {
     for (const auto* frame : {&dhcp_offer, &tagged_ra}) {

@@ -57,7 +57,7 @@ struct lab {
 
 BOOST_AUTO_TEST_SUITE(switch_forwarding)
 
-// seed 002 / 003 (last section): before it has learned, the switch "will act as a 'hub'
+// [HV] (last section): before it has learned, the switch "will act as a 'hub'
 // rather than a switch and send packets out on all virtual switch ports"; once it knows
 // the port it directs traffic there only.
 BOOST_AUTO_TEST_CASE(flooding_before_and_after_learning) {
@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(flooding_before_and_after_learning) {
     BOOST_TEST(equal_bytes(l.rx(1).frame(0), bytes_view(frame(station(1), station(0)))));
 }
 
-// Broadcast and multicast always go to every other port of the VLAN (seed 002 / 003).
+// Broadcast and multicast always go to every other port of the VLAN ([HV]).
 BOOST_AUTO_TEST_CASE(broadcast_and_multicast_flood) {
     lab l(3);
     l.send(1, frame(station(0), station(1)));
@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(broadcast_and_multicast_flood) {
     BOOST_TEST(l.rx(2).size() == 3u);
 }
 
-// STYLE.md (VPP l2_fwd REFLECT_DROP): a frame never goes back out of its input port.
+// docs/style.md (VPP l2_fwd REFLECT_DROP): a frame never goes back out of its input port.
 BOOST_AUTO_TEST_CASE(reflect_is_dropped_and_counted) {
     lab l(2);
     auto up = l.vm[0];
@@ -109,7 +109,7 @@ BOOST_AUTO_TEST_CASE(reflect_is_dropped_and_counted) {
     BOOST_TEST(l.rx(1).size() == 1u);  // only the first (flooded) frame
 }
 
-// STYLE.md (Open vSwitch / VPP): a station that moves is found on its new port.
+// docs/style.md (Open vSwitch / VPP): a station that moves is found on its new port.
 BOOST_AUTO_TEST_CASE(mac_move_between_ports) {
     lab l(3);
     auto c = port_config::vm("vm2", station(2));
@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(mac_move_between_ports) {
     BOOST_TEST(l.sw.table().stats().moved == 1u);
 }
 
-// seed 002 comments (Simone / jhoward): "virtual network switches operate at level 2":
+// [HV] comments (Simone / jhoward): "virtual network switches operate at level 2":
 // the switch forwards on MAC addresses only and never routes or rewrites IP; a frame for a
 // router MAC nobody has is flooded like any unknown unicast, and no routed copy appears.
 BOOST_AUTO_TEST_CASE(layer_2_only) {
@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(layer_2_only) {
     BOOST_TEST(equal_bytes(l.rx(1).frame(0), bytes_view(f)));
 }
 
-// STYLE.md (VPP): switching works on batches; each output port gets one batch per send().
+// docs/style.md (VPP): switching works on batches; each output port gets one batch per send().
 BOOST_AUTO_TEST_CASE(one_delivery_per_port_per_batch) {
     lab l(3);
     l.send(1, frame(station(0), station(1)));
@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(removing_a_port_forgets_its_stations) {
     BOOST_TEST(l.sw.table().count(l.vm[1]) == 0u);
 }
 
-// STYLE.md (VPP learn limit): with the refuse policy new sources on a full table are
+// docs/style.md (VPP learn limit): with the refuse policy new sources on a full table are
 // dropped as table_full; the table never grows past its limit.
 BOOST_AUTO_TEST_CASE(table_full_drop) {
     vswitch<memory_port, manual_clock> s(switch_spec{"S", switch_kind::private_, {}, false}, manual_clock{},

@@ -88,7 +88,7 @@ struct lab {
 
 BOOST_AUTO_TEST_SUITE(switch_guards)
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": MacAddressSpoofing off (the default):
+// docs/eflow-facts.md "Hyper-V port and switch features": MacAddressSpoofing off (the default):
 // only the assigned MAC may send.
 BOOST_AUTO_TEST_CASE(mac_spoofing_off_by_default) {
     lab l;
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(mac_spoofing_off_by_default) {
     BOOST_TEST(l.got(l.other) == 3u);
 }
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": DhcpGuard drops DHCP server messages
+// docs/eflow-facts.md "Hyper-V port and switch features": DhcpGuard drops DHCP server messages
 // from the VM (DHCPv4 server port 67, RFC 2131; DHCPv6 server / relay port 547, RFC 8415).
 BOOST_AUTO_TEST_CASE(dhcp_guard) {
     lab l;
@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(dhcp_guard) {
     BOOST_TEST(l.got(l.vm) == 1u);
 }
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": RouterGuard drops router
+// docs/eflow-facts.md "Hyper-V port and switch features": RouterGuard drops router
 // advertisements and redirects from the VM (ICMPv6 134 / 137, RFC 4861; ICMPv4 redirect 5).
 BOOST_AUTO_TEST_CASE(router_guard) {
     lab l;
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(router_guard) {
     BOOST_TEST(l.got(l.other) == 2u);
 }
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": StormLimit counts broadcast,
+// docs/eflow-facts.md "Hyper-V port and switch features": StormLimit counts broadcast,
 // multicast and unknown-unicast packets per second; the excess is dropped per 1 s
 // interval; 0 = none. Known unicast is not limited.
 BOOST_AUTO_TEST_CASE(storm_limit) {
@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(storm_limit) {
     BOOST_TEST(l.dropped(l.vm, drop_reason::storm_limit) == 17u);
 }
 
-// EFLOW-FACTS.md "Firewall guidance": inbound 8883 (MQTT), 5671 (AMQP), 443 (HTTPS)
+// docs/eflow-facts.md "Firewall guidance": inbound 8883 (MQTT), 5671 (AMQP), 443 (HTTPS)
 // blocked, outbound open; port ACLs deny / allow by direction, local and remote address or
 // prefix, protocol and port; the highest weight decides.
 BOOST_AUTO_TEST_CASE(acl_firewall_table) {
@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(acl_prefixes_weights_and_directions) {
     BOOST_TEST(l.got(l.other) == 2u);
 }
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": PortMirroring Source / Destination on
+// docs/eflow-facts.md "Hyper-V port and switch features": PortMirroring Source / Destination on
 // the same switch: the destination gets a copy of what the source sends and receives.
 BOOST_AUTO_TEST_CASE(port_mirroring) {
     test_switch s(switch_spec{"Priv", switch_kind::private_, {}, false});

@@ -36,7 +36,7 @@ switch_registry host_with_adapters() {
 
 BOOST_AUTO_TEST_SUITE(switch_kinds)
 
-// EFLOW-FACTS.md "Hyper-V port and switch features" / [NW]: the host always has the
+// docs/eflow-facts.md "Hyper-V port and switch features" / [NW]: the host always has the
 // Default Switch, an internal switch the host creates.
 BOOST_AUTO_TEST_CASE(default_switch_exists_from_the_start) {
     switch_registry r;
@@ -48,7 +48,7 @@ BOOST_AUTO_TEST_CASE(default_switch_exists_from_the_start) {
     BOOST_TEST(r.vnic("Default Switch")->name == "vEthernet (Default Switch)");
 }
 
-// seed 004 "However": "You cannot change the Default switch. It is what it is and you leave it alone."
+// [IS] "However": "You cannot change the Default switch. It is what it is and you leave it alone."
 BOOST_AUTO_TEST_CASE(default_switch_cannot_be_created_changed_or_removed) {
     auto r = host_with_adapters();
     auto c = r.create({"Mine", switch_kind::default_switch, {}, false});
@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(default_switch_cannot_be_created_changed_or_removed) {
     BOOST_TEST(d.add_port(port_config::vm("eflow", vm_mac), memory_port{}).has_value());
 }
 
-// EFLOW-FACTS.md [AD]: "Error: adapterName required for External switch".
+// docs/eflow-facts.md [AD]: "Error: adapterName required for External switch".
 BOOST_AUTO_TEST_CASE(external_needs_an_adapter_the_host_has) {
     auto r = host_with_adapters();
     auto a = r.create({"Ext", switch_kind::external, {}, true});
@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(external_needs_an_adapter_the_host_has) {
     BOOST_TEST(!r.create({"Int", switch_kind::internal, "Ethernet", false}));  // only external has an adapter
 }
 
-// seed 004 "However": "there is no provision for two adapters to be connected to the same
+// [IS] "However": "there is no provision for two adapters to be connected to the same
 // switch"; an adapter is on one switch at a time.
 BOOST_AUTO_TEST_CASE(adapter_already_bound_to_another_switch) {
     auto r = host_with_adapters();
@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(adapter_already_bound_to_another_switch) {
     BOOST_TEST(!r.create({"Ext2", switch_kind::private_, {}, false}));  // duplicate name
 }
 
-// seed 002 (walkthrough and comments): with a shared adapter the host's traffic goes through
+// [HV] (walkthrough and comments): with a shared adapter the host's traffic goes through
 // the host vNIC, which gets the physical NIC's configuration ("Correct (for ipv4)").
 BOOST_AUTO_TEST_CASE(allow_management_os_moves_ip_configuration_to_host_vnic) {
     auto r = host_with_adapters();
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(allow_management_os_moves_ip_configuration_to_host_vnic) {
     BOOST_TEST(fmt::format("{}", *r.adapter("Ethernet")->address) == "192.168.0.10/24");
 }
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": AllowManagementOS off dedicates the
+// docs/eflow-facts.md "Hyper-V port and switch features": AllowManagementOS off dedicates the
 // adapter to the VMs; the host has no vNIC on it.
 BOOST_AUTO_TEST_CASE(external_without_management_os_has_no_host_vnic) {
     auto r = host_with_adapters();
@@ -128,14 +128,14 @@ BOOST_AUTO_TEST_CASE(external_without_management_os_has_no_host_vnic) {
     BOOST_TEST(fmt::format("{}", *r.vnic("Dedicated")->address) == "192.168.0.10/24");
 }
 
-// seed 004 "Hyper-V Virtual Switches": attaching an adapter "changes it to an External
+// [IS] "Hyper-V Virtual Switches": attaching an adapter "changes it to an External
 // Hyper-V switch. You can do this when you create the switch or at any time in the future.
 // You can remove an Ethernet adapter from a switch, or you can change which adapter is
 // connected to which switch at any time."
 BOOST_AUTO_TEST_CASE(adapter_added_removed_and_changed_at_any_time) {
     auto r = host_with_adapters();
     BOOST_REQUIRE(r.create({"Lab", switch_kind::private_, {}, false}));
-    BOOST_TEST(!r.vnic("Lab"));  // EFLOW-FACTS.md: Private (VMs only)
+    BOOST_TEST(!r.vnic("Lab"));  // docs/eflow-facts.md: Private (VMs only)
     BOOST_REQUIRE(r.set_adapter("Lab", "Ethernet", true));
     BOOST_TEST(r.get("Lab")->kind == switch_kind::external);
     BOOST_REQUIRE(r.set_adapter("Lab", "Wi-Fi", false));
@@ -143,14 +143,14 @@ BOOST_AUTO_TEST_CASE(adapter_added_removed_and_changed_at_any_time) {
     BOOST_TEST(fmt::format("{}", *r.adapter("Ethernet")->address) == "192.168.0.10/24");  // given back
     BOOST_REQUIRE(r.set_kind("Lab", switch_kind::internal));
     BOOST_TEST(r.get("Lab")->adapter.empty());
-    BOOST_REQUIRE(r.vnic("Lab"));  // EFLOW-FACTS.md: Internal (VMs + host vNIC "vEthernet (Name)")
+    BOOST_REQUIRE(r.vnic("Lab"));  // docs/eflow-facts.md: Internal (VMs + host vNIC "vEthernet (Name)")
     BOOST_TEST(r.vnic("Lab")->name == "vEthernet (Lab)");
     BOOST_REQUIRE(r.set_kind("Lab", switch_kind::private_));
     BOOST_TEST(!r.vnic("Lab"));
     BOOST_TEST(r.list().size() == 2u);
 }
 
-// seed 004 "However": "You can only have one physical network adapter connected to a switch".
+// [IS] "However": "You can only have one physical network adapter connected to a switch".
 BOOST_AUTO_TEST_CASE(second_physical_adapter_port_is_an_error) {
     test_switch s(switch_spec{"Ext", switch_kind::external, "Ethernet", true});
     BOOST_REQUIRE(s.add_port(port_config::uplink("Ethernet"), memory_port{}));
@@ -163,8 +163,8 @@ BOOST_AUTO_TEST_CASE(second_physical_adapter_port_is_an_error) {
     BOOST_TEST(f.error().message() == "switch.only an external switch has a physical adapter port: conflict");
 }
 
-// seed 004 "However": "You can only have one host dummy network adapter connected to a
-// switch at any time"; EFLOW-FACTS.md: Private (VMs only).
+// [IS] "However": "You can only have one host dummy network adapter connected to a
+// switch at any time"; docs/eflow-facts.md: Private (VMs only).
 BOOST_AUTO_TEST_CASE(host_vnic_rules) {
     test_switch in(switch_spec{"Int", switch_kind::internal, {}, false});
     BOOST_REQUIRE(in.add_port(port_config::host("vEthernet (Int)"), memory_port{}));
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(host_vnic_rules) {
     BOOST_TEST(in.set_spec({"Int", switch_kind::external, "Ethernet", true}).has_value());
 }
 
-// seed 002 / 003: "in the virtual world, ports can be added and removed dynamically as needed".
+// [HV]: "in the virtual world, ports can be added and removed dynamically as needed".
 BOOST_AUTO_TEST_CASE(ports_added_and_removed_at_any_time) {
     test_switch s(switch_spec{"Priv", switch_kind::private_, {}, false});
     std::vector<port_index> ids;

@@ -14,7 +14,7 @@ using namespace vnet::sw;
 
 BOOST_AUTO_TEST_SUITE(switch_mac_pool)
 
-// EFLOW-FACTS.md "Deployment cmdlets" [PS]: Hyper-V dynamic MACs are 00:15:5D:dd:ee:ff,
+// docs/eflow-facts.md "Deployment cmdlets" [PS]: Hyper-V dynamic MACs are 00:15:5D:dd:ee:ff,
 // dd-ee = last two octets of the host's IP, 256 addresses by default.
 BOOST_AUTO_TEST_CASE(pool_comes_from_the_host_address) {
     mac_pool pool(ipv4_address(192, 168, 10, 100));
@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(pool_comes_from_the_host_address) {
     BOOST_TEST(!pool.contains(mac_address{0x00, 0x15, 0x5d, 0x0a, 0x65, 0x00}));
 }
 
-// EFLOW-FACTS.md [NW]: the MAC is "generated at creation, stored, kept across reboots":
+// docs/eflow-facts.md [NW]: the MAC is "generated at creation, stored, kept across reboots":
 // asking again for the same NIC gives the same address.
 BOOST_AUTO_TEST_CASE(a_nic_keeps_its_mac) {
     mac_pool pool(ipv4_address(10, 0, 0, 5));

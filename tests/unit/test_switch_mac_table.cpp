@@ -29,7 +29,7 @@ constexpr std::uint64_t mac_b = 0x00155d000002ULL;
 
 BOOST_AUTO_TEST_SUITE(switch_mac_table)
 
-// STYLE.md (VPP l2_fib): the key is (VLAN, MAC) packed into one 64-bit integer.
+// docs/style.md (VPP l2_fib): the key is (VLAN, MAC) packed into one 64-bit integer.
 BOOST_AUTO_TEST_CASE(key_packs_vlan_and_mac) {
     const auto k = mac_key(10, mac_address{0x00, 0x15, 0x5d, 0x00, 0x00, 0x10});
     BOOST_TEST(k == ((std::uint64_t{10} << 48) | 0x00155d000010ULL));
@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(learn_and_lookup_per_vlan) {
     BOOST_TEST(t.size() == 2u);
 }
 
-// STYLE.md (Open vSwitch mac-learning): never learn a multicast source.
+// docs/style.md (Open vSwitch mac-learning): never learn a multicast source.
 BOOST_AUTO_TEST_CASE(multicast_and_broadcast_sources_are_not_learned) {
     mac_table t;
     t.ensure_port(1);
@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(multicast_and_broadcast_sources_are_not_learned) {
     BOOST_TEST(t.size() == 0u);
 }
 
-// STYLE.md (Open vSwitch / VPP MAC_MOVE): a station that shows up on another port moves.
+// docs/style.md (Open vSwitch / VPP MAC_MOVE): a station that shows up on another port moves.
 BOOST_AUTO_TEST_CASE(mac_move) {
     mac_table t;
     t.ensure_port(2);
@@ -73,7 +73,7 @@ BOOST_AUTO_TEST_CASE(mac_move) {
     BOOST_TEST(t.stats().moved == 1u);
 }
 
-// STYLE.md (Open vSwitch): idle expiry 300 s by default; time comes from the caller.
+// docs/style.md (Open vSwitch): idle expiry 300 s by default; time comes from the caller.
 BOOST_AUTO_TEST_CASE(idle_aging_300_seconds) {
     mac_table t;
     t.ensure_port(2);
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(idle_aging_300_seconds) {
     BOOST_TEST(t.stats().aged == 2u);
 }
 
-// STYLE.md (Open vSwitch): max entries with fair eviction: the oldest entry of the port
+// docs/style.md (Open vSwitch): max entries with fair eviction: the oldest entry of the port
 // with the most entries goes. A MAC flood from one port never grows the table past its
 // limit and never pushes out the other ports' stations.
 BOOST_AUTO_TEST_CASE(mac_flood_is_bounded_and_evicts_fairly) {
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(full_table_expires_before_evicting) {
     BOOST_TEST(t.stats().aged == 1u);
 }
 
-// STYLE.md (VPP learn limit, LIMIT counter): with the refuse policy new sources are not learned.
+// docs/style.md (VPP learn limit, LIMIT counter): with the refuse policy new sources are not learned.
 BOOST_AUTO_TEST_CASE(refuse_policy_keeps_the_table) {
     mac_table t(mac_table_config{2, 300s, table_full_policy::refuse});
     t.ensure_port(1);

@@ -105,7 +105,7 @@ const frame_bytes bcast = frame(mac_address::broadcast(), station(99));
 
 BOOST_AUTO_TEST_SUITE(switch_vlan)
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": VLAN modes Access (VlanId), Trunk
+// docs/eflow-facts.md "Hyper-V port and switch features": VLAN modes Access (VlanId), Trunk
 // (AllowedVlanIdList + NativeVlanId, native untagged), Untagged. Frames are flooded only
 // to ports of the same VLAN; the tag is removed towards access ports and added towards
 // trunks.
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(frames_outside_the_port_vlan_are_filtered) {
     BOOST_TEST(l.sw.counters(l.id("I1")).drop(drop_reason::vlan_filter) == 1u);
 }
 
-// EFLOW-FACTS.md "Hyper-V port and switch features": Private VLAN (Isolated, Community,
+// docs/eflow-facts.md "Hyper-V port and switch features": Private VLAN (Isolated, Community,
 // Promiscuous): isolated reaches promiscuous only, community its community and
 // promiscuous, promiscuous everyone; on a trunk isolated / community traffic carries the
 // secondary VLAN id and promiscuous traffic the primary one.
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(known_unicast_respects_vlans) {
     BOOST_TEST(l.flood("TP", tagged(frame(s1, s2), 100)) == "I1:u");
 }
 
-// seed 004 "VLANs": the physical adapter's connection is "tagged": it carries the VLAN
+// [IS] "VLANs": the physical adapter's connection is "tagged": it carries the VLAN
 // ids configured on the VM adapters (and the host vNIC) with their tags; untagged traffic
 // stays untagged.
 BOOST_AUTO_TEST_CASE(external_adapter_port_carries_tags) {

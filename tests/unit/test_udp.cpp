@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(emit_errors) {
     BOOST_TEST(udp_view::parse(bytes_view(out2).first(*n))->checksum_ok(slirp_dns, slirp_guest));
 }
 
-// IANA service name registry: the ports the lab's internet server answers on (DESIGN.md).
+// IANA service name registry: the ports the lab's internet server answers on (docs/design.md).
 BOOST_AUTO_TEST_CASE(well_known_ports) {
     BOOST_TEST(well_known_port::dns == 53);
     BOOST_TEST(well_known_port::dhcp_server == 67);

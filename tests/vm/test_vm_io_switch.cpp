@@ -2,7 +2,7 @@
 // veth.hpp, reactor.hpp). Boots no VM: each "leaf" is a network namespace with one veth
 // (eth0, a fixed MAC, 10.77.0.N/24) whose other end is in a "switch" namespace, where a
 // switch_host attaches an AF_PACKET port to it. The kernel's own stacks then ping each
-// other through the vnet switch: the data path of DESIGN.md "How a frame travels in a
+// other through the vnet switch: the data path of docs/design.md "How a frame travels in a
 // lab" with veths in place of TAPs. Needs root (namespaces, veths, packet sockets) and
 // iputils ping. Label vm.
 //
@@ -10,7 +10,7 @@
 // order, so a failed assertion (an exception) still removes them; names carry the pid
 // ("vnio-<pid>-<n>" namespaces, "vnio<pid>p<i>" switch-side veth ends), so parallel runs
 // never collide, and namespaces of earlier runs whose pid is gone are removed first.
-// Traffic stays inside the namespaces made here (LAB-NOTES.md "Limits to plan for").
+// Traffic stays inside the namespaces made here (docs/lab-notes.md "Limits to plan for").
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -238,7 +238,7 @@ struct leftover_guard {
 
 BOOST_AUTO_TEST_SUITE(vm_io_switch, *utf::precondition(is_root))
 
-// The switch connects three namespaces: every pair pings (seed 002 / 003: VMs on one
+// The switch connects three namespaces: every pair pings ([HV]: VMs on one
 // virtual switch reach each other at layer 2), and with the switch stopped they do not
 // (the switch, not a kernel bridge, carries the frames).
 BOOST_AUTO_TEST_CASE(ping_between_namespaces_through_the_switch) {
@@ -262,7 +262,7 @@ BOOST_AUTO_TEST_CASE(ping_between_namespaces_through_the_switch) {
     BOOST_TEST(again.status == 0, again.out);
 }
 
-// Learning (seed 002 / 003 last section: a switch floods "until it has learned", then
+// Learning ([HV] last section: a switch floods "until it has learned", then
 // sends a known unicast to one port only): after the first exchange the table holds both
 // stations on their ports, and a third port sees none of the later unicast frames.
 BOOST_AUTO_TEST_CASE(learning_stops_flooding_to_the_third_port) {
@@ -289,7 +289,7 @@ BOOST_AUTO_TEST_CASE(learning_stops_flooding_to_the_third_port) {
     BOOST_TEST_MESSAGE(fmt::format("{}", *L.host));
 }
 
-// A frame never loops (LAB-NOTES.md: an AF_PACKET socket also sees frames sent on its
+// A frame never loops (docs/lab-notes.md: an AF_PACKET socket also sees frames sent on its
 // interface, PACKET_OUTGOING, which must be skipped or the switch loops). The switch
 // receives exactly the frames the leaves sent, no more; and with the kernel filter
 // (PACKET_IGNORE_OUTGOING) off, frames another socket sends out of a port's interface
@@ -342,7 +342,7 @@ BOOST_AUTO_TEST_CASE(frames_never_loop) {
     BOOST_TEST(L.ctr(0).flooded == flooded_before);
 }
 
-// VLAN access ports isolate (EFLOW-FACTS.md "Hyper-V port and switch features", access
+// VLAN access ports isolate (docs/eflow-facts.md "Hyper-V port and switch features", access
 // mode): leaves in VLAN 10 reach each other, a leaf in VLAN 20 on the same subnet does not.
 BOOST_AUTO_TEST_CASE(access_vlans_isolate) {
     leftover_guard g;
@@ -365,7 +365,7 @@ BOOST_AUTO_TEST_CASE(access_vlans_isolate) {
 
 // Tags survive the packet sockets (the kernel moves a received 802.1Q tag into
 // tpacket3_hdr.hv1; the socket puts it back) and ports come and go while the switch runs
-// (seed 002 / 003: "ports can be added and removed dynamically"). A trunk leaf attached
+// ([HV]: "ports can be added and removed dynamically"). A trunk leaf attached
 // at run time sees VLAN 10 frames tagged, and a frame it sends tagged with VLAN 20
 // reaches only the VLAN 20 access port, untagged.
 BOOST_AUTO_TEST_CASE(trunk_port_added_at_run_time_keeps_tags) {

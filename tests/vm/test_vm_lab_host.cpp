@@ -103,7 +103,7 @@ host_lab& the_lab() {
 
 BOOST_AUTO_TEST_SUITE(vm_lab_host, *utf::precondition(is_root))
 
-// Internal switch: VMs and the host's vNIC "vEthernet (Internal)" (EFLOW-FACTS.md).
+// Internal switch: VMs and the host's vNIC "vEthernet (Internal)" (docs/eflow-facts.md).
 BOOST_AUTO_TEST_CASE(vm_and_host_vnic_on_an_internal_switch) {
     auto& l = the_lab();
     auto r = l.run("ping -c 3 -W 2 172.20.0.1");

@@ -149,7 +149,7 @@ switching_lab& the_lab() {
 
 BOOST_AUTO_TEST_SUITE(vm_lab_switching, *utf::precondition(is_root))
 
-// A private switch connects VMs with each other only (EFLOW-FACTS.md "Hyper-V port and
+// A private switch connects VMs with each other only (docs/eflow-facts.md "Hyper-V port and
 // switch features": private = VM to VM).
 BOOST_AUTO_TEST_CASE(two_vms_on_a_private_switch_ping_each_other) {
     auto& l = the_lab();

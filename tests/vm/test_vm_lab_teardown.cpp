@@ -1,4 +1,4 @@
-// Teardown of a lab on the exit paths DESIGN.md names ("Principles": every lab lives in
+// Teardown of a lab on the exit paths docs/design.md names ("Principles": every lab lives in
 // namespaces named with a per-run id and is removed on every exit path; a later run
 // removes leftovers of a crashed one):
 //   - a runner killed with SIGKILL leaves namespaces and a state folder; its QEMU dies

@@ -23,7 +23,7 @@
 // namespaces, the clients' files in /var/lib/dhcpcd and /run/dhcpcd, and the temporary
 // folder. The DHCP clients run with scripts written here: dhclient never runs
 // dhclient-script and dhcpcd never runs its hooks, so /etc/resolv.conf is never touched
-// (checked). Traffic stays inside the namespaces (LAB-NOTES.md "Limits to plan for").
+// (checked). Traffic stays inside the namespaces (docs/lab-notes.md "Limits to plan for").
 // Needs root and: ip, nft, sysctl, dnsmasq, python3, dig, busybox, dhclient, dhcpcd.
 #include <boost/test/unit_test.hpp>
 
@@ -588,7 +588,7 @@ std::string trim(std::string s) {
 BOOST_AUTO_TEST_SUITE(vm_services, *utf::precondition(is_root))
 
 // busybox udhcpc (RFC 2131 4.3.1, 4.3.2; ICS: a 172.16.0.0/12 /20, the host as router and
-// DNS server, domain mshome.net, EFLOW-FACTS.md): DISCOVER/OFFER/REQUEST/ACK gives a lease
+// DNS server, domain mshome.net, docs/eflow-facts.md): DISCOVER/OFFER/REQUEST/ACK gives a lease
 // in the range; a second client run asking for that address (-r) gets it again; SIGUSR1
 // renews it by a unicast REQUEST from the bound address (RENEWING, 4.3.2); -R releases it
 // on exit (DHCPRELEASE, 4.4.6), and the server's record is released.

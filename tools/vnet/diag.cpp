@@ -1,5 +1,5 @@
 // vnet diag FILE.toml --vm NAME: build the lab, run the troubleshooting guide's checks on
-// one VM (seed 001: IP addresses configuration, then DNS, then firewall) and name the
+// one VM ([TS]: IP addresses configuration, then DNS, then firewall) and name the
 // first failing component with the guide's remedy (vnet/lab/diagnosis.hpp).
 //
 // The lab file's own [[check]]s are not run: the diagnosis runs its own. Exit status: 0

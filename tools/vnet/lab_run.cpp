@@ -1,5 +1,5 @@
 // vnet lab run | up | down: build a lab, boot its VMs, run its checks, tear it down
-// (DESIGN.md "CLI"; the work is in vnet/lab/runtime.hpp).
+// (docs/design.md "CLI"; the work is in vnet/lab/runtime.hpp).
 //
 // Exit status: 0 every check observed what it expected, 1 otherwise (or the lab could not
 // be built), 2 bad input (a bad lab file: "vnet: lab: FILE:LINE: KEY: MESSAGE").

@@ -1,4 +1,4 @@
-// vnet: the command-line front end over vnet/lab and vnet/wire (DESIGN.md, "CLI").
+// vnet: the command-line front end over vnet/lab and vnet/wire (docs/design.md, "CLI").
 #include <exception>
 #include <cstdlib>
 #include <string>
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         });
 #endif
     vnet::cli::diag_options dg;
-    auto* diag = app.add_subcommand("diag", "Troubleshoot a VM of a lab: IP configuration, then DNS, then firewall (seed 001)");
+    auto* diag = app.add_subcommand("diag", "Troubleshoot a VM of a lab: IP configuration, then DNS, then firewall ([TS])");
     diag->add_option("FILE", dg.file, "lab file (TOML)")->required();
     diag->add_option("--vm", dg.vm, "the VM to diagnose")->required();
     diag->add_option("--report", dg.report_dir, "serial logs and captures here");

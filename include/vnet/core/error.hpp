@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/expected.hpp>
 
 namespace vnet {
@@ -61,54 +63,24 @@ enum class errc : std::uint8_t {
     io,                // an operating-system call failed
 };
 
-constexpr std::string_view to_string(layer l) noexcept {
-    switch (l) {
-        case layer::none: return "none";
-        case layer::address: return "address";
-        case layer::ethernet: return "eth";
-        case layer::vlan: return "vlan";
-        case layer::arp: return "arp";
-        case layer::ipv4: return "ip";
-        case layer::icmpv4: return "icmp";
-        case layer::udp: return "udp";
-        case layer::tcp: return "tcp";
-        case layer::dhcp: return "dhcp";
-        case layer::dns: return "dns";
-        case layer::ipv6: return "ipv6";
-        case layer::icmpv6: return "icmpv6";
-        case layer::ndp: return "ndp";
-        case layer::pcap: return "pcap";
-        case layer::vswitch: return "switch";
-        case layer::service: return "service";
-        case layer::netvsc: return "netvsc";
-        case layer::eflow: return "eflow";
-        case layer::io: return "io";
-        case layer::lab: return "lab";
-    }
-    return "?";
-}
+inline constexpr enum_name<layer> layer_names[] = {
+    {layer::none, "none"}, {layer::address, "address"}, {layer::ethernet, "eth"}, {layer::vlan, "vlan"},
+    {layer::arp, "arp"}, {layer::ipv4, "ip"}, {layer::icmpv4, "icmp"}, {layer::udp, "udp"}, {layer::tcp, "tcp"},
+    {layer::dhcp, "dhcp"}, {layer::dns, "dns"}, {layer::ipv6, "ipv6"}, {layer::icmpv6, "icmpv6"}, {layer::ndp, "ndp"},
+    {layer::pcap, "pcap"}, {layer::vswitch, "switch"}, {layer::service, "service"}, {layer::netvsc, "netvsc"},
+    {layer::eflow, "eflow"}, {layer::io, "io"}, {layer::lab, "lab"},
+};
+constexpr std::span<const enum_name<layer>> enum_names(layer) noexcept { return layer_names; }
 
-constexpr std::string_view to_string(errc e) noexcept {
-    switch (e) {
-        case errc::truncated: return "truncated";
-        case errc::bad_length: return "bad length";
-        case errc::bad_version: return "bad version";
-        case errc::bad_checksum: return "bad checksum";
-        case errc::bad_option: return "bad option";
-        case errc::bad_value: return "bad value";
-        case errc::bad_pointer: return "bad pointer";
-        case errc::loop: return "pointer loop";
-        case errc::too_long: return "too long";
-        case errc::unsupported: return "unsupported";
-        case errc::buffer_too_small: return "buffer too small";
-        case errc::syntax: return "syntax error";
-        case errc::conflict: return "conflict";
-        case errc::exhausted: return "exhausted";
-        case errc::not_found: return "not found";
-        case errc::io: return "I/O error";
-    }
-    return "?";
-}
+inline constexpr enum_name<errc> errc_names[] = {
+    {errc::truncated, "truncated"}, {errc::bad_length, "bad length"}, {errc::bad_version, "bad version"},
+    {errc::bad_checksum, "bad checksum"}, {errc::bad_option, "bad option"}, {errc::bad_value, "bad value"},
+    {errc::bad_pointer, "bad pointer"}, {errc::loop, "pointer loop"}, {errc::too_long, "too long"},
+    {errc::unsupported, "unsupported"}, {errc::buffer_too_small, "buffer too small"}, {errc::syntax, "syntax error"},
+    {errc::conflict, "conflict"}, {errc::exhausted, "exhausted"}, {errc::not_found, "not found"},
+    {errc::io, "I/O error"},
+};
+constexpr std::span<const enum_name<errc>> enum_names(errc) noexcept { return errc_names; }
 
 /// One failure: layer, field (a string literal, never owned) and reason.
 struct error {

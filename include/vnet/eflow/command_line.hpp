@@ -1,10 +1,10 @@
 // vnet/eflow/command_line.hpp - the EFLOW PowerShell commands as the user types them.
 //
 //   Deploy-Eflow -vSwitchName "ExternalEflow" -vswitchType "External" -ip4Address 192.168.0.100
-//       -ip4GatewayAddress 192.168.0.1 -ip4PrefixLength 24          (seed 000, "Static IP")
+//       -ip4GatewayAddress 192.168.0.1 -ip4PrefixLength 24          ([NW], "Static IP")
 //   Set-EflowVmDnsServers -vendpointName "eth0" -dnsServers @("10.0.0.1", "10.0.0.2")
 //
-// The verbs and parameter names are those of EFLOW-FACTS.md "Deployment cmdlets [FN]";
+// The verbs and parameter names are those of docs/eflow-facts.md "Deployment cmdlets [FN]";
 // names compare case-insensitively as in PowerShell. Values stay text: validation
 // (deploy.hpp) decides what is a valid address or prefix length, so invalid input can be
 // tested exactly as the user would type it. A parameter is "-name value" or "-name:value";

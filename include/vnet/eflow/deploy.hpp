@@ -1,9 +1,9 @@
 // vnet/eflow/deploy.hpp - Deploy-Eflow options, their validation, and the deployment plan.
 //
-// Sources: EFLOW-FACTS.md "Support matrix [NW]", "Deployment cmdlets [FN]", "Validation
+// Sources: docs/eflow-facts.md "Support matrix [NW]", "Deployment cmdlets [FN]", "Validation
 // messages in the reference deployment script [AD]" (Azure/iotedge-eflow
 // eflowautodeploy/eflowAutoDeploy.ps1, functions Test-EadUserConfigNetwork,
-// Test-EadEflowVmSwitch, New-EadEflowVmSwitch, Invoke-EadEflowDeploy); seed 000
+// Test-EadEflowVmSwitch, New-EadEflowVmSwitch, Invoke-EadEflowDeploy); [NW]
 // "IP address allocations" and "Virtual switch choices".
 //
 // Messages: where the reference has one it is returned verbatim (msg_* below, each with
@@ -17,7 +17,7 @@
 //  - a -vSwitchType other than External/Internal on a client silently uses the Default
 //    Switch; vnet refuses it with the reference's vSwitchType message;
 //  - `-as [IPAddress]` accepts "10.1", "1" and IPv6 text; vnet accepts dotted-quad IPv4
-//    only (static IP is IPv4 only, seed 000);
+//    only (static IP is IPv4 only, [NW]);
 //  - the NAT of a new internal switch is "<a.b.c>.0/<len>" from the gateway's first three
 //    octets whatever the length; vnet uses the gateway's real network.
 //
@@ -34,7 +34,7 @@
 //             5 existing switch of another type                 vnet
 //             6 External switch to create: adapterName missing  [AD] verbatim
 //             7 External switch to create: adapter not up       [AD] verbatim
-//   static    8 Default Switch with any static parameter        vnet (seed 000 matrix)
+//   static    8 Default Switch with any static parameter        vnet ([NW] matrix)
 //             9 some but not all of the three parameters        [AD] verbatim
 //            10 address not IPv4 text                           [AD] verbatim
 //            11 address unspecified/loopback/multicast/link-local/broadcast/reserved   vnet
@@ -68,12 +68,14 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/eflow/command_line.hpp>
@@ -81,7 +83,9 @@
 
 namespace vnet::eflow {
 
-// ---- reference messages (EFLOW-FACTS.md "Validation messages ... [AD]") ----
+using vnet::to_string;
+
+// ---- reference messages (docs/eflow-facts.md "Validation messages ... [AD]") ----
 inline constexpr std::string_view msg_server_needs_network = "Error: Server SKU, requires Network configuration";
 inline constexpr std::string_view msg_switch_type_incorrect =
     "Error: vSwitchType is incorrect. Supported types : External (Client and Server) and Internal (Server)";
@@ -135,44 +139,26 @@ enum class check : std::uint8_t {
 };
 inline constexpr std::size_t check_count = static_cast<std::size_t>(check::command_syntax) + 1;
 
-constexpr std::string_view to_string(check c) noexcept {
-    switch (c) {
-        case check::server_needs_network: return "server_needs_network";
-        case check::switch_type_incorrect: return "switch_type_incorrect";
-        case check::internal_on_client: return "internal_on_client";
-        case check::switch_name_missing: return "switch_name_missing";
-        case check::switch_type_mismatch: return "switch_type_mismatch";
-        case check::adapter_required: return "adapter_required";
-        case check::adapter_not_found: return "adapter_not_found";
-        case check::default_switch_static: return "default_switch_static";
-        case check::static_incomplete: return "static_incomplete";
-        case check::address_invalid: return "address_invalid";
-        case check::address_not_unicast: return "address_not_unicast";
-        case check::address_in_use: return "address_in_use";
-        case check::gateway_invalid: return "gateway_invalid";
-        case check::gateway_not_unicast: return "gateway_not_unicast";
-        case check::gateway_equals_address: return "gateway_equals_address";
-        case check::gateway_unreachable: return "gateway_unreachable";
-        case check::prefix_invalid: return "prefix_invalid";
-        case check::not_same_subnet: return "not_same_subnet";
-        case check::address_network_or_broadcast: return "address_network_or_broadcast";
-        case check::gateway_network_or_broadcast: return "gateway_network_or_broadcast";
-        case check::dns_invalid: return "dns_invalid";
-        case check::internal_without_nat: return "internal_without_nat";
-        case check::static_without_dns: return "static_without_dns";
-        case check::unmodelled_parameter: return "unmodelled_parameter";
-        case check::endpoint_name_missing: return "endpoint_name_missing";
-        case check::endpoint_exists: return "endpoint_exists";
-        case check::endpoint_not_found: return "endpoint_not_found";
-        case check::primary_endpoint_removal: return "primary_endpoint_removal";
-        case check::dns_servers_missing: return "dns_servers_missing";
-        case check::network_not_found: return "network_not_found";
-        case check::network_exists: return "network_exists";
-        case check::mac_pool_exhausted: return "mac_pool_exhausted";
-        case check::command_syntax: return "command_syntax";
-    }
-    return "?";
-}
+inline constexpr enum_name<check> check_names[] = {
+    {check::server_needs_network, "server_needs_network"}, {check::switch_type_incorrect, "switch_type_incorrect"},
+    {check::internal_on_client, "internal_on_client"}, {check::switch_name_missing, "switch_name_missing"},
+    {check::switch_type_mismatch, "switch_type_mismatch"}, {check::adapter_required, "adapter_required"},
+    {check::adapter_not_found, "adapter_not_found"}, {check::default_switch_static, "default_switch_static"},
+    {check::static_incomplete, "static_incomplete"}, {check::address_invalid, "address_invalid"},
+    {check::address_not_unicast, "address_not_unicast"}, {check::address_in_use, "address_in_use"},
+    {check::gateway_invalid, "gateway_invalid"}, {check::gateway_not_unicast, "gateway_not_unicast"},
+    {check::gateway_equals_address, "gateway_equals_address"}, {check::gateway_unreachable, "gateway_unreachable"},
+    {check::prefix_invalid, "prefix_invalid"}, {check::not_same_subnet, "not_same_subnet"},
+    {check::address_network_or_broadcast, "address_network_or_broadcast"},
+    {check::gateway_network_or_broadcast, "gateway_network_or_broadcast"}, {check::dns_invalid, "dns_invalid"},
+    {check::internal_without_nat, "internal_without_nat"}, {check::static_without_dns, "static_without_dns"},
+    {check::unmodelled_parameter, "unmodelled_parameter"}, {check::endpoint_name_missing, "endpoint_name_missing"},
+    {check::endpoint_exists, "endpoint_exists"}, {check::endpoint_not_found, "endpoint_not_found"},
+    {check::primary_endpoint_removal, "primary_endpoint_removal"}, {check::dns_servers_missing, "dns_servers_missing"},
+    {check::network_not_found, "network_not_found"}, {check::network_exists, "network_exists"},
+    {check::mac_pool_exhausted, "mac_pool_exhausted"}, {check::command_syntax, "command_syntax"},
+};
+constexpr std::span<const enum_name<check>> enum_names(check) noexcept { return check_names; }
 
 enum class severity : std::uint8_t { warning, error };
 
@@ -214,7 +200,7 @@ struct existing_switch {
     std::string name;
     switch_type type = switch_type::external;
     std::optional<ipv4_prefix> host_vnic;  // "vEthernet (<name>)"'s IPv4 address and length
-    /// Internal only: a DHCP server serves the switch's network (seed 001 "Internal | DHCP":
+    /// Internal only: a DHCP server serves the switch's network ([TS] "Internal | DHCP":
     /// "Ensure that there's a DHCP server on the internal network"). Without one, a VM
     /// given no static parameters gets the reference script's automatic static address.
     bool dhcp_server = false;
@@ -235,7 +221,7 @@ struct host_state {
     std::vector<ipv4_address> gateway_next_hops;  // Get-NetIPConfiguration IPv4DefaultGateway.NextHop
     std::vector<ipv4_address> dns_servers;        // Get-DnsClientServerAddress, IPv4
     /// The /24 a new internal switch without static parameters gets: host vNIC .1, VM .2
-    /// (EFLOW-FACTS.md [AD]). The reference takes it from the new vNIC; the caller chooses.
+    /// (docs/eflow-facts.md [AD]). The reference takes it from the new vNIC; the caller chooses.
     ipv4_prefix new_internal_subnet{ipv4_address(172, 20, 0, 0), 24};
 
     const existing_switch* find_switch(std::string_view name) const noexcept {
@@ -432,7 +418,7 @@ inline std::optional<std::vector<ipv4_address>> check_dns_servers(const std::vec
             return std::nullopt;
         }
         // A loopback server is allowed: a resolver inside the guest (such as the
-        // 127.0.0.53 stub of seed 000 "DNS") is a valid upstream.
+        // 127.0.0.53 stub of [NW] "DNS") is a valid upstream.
         if (auto why = non_unicast_reason(*a); !why.empty() && !a->is_loopback()) {
             out.refuse(check::dns_invalid, fmt::format("Error: DNS server {} is {}", *a, why));
             return std::nullopt;
@@ -458,16 +444,12 @@ enum class dns_origin : std::uint8_t {
     none,              // static IP on an External switch without servers: no name resolution
 };
 
-constexpr std::string_view to_string(dns_origin o) noexcept {
-    switch (o) {
-        case dns_origin::user: return "user";
-        case dns_origin::host_next_hops: return "host gateways and DNS servers";
-        case dns_origin::dhcp_lease: return "DHCP lease";
-        case dns_origin::default_switch: return "Default Switch (ICS)";
-        case dns_origin::none: return "none";
-    }
-    return "?";
-}
+inline constexpr enum_name<dns_origin> dns_origin_names[] = {
+    {dns_origin::user, "user"}, {dns_origin::host_next_hops, "host gateways and DNS servers"},
+    {dns_origin::dhcp_lease, "DHCP lease"}, {dns_origin::default_switch, "Default Switch (ICS)"},
+    {dns_origin::none, "none"},
+};
+constexpr std::span<const enum_name<dns_origin>> enum_names(dns_origin) noexcept { return dns_origin_names; }
 
 /// The deployment that validation allows: produced only when no check failed.
 struct deploy_plan {
@@ -651,7 +633,7 @@ struct fmt::formatter<vnet::eflow::finding> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::eflow::finding& f, Ctx& ctx) const {
-        return fmt::format_to(ctx.out(), "[{}] {}", to_string(f.rule), f.message);
+        return fmt::format_to(ctx.out(), "[{}] {}", f.rule, f.message);
     }
 };
 
@@ -660,12 +642,12 @@ struct fmt::formatter<vnet::eflow::deploy_plan> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::eflow::deploy_plan& p, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "{} switch \"{}\"{} on {} SKU, ", to_string(p.type), p.switch_name,
-                                  p.create_switch ? " (to create)" : "", to_string(p.sku));
+        auto out = fmt::format_to(ctx.out(), "{} switch \"{}\"{} on {} SKU, ", p.type, p.switch_name,
+                                  p.create_switch ? " (to create)" : "", p.sku);
         if (p.static_ip) out = fmt::format_to(out, "static {} via {}", p.static_ip->address, p.static_ip->gateway);
         else out = fmt::format_to(out, "dhcp");
         if (p.nat) out = fmt::format_to(out, ", NAT {} on {}", p.nat->name, p.nat->internal_prefix);
-        out = fmt::format_to(out, ", DNS from {}", to_string(p.dns));
+        out = fmt::format_to(out, ", DNS from {}", p.dns);
         for (const auto& a : p.dns_servers) out = fmt::format_to(out, " {}", a);
         return out;
     }

@@ -2,20 +2,20 @@
 // resolv.conf files it ends up with.
 //
 // Sources:
-// - Default servers, EFLOW-FACTS.md "Validation messages ... [AD]" (Invoke-EadEflowDeploy):
+// - Default servers, docs/eflow-facts.md "Validation messages ... [AD]" (Invoke-EadEflowDeploy):
 //   -dnsServers given -> those; else an Internal switch -> "the host's gateway next hops
 //   plus the host's DNS servers" (duplicates and empty entries removed, order kept).
-// - DHCP: the servers of the lease (seed 000 "DHCP": "the DHCP server provides all the
+// - DHCP: the servers of the lease ([NW] "DHCP": "the DHCP server provides all the
 //   information"); the Default Switch: the ICS host address, whose DNS proxy answers
-//   (EFLOW-FACTS.md "Hyper-V port and switch features": "Default Switch: an Internal switch
+//   (docs/eflow-facts.md "Hyper-V port and switch features": "Default Switch: an Internal switch
 //   with DHCP, ICS NAT and a DNS proxy to the host").
 // - Static IP on an External switch without servers: none, and name resolution fails
 //   ("static IP without DNS -> Temporary failure in name resolution", issues #221 #219 #246).
 // - Set-EflowVmDnsServers (vendpointName, dnsServers) replaces an endpoint's servers
-//   (EFLOW-FACTS.md "Deployment cmdlets [FN]"; seed 000 "DNS").
+//   (docs/eflow-facts.md "Deployment cmdlets [FN]"; [NW] "DNS").
 // - "By default, the EFLOW VM DNS configuration file contains the local stub 127.0.0.53 as
 //   the only DNS server", forwarding to the per-interface servers that `resolvectl status`
-//   lists (seed 000 "DNS"): stub_resolv_conf() is that file, upstream_resolv_conf() lists
+//   lists ([NW] "DNS"): stub_resolv_conf() is that file, upstream_resolv_conf() lists
 //   the per-link servers (systemd-resolved's /run/systemd/resolve/resolv.conf form, which
 //   a guest without systemd-resolved uses directly).
 #pragma once
@@ -36,7 +36,7 @@
 
 namespace vnet::eflow {
 
-/// The local stub resolver of systemd-resolved (seed 000 "DNS").
+/// The local stub resolver of systemd-resolved ([NW] "DNS").
 inline constexpr ipv4_address resolved_stub{127, 0, 0, 53};
 
 /// An endpoint's DNS servers and where they came from.
@@ -148,7 +148,7 @@ public:
     }
     const std::vector<link_dns>& links() const noexcept { return links_; }
 
-    /// /etc/resolv.conf of the EFLOW VM: the local stub only (seed 000 "DNS").
+    /// /etc/resolv.conf of the EFLOW VM: the local stub only ([NW] "DNS").
     static std::string stub_resolv_conf() { return fmt::format("nameserver {}\n", resolved_stub); }
 
     /// The upstream servers of every link, primary first, each once. Empty servers: the
@@ -181,6 +181,6 @@ struct fmt::formatter<vnet::eflow::link_dns> {
     auto format(const vnet::eflow::link_dns& l, Ctx& ctx) const {
         auto out = fmt::format_to(ctx.out(), "Link {} ({}) DNS Servers:", l.ifname, l.endpoint);
         for (auto a : l.servers) out = fmt::format_to(out, " {}", a);
-        return fmt::format_to(out, " [{}]", to_string(l.origin));
+        return fmt::format_to(out, " [{}]", l.origin);
     }
 };

@@ -1,12 +1,12 @@
 // vnet/eflow/endpoints.hpp - the EFLOW VM's networks and endpoints (Add-EflowNetwork,
 // Add-EflowVmEndpoint, Remove-EflowVmEndpoint, Get-EflowVmEndpoint, Get-EflowVmAddr).
 //
-// Sources (EFLOW-FACTS.md "Deployment cmdlets [FN]" and [MN], [NW], [PS]):
+// Sources (docs/eflow-facts.md "Deployment cmdlets [FN]" and [MN], [NW], [PS]):
 // - Add-EflowNetwork (vswitchName, vswitchType) -> Name, AllocationMethod, Cidr, Type;
 //   Add-EflowVmEndpoint (vswitchName, vendpointName, optional ip4Address, ip4PrefixLength,
 //   ip4GatewayAddress) -> Name, MacAddress, HealthStatus, IpConfiguration.
 // - The primary switch/endpoint manages the VM's lifecycle and cannot be removed [MN].
-// - The first added NIC appears in the guest as eth1 [MN]; the primary is eth0 (seed 001
+// - The first added NIC appears in the guest as eth1 [MN]; the primary is eth0 ([TS]
 //   "Check IP addresses": "Check the eth0 VM network interface configuration").
 // - MAC: generated at creation, stored, kept across reboots [NW]; Hyper-V dynamic MACs
 //   are 00:15:5D:dd:ee:ff with dd-ee the last two octets of the host's IP [PS]
@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
@@ -35,16 +37,15 @@
 
 namespace vnet::eflow {
 
+using vnet::to_string;
+
 enum class endpoint_health : std::uint8_t { unknown, healthy, unhealthy };
 
-constexpr std::string_view to_string(endpoint_health h) noexcept {
-    switch (h) {
-        case endpoint_health::unknown: return "Unknown";
-        case endpoint_health::healthy: return "Healthy";
-        case endpoint_health::unhealthy: return "Unhealthy";
-    }
-    return "?";
-}
+inline constexpr enum_name<endpoint_health> endpoint_health_names[] = {
+    {endpoint_health::unknown, "Unknown"}, {endpoint_health::healthy, "Healthy"},
+    {endpoint_health::unhealthy, "Unhealthy"},
+};
+constexpr std::span<const enum_name<endpoint_health>> enum_names(endpoint_health) noexcept { return endpoint_health_names; }
 
 /// A network added with Add-EflowNetwork (or the primary's, from Deploy-Eflow).
 struct eflow_network {
@@ -257,7 +258,7 @@ struct fmt::formatter<vnet::eflow::vm_endpoint> {
     template <class Ctx>
     auto format(const vnet::eflow::vm_endpoint& e, Ctx& ctx) const {
         auto out = fmt::format_to(ctx.out(), "{} ({}) on {} mac {} {} ", e.name, e.ifname, e.switch_name, e.mac,
-                                  to_string(e.health));
+                                  e.health);
         if (e.static_ip) return fmt::format_to(out, "static {} via {}", e.static_ip->address, e.static_ip->gateway);
         return fmt::format_to(out, "dhcp");
     }

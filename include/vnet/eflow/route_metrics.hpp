@@ -1,9 +1,9 @@
 // vnet/eflow/route_metrics.hpp - the EFLOW guest's routing table with several NICs.
 //
-// Sources: EFLOW-FACTS.md "Routing with several NICs [RT, NW]"; seed 000 "Multiple Network
+// Sources: docs/eflow-facts.md "Routing with several NICs [RT, NW]"; [NW] "Multiple Network
 // Interface Cards (NICs)" warning; Azure/iotedge-eflow samples/networking/routing/README.md:
 // - "By default, EFLOW will create one default route per ethX interface assigned to the
-//   VM and assign a random priority" (seed 000); the `route` output shows "two different
+//   VM and assign a random priority" ([NW]); the `route` output shows "two different
 //   Default destinations rules with different Metrics (the lower the metric, the higher
 //   the priority)" [RT].
 // - "Every time EFLOW VM starts, it will recreate all routes, and any previously assigned

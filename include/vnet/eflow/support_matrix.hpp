@@ -1,23 +1,28 @@
 // vnet/eflow/support_matrix.hpp - which switch type works on which host SKU with which
 // IP allocation, as data with its source per row.
 //
-// Source: seed 000 (azure-docs iot-edge-for-linux-on-windows-networking.md), the tables
+// Source: [NW] (azure-docs iot-edge-for-linux-on-windows-networking.md), the tables
 // under "Virtual switch choices" (switch type x SKU) and "IP address allocations" (switch
-// type x static IP / DHCP), restated in EFLOW-FACTS.md "Support matrix [NW]".
-// - "Without -vSwitchName/-vSwitchType the VM goes on the Default Switch" (seed 000
+// type x static IP / DHCP), restated in docs/eflow-facts.md "Support matrix [NW]".
+// - "Without -vSwitchName/-vSwitchType the VM goes on the Default Switch" ([NW]
 //   "Networking"), and Windows Server has no Default Switch ("On Windows Server SKUs
 //   devices ... there's no default switch available").
-// - Static IP is IPv4 only (seed 000 "IP address allocations", Static IP bullet).
+// - Static IP is IPv4 only ([NW] "IP address allocations", Static IP bullet).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
+
 namespace vnet::eflow {
+
+using vnet::to_string;
 
 /// The Windows edition of the host.
 enum class host_sku : std::uint8_t { client, server };
@@ -29,30 +34,21 @@ enum class switch_type : std::uint8_t { external, internal, default_switch };
 /// How the VM's address is configured.
 enum class ip_mode : std::uint8_t { static_ip, dhcp };
 
-constexpr std::string_view to_string(host_sku s) noexcept {
-    switch (s) {
-        case host_sku::client: return "client";
-        case host_sku::server: return "server";
-    }
-    return "?";
-}
+inline constexpr enum_name<host_sku> host_sku_names[] = {
+    {host_sku::client, "client"}, {host_sku::server, "server"},
+};
+constexpr std::span<const enum_name<host_sku>> enum_names(host_sku) noexcept { return host_sku_names; }
 
-constexpr std::string_view to_string(switch_type t) noexcept {
-    switch (t) {
-        case switch_type::external: return "External";
-        case switch_type::internal: return "Internal";
-        case switch_type::default_switch: return "Default Switch";
-    }
-    return "?";
-}
+inline constexpr enum_name<switch_type> switch_type_names[] = {
+    {switch_type::external, "External"}, {switch_type::internal, "Internal"},
+    {switch_type::default_switch, "Default Switch"},
+};
+constexpr std::span<const enum_name<switch_type>> enum_names(switch_type) noexcept { return switch_type_names; }
 
-constexpr std::string_view to_string(ip_mode m) noexcept {
-    switch (m) {
-        case ip_mode::static_ip: return "static";
-        case ip_mode::dhcp: return "dhcp";
-    }
-    return "?";
-}
+inline constexpr enum_name<ip_mode> ip_mode_names[] = {
+    {ip_mode::static_ip, "static"}, {ip_mode::dhcp, "dhcp"},
+};
+constexpr std::span<const enum_name<ip_mode>> enum_names(ip_mode) noexcept { return ip_mode_names; }
 
 namespace detail {
 constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -67,14 +63,10 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
 }
 
 /// "client" | "server" (the lab file's host_sku key), case-insensitive.
-constexpr std::optional<host_sku> parse_host_sku(std::string_view s) noexcept {
-    if (iequals(s, "client")) return host_sku::client;
-    if (iequals(s, "server")) return host_sku::server;
-    return std::nullopt;
-}
+constexpr std::optional<host_sku> parse_host_sku(std::string_view s) noexcept { return parse_enum<host_sku>(s, iequals); }
 
 /// The values Deploy-Eflow accepts for -vSwitchType: "External" | "Internal",
-/// case-insensitive (EFLOW-FACTS.md "Deployment cmdlets [FN]": vswitchType Internal|External).
+/// case-insensitive (docs/eflow-facts.md "Deployment cmdlets [FN]": vswitchType Internal|External).
 /// The Default Switch has no -vSwitchType value: it is what no switch means.
 constexpr std::optional<switch_type> parse_switch_type(std::string_view s) noexcept {
     if (iequals(s, "External")) return switch_type::external;
@@ -93,17 +85,17 @@ struct support_row {
     std::string_view ip_source;   // the row of the switch type x IP allocation table
 };
 
-/// The matrix, one row per switch type (seed 000, EFLOW-FACTS.md "Support matrix [NW]").
+/// The matrix, one row per switch type ([NW], docs/eflow-facts.md "Support matrix [NW]").
 inline constexpr std::array<support_row, 3> support_matrix{{
     {switch_type::external, true, true, true, true,
-     "seed 000 \"Virtual switch choices\": External - client yes, server yes",
-     "seed 000 \"IP address allocations\": External - static IP yes, DHCP yes"},
+     "[NW] \"Virtual switch choices\": External - client yes, server yes",
+     "[NW] \"IP address allocations\": External - static IP yes, DHCP yes"},
     {switch_type::internal, false, true, true, true,
-     "seed 000 \"Virtual switch choices\": Internal - client no, server yes",
-     "seed 000 \"IP address allocations\": Internal - static IP yes, DHCP yes"},
+     "[NW] \"Virtual switch choices\": Internal - client no, server yes",
+     "[NW] \"IP address allocations\": Internal - static IP yes, DHCP yes"},
     {switch_type::default_switch, true, false, false, true,
-     "seed 000 \"Virtual switch choices\": Default switch - client yes, server no",
-     "seed 000 \"IP address allocations\": Default switch - static IP no, DHCP yes"},
+     "[NW] \"Virtual switch choices\": Default switch - client yes, server no",
+     "[NW] \"IP address allocations\": Default switch - static IP no, DHCP yes"},
 }};
 
 constexpr const support_row& support_for(switch_type t) noexcept {
@@ -141,7 +133,7 @@ struct fmt::formatter<vnet::eflow::support_row> {
     template <class Ctx>
     auto format(const vnet::eflow::support_row& r, Ctx& ctx) const {
         auto yn = [](bool b) { return b ? "yes" : "no"; };
-        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", to_string(r.type),
+        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", r.type,
                               yn(r.client_sku), yn(r.server_sku), yn(r.static_ip), yn(r.dhcp));
     }
 };

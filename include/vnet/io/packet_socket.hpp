@@ -22,7 +22,7 @@
 //
 // An AF_PACKET socket also sees the frames other senders put on its interface
 // (sll_pkttype == PACKET_OUTGOING: the namespace's stack, a second socket, a capture
-// tool): they are skipped and counted (LAB-NOTES.md: otherwise a switch loops).
+// tool): they are skipped and counted (docs/lab-notes.md: otherwise a switch loops).
 // PACKET_IGNORE_OUTGOING asks the kernel not to queue them at all (kernel_ignore_outgoing,
 // on by default); the ring check stays as the second line. (The kernel never loops a
 // socket's own frames back to that socket, and with PACKET_QDISC_BYPASS it does not show
@@ -68,11 +68,14 @@
 #include <fmt/format.h>
 
 #include <vnet/core/bytes.hpp>
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/os_error.hpp>
 
 namespace vnet::io {
+
+using vnet::to_string;
 
 /// How a packet_socket sends a batch.
 enum class tx_method : std::uint8_t {
@@ -80,9 +83,10 @@ enum class tx_method : std::uint8_t {
     sendmmsg,  // one sendmmsg() per batch
 };
 
-constexpr std::string_view to_string(tx_method m) noexcept {
-    return m == tx_method::ring ? "tx_ring" : "sendmmsg";
-}
+inline constexpr enum_name<tx_method> tx_method_names[] = {
+    {tx_method::ring, "tx_ring"}, {tx_method::sendmmsg, "sendmmsg"},
+};
+constexpr std::span<const enum_name<tx_method>> enum_names(tx_method) noexcept { return tx_method_names; }
 
 struct rx_ring_config {
     std::uint32_t block_size = 1u << 17;  // bytes per block, a multiple of the page size

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -40,22 +41,21 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/io/os_error.hpp>
 
 namespace vnet::io {
 
+using vnet::to_string;
+
 /// Why run() returned.
 enum class run_exit : std::uint8_t { stopped, signal, deadline };
 
-constexpr std::string_view to_string(run_exit e) noexcept {
-    switch (e) {
-        case run_exit::stopped: return "stopped";
-        case run_exit::signal: return "signal";
-        case run_exit::deadline: return "deadline";
-    }
-    return "?";
-}
+inline constexpr enum_name<run_exit> run_exit_names[] = {
+    {run_exit::stopped, "stopped"}, {run_exit::signal, "signal"}, {run_exit::deadline, "deadline"},
+};
+constexpr std::span<const enum_name<run_exit>> enum_names(run_exit) noexcept { return run_exit_names; }
 
 class reactor {
 public:

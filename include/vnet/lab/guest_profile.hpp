@@ -14,20 +14,24 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include <vnet/core/enum_names.hpp>
 
 namespace vnet::lab {
 
 enum class guest_profile : std::uint8_t { busybox, eflow };
 
-constexpr std::string_view to_string(guest_profile p) noexcept { return p == guest_profile::eflow ? "eflow" : "busybox"; }
+inline constexpr enum_name<guest_profile> guest_profile_names[] = {{guest_profile::busybox, "busybox"},
+                                                                   {guest_profile::eflow, "eflow"}};
+constexpr std::span<const enum_name<guest_profile>> enum_names(guest_profile) noexcept { return guest_profile_names; }
+using vnet::to_string;
 
 /// "busybox" | "eflow"; nullopt for anything else.
 constexpr std::optional<guest_profile> parse_guest_profile(std::string_view s) noexcept {
-    if (s == "busybox") return guest_profile::busybox;
-    if (s == "eflow") return guest_profile::eflow;
-    return std::nullopt;
+    return parse_enum<guest_profile>(s);
 }
 
 /// The image recipe of a profile, relative to the source tree.

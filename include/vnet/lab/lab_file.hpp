@@ -1,6 +1,6 @@
 // vnet/lab/lab_file.hpp - the lab file (TOML) as a checked model.
 //
-// The keys are the stable core of DESIGN.md ("Lab file (TOML)") plus a few additions users
+// The keys are the stable core of docs/design.md ("Lab file (TOML)") plus a few additions users
 // need (network.dhcp.allow_macs for a MAC-filtering DHCP server; switch.dhcp for a DHCP
 // server on an internal switch's host vNIC; vm.profile, the guest OS, "busybox" or "eflow"
 // (guest_profile.hpp); the check kinds "flooding" and "reboot"). Every
@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,12 +25,16 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
 #include <vnet/lab/guest_profile.hpp>
+#include <vnet/switch/kinds.hpp>
 
 namespace vnet::lab {
+
+using vnet::to_string;
 
 /// A problem in a lab file: where it is and what is wrong.
 struct lab_error {
@@ -48,7 +53,8 @@ struct lab_error {
 };
 
 enum class host_sku { client, server };
-enum class switch_kind { external, internal, private_, default_ };
+/// The switch kinds are the switch's own (external | internal | private | default).
+using switch_kind = sw::switch_kind;
 enum class ip_mode { static_, dhcp };
 enum class nic_model { virtio, netvsc };
 /// flooding: from a VM to a VM on the same switch, whether the switch's other ports get a
@@ -58,29 +64,19 @@ enum class nic_model { virtio, netvsc };
 /// and after (expect is the MAC).
 enum class check_kind { ping, tcp, dns, dhcp, route, deploy, flooding, reboot, arp };
 
-constexpr std::string_view to_string(switch_kind k) noexcept {
-    switch (k) {
-        case switch_kind::external: return "external";
-        case switch_kind::internal: return "internal";
-        case switch_kind::private_: return "private";
-        case switch_kind::default_: return "default";
-    }
-    return "?";
-}
-constexpr std::string_view to_string(check_kind k) noexcept {
-    switch (k) {
-        case check_kind::ping: return "ping";
-        case check_kind::tcp: return "tcp";
-        case check_kind::dns: return "dns";
-        case check_kind::dhcp: return "dhcp";
-        case check_kind::route: return "route";
-        case check_kind::deploy: return "deploy";
-        case check_kind::flooding: return "flooding";
-        case check_kind::reboot: return "reboot";
-        case check_kind::arp: return "arp";
-    }
-    return "?";
-}
+// The lab file's spellings.
+inline constexpr enum_name<host_sku> host_sku_names[] = {{host_sku::client, "client"}, {host_sku::server, "server"}};
+constexpr std::span<const enum_name<host_sku>> enum_names(host_sku) noexcept { return host_sku_names; }
+inline constexpr enum_name<ip_mode> ip_mode_names[] = {{ip_mode::static_, "static"}, {ip_mode::dhcp, "dhcp"}};
+constexpr std::span<const enum_name<ip_mode>> enum_names(ip_mode) noexcept { return ip_mode_names; }
+inline constexpr enum_name<nic_model> nic_model_names[] = {{nic_model::virtio, "virtio"}, {nic_model::netvsc, "netvsc"}};
+constexpr std::span<const enum_name<nic_model>> enum_names(nic_model) noexcept { return nic_model_names; }
+inline constexpr enum_name<check_kind> check_kind_names[] = {
+    {check_kind::ping, "ping"}, {check_kind::tcp, "tcp"}, {check_kind::dns, "dns"}, {check_kind::dhcp, "dhcp"},
+    {check_kind::route, "route"}, {check_kind::deploy, "deploy"}, {check_kind::flooding, "flooding"},
+    {check_kind::reboot, "reboot"}, {check_kind::arp, "arp"},
+};
+constexpr std::span<const enum_name<check_kind>> enum_names(check_kind) noexcept { return check_kind_names; }
 
 struct dhcp_config {
     ipv4_address range_first{};
@@ -199,8 +195,7 @@ public:
         lf.name = need_string(lab, "name", "lab");
         if (lf.name.empty() || lf.name.size() > 32 || lf.name.find_first_not_of(name_chars) != std::string::npos)
             fail_at(lab.get("name"), "lab.name", "must be 1-32 characters of a-z, A-Z, 0-9, '-', '_'");
-        lf.sku = pick(lab, "host_sku", "lab", {{"client", host_sku::client}, {"server", host_sku::server}},
-                      std::optional(host_sku::server));
+        lf.sku = pick(lab, "host_sku", "lab", std::optional(host_sku::server));
 
         for (auto& [t, key] : tables(root, "network")) lf.networks.push_back(read_network(*t, key));
         if (auto h = root.get("host")) {
@@ -288,12 +283,12 @@ private:
         return v;
     }
 
-    template <class T>
-    T pick(const toml::table& t, std::string_view key, std::string_view prefix,
-           std::initializer_list<std::pair<std::string_view, T>> choices, std::optional<T> def) const {
+    /// One of the names of T's table (the lab file's spelling), or `def` when the key is absent.
+    template <named_enum T>
+    T pick(const toml::table& t, std::string_view key, std::string_view prefix, std::optional<T> def) const {
         const toml::node* n = t.get(key);
         std::vector<std::string_view> names;
-        for (auto& c : choices) names.push_back(c.first);
+        for (const auto& c : enum_names(T{})) names.push_back(c.name);
         const std::string list = fmt::format("{}", fmt::join(names, " | "));
         if (!n) {
             if (def) return *def;
@@ -301,8 +296,7 @@ private:
         }
         if (!n->is_string()) fail_at(n, join(prefix, key), fmt::format("must be a string: {}", list));
         auto s = n->as_string()->get();
-        for (auto& c : choices)
-            if (c.first == s) return c.second;
+        if (auto v = parse_enum<T>(s)) return *v;
         fail_at(n, join(prefix, key), fmt::format("'{}' is not one of {}", s, list));
     }
 
@@ -447,10 +441,7 @@ private:
         auto n = need_string(t, "name", key);  // Hyper-V switch names may be longer than interface names
         if (n.empty()) fail_at(t.get("name"), key + ".name", "must not be empty");
         s.name = n;
-        s.kind = pick(t, "kind", key,
-                      {{"external", switch_kind::external}, {"internal", switch_kind::internal},
-                       {"private", switch_kind::private_}, {"default", switch_kind::default_}},
-                      std::optional<switch_kind>{});
+        s.kind = pick(t, "kind", key, std::optional<switch_kind>{});
         s.network = opt_string(t, "network", key);
         s.allow_management_os = opt_bool(t, "allow_management_os", key, true);
         if (auto ha = opt_string(t, "host_address", key)) s.host_address = prefix_value(t.get("host_address"), key + ".host_address", *ha, true);
@@ -484,8 +475,7 @@ private:
         vm_config vm;
         vm.line = line_of(&t);
         vm.name = name_of(t, key);
-        vm.profile = pick(t, "profile", key, {{"busybox", guest_profile::busybox}, {"eflow", guest_profile::eflow}},
-                          std::optional(guest_profile::busybox));
+        vm.profile = pick(t, "profile", key, std::optional(guest_profile::busybox));
         auto nics = tables(t, "nic");
         if (nics.empty()) fail_line(vm.line, key + ".nic", fmt::format("VM '{}' needs at least one [[vm.nic]]", vm.name));
         for (auto& [nt, nkey] : nics) {
@@ -494,7 +484,7 @@ private:
             nic_config nic;
             nic.line = line_of(nt);
             nic.switch_name = need_string(*nt, "switch", k);
-            nic.ip = pick(*nt, "ip", k, {{"static", ip_mode::static_}, {"dhcp", ip_mode::dhcp}}, std::optional(ip_mode::dhcp));
+            nic.ip = pick(*nt, "ip", k, std::optional(ip_mode::dhcp));
             if (auto a = opt_string(*nt, "address", k)) nic.address = prefix_value(nt->get("address"), k + ".address", *a, true);
             nic.gateway = opt_address(*nt, "gateway", k);
             nic.dns = address_list(*nt, "dns", k);
@@ -506,8 +496,7 @@ private:
                 if (mac->is_multicast()) fail_at(nt->get("mac"), k + ".mac", fmt::format("'{}' is a multicast address", *m));
                 nic.mac = *mac;
             }
-            nic.model = pick(*nt, "model", k, {{"virtio", nic_model::virtio}, {"netvsc", nic_model::netvsc}},
-                             std::optional(nic_model::virtio));
+            nic.model = pick(*nt, "model", k, std::optional(nic_model::virtio));
             if (nic.ip == ip_mode::dhcp && (nic.address || nic.gateway))
                 fail_at(nt->get(nic.address ? "address" : "gateway"), k + (nic.address ? ".address" : ".gateway"),
                         "only for ip = \"static\"");
@@ -520,11 +509,7 @@ private:
         allow_keys(t, key, {"kind", "from", "to", "port", "name", "expect"});
         check_config c;
         c.line = line_of(&t);
-        c.kind = pick(t, "kind", key,
-                      {{"ping", check_kind::ping}, {"tcp", check_kind::tcp}, {"dns", check_kind::dns},
-                       {"dhcp", check_kind::dhcp}, {"route", check_kind::route}, {"deploy", check_kind::deploy},
-                       {"flooding", check_kind::flooding}, {"reboot", check_kind::reboot}, {"arp", check_kind::arp}},
-                      std::optional<check_kind>{});
+        c.kind = pick(t, "kind", key, std::optional<check_kind>{});
         c.from = need_string(t, "from", key);
         if (auto to = opt_string(t, "to", key)) c.to = *to;
         if (auto p = opt_int(t, "port", key, 1, 65535)) c.port = static_cast<std::uint16_t>(*p);

@@ -5,7 +5,7 @@
 // Nothing here touches the operating system, so all of it is unit-tested without root
 // (tests/unit/test_lab_runtime.cpp). lab/runtime.hpp builds the lab from these names.
 //
-// Naming (DESIGN.md "Principles": every lab lives in namespaces named with a per-run id):
+// Naming (docs/design.md "Principles": every lab lives in namespaces named with a per-run id):
 //   namespaces   vlab-<id>-host | -inet | -net-<network> | -peer-<peer>
 //   interfaces   <letter><id><suffix>, at most 15 characters (IFNAMSIZ - 1):
 //                b<id>        the bridge of a network (in its namespace)
@@ -99,7 +99,7 @@ inline ipv4_prefix transit_internet_side(std::size_t i) {
     return ipv4_prefix(ipv4_address(100, 64, static_cast<std::uint8_t>(i), 2), 30);
 }
 
-/// The "internet" server behind every network's gateway (DESIGN.md "Lab file").
+/// The "internet" server behind every network's gateway (docs/design.md "Lab file").
 inline constexpr ipv4_address internet_server{198, 51, 100, 10};
 /// The TCP ports it accepts.
 inline constexpr std::uint16_t internet_tcp_ports[] = {80, 443, 1883, 5671, 5672, 8883};
@@ -121,7 +121,7 @@ inline std::vector<ipv4_prefix> prefixes_in_use(const lab_file& lf) {
 
 /// The Default Switch's subnet: the first /20 of 172.16.0.0/12 that overlaps none of
 /// `in_use` (Hyper-V picks a /20 from that block that does not collide with the host's
-/// networks; EFLOW-FACTS.md). nullopt when all 256 are taken.
+/// networks; docs/eflow-facts.md). nullopt when all 256 are taken.
 inline std::optional<ipv4_prefix> pick_default_switch_subnet(const std::vector<ipv4_prefix>& in_use) {
     for (std::uint32_t i = 0; i < 256; ++i) {
         ipv4_prefix p(ipv4_address((172u << 24) | (16u << 16) | (i << 12)), 20);
@@ -153,7 +153,7 @@ inline std::uint64_t stable_hash(std::string_view s) noexcept {
 
 /// A NIC's MAC: the one the lab file gives, else 00:15:5d (the Hyper-V OUI) and three
 /// bytes derived from lab, VM and NIC index, so it is kept across runs ("kept across
-/// reboots", DESIGN.md "Lab file").
+/// reboots", docs/design.md "Lab file").
 inline mac_address nic_mac(const lab_file& lf, std::size_t vm, std::size_t nic) {
     if (const auto& m = lf.vms[vm].nics[nic].mac) return *m;
     auto h = stable_hash(fmt::format("{}/{}/{}", lf.name, lf.vms[vm].name, nic));

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
@@ -42,9 +44,14 @@
 
 namespace vnet::lab {
 
+using vnet::to_string;
+
 enum class accel : std::uint8_t { tcg, kvm };
 
-constexpr std::string_view to_string(accel a) noexcept { return a == accel::kvm ? "kvm" : "tcg"; }
+inline constexpr enum_name<accel> accel_names[] = {
+    {accel::tcg, "tcg"}, {accel::kvm, "kvm"},
+};
+constexpr std::span<const enum_name<accel>> enum_names(accel) noexcept { return accel_names; }
 
 enum class nic_mode : std::uint8_t { none, static_ip, dhcp };
 

@@ -1,11 +1,11 @@
 // vnet/lab/switch_pump.hpp - the lab's data path: vnet vswitches whose ports are real
 // interfaces, driven by one epoll thread (Linux only).
 //
-// DESIGN.md "How a frame travels in a lab": TAP (QEMU's NIC) -> AF_PACKET socket -> vnet
+// docs/design.md "How a frame travels in a lab": TAP (QEMU's NIC) -> AF_PACKET socket -> vnet
 // vswitch port -> out port(s). A port is one file descriptor:
 //   packet_socket  an AF_PACKET SOCK_RAW socket bound to an interface (a VM's TAP, whose
 //                  other end QEMU holds). Frames the socket itself sent come back as
-//                  PACKET_OUTGOING (LAB-NOTES.md) and are skipped, or the switch would loop.
+//                  PACKET_OUTGOING (docs/lab-notes.md) and are skipped, or the switch would loop.
 //   tap_fd         the fd of a TAP this process holds (a host vNIC in the host namespace,
 //                  an uplink on a network's bridge): read() is what the kernel sent,
 //                  write() is what the kernel receives.
@@ -13,7 +13,7 @@
 // also written to the port's pcap file when it has one.
 //
 // A packet-socket port can run its frames through a netvsc channel (attach_netvsc, for
-// NICs with model = "netvsc"; DESIGN.md: "the frame additionally crosses the netvsc
+// NICs with model = "netvsc"; docs/design.md: "the frame additionally crosses the netvsc
 // channel (guest model -> VMBus ring -> host model) between the TAP and the switch port"):
 // frames read from the TAP are the guest's frames and cross VSC -> ring -> VSP before they
 // enter the switch; frames the switch delivers cross VSP -> ring -> VSC before they are

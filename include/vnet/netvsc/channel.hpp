@@ -2,7 +2,7 @@
 // it writes, and a scratch buffer packets are copied into before they are parsed.
 //
 // The host (vsp.hpp) reads the guest-to-host ring and writes the host-to-guest ring; the
-// guest (vsc.hpp) the other way round (NETVSC-FACTS.md section 1: one GPADL, guest-to-host
+// guest (vsc.hpp) the other way round (docs/netvsc-facts.md section 1: one GPADL, guest-to-host
 // ring at offset 0). Signals are accumulated into a flag the owner hands back to its
 // caller ("signal the peer"), never raised here.
 #pragma once

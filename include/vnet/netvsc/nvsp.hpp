@@ -1,7 +1,7 @@
 // vnet/netvsc/nvsp.hpp - NVSP (network virtual service protocol) messages, the payload of
 // the VMBus packets of a netvsc channel.
 //
-// Constants and layouts from NETVSC-FACTS.md section 2 (L-net.h, D-nvs, F-hn, O-proto):
+// Constants and layouts from docs/netvsc-facts.md section 2 (L-net.h, D-nvs, F-hn, O-proto):
 // every message starts with u32 msg_type; fields are little-endian u32 (u16 for buffer
 // ids, u64 for the NDIS config capabilities) at fixed offsets. Messages on the wire are
 // padded: 28 bytes (OpenVMM v1), 32 (FreeBSD), 40 (DPDK, OpenVMM v6.1); nvsp_message_len
@@ -28,19 +28,19 @@
 
 namespace vnet::netvsc {
 
-/// NVSP protocol versions (NETVSC-FACTS.md section 2).
+/// NVSP protocol versions (docs/netvsc-facts.md section 2).
 namespace nvsp_version {
 inline constexpr std::uint32_t v1 = 0x2, v2 = 0x30002, v4 = 0x40000, v5 = 0x50000, v6 = 0x60000, v61 = 0x60001;
 /// Newest first: the order in which the Linux guest tries them (L-nvsc netvsc_connect_vsp).
 inline constexpr std::array<std::uint32_t, 6> newest_first{v61, v6, v5, v4, v2, v1};
 }  // namespace nvsp_version
 
-/// NDIS versions sent in SEND_NDIS_VER (NETVSC-FACTS.md section 2).
+/// NDIS versions sent in SEND_NDIS_VER (docs/netvsc-facts.md section 2).
 namespace ndis_version {
 inline constexpr std::uint32_t v6_1 = 0x00060001, v6_20 = 0x00060014, v6_30 = 0x0006001e;
 }  // namespace ndis_version
 
-/// Message types (NETVSC-FACTS.md section 2).
+/// Message types (docs/netvsc-facts.md section 2).
 enum class nvsp_type : std::uint32_t {
     init = 1,
     init_complete = 2,
@@ -90,20 +90,20 @@ constexpr std::string_view to_string(nvsp_type t) noexcept {
     return "unknown";
 }
 
-/// Status values of completions (NETVSC-FACTS.md section 2).
+/// Status values of completions (docs/netvsc-facts.md section 2).
 namespace nvsp_status {
 inline constexpr std::uint32_t none = 0, success = 1, failure = 2, protocol_too_new = 3, protocol_too_old = 4,
                                invalid_rndis_packet = 5, busy = 6, protocol_unsupported = 7;
 }  // namespace nvsp_status
 
-/// The buffer ids the Linux guest uses (NETVSC-FACTS.md section 2, message 101 / 104).
+/// The buffer ids the Linux guest uses (docs/netvsc-facts.md section 2, message 101 / 104).
 inline constexpr std::uint16_t nvsp_receive_buffer_id = 0xCAFE;
 inline constexpr std::uint16_t nvsp_send_buffer_id = 0;
 /// SEND_RNDIS_PKT send_buf_section_index when the message is not in the send buffer.
 inline constexpr std::uint32_t nvsp_no_section = 0xFFFFFFFF;
 /// The size vnet emits (DPDK, OpenVMM v6.1); parsers accept any length that holds the fields.
 inline constexpr std::size_t nvsp_message_len = 40;
-/// The shortest message a host answers (NETVSC-FACTS.md section 2: 28, 32 or 40 are seen).
+/// The shortest message a host answers (docs/netvsc-facts.md section 2: 28, 32 or 40 are seen).
 inline constexpr std::size_t nvsp_min_host_message_len = 28;
 inline constexpr std::size_t nvsp_header_len = 4;
 

@@ -5,7 +5,7 @@
 //   link.guest_send(frames, [&](std::span<const bytes_view> b) { sw.send(id, b); });
 //   link.host_send(frames, [&](std::span<const bytes_view> b) { tap.write(b); });
 //
-// Guest to host (NETVSC-FACTS.md section 2 "Data path"): the VSC copies each frame as an
+// Guest to host (docs/netvsc-facts.md section 2 "Data path"): the VSC copies each frame as an
 // RNDIS PACKET into a send-buffer section (or guest memory, GPA direct), sends SEND_RNDIS_PKT
 // on the guest-to-host ring; the VSP takes the RNDIS message out and hands the frame to the
 // host sink; its COMP {108} is read back by the VSC, which frees the section.

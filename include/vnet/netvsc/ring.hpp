@@ -1,7 +1,7 @@
 // vnet/netvsc/ring.hpp - one VMBus ring buffer over caller-provided shared memory, and the
 // split of a channel's GPADL into its two rings.
 //
-// Layout and rules from NETVSC-FACTS.md section 1 (L-hv struct hv_ring_buffer, L-rb):
+// Layout and rules from docs/netvsc-facts.md section 1 (L-hv struct hv_ring_buffer, L-rb):
 //   header page (4096 bytes): u32 write_index @0, u32 read_index @4, u32 interrupt_mask @8,
 //   u32 pending_send_sz @12, u32 feature_bits @64 (bit 0 feat_pending_send_sz); the data
 //   area follows. Indices are byte offsets into the data area.
@@ -43,7 +43,7 @@ namespace vnet::netvsc {
 inline constexpr std::size_t ring_header_len = 4096;
 /// The smallest data area accepted: room for one descriptor, trailer and the gap.
 inline constexpr std::size_t ring_min_data_len = 64;
-/// feature_bits bit 0: the reader honours pending_send_sz (NETVSC-FACTS.md section 1).
+/// feature_bits bit 0: the reader honours pending_send_sz (docs/netvsc-facts.md section 1).
 inline constexpr std::uint32_t ring_feature_pending_send_size = 1;
 
 namespace ring_field {
@@ -71,7 +71,7 @@ constexpr result<void> ring_init(bytes_span mem) noexcept {
     return {};
 }
 
-/// Readable bytes between r and w in a data area of size n (NETVSC-FACTS.md section 1).
+/// Readable bytes between r and w in a data area of size n (docs/netvsc-facts.md section 1).
 constexpr std::size_t ring_readable(std::size_t w, std::size_t r, std::size_t n) noexcept {
     return w >= r ? w - r : n - r + w;
 }
@@ -305,7 +305,7 @@ private:
     ring_counters counters_{};
 };
 
-/// The two rings of a channel inside its one GPADL (NETVSC-FACTS.md section 1): the
+/// The two rings of a channel inside its one GPADL (docs/netvsc-facts.md section 1): the
 /// guest-to-host ring at offset 0, the host-to-guest ring at downstream_page_offset pages.
 struct channel_rings {
     bytes_span guest_to_host;

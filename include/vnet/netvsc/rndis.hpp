@@ -2,7 +2,7 @@
 // (INITIALIZE, QUERY, SET, RESET, HALT, KEEPALIVE, INDICATE_STATUS) and PACKET with its
 // per-packet information (VLAN, checksum, hash value).
 //
-// Constants and layouts from NETVSC-FACTS.md section 3 (L-rndis, L-rf, F-rndis, D-ndis,
+// Constants and layouts from docs/netvsc-facts.md section 3 (L-rndis, L-rf, F-rndis, D-ndis,
 // Microsoft's REMOTE_NDIS_* pages). Every message: u32 type @0, u32 length @4, all fields
 // little-endian u32. Offsets inside QUERY / SET / QUERY_C / INDICATE_STATUS / PACKET count
 // from byte 8 (the request id / data offset field), so absolute = 8 + offset.
@@ -27,7 +27,7 @@
 
 namespace vnet::netvsc {
 
-/// Message types (NETVSC-FACTS.md section 3).
+/// Message types (docs/netvsc-facts.md section 3).
 namespace rndis_type {
 inline constexpr std::uint32_t packet = 1, init = 2, init_complete = 0x80000002, halt = 3, query = 4,
                                query_complete = 0x80000004, set = 5, set_complete = 0x80000005, reset = 6,
@@ -35,7 +35,7 @@ inline constexpr std::uint32_t packet = 1, init = 2, init_complete = 0x80000002,
                                keepalive_complete = 0x80000008;
 }  // namespace rndis_type
 
-/// Status codes (NETVSC-FACTS.md section 3).
+/// Status codes (docs/netvsc-facts.md section 3).
 namespace rndis_status {
 inline constexpr std::uint32_t success = 0, pending = 0x103, media_connect = 0x4001000B,
                                media_disconnect = 0x4001000C, link_speed_change = 0x40010013,
@@ -43,7 +43,7 @@ inline constexpr std::uint32_t success = 0, pending = 0x103, media_connect = 0x4
                                resources = 0xC000009A, not_supported = 0xC00000BB, invalid_data = 0xC0010015;
 }  // namespace rndis_status
 
-/// The OIDs the Linux guest queries and sets (NETVSC-FACTS.md section 3).
+/// The OIDs the Linux guest queries and sets (docs/netvsc-facts.md section 3).
 namespace rndis_oid {
 inline constexpr std::uint32_t gen_maximum_frame_size = 0x00010106, gen_link_speed = 0x00010107,
                                gen_current_packet_filter = 0x0001010E, gen_media_connect_status = 0x00010114,
@@ -55,16 +55,16 @@ inline constexpr std::uint32_t gen_maximum_frame_size = 0x00010106, gen_link_spe
 }  // namespace rndis_oid
 
 /// OID_GEN_CURRENT_PACKET_FILTER value the Linux guest sets on open: directed |
-/// all-multicast | broadcast (NETVSC-FACTS.md section 3).
+/// all-multicast | broadcast (docs/netvsc-facts.md section 3).
 inline constexpr std::uint32_t rndis_packet_filter_linux_open = 0xD;
-/// OID_GEN_MEDIA_CONNECT_STATUS: 0 connected (NETVSC-FACTS.md section 3), 1 disconnected.
+/// OID_GEN_MEDIA_CONNECT_STATUS: 0 connected (docs/netvsc-facts.md section 3), 1 disconnected.
 inline constexpr std::uint32_t rndis_media_connected = 0, rndis_media_disconnected = 1;
-/// NDIS object header types of the offload OIDs (NETVSC-FACTS.md section 3, step 4 and 5):
+/// NDIS object header types of the offload OIDs (docs/netvsc-facts.md section 3, step 4 and 5):
 /// {u8 type, u8 revision, u16 size}; the capabilities reply must be at least 112 bytes.
 inline constexpr std::uint8_t ndis_object_type_offload = 0xA7, ndis_object_type_offload_parameters = 0x80;
 inline constexpr std::size_t ndis_offload_size_min = 112;
 
-/// Per-packet info types (NETVSC-FACTS.md section 3); bit 31 marks internal types.
+/// Per-packet info types (docs/netvsc-facts.md section 3); bit 31 marks internal types.
 namespace ppi_type {
 inline constexpr std::uint32_t tcpip_checksum = 0, ipsec = 1, tcp_large_send = 2, classification_handle = 3,
                                sg_list = 5, ieee_8021q = 6, original = 7, hash_value = 8,
@@ -73,19 +73,19 @@ inline constexpr std::uint32_t internal_flag = 0x80000000u;
 inline constexpr std::uint32_t pktinfo_id = internal_flag | 1;
 }  // namespace ppi_type
 
-/// Receive checksum info bits (NETVSC-FACTS.md section 3).
+/// Receive checksum info bits (docs/netvsc-facts.md section 3).
 namespace rx_checksum {
 inline constexpr std::uint32_t tcp_failed = 0x1, udp_failed = 0x2, ip_failed = 0x4, tcp_ok = 0x8, udp_ok = 0x10,
                                ip_ok = 0x20;
 }  // namespace rx_checksum
-/// Transmit checksum info bits (NETVSC-FACTS.md section 3); TCP header offset in bits 16-25.
+/// Transmit checksum info bits (docs/netvsc-facts.md section 3); TCP header offset in bits 16-25.
 namespace tx_checksum {
 inline constexpr std::uint32_t ipv4 = 0x1, ipv6 = 0x2, tcp = 0x4, udp = 0x8, ip_checksum = 0x10;
 constexpr std::uint32_t tcp_header_offset(std::uint32_t v) noexcept { return (v >> 16) & 0x3ff; }
 }  // namespace tx_checksum
 
 /// IEEE 802.1Q per-packet info: priority bits 0-2, CFI bit 3, VLAN ID bits 4-15
-/// (NETVSC-FACTS.md section 3).
+/// (docs/netvsc-facts.md section 3).
 struct ieee8021q_info {
     std::uint8_t priority = 0;
     bool cfi = false;
@@ -347,7 +347,7 @@ struct rndis_reset_complete {
 };
 
 /// REMOTE_NDIS_INDICATE_STATUS_MSG: status @8, buf_len @12, buf_off @16 (counted from
-/// byte 8 like the other offsets: NETVSC-FACTS.md marks this base UNCONFIRMED); 20 bytes
+/// byte 8 like the other offsets: docs/netvsc-facts.md marks this base UNCONFIRMED); 20 bytes
 /// plus the buffer.
 struct rndis_indicate_status {
     std::uint32_t status = 0;

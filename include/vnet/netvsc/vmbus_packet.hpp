@@ -1,7 +1,7 @@
 // vnet/netvsc/vmbus_packet.hpp - VMBus channel packets: the 16-byte descriptor and the
 // type-specific headers of transfer-page (type 7) and GPA-direct (type 9) packets.
 //
-// Layouts from NETVSC-FACTS.md section 1 (L-hv vmpacket_descriptor,
+// Layouts from docs/netvsc-facts.md section 1 (L-hv vmpacket_descriptor,
 // vmtransfer_page_packet_header, vmbus_channel_packet_page_buffer):
 //   descriptor: u16 type @0, u16 offset8 @2, u16 len8 @4, u16 flags @6, u64 trans_id @8.
 //   offset8 = header length / 8 (>= 2), len8 = packet length without the trailer / 8.
@@ -26,7 +26,7 @@
 
 namespace vnet::netvsc {
 
-/// VMBus packet types (NETVSC-FACTS.md section 1, L-hv enum vmbus_packet_type).
+/// VMBus packet types (docs/netvsc-facts.md section 1, L-hv enum vmbus_packet_type).
 enum class vmbus_packet_type : std::uint16_t {
     invalid = 0,
     synch = 1,
@@ -64,7 +64,7 @@ constexpr std::string_view to_string(vmbus_packet_type t) noexcept {
     return "unknown";
 }
 
-/// Descriptor flag 1: the sender wants a completion packet (NETVSC-FACTS.md section 1).
+/// Descriptor flag 1: the sender wants a completion packet (docs/netvsc-facts.md section 1).
 inline constexpr std::uint16_t vmbus_flag_completion_requested = 1;
 inline constexpr std::size_t vmbus_page_size = 4096;
 inline constexpr std::size_t vmbus_descriptor_len = 16;

@@ -1,5 +1,5 @@
 // vnet/netvsc/vsc.hpp - the guest side of a netvsc channel (the VSC), in memory, following
-// the Linux guest's init order step by step (NETVSC-FACTS.md section 2 "Linux guest init
+// the Linux guest's init order step by step (docs/netvsc-facts.md section 2 "Linux guest init
 // order" and section 3 "Linux guest RNDIS init order"):
 //   1. INIT with min = max = version, newest first (6.1, 6, 5, 4, 2, 1), completion
 //      requested; status 1 accepts, anything else tries the next older version.
@@ -20,7 +20,7 @@
 // Everything the VSC sends is recorded in sent() so tests can check the order.
 //
 // The guest's offload parameters body beyond the NDIS object header is not in
-// NETVSC-FACTS.md; the VSC sends the header {0x80, 3, size} and zero fields (no change).
+// docs/netvsc-facts.md; the VSC sends the header {0x80, 3, size} and zero fields (no change).
 #pragma once
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // vnet/netvsc/vsp.hpp - the host side of a netvsc channel (the VSP), in memory.
 //
-// What it answers, from NETVSC-FACTS.md section 2 and 3:
+// What it answers, from docs/netvsc-facts.md section 2 and 3:
 // - NVSP INIT: the highest version it supports inside the guest's [min, max] (the Linux
 //   guest asks min = max, newest first); INIT_COMPLETE status 1 with that version, or
 //   status 2 (failure) so the guest retries an older one. Completions for INIT,
@@ -61,7 +61,7 @@ struct vsp_config {
     std::uint32_t mtu = 1500;
     std::uint32_t link_speed = 100'000'000;     // OID_GEN_LINK_SPEED, units of 100 bps: 10 Gbps
     std::uint8_t versions = 0x3f;               // nvsp_version_bit of each supported version
-    std::uint32_t receive_section_size = 1728;  // sub_alloc_size (NETVSC-FACTS.md section 2, step 5)
+    std::uint32_t receive_section_size = 1728;  // sub_alloc_size (docs/netvsc-facts.md section 2, step 5)
     std::uint32_t send_section_size = 6144;     // vnet's choice; the guest takes what the completion says
     bool link_up = true;
 };

@@ -1,7 +1,7 @@
 // vnet/services/default_switch.hpp - the Hyper-V "Default Switch" of Windows client SKUs: an
 // internal switch whose host vNIC runs Internet Connection Sharing (ICS): DHCP, NAT to the
-// host's uplink and a DNS proxy. EFLOW deploys there when no switch is named (seed 000
-// "Networking"; EFLOW-FACTS.md "Support matrix").
+// host's uplink and a DNS proxy. EFLOW deploys there when no switch is named ([NW]
+// "Networking"; docs/eflow-facts.md "Support matrix").
 //
 //   std::mt19937_64 rng(seed);
 //   auto ds = *default_switch<sw::memory_port, sw::manual_clock>::make(cfg, rng);
@@ -16,7 +16,7 @@
 // What it models and the sources:
 // - Seed 000 "Virtual switch choices": "The default switch is a particular internal virtual
 //   switch ... already has a DHCP Server for IP assignments, Internet Connection Sharing
-//   (ICS) enabled, and a NAT table". EFLOW-FACTS.md "Hyper-V port and switch features":
+//   (ICS) enabled, and a NAT table". docs/eflow-facts.md "Hyper-V port and switch features":
 //   "an Internal switch with DHCP, ICS NAT and a DNS proxy to the host; VM names resolve as
 //   <name>.mshome.net on the host; its range is chosen again at boot or when the physical
 //   network changes (static guests then break). Example in [TS]: 172.31.100.171 with mask
@@ -32,8 +32,8 @@
 //   (its flows are gone). A static guest keeps its old address: its gateway no longer
 //   answers ARP and the NAT refuses its packets (not_inside), so it reaches nothing
 //   beyond the switch; switching between VMs (layer 2) still works.
-// - Static IP is not supported on the Default Switch (seed 000 "IP address allocations"
-//   table; EFLOW-FACTS.md support matrix): nothing here configures a static guest. A
+// - Static IP is not supported on the Default Switch ([NW] "IP address allocations"
+//   table; docs/eflow-facts.md support matrix): nothing here configures a static guest. A
 //   guest that sets an address itself gets service only if that address happens to lie
 //   inside the current range (and the next reselect() breaks it).
 // - Services on the host vNIC port (a switch port whose transport queues frames for the
@@ -72,6 +72,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
@@ -93,13 +94,15 @@
 
 namespace vnet::svc {
 
+using vnet::to_string;
+
 // ---------------------------------------------------------------------------------------
 // The range
 // ---------------------------------------------------------------------------------------
 
 /// 172.16.0.0/12, where ICS takes the Default Switch's range from.
 inline constexpr ipv4_prefix ics_space{ipv4_address(172, 16, 0, 0), 12};
-/// The Default Switch's prefix length (EFLOW-FACTS.md: mask 255.255.240.0).
+/// The Default Switch's prefix length (docs/eflow-facts.md: mask 255.255.240.0).
 inline constexpr std::uint8_t ics_range_length = 20;
 /// /20s in 172.16.0.0/12.
 inline constexpr std::size_t ics_range_count = std::size_t{1} << (ics_range_length - 12);
@@ -189,30 +192,20 @@ enum class default_switch_drop : std::uint8_t {
 
 inline constexpr std::size_t default_switch_drop_count = static_cast<std::size_t>(default_switch_drop::count_);
 
-constexpr std::string_view to_string(default_switch_drop d) noexcept {
-    switch (d) {
-        case default_switch_drop::malformed: return "malformed";
-        case default_switch_drop::not_for_host: return "not_for_host";
-        case default_switch_drop::unsupported_ethertype: return "unsupported_ethertype";
-        case default_switch_drop::ipv6: return "ipv6";
-        case default_switch_drop::broadcast_ignored: return "broadcast_ignored";
-        case default_switch_drop::bad_checksum: return "bad_checksum";
-        case default_switch_drop::fragment: return "fragment";
-        case default_switch_drop::host_port_closed: return "host_port_closed";
-        case default_switch_drop::onlink_not_routed: return "onlink_not_routed";
-        case default_switch_drop::not_routable: return "not_routable";
-        case default_switch_drop::ttl_expired: return "ttl_expired";
-        case default_switch_drop::nat_refused: return "nat_refused";
-        case default_switch_drop::uplink_refused: return "uplink_refused";
-        case default_switch_drop::no_neighbor: return "no_neighbor";
-        case default_switch_drop::uplink_queue_full: return "uplink_queue_full";
-        case default_switch_drop::dns_queue_full: return "dns_queue_full";
-        case default_switch_drop::service_queue_full: return "service_queue_full";
-        case default_switch_drop::dns_tcp_client: return "dns_tcp_client";
-        case default_switch_drop::count_: break;
-    }
-    return "?";
-}
+inline constexpr enum_name<default_switch_drop> default_switch_drop_names[] = {
+    {default_switch_drop::malformed, "malformed"}, {default_switch_drop::not_for_host, "not_for_host"},
+    {default_switch_drop::unsupported_ethertype, "unsupported_ethertype"}, {default_switch_drop::ipv6, "ipv6"},
+    {default_switch_drop::broadcast_ignored, "broadcast_ignored"}, {default_switch_drop::bad_checksum, "bad_checksum"},
+    {default_switch_drop::fragment, "fragment"}, {default_switch_drop::host_port_closed, "host_port_closed"},
+    {default_switch_drop::onlink_not_routed, "onlink_not_routed"}, {default_switch_drop::not_routable, "not_routable"},
+    {default_switch_drop::ttl_expired, "ttl_expired"}, {default_switch_drop::nat_refused, "nat_refused"},
+    {default_switch_drop::uplink_refused, "uplink_refused"}, {default_switch_drop::no_neighbor, "no_neighbor"},
+    {default_switch_drop::uplink_queue_full, "uplink_queue_full"},
+    {default_switch_drop::dns_queue_full, "dns_queue_full"},
+    {default_switch_drop::service_queue_full, "service_queue_full"},
+    {default_switch_drop::dns_tcp_client, "dns_tcp_client"},
+};
+constexpr std::span<const enum_name<default_switch_drop>> enum_names(default_switch_drop) noexcept { return default_switch_drop_names; }
 
 struct default_switch_counters {
     std::uint64_t frames_in = 0;       // frames the host vNIC port received from the switch
@@ -890,14 +883,6 @@ private:
 
 }  // namespace vnet::svc
 
-template <>
-struct fmt::formatter<vnet::svc::default_switch_drop> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::default_switch_drop d, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(d), ctx);
-    }
-};
-
 /// "in 5, out 4, arp 1, dhcp 2, dns 1 replies 1 upstream 0 answers 0, host icmp 1, routed
 /// out 2 in 1 (uplink 1), hairpinned 0, names +1 -0 rejected 0, range changes 0, drops: none"
 template <>
@@ -912,14 +897,7 @@ struct fmt::formatter<vnet::svc::default_switch_counters> {
                                   c.frames_in, c.frames_out, c.arp, c.dhcp, c.dns_queries, c.dns_replies, c.dns_upstream,
                                   c.dns_answers, c.host_icmp, c.routed_out, c.routed_in, c.uplink_in, c.hairpinned,
                                   c.names_registered, c.names_removed, c.names_rejected, c.range_changes);
-        bool any = false;
-        for (std::size_t i = 0; i < vnet::svc::default_switch_drop_count; ++i) {
-            if (c.drops[i] == 0) continue;
-            out = fmt::format_to(out, " {}={}", static_cast<vnet::svc::default_switch_drop>(i), c.drops[i]);
-            any = true;
-        }
-        if (!any) out = fmt::format_to(out, " none");
-        return out;
+        return vnet::format_counters<vnet::svc::default_switch_drop>(out, c.drops);
     }
 };
 

@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -41,26 +42,25 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
 
 namespace vnet::svc {
 
+using vnet::to_string;
+
 /// The server's time: injected wall-clock time, one-second resolution in the lease file.
 using dhcp_time = std::chrono::system_clock::time_point;
 
 enum class dhcp_lease_state : std::uint8_t { offered, bound, released, conflict };
 
-constexpr std::string_view to_string(dhcp_lease_state s) noexcept {
-    switch (s) {
-        case dhcp_lease_state::offered: return "offered";
-        case dhcp_lease_state::bound: return "bound";
-        case dhcp_lease_state::released: return "released";
-        case dhcp_lease_state::conflict: return "conflict";
-    }
-    return "?";
-}
+inline constexpr enum_name<dhcp_lease_state> dhcp_lease_state_names[] = {
+    {dhcp_lease_state::offered, "offered"}, {dhcp_lease_state::bound, "bound"},
+    {dhcp_lease_state::released, "released"}, {dhcp_lease_state::conflict, "conflict"},
+};
+constexpr std::span<const enum_name<dhcp_lease_state>> enum_names(dhcp_lease_state) noexcept { return dhcp_lease_state_names; }
 
 constexpr std::optional<dhcp_lease_state> dhcp_lease_state_from(std::string_view s) noexcept {
     for (auto st : {dhcp_lease_state::offered, dhcp_lease_state::bound, dhcp_lease_state::released,
@@ -338,14 +338,6 @@ private:
 };
 
 }  // namespace vnet::svc
-
-template <>
-struct fmt::formatter<vnet::svc::dhcp_lease_state> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dhcp_lease_state s, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(s), ctx);
-    }
-};
 
 /// "172.20.0.100 00:15:5d:00:00:10 bound expires 1700003600 host eflow"
 template <>

@@ -47,7 +47,7 @@
 //   bit set: broadcast; else unicast to yiaddr and chaddr. The reply copies the flags.
 // - A MAC allow / deny filter on chaddr (and on the Ethernet source when not relayed), the
 //   troubleshooting guide's "DHCP server has ... firewall policy regarding MAC addresses"
-//   (seed 001, "Check IP addresses"): a refused client gets no answer at all, only the
+//   ([TS], "Check IP addresses"): a refused client gets no answer at all, only the
 //   mac_filtered counter.
 // Every message received is counted by type, every reply by type, every message not
 // answered under a named reason (dhcp_drop). Clients are identified by chaddr (Ethernet,
@@ -68,6 +68,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/mutant.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
@@ -82,6 +83,8 @@
 #include <vnet/wire/vlan.hpp>
 
 namespace vnet::svc {
+
+using vnet::to_string;
 
 /// off: every client; allow: only the listed MACs; deny: every MAC but the listed ones.
 enum class dhcp_mac_filter : std::uint8_t { off, allow, deny };
@@ -140,29 +143,17 @@ enum class dhcp_drop : std::uint8_t {
 
 inline constexpr std::size_t dhcp_drop_count = static_cast<std::size_t>(dhcp_drop::count_);
 
-constexpr std::string_view to_string(dhcp_drop d) noexcept {
-    switch (d) {
-        case dhcp_drop::malformed: return "malformed";
-        case dhcp_drop::not_request: return "not_request";
-        case dhcp_drop::not_dhcp: return "not_dhcp";
-        case dhcp_drop::bad_hardware: return "bad_hardware";
-        case dhcp_drop::bad_message_type: return "bad_message_type";
-        case dhcp_drop::mac_filtered: return "mac_filtered";
-        case dhcp_drop::pool_exhausted: return "pool_exhausted";
-        case dhcp_drop::not_our_server: return "not_our_server";
-        case dhcp_drop::bad_request: return "bad_request";
-        case dhcp_drop::no_binding: return "no_binding";
-        case dhcp_drop::unknown_lease: return "unknown_lease";
-        case dhcp_drop::foreign_relay: return "foreign_relay";
-        case dhcp_drop::not_server_frame: return "not_server_frame";
-        case dhcp_drop::bad_frame: return "bad_frame";
-        case dhcp_drop::bad_checksum: return "bad_checksum";
-        case dhcp_drop::fragment: return "fragment";
-        case dhcp_drop::buffer_too_small: return "buffer_too_small";
-        case dhcp_drop::count_: break;
-    }
-    return "?";
-}
+inline constexpr enum_name<dhcp_drop> dhcp_drop_names[] = {
+    {dhcp_drop::malformed, "malformed"}, {dhcp_drop::not_request, "not_request"}, {dhcp_drop::not_dhcp, "not_dhcp"},
+    {dhcp_drop::bad_hardware, "bad_hardware"}, {dhcp_drop::bad_message_type, "bad_message_type"},
+    {dhcp_drop::mac_filtered, "mac_filtered"}, {dhcp_drop::pool_exhausted, "pool_exhausted"},
+    {dhcp_drop::not_our_server, "not_our_server"}, {dhcp_drop::bad_request, "bad_request"},
+    {dhcp_drop::no_binding, "no_binding"}, {dhcp_drop::unknown_lease, "unknown_lease"},
+    {dhcp_drop::foreign_relay, "foreign_relay"}, {dhcp_drop::not_server_frame, "not_server_frame"},
+    {dhcp_drop::bad_frame, "bad_frame"}, {dhcp_drop::bad_checksum, "bad_checksum"}, {dhcp_drop::fragment, "fragment"},
+    {dhcp_drop::buffer_too_small, "buffer_too_small"},
+};
+constexpr std::span<const enum_name<dhcp_drop>> enum_names(dhcp_drop) noexcept { return dhcp_drop_names; }
 
 enum class dhcp_outcome : std::uint8_t {
     replied,   // a reply was built (and, in the frame layer, written)
@@ -183,14 +174,10 @@ enum class dhcp_delivery : std::uint8_t {
     relay,      // to giaddr, port 67, and the relay's MAC (the frame's source)
 };
 
-constexpr std::string_view to_string(dhcp_delivery d) noexcept {
-    switch (d) {
-        case dhcp_delivery::broadcast: return "broadcast";
-        case dhcp_delivery::unicast: return "unicast";
-        case dhcp_delivery::relay: return "relay";
-    }
-    return "?";
-}
+inline constexpr enum_name<dhcp_delivery> dhcp_delivery_names[] = {
+    {dhcp_delivery::broadcast, "broadcast"}, {dhcp_delivery::unicast, "unicast"}, {dhcp_delivery::relay, "relay"},
+};
+constexpr std::span<const enum_name<dhcp_delivery>> enum_names(dhcp_delivery) noexcept { return dhcp_delivery_names; }
 
 /// What the server needs to know about the frame a message came in.
 struct dhcp_ingress {
@@ -849,22 +836,6 @@ private:
 
 }  // namespace vnet::svc
 
-template <>
-struct fmt::formatter<vnet::svc::dhcp_drop> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dhcp_drop d, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(d), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::dhcp_delivery> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dhcp_delivery d, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(d), ctx);
-    }
-};
-
 /// "received DHCPDISCOVER=2 DHCPREQUEST=2, sent DHCPOFFER=2 DHCPACK=2, requests selecting 2
 /// init_reboot 0 renewing 0 rebinding 0, withdrawn 0, conflicts 0, released 0, expired 0,
 /// trimmed 0, drops: mac_filtered=1" (only non-zero message and drop counters listed).
@@ -874,31 +845,13 @@ struct fmt::formatter<vnet::svc::dhcp_counters> {
     template <class Ctx>
     auto format(const vnet::svc::dhcp_counters& c, Ctx& ctx) const {
         using vnet::wire::dhcp_message_type;
-        auto out = fmt::format_to(ctx.out(), "received");
-        auto list = [&](const std::array<std::uint64_t, 9>& a) {
-            bool any = false;
-            for (std::size_t i = 1; i < a.size(); ++i) {
-                if (a[i] == 0) continue;
-                out = fmt::format_to(out, " {}={}", vnet::wire::to_string(static_cast<dhcp_message_type>(i)), a[i]);
-                any = true;
-            }
-            if (!any) out = fmt::format_to(out, " none");
-        };
-        list(c.received);
-        out = fmt::format_to(out, ", sent");
-        list(c.sent);
+        auto out = vnet::format_counters<dhcp_message_type>(fmt::format_to(ctx.out(), "received"), c.received);
+        out = vnet::format_counters<dhcp_message_type>(fmt::format_to(out, ", sent"), c.sent);
         out = fmt::format_to(out,
                              ", requests selecting {} init_reboot {} renewing {} rebinding {}, withdrawn {}, "
                              "conflicts {}, released {}, expired {}, trimmed {}, drops:",
                              c.selecting, c.init_reboot, c.renewing, c.rebinding, c.offers_withdrawn, c.conflicts,
                              c.released, c.expired, c.trimmed_replies);
-        bool any = false;
-        for (std::size_t i = 0; i < vnet::svc::dhcp_drop_count; ++i) {
-            if (c.drops[i] == 0) continue;
-            out = fmt::format_to(out, " {}={}", vnet::svc::to_string(static_cast<vnet::svc::dhcp_drop>(i)), c.drops[i]);
-            any = true;
-        }
-        if (!any) out = fmt::format_to(out, " none");
-        return out;
+        return vnet::format_counters<vnet::svc::dhcp_drop>(out, c.drops);
     }
 };

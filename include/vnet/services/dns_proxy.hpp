@@ -8,7 +8,7 @@
 // returns what is due by time (failover, SERVFAIL after the timeout).
 //
 // Behaviour and its sources:
-// - Local names (EFLOW-FACTS "Hyper-V port and switch features": on the Default Switch
+// - Local names (docs/eflow-facts.md "Hyper-V port and switch features": on the Default Switch
 //   "VM names resolve as <name>.mshome.net"): the proxy is authoritative (AA) for the
 //   local domain (default mshome.net) over a host name -> address table the caller keeps
 //   (set_host / remove_host, e.g. from DHCP leases); a name of the domain not in the table
@@ -16,7 +16,7 @@
 //   authority section (RFC 2308 section 3). PTR queries under in-addr.arpa for a table
 //   address are answered (RFC 1035 3.5). Static names (a lab's `dns = { name = address }`)
 //   are answered for exactly those names; every other name is forwarded.
-// - Forwarding (seed 000 "DNS", seed 001 "Check DNS": the VM's resolver depends on the
+// - Forwarding ([NW] "DNS", [TS] "Check DNS": the VM's resolver depends on the
 //   servers it is given; public DNS may be blocked, so the proxy uses the configured
 //   servers, Set-EflowVmDnsServers style): each forwarded query gets a new ID from the
 //   proxy's own ID space (a seeded generator, never the client's ID; RFC 5452 section 9.2),
@@ -71,6 +71,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/mutant.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
@@ -78,6 +79,8 @@
 #include <vnet/wire/dns.hpp>
 
 namespace vnet::svc {
+
+using vnet::to_string;
 
 /// An address and UDP/TCP port: a client (a VM's resolver) or an upstream server.
 struct dns_endpoint {
@@ -88,12 +91,18 @@ struct dns_endpoint {
 
 enum class dns_transport : std::uint8_t { udp, tcp };
 
-constexpr std::string_view to_string(dns_transport t) noexcept { return t == dns_transport::udp ? "udp" : "tcp"; }
+inline constexpr enum_name<dns_transport> dns_transport_names[] = {
+    {dns_transport::udp, "udp"}, {dns_transport::tcp, "tcp"},
+};
+constexpr std::span<const enum_name<dns_transport>> enum_names(dns_transport) noexcept { return dns_transport_names; }
 
 /// Who a message the proxy emits is for.
 enum class dns_peer : std::uint8_t { client, upstream };
 
-constexpr std::string_view to_string(dns_peer p) noexcept { return p == dns_peer::client ? "client" : "upstream"; }
+inline constexpr enum_name<dns_peer> dns_peer_names[] = {
+    {dns_peer::client, "client"}, {dns_peer::upstream, "upstream"},
+};
+constexpr std::span<const enum_name<dns_peer>> enum_names(dns_peer) noexcept { return dns_peer_names; }
 
 /// One message the proxy wants sent. Over TCP the payload is framed: the 2-byte length
 /// then the message (RFC 1035 4.2.2).
@@ -140,18 +149,13 @@ enum class dns_proxy_drop : std::uint8_t {
 
 inline constexpr std::size_t dns_proxy_drop_count = static_cast<std::size_t>(dns_proxy_drop::count_);
 
-constexpr std::string_view to_string(dns_proxy_drop d) noexcept {
-    switch (d) {
-        case dns_proxy_drop::client_short: return "client_short";
-        case dns_proxy_drop::client_response: return "client_response";
-        case dns_proxy_drop::upstream_malformed: return "upstream_malformed";
-        case dns_proxy_drop::upstream_unmatched: return "upstream_unmatched";
-        case dns_proxy_drop::outstanding_full: return "outstanding_full";
-        case dns_proxy_drop::encode_failed: return "encode_failed";
-        case dns_proxy_drop::count_: break;
-    }
-    return "?";
-}
+inline constexpr enum_name<dns_proxy_drop> dns_proxy_drop_names[] = {
+    {dns_proxy_drop::client_short, "client_short"}, {dns_proxy_drop::client_response, "client_response"},
+    {dns_proxy_drop::upstream_malformed, "upstream_malformed"},
+    {dns_proxy_drop::upstream_unmatched, "upstream_unmatched"}, {dns_proxy_drop::outstanding_full, "outstanding_full"},
+    {dns_proxy_drop::encode_failed, "encode_failed"},
+};
+constexpr std::span<const enum_name<dns_proxy_drop>> enum_names(dns_proxy_drop) noexcept { return dns_proxy_drop_names; }
 
 struct dns_proxy_counters {
     // client side
@@ -954,30 +958,6 @@ private:
 
 }  // namespace vnet::svc
 
-template <>
-struct fmt::formatter<vnet::svc::dns_proxy_drop> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dns_proxy_drop d, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(d), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::dns_transport> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dns_transport t, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(t), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::dns_peer> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::dns_peer p, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(p), ctx);
-    }
-};
-
 /// "172.31.96.1:53"
 template <>
 struct fmt::formatter<vnet::svc::dns_endpoint> {
@@ -1014,14 +994,7 @@ struct fmt::formatter<vnet::svc::dns_proxy_counters> {
             c.cache_answers, c.forwarded, c.formerr, c.notimp, c.badvers, c.servfail_timeout, c.servfail_busy,
             c.servfail_no_upstream, c.truncated_replies, c.upstream_queries, c.failovers, c.retransmits, c.tcp_fallbacks, c.upstream_answers, c.cached,
             c.negative_cached);
-        bool any = false;
-        for (std::size_t i = 0; i < vnet::svc::dns_proxy_drop_count; ++i) {
-            if (c.drops[i] == 0) continue;
-            out = fmt::format_to(out, " {}={}", static_cast<vnet::svc::dns_proxy_drop>(i), c.drops[i]);
-            any = true;
-        }
-        if (!any) out = fmt::format_to(out, " none");
-        return out;
+        return vnet::format_counters<vnet::svc::dns_proxy_drop>(out, c.drops);
     }
 };
 

@@ -1,6 +1,6 @@
 // vnet/services/gateway.hpp - the ARP / gateway responder of a host vNIC: what the host's
 // own IP stack answers on a switch where it is the gateway (the Default Switch, an internal
-// switch with NAT). DESIGN.md "services": "ARP/gateway responder".
+// switch with NAT). docs/design.md "Layers", services: "ARP/ICMP gateway responder".
 //
 //   gateway_responder gw = *gateway_responder::make({host_mac, ipv4_prefix(host_ip, 20)});
 //   auto r = gw.handle_frame(frame, now, out);   // out: at least max(frame.size(), 60) octets
@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -48,6 +49,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
@@ -59,6 +61,8 @@
 #include <vnet/wire/vlan.hpp>
 
 namespace vnet::svc {
+
+using vnet::to_string;
 
 /// One IPv4 -> MAC binding of a station on the switch.
 struct neighbor_entry {
@@ -180,19 +184,13 @@ enum class gateway_drop : std::uint8_t {
 
 inline constexpr std::size_t gateway_drop_count = static_cast<std::size_t>(gateway_drop::count_);
 
-constexpr std::string_view to_string(gateway_drop d) noexcept {
-    switch (d) {
-        case gateway_drop::malformed: return "malformed";
-        case gateway_drop::bad_checksum: return "bad_checksum";
-        case gateway_drop::fragment: return "fragment";
-        case gateway_drop::arp_unsupported: return "arp_unsupported";
-        case gateway_drop::arp_bad_sender: return "arp_bad_sender";
-        case gateway_drop::echo_to_broadcast: return "echo_to_broadcast";
-        case gateway_drop::buffer_too_small: return "buffer_too_small";
-        case gateway_drop::count_: break;
-    }
-    return "?";
-}
+inline constexpr enum_name<gateway_drop> gateway_drop_names[] = {
+    {gateway_drop::malformed, "malformed"}, {gateway_drop::bad_checksum, "bad_checksum"},
+    {gateway_drop::fragment, "fragment"}, {gateway_drop::arp_unsupported, "arp_unsupported"},
+    {gateway_drop::arp_bad_sender, "arp_bad_sender"}, {gateway_drop::echo_to_broadcast, "echo_to_broadcast"},
+    {gateway_drop::buffer_too_small, "buffer_too_small"},
+};
+constexpr std::span<const enum_name<gateway_drop>> enum_names(gateway_drop) noexcept { return gateway_drop_names; }
 
 enum class gateway_verdict : std::uint8_t {
     replied,   // a reply frame was written (length > 0)
@@ -202,16 +200,11 @@ enum class gateway_verdict : std::uint8_t {
     dropped,   // the reason is in gateway_result::drop
 };
 
-constexpr std::string_view to_string(gateway_verdict v) noexcept {
-    switch (v) {
-        case gateway_verdict::replied: return "replied";
-        case gateway_verdict::absorbed: return "absorbed";
-        case gateway_verdict::pass: return "pass";
-        case gateway_verdict::not_ours: return "not_ours";
-        case gateway_verdict::dropped: return "dropped";
-    }
-    return "?";
-}
+inline constexpr enum_name<gateway_verdict> gateway_verdict_names[] = {
+    {gateway_verdict::replied, "replied"}, {gateway_verdict::absorbed, "absorbed"}, {gateway_verdict::pass, "pass"},
+    {gateway_verdict::not_ours, "not_ours"}, {gateway_verdict::dropped, "dropped"},
+};
+constexpr std::span<const enum_name<gateway_verdict>> enum_names(gateway_verdict) noexcept { return gateway_verdict_names; }
 
 struct gateway_result {
     gateway_verdict verdict = gateway_verdict::not_ours;
@@ -425,22 +418,6 @@ private:
 
 }  // namespace vnet::svc
 
-template <>
-struct fmt::formatter<vnet::svc::gateway_drop> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::gateway_drop d, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(d), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::gateway_verdict> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::gateway_verdict v, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(v), ctx);
-    }
-};
-
 /// "arp requests 2 replies 2 probes 1 conflicts 0 announcements 0, echo 1/1, learned 2,
 /// passed 3, not ours 5, drops: none" (only non-zero drop reasons).
 template <>
@@ -453,14 +430,7 @@ struct fmt::formatter<vnet::svc::gateway_counters> {
                                   "learned {}, passed {}, not ours {}, drops:",
                                   c.arp_requests, c.arp_replies, c.probes_defended, c.conflicts, c.announcements,
                                   c.echo_requests, c.echo_replies, c.learned, c.passed, c.not_ours);
-        bool any = false;
-        for (std::size_t i = 0; i < vnet::svc::gateway_drop_count; ++i) {
-            if (c.drops[i] == 0) continue;
-            out = fmt::format_to(out, " {}={}", static_cast<vnet::svc::gateway_drop>(i), c.drops[i]);
-            any = true;
-        }
-        if (!any) out = fmt::format_to(out, " none");
-        return out;
+        return vnet::format_counters<vnet::svc::gateway_drop>(out, c.drops);
     }
 };
 

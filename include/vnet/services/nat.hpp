@@ -34,7 +34,7 @@
 // - Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): an inside host reaching the external
 //   address on a static mapping's port is translated both ways and comes back inside
 //   with the external address and port as its source (verdict hairpinned).
-// - One NAT per host as WinNAT (EFLOW-FACTS "Hyper-V port and switch features": one NAT
+// - One NAT per host as WinNAT (docs/eflow-facts.md "Hyper-V port and switch features": one NAT
 //   network per host): nat_registry refuses a second one.
 // Every dropped packet is counted under a named reason (nat_drop). The table has a
 // capacity; a new flow that does not fit first makes expired flows go, and is dropped
@@ -56,6 +56,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/mutant.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
@@ -68,17 +69,15 @@
 
 namespace vnet::svc {
 
+using vnet::to_string;
+
 /// What the NAT translates; the values are the IP protocol numbers.
 enum class nat_protocol : std::uint8_t { icmp = 1, tcp = 6, udp = 17 };
 
-constexpr std::string_view to_string(nat_protocol p) noexcept {
-    switch (p) {
-        case nat_protocol::icmp: return "icmp";
-        case nat_protocol::tcp: return "tcp";
-        case nat_protocol::udp: return "udp";
-    }
-    return "?";
-}
+inline constexpr enum_name<nat_protocol> nat_protocol_names[] = {
+    {nat_protocol::icmp, "icmp"}, {nat_protocol::tcp, "tcp"}, {nat_protocol::udp, "udp"},
+};
+constexpr std::span<const enum_name<nat_protocol>> enum_names(nat_protocol) noexcept { return nat_protocol_names; }
 
 /// Idle timeouts (see the header comment for their sources).
 struct nat_timeouts {
@@ -128,22 +127,14 @@ enum class nat_drop : std::uint8_t {
 
 inline constexpr std::size_t nat_drop_count = static_cast<std::size_t>(nat_drop::count_);
 
-constexpr std::string_view to_string(nat_drop d) noexcept {
-    switch (d) {
-        case nat_drop::malformed: return "malformed";
-        case nat_drop::bad_checksum: return "bad_checksum";
-        case nat_drop::not_inside: return "not_inside";
-        case nat_drop::not_external: return "not_external";
-        case nat_drop::unsupported_protocol: return "unsupported_protocol";
-        case nat_drop::unsupported_icmp: return "unsupported_icmp";
-        case nat_drop::fragment: return "fragment";
-        case nat_drop::no_mapping: return "no_mapping";
-        case nat_drop::port_exhausted: return "port_exhausted";
-        case nat_drop::table_full: return "table_full";
-        case nat_drop::count_: break;
-    }
-    return "?";
-}
+inline constexpr enum_name<nat_drop> nat_drop_names[] = {
+    {nat_drop::malformed, "malformed"}, {nat_drop::bad_checksum, "bad_checksum"}, {nat_drop::not_inside, "not_inside"},
+    {nat_drop::not_external, "not_external"}, {nat_drop::unsupported_protocol, "unsupported_protocol"},
+    {nat_drop::unsupported_icmp, "unsupported_icmp"}, {nat_drop::fragment, "fragment"},
+    {nat_drop::no_mapping, "no_mapping"}, {nat_drop::port_exhausted, "port_exhausted"},
+    {nat_drop::table_full, "table_full"},
+};
+constexpr std::span<const enum_name<nat_drop>> enum_names(nat_drop) noexcept { return nat_drop_names; }
 
 enum class nat_verdict : std::uint8_t {
     translated,  // rewritten: send it on (outbound: to the outside; inbound: to the inside)
@@ -151,14 +142,10 @@ enum class nat_verdict : std::uint8_t {
     dropped,     // untouched reason in nat_result::drop (the packet may have been partly rewritten)
 };
 
-constexpr std::string_view to_string(nat_verdict v) noexcept {
-    switch (v) {
-        case nat_verdict::translated: return "translated";
-        case nat_verdict::hairpinned: return "hairpinned";
-        case nat_verdict::dropped: return "dropped";
-    }
-    return "?";
-}
+inline constexpr enum_name<nat_verdict> nat_verdict_names[] = {
+    {nat_verdict::translated, "translated"}, {nat_verdict::hairpinned, "hairpinned"}, {nat_verdict::dropped, "dropped"},
+};
+constexpr std::span<const enum_name<nat_verdict>> enum_names(nat_verdict) noexcept { return nat_verdict_names; }
 
 struct nat_result {
     nat_verdict verdict = nat_verdict::dropped;
@@ -187,14 +174,11 @@ struct nat_counters {
 /// Where a TCP flow is (RFC 5382 section 5): opening and closing are "transitory".
 enum class nat_tcp_phase : std::uint8_t { opening, established, closing };
 
-constexpr std::string_view to_string(nat_tcp_phase p) noexcept {
-    switch (p) {
-        case nat_tcp_phase::opening: return "opening";
-        case nat_tcp_phase::established: return "established";
-        case nat_tcp_phase::closing: return "closing";
-    }
-    return "?";
-}
+inline constexpr enum_name<nat_tcp_phase> nat_tcp_phase_names[] = {
+    {nat_tcp_phase::opening, "opening"}, {nat_tcp_phase::established, "established"},
+    {nat_tcp_phase::closing, "closing"},
+};
+constexpr std::span<const enum_name<nat_tcp_phase>> enum_names(nat_tcp_phase) noexcept { return nat_tcp_phase_names; }
 
 /// Bits of nat_flow::tcp_state.
 namespace nat_tcp_bits {
@@ -808,7 +792,7 @@ private:
     std::uint32_t min_deadline_ = time_max;  // no flow expires before this (a lower bound)
 };
 
-/// The host's NATs: at most one, as WinNAT (EFLOW-FACTS: one NAT network per host).
+/// The host's NATs: at most one, as WinNAT (docs/eflow-facts.md: one NAT network per host).
 class nat_registry {
 public:
     /// New-NetNat. uplink_networks are the prefixes of the host's other interfaces; the
@@ -848,38 +832,6 @@ private:
 
 }  // namespace vnet::svc
 
-template <>
-struct fmt::formatter<vnet::svc::nat_drop> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::nat_drop d, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(d), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::nat_protocol> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::nat_protocol p, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(p), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::nat_tcp_phase> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::nat_tcp_phase p, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(p), ctx);
-    }
-};
-
-template <>
-struct fmt::formatter<vnet::svc::nat_verdict> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::svc::nat_verdict v, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::svc::to_string(v), ctx);
-    }
-};
-
 /// "translated", or "dropped (no_mapping)".
 template <>
 struct fmt::formatter<vnet::svc::nat_result> {
@@ -901,14 +853,7 @@ struct fmt::formatter<vnet::svc::nat_counters> {
         auto out = fmt::format_to(ctx.out(), "out {}, in {}, hairpinned {}, icmp errors {}, flows created {} expired {}, drops:",
                                   c.outbound, c.inbound, c.hairpinned, c.icmp_errors, c.flows_created,
                                   c.flows_expired);
-        bool any = false;
-        for (std::size_t i = 0; i < vnet::svc::nat_drop_count; ++i) {
-            if (c.drops[i] == 0) continue;
-            out = fmt::format_to(out, " {}={}", static_cast<vnet::svc::nat_drop>(i), c.drops[i]);
-            any = true;
-        }
-        if (!any) out = fmt::format_to(out, " none");
-        return out;
+        return vnet::format_counters<vnet::svc::nat_drop>(out, c.drops);
     }
 };
 

@@ -4,7 +4,7 @@
 // VM, outbound: from the VM), matching the local (VM side) and remote address or prefix,
 // the IP protocol and the local and remote port ranges. Rules are tried by weight, highest
 // first (extended ACLs); the first matching rule decides; no match allows. The firewall
-// tables of EFLOW-FACTS.md "Firewall guidance" (inbound 8883 / 5671 / 443 blocked,
+// tables of docs/eflow-facts.md "Firewall guidance" (inbound 8883 / 5671 / 443 blocked,
 // outbound open) are expressed with these rules.
 #pragma once
 

@@ -1,6 +1,6 @@
 // vnet/switch/clock.hpp - the injected clock of the switch.
 //
-// The switch never reads a system clock by itself (DESIGN.md "Principles": time is
+// The switch never reads a system clock by itself (docs/design.md "Principles": time is
 // injected). A clock is any object with now() returning a std::chrono::nanoseconds
 // count from an arbitrary, monotonic epoch. Programs use steady_clock_source; tests use
 // manual_clock and advance it by hand, so MAC aging and storm intervals are tested

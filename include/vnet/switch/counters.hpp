@@ -2,18 +2,23 @@
 //
 // Every frame the switch drops is counted on one port under a named reason, the way VPP
 // graph nodes declare their error counters and Open vSwitch bumps named coverage
-// counters instead of logging (STYLE.md). Ingress reasons count on the input port,
+// counters instead of logging (docs/style.md). Ingress reasons count on the input port,
 // egress reasons (vlan_filter and acl_deny towards a port) on the output port.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
+
 namespace vnet::sw {
+
+using vnet::to_string;
 
 enum class drop_reason : std::uint8_t {
     malformed,       // shorter than an Ethernet header, too many tags, VID 4095
@@ -30,21 +35,14 @@ enum class drop_reason : std::uint8_t {
 
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
 
-constexpr std::string_view to_string(drop_reason r) noexcept {
-    switch (r) {
-        case drop_reason::malformed: return "malformed";
-        case drop_reason::vlan_filter: return "vlan_filter";
-        case drop_reason::spoofed_source: return "spoofed_source";
-        case drop_reason::dhcp_guard: return "dhcp_guard";
-        case drop_reason::router_guard: return "router_guard";
-        case drop_reason::acl_deny: return "acl_deny";
-        case drop_reason::storm_limit: return "storm_limit";
-        case drop_reason::table_full: return "table_full";
-        case drop_reason::reflect: return "reflect";
-        case drop_reason::count_: break;
-    }
-    return "?";
-}
+inline constexpr enum_name<drop_reason> drop_reason_names[] = {
+    {drop_reason::malformed, "malformed"}, {drop_reason::vlan_filter, "vlan_filter"},
+    {drop_reason::spoofed_source, "spoofed_source"}, {drop_reason::dhcp_guard, "dhcp_guard"},
+    {drop_reason::router_guard, "router_guard"}, {drop_reason::acl_deny, "acl_deny"},
+    {drop_reason::storm_limit, "storm_limit"}, {drop_reason::table_full, "table_full"},
+    {drop_reason::reflect, "reflect"},
+};
+constexpr std::span<const enum_name<drop_reason>> enum_names(drop_reason) noexcept { return drop_reason_names; }
 
 struct port_counters {
     std::uint64_t rx_frames = 0;  // frames the port sent into the switch
@@ -66,14 +64,6 @@ struct port_counters {
 
 }  // namespace vnet::sw
 
-template <>
-struct fmt::formatter<vnet::sw::drop_reason> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::sw::drop_reason r, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::sw::to_string(r), ctx);
-    }
-};
-
 /// "rx 3 frames 192 bytes, tx 2 frames 128 bytes, flooded 1, mirrored 0, drops: reflect=1"
 /// (only non-zero drop reasons are listed; "drops: none" when there are none).
 template <>
@@ -83,13 +73,6 @@ struct fmt::formatter<vnet::sw::port_counters> {
     auto format(const vnet::sw::port_counters& c, Ctx& ctx) const {
         auto out = fmt::format_to(ctx.out(), "rx {} frames {} bytes, tx {} frames {} bytes, flooded {}, mirrored {}, drops:",
                                   c.rx_frames, c.rx_bytes, c.tx_frames, c.tx_bytes, c.flooded, c.mirrored);
-        bool any = false;
-        for (std::size_t i = 0; i < vnet::sw::drop_reason_count; ++i) {
-            if (c.drops[i] == 0) continue;
-            out = fmt::format_to(out, " {}={}", vnet::sw::to_string(static_cast<vnet::sw::drop_reason>(i)), c.drops[i]);
-            any = true;
-        }
-        if (!any) out = fmt::format_to(out, " none");
-        return out;
+        return vnet::format_counters<vnet::sw::drop_reason>(out, c.drops);
     }
 };

@@ -1,46 +1,49 @@
 // vnet/switch/kinds.hpp - switch kinds and the host's set of switches.
 //
-// The rules come from the seeds and EFLOW-FACTS.md:
+// The rules come from [HV], [IS] and docs/eflow-facts.md (docs/sources.md):
 // - External: bound to exactly one physical adapter; with allow_management_os the host
 //   shares the adapter through a host vNIC that takes over the adapter's IPv4
-//   configuration (seed 002, the External switch walkthrough and the comments "the
-//   virtual NIC should get the physical NIC's config? Correct (for ipv4)"; EFLOW-FACTS.md
+//   configuration ([HV], the External switch walkthrough and the comments "the
+//   virtual NIC should get the physical NIC's config? Correct (for ipv4)"; docs/eflow-facts.md
 //   "Hyper-V port and switch features").
 // - Internal: VM ports and one host vNIC "vEthernet (Name)"; Private: VM ports only
-//   (EFLOW-FACTS.md "Hyper-V port and switch features").
+//   (docs/eflow-facts.md "Hyper-V port and switch features").
 // - Default: an internal switch created by the host; "You cannot change the Default
-//   switch" (seed 004 "However"); it cannot be created or removed by the user.
+//   switch" ([IS] "However"); it cannot be created or removed by the user.
 // - One physical adapter per switch, an adapter on one switch at a time, one host vNIC per
 //   switch; an adapter can be added to a switch that has none, removed, or changed at any
-//   time, which turns the switch into / out of an External switch (seed 004 "Hyper-V
+//   time, which turns the switch into / out of an External switch ([IS] "Hyper-V
 //   Virtual Switches" and "However").
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
 
 namespace vnet::sw {
 
-enum class switch_kind : std::uint8_t { external, internal, private_, default_switch };
+using vnet::to_string;
 
-constexpr std::string_view to_string(switch_kind k) noexcept {
-    switch (k) {
-        case switch_kind::external: return "external";
-        case switch_kind::internal: return "internal";
-        case switch_kind::private_: return "private";
-        case switch_kind::default_switch: return "default";
-    }
-    return "?";
-}
+/// The kind of a switch, for the switch itself, the lab files (which spell the names of the
+/// table below) and the conformance tables. default_ is the lab file's spelling of
+/// default_switch, the same value.
+enum class switch_kind : std::uint8_t { external, internal, private_, default_switch, default_ = default_switch };
+
+inline constexpr enum_name<switch_kind> switch_kind_names[] = {
+    {switch_kind::external, "external"}, {switch_kind::internal, "internal"}, {switch_kind::private_, "private"},
+    {switch_kind::default_switch, "default"},
+};
+constexpr std::span<const enum_name<switch_kind>> enum_names(switch_kind) noexcept { return switch_kind_names; }
 
 /// What is plugged into a switch port.
 enum class port_role : std::uint8_t {
@@ -49,14 +52,10 @@ enum class port_role : std::uint8_t {
     external_adapter,  // the physical adapter of an External switch (the uplink)
 };
 
-constexpr std::string_view to_string(port_role r) noexcept {
-    switch (r) {
-        case port_role::vm: return "vm";
-        case port_role::host_vnic: return "host_vnic";
-        case port_role::external_adapter: return "external_adapter";
-    }
-    return "?";
-}
+inline constexpr enum_name<port_role> port_role_names[] = {
+    {port_role::vm, "vm"}, {port_role::host_vnic, "host_vnic"}, {port_role::external_adapter, "external_adapter"},
+};
+constexpr std::span<const enum_name<port_role>> enum_names(port_role) noexcept { return port_role_names; }
 
 /// The name the Default Switch has on every host.
 inline constexpr std::string_view default_switch_name = "Default Switch";
@@ -289,10 +288,3 @@ private:
 
 }  // namespace vnet::sw
 
-template <>
-struct fmt::formatter<vnet::sw::switch_kind> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::sw::switch_kind k, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::sw::to_string(k), ctx);
-    }
-};

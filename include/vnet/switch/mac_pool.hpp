@@ -2,7 +2,7 @@
 //
 // Hyper-V hands out dynamic MACs from 00:15:5D:dd:ee:00 - 00:15:5D:dd:ee:FF, where dd-ee
 // are the last two octets of the host's IP address: 256 addresses by default
-// (EFLOW-FACTS.md "Deployment cmdlets", [PS]). A NIC keeps its MAC across restarts
+// (docs/eflow-facts.md "Deployment cmdlets", [PS]). A NIC keeps its MAC across restarts
 // ("generated at creation, stored, kept across reboots", [NW]): the pool maps NIC names to
 // addresses and saves / loads that map as text:
 //

@@ -6,7 +6,7 @@
 // a virtual call); the views are valid for the duration of the call only. memory_port
 // keeps copies (tests, the lab's in-memory peers); counting_port only counts (benchmarks).
 //
-// Port features follow Set-VMNetworkAdapter (EFLOW-FACTS.md "Hyper-V port and switch
+// Port features follow Set-VMNetworkAdapter (docs/eflow-facts.md "Hyper-V port and switch
 // features"): MAC address spoofing off by default (only the assigned MAC may send),
 // DHCP guard, router guard, storm limit (packets per second, 0 = none), port mirroring
 // none / source / destination, and port ACLs.
@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/mac.hpp>
 #include <vnet/switch/acl.hpp>
@@ -28,19 +29,17 @@
 
 namespace vnet::sw {
 
+using vnet::to_string;
+
 template <class T>
 concept frame_sink = requires(T& t, std::span<const bytes_view> batch) { t.receive(batch); };
 
 enum class mirror_mode : std::uint8_t { none, source, destination };
 
-constexpr std::string_view to_string(mirror_mode m) noexcept {
-    switch (m) {
-        case mirror_mode::none: return "none";
-        case mirror_mode::source: return "source";
-        case mirror_mode::destination: return "destination";
-    }
-    return "?";
-}
+inline constexpr enum_name<mirror_mode> mirror_mode_names[] = {
+    {mirror_mode::none, "none"}, {mirror_mode::source, "source"}, {mirror_mode::destination, "destination"},
+};
+constexpr std::span<const enum_name<mirror_mode>> enum_names(mirror_mode) noexcept { return mirror_mode_names; }
 
 struct port_config {
     std::string name;

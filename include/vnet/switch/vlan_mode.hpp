@@ -1,6 +1,6 @@
 // vnet/switch/vlan_mode.hpp - per-port VLAN settings (Set-VMNetworkAdapterVlan).
 //
-// The modes are exclusive (EFLOW-FACTS.md "Hyper-V port and switch features"):
+// The modes are exclusive (docs/eflow-facts.md "Hyper-V port and switch features"):
 // - untagged: the port is on the untagged network (VLAN 0 inside the switch);
 // - access: one VLAN id, the tag is removed towards the VM and added towards trunks;
 // - trunk: an allowed VLAN list plus a native VLAN sent untagged (native 0: untagged
@@ -15,24 +15,24 @@
 #include <bitset>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string_view>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/error.hpp>
 
 namespace vnet::sw {
 
+using vnet::to_string;
+
 enum class vlan_mode : std::uint8_t { untagged, access, trunk, pvlan };
 enum class pvlan_mode : std::uint8_t { isolated, community, promiscuous };
 
-constexpr std::string_view to_string(vlan_mode m) noexcept {
-    switch (m) {
-        case vlan_mode::untagged: return "untagged";
-        case vlan_mode::access: return "access";
-        case vlan_mode::trunk: return "trunk";
-        case vlan_mode::pvlan: return "private";
-    }
-    return "?";
-}
+inline constexpr enum_name<vlan_mode> vlan_mode_names[] = {
+    {vlan_mode::untagged, "untagged"}, {vlan_mode::access, "access"}, {vlan_mode::trunk, "trunk"},
+    {vlan_mode::pvlan, "private"},
+};
+constexpr std::span<const enum_name<vlan_mode>> enum_names(vlan_mode) noexcept { return vlan_mode_names; }
 
 struct vlan_setting {
     vlan_mode mode = vlan_mode::untagged;

@@ -10,13 +10,13 @@
 // - Layer 2 only: the switch learns (VLAN, source MAC) -> port and forwards known unicast
 //   to exactly one port; unknown unicast, broadcast and multicast go to every other port of
 //   the same VLAN: it "will act as a 'hub' rather than a switch and send packets out on all
-//   virtual switch ports" until it has learned (seed 002 / 003, last section). It never
-//   routes: two subnets on one switch need a router (seed 002, comments of Simone and
+//   virtual switch ports" until it has learned ([HV], last section). It never
+//   routes: two subnets on one switch need a router ([HV], comments of Simone and
 //   jhoward, "virtual network switches operate at level 2").
 // - A frame never goes back out of its input port (a known destination on the input port
 //   is dropped as "reflect", VPP l2_fwd REFLECT_DROP).
 // - Ports are added and removed at any time: "ports can be added and removed dynamically
-//   as needed" (seed 002 / 003, the $30 switch comparison).
+//   as needed" ([HV], the $30 switch comparison).
 //
 // Hot path: frames are processed in batches; per frame there is no allocation (output
 // views go into per-port vectors that keep their capacity, rewritten frames into a chunked
@@ -117,9 +117,9 @@ public:
     const switch_spec& spec() const noexcept { return spec_; }
 
     /// Changes kind / adapter / allow_management_os. The Default Switch cannot be changed
-    /// (seed 004 "However"), no switch can become it, and the new kind must admit the ports
+    /// ([IS] "However"), no switch can become it, and the new kind must admit the ports
     /// the switch has (a Private switch has no host vNIC, only an External switch has an
-    /// adapter port; EFLOW-FACTS.md "Hyper-V port and switch features").
+    /// adapter port; docs/eflow-facts.md "Hyper-V port and switch features").
     result<void> set_spec(switch_spec s) {
         if (spec_.kind == switch_kind::default_switch)
             return fail(layer::vswitch, errc::conflict, "the Default Switch cannot be changed");
@@ -316,7 +316,7 @@ private:
     }
 
     static void derive(port_state& p) noexcept {
-        // MAC address spoofing applies to VM adapters with an assigned MAC (EFLOW-FACTS.md
+        // MAC address spoofing applies to VM adapters with an assigned MAC (docs/eflow-facts.md
         // "Hyper-V port and switch features": off means only the assigned MAC may send).
         p.check_spoof = p.cfg.role == port_role::vm && p.cfg.mac && !p.cfg.mac_spoofing;
         p.mac48 = p.cfg.mac ? p.cfg.mac->to_u64() : 0;
@@ -462,7 +462,7 @@ private:
     }
 
     // Port mirroring: copies of what a source port sends or receives go to every
-    // destination port of the switch (EFLOW-FACTS.md "Hyper-V port and switch features",
+    // destination port of the switch (docs/eflow-facts.md "Hyper-V port and switch features",
     // PortMirroring None|Source|Destination, same switch), once per frame.
     void mirror(port_index in, port_index src, bytes_view v) {
         for (port_index d : mirror_dests_) {

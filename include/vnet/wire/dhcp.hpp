@@ -39,11 +39,14 @@
 #include <vector>
 
 #include <vnet/core/bytes.hpp>
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
 
 namespace vnet::wire {
+
+using vnet::to_string;
 
 /// UDP ports (RFC 2131 section 4.1).
 namespace dhcp_port {
@@ -133,19 +136,16 @@ enum class dhcp_message_type : std::uint8_t {
     inform = 8,
 };
 
-constexpr std::string_view to_string(dhcp_message_type t) noexcept {
-    switch (t) {
-        case dhcp_message_type::discover: return "DHCPDISCOVER";
-        case dhcp_message_type::offer: return "DHCPOFFER";
-        case dhcp_message_type::request: return "DHCPREQUEST";
-        case dhcp_message_type::decline: return "DHCPDECLINE";
-        case dhcp_message_type::ack: return "DHCPACK";
-        case dhcp_message_type::nak: return "DHCPNAK";
-        case dhcp_message_type::release: return "DHCPRELEASE";
-        case dhcp_message_type::inform: return "DHCPINFORM";
-    }
-    return "unknown";
+inline constexpr enum_name<dhcp_message_type> dhcp_message_type_names[] = {
+    {dhcp_message_type::discover, "DHCPDISCOVER"}, {dhcp_message_type::offer, "DHCPOFFER"},
+    {dhcp_message_type::request, "DHCPREQUEST"}, {dhcp_message_type::decline, "DHCPDECLINE"},
+    {dhcp_message_type::ack, "DHCPACK"}, {dhcp_message_type::nak, "DHCPNAK"},
+    {dhcp_message_type::release, "DHCPRELEASE"}, {dhcp_message_type::inform, "DHCPINFORM"},
+};
+constexpr std::span<const enum_name<dhcp_message_type>> enum_names(dhcp_message_type) noexcept {
+    return dhcp_message_type_names;
 }
+constexpr std::string_view enum_unnamed(dhcp_message_type) noexcept { return "unknown"; }
 
 /// One RFC 3442 route: destination prefix (host bits cleared) and router.
 struct classless_route {
@@ -1069,11 +1069,3 @@ private:
 };
 
 }  // namespace vnet::wire
-
-template <>
-struct fmt::formatter<vnet::wire::dhcp_message_type> : fmt::formatter<std::string_view> {
-    template <class Ctx>
-    auto format(vnet::wire::dhcp_message_type t, Ctx& ctx) const {
-        return fmt::formatter<std::string_view>::format(vnet::wire::to_string(t), ctx);
-    }
-};

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -36,12 +37,15 @@
 
 #include <fmt/format.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/ipv6.hpp>
 
 namespace vnet::wire {
+
+using vnet::to_string;
 
 inline constexpr std::uint16_t dns_port = 53;
 /// RFC 1035 4.2.1: plain UDP messages are at most 512 bytes.
@@ -113,15 +117,11 @@ constexpr std::string_view dns_type_name(std::uint16_t t) noexcept {
 enum class dns_section : std::uint8_t { question, answer, authority, additional };
 
 /// The section's name as used in error fields ("dns.answer: truncated").
-constexpr std::string_view to_string(dns_section s) noexcept {
-    switch (s) {
-        case dns_section::question: return "question";
-        case dns_section::answer: return "answer";
-        case dns_section::authority: return "authority";
-        case dns_section::additional: return "additional";
-    }
-    return "?";
-}
+inline constexpr enum_name<dns_section> dns_section_names[] = {
+    {dns_section::question, "question"}, {dns_section::answer, "answer"}, {dns_section::authority, "authority"},
+    {dns_section::additional, "additional"},
+};
+constexpr std::span<const enum_name<dns_section>> enum_names(dns_section) noexcept { return dns_section_names; }
 
 // ---------------------------------------------------------------------------------------
 // Names (RFC 1035 3.1, 2.3.4)
