@@ -82,16 +82,22 @@ is_builtin() {
 
 command -v shfmt >/dev/null || { echo "ci/check-programs.sh: shfmt is needed (ci/deps.sh installs it)" >&2; exit 2; }
 programs_of_script() {  # programs_of_script FILE|- -> "program line" lines, from shfmt's syntax tree
-  shfmt --to-json < "$1" | python3 "$root/ci/lib/shell_programs.py"
+  local src=$1 out
+  [ "$src" = - ] && src=/dev/stdin
+  # A script that cannot be read or parsed is an error of this check, never "nothing found".
+  out=$(shfmt --to-json < "$src" | python3 "$root/ci/lib/shell_programs.py") ||
+    { echo "ci/check-programs.sh: cannot read the commands of $2" >&2; exit 2; }
+  [ -z "$out" ] || printf '%s\n' "$out"
 }
 
 # 2. Host-side scripts: the first word of every simple command, from the syntax tree.
 for f in ci/*.sh vm-images/*.sh tests/*/*.sh; do
   [ -f "$f" ] || continue
   while read -r w line; do
+    [ "$w" = "!parse-error" ] && exit 2
     is_builtin "$w" && continue
     add "$w" "$f:$line"
-  done < <(programs_of_script "$f")
+  done < <(programs_of_script "$f" "$f" || echo "!parse-error $f")
 done
 
 # 3. Exec logs written by io::spawn (VNET_EXEC_LOG).
@@ -101,10 +107,11 @@ for log in "${logs[@]}"; do
       exec) is_builtin "$text" || add "$(basename -- "$text")" "run by a test ($log)" ;;
       sh)
         while read -r w _; do
+          [ "$w" = "!parse-error" ] && exit 2
           is_builtin "$w" || add "$w" "a sh -c script run by a test ($log)"
-        done < <(printf '%b\n' "$text" | programs_of_script -) ;;
+        done < <(printf '%b\n' "$text" | programs_of_script - "a sh -c script in $log" || echo "!parse-error $log") ;;
     esac
-  done < "$log"
+  done < <(sort -u -- "$log")  # each distinct line once
 done
 
 # Resolve and check owners in one pass (ci/lib/program_owners.py): one dpkg -S for all.

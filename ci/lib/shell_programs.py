@@ -71,7 +71,10 @@ def walk(node, found, funcs):
 
 
 def main():
-    tree = json.load(sys.stdin)
+    try:
+        tree = json.load(sys.stdin)
+    except json.JSONDecodeError as e:
+        sys.exit(f"shell_programs.py: no syntax tree on stdin ({e})")
     found, funcs = [], set()
     walk(tree, found, funcs)
     seen = set()
