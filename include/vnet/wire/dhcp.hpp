@@ -43,6 +43,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/wire/tlv.hpp>
 
 namespace vnet::wire {
 
@@ -283,71 +284,42 @@ constexpr result<std::size_t> for_each_classless_route(bytes_view data, F&& f) {
     return count;
 }
 
-/// Walks the option instances of a checked dhcp_view: options field, then file, then
-/// sname when option 52 says so. Pad and end are skipped; cannot fail.
-class dhcp_options {
-public:
-    class iterator {
-    public:
-        using value_type = dhcp_option;
-        using difference_type = std::ptrdiff_t;
-
-        constexpr iterator() noexcept = default;
-        constexpr const dhcp_option& operator*() const noexcept { return cur_; }
-        constexpr const dhcp_option* operator->() const noexcept { return &cur_; }
-        constexpr iterator& operator++() noexcept {
-            advance();
-            return *this;
-        }
-        constexpr void operator++(int) noexcept { advance(); }
-        friend constexpr bool operator==(const iterator& i, std::default_sentinel_t) noexcept { return i.done_; }
-
-    private:
-        friend class dhcp_options;
-        constexpr iterator(bytes_view b, const std::array<detail::dhcp_region, 3>& regions, std::size_t count) noexcept
-            : b_(b), regions_(regions), count_(count), done_(false) {
-            if (count_ != 0) pos_ = regions_[0].begin;
-            advance();
-        }
-        constexpr void advance() noexcept {
-            while (ri_ < count_) {
-                const auto& r = regions_[ri_];
-                if (pos_ >= r.end || load_u8(b_, pos_) == dhcp_option_code::end) {
-                    if (++ri_ < count_) pos_ = regions_[ri_].begin;
-                    continue;
-                }
-                const std::uint8_t code = load_u8(b_, pos_);
-                if (code == dhcp_option_code::pad) {
-                    ++pos_;
-                    continue;
-                }
-                const std::size_t len = load_u8(b_, pos_ + 1);  // in bounds: checked by dhcp_view::parse
-                cur_ = dhcp_option{code, b_.subspan(pos_ + 2, len), r.kind};
-                pos_ += 2 + len;
-                return;
-            }
-            done_ = true;
-        }
-
-        // Copies, so that an iterator outlives the range object it came from.
-        bytes_view b_{};
-        std::array<detail::dhcp_region, 3> regions_{};
-        std::size_t count_ = 0;
-        std::size_t ri_ = 0;
-        std::size_t pos_ = 0;
-        dhcp_option cur_{};
-        bool done_ = true;
+/// The layout of the option instances of a checked dhcp_view: the options field, then
+/// file, then sname when option 52 says so (RFC 2131 section 4.1, RFC 2132 section 9.3).
+/// Pad and end are skipped; lengths were checked by dhcp_view::parse, so it cannot fail.
+struct dhcp_option_layout {
+    using value_type = dhcp_option;
+    struct cursor {
+        std::array<detail::dhcp_region, 3> regions{};  // in walking order
+        std::size_t count = 0;                         // regions in use
+        std::size_t region = 0;                        // the region being walked
+        std::size_t pos = 0;                           // where in the message
     };
+    static constexpr bool next(bytes_view b, cursor& c, value_type& out) noexcept {
+        while (c.region < c.count) {
+            const auto& r = c.regions[c.region];
+            if (c.pos >= r.end || load_u8(b, c.pos) == dhcp_option_code::end) {
+                if (++c.region < c.count) c.pos = c.regions[c.region].begin;
+                continue;
+            }
+            const std::uint8_t code = load_u8(b, c.pos);
+            if (code == dhcp_option_code::pad) {
+                ++c.pos;
+                continue;
+            }
+            const std::size_t len = load_u8(b, c.pos + 1);  // in bounds: checked by dhcp_view::parse
+            out = dhcp_option{code, b.subspan(c.pos + 2, len), r.kind};
+            c.pos += 2 + len;
+            return true;
+        }
+        return false;
+    }
+};
 
-    constexpr iterator begin() const noexcept { return iterator(b_, regions_, count_); }
-    constexpr std::default_sentinel_t end() const noexcept { return {}; }
-    constexpr bool empty() const noexcept { return begin() == end(); }
-
-private:
-    friend class dhcp_view;
-    bytes_view b_{};
-    std::array<detail::dhcp_region, 3> regions_{};
-    std::size_t count_ = 0;
+/// The option instances of a dhcp_view as a range of dhcp_option.
+class dhcp_options : public tlv_range<dhcp_option_layout> {
+public:
+    using tlv_range::tlv_range;
 };
 
 class dhcp_view {
@@ -449,13 +421,14 @@ public:
 
     // ---- options (RFC 2132, RFC 3396) ----
     constexpr dhcp_options options() const noexcept {
-        dhcp_options o;
-        o.b_ = b_;
-        if (!cookie_) return o;
-        o.regions_[o.count_++] = {field::options, b_.size(), dhcp_option_region::options};
-        if (overload_ & 1) o.regions_[o.count_++] = {field::file, field::cookie, dhcp_option_region::file};
-        if (overload_ & 2) o.regions_[o.count_++] = {field::sname, field::file, dhcp_option_region::sname};
-        return o;
+        dhcp_option_layout::cursor c;
+        if (cookie_) {
+            c.regions[c.count++] = {field::options, b_.size(), dhcp_option_region::options};
+            if (overload_ & 1) c.regions[c.count++] = {field::file, field::cookie, dhcp_option_region::file};
+            if (overload_ & 2) c.regions[c.count++] = {field::sname, field::file, dhcp_option_region::sname};
+            c.pos = c.regions[0].begin;
+        }
+        return dhcp_options(b_, c);
     }
     /// The data of the first instance of code.
     constexpr std::optional<bytes_view> option(std::uint8_t code) const noexcept {

@@ -42,6 +42,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/ipv6.hpp>
+#include <vnet/wire/tlv.hpp>
 
 namespace vnet::wire {
 
@@ -521,67 +522,42 @@ struct dns_record {
     constexpr std::size_t rdata_end() const noexcept { return rdata_offset + rdata.size(); }
 };
 
-/// Iterates the entries of one section; yields result<Entry> and ends after the first
-/// error. A section that ends before its count is dns.<section>: truncated.
+/// The layout of one section: `count` entries from an offset of the whole message (names
+/// may point anywhere before them); Entry::read decodes one and moves the offset. A section
+/// that ends before its count is dns.<section>: truncated.
 template <class Entry>
-class dns_entry_iterator {
-public:
+struct dns_entry_layout {
     using value_type = result<Entry>;
-    using difference_type = std::ptrdiff_t;
-
-    dns_entry_iterator() = default;
-    constexpr dns_entry_iterator(bytes_view message, std::size_t off, std::size_t count, dns_section s) noexcept
-        : msg_(message), off_(off), left_(count), section_(s) {
-        advance();
+    struct cursor {
+        std::size_t off = 0;   // just past the last entry read
+        std::size_t left = 0;  // entries still to read
+        dns_section section = dns_section::question;
+    };
+    static constexpr bool next(bytes_view message, cursor& c, value_type& out) noexcept {
+        if (c.left == 0) return false;
+        --c.left;
+        out = Entry::read(message, c.off, c.section);
+        return true;
     }
-
-    constexpr const result<Entry>& operator*() const noexcept { return cur_; }
-    constexpr const result<Entry>* operator->() const noexcept { return &cur_; }
-    constexpr dns_entry_iterator& operator++() noexcept {
-        if (!cur_) done_ = true;
-        else advance();
-        return *this;
-    }
-    constexpr void operator++(int) noexcept { ++*this; }
-    friend constexpr bool operator==(const dns_entry_iterator& it, std::default_sentinel_t) noexcept { return it.done_; }
-
-    /// Offset just past the last entry read.
-    constexpr std::size_t offset() const noexcept { return off_; }
-
-private:
-    constexpr void advance() noexcept {
-        if (left_ == 0) {
-            done_ = true;
-            return;
-        }
-        --left_;
-        cur_ = Entry::read(msg_, off_, section_);
-    }
-
-    bytes_view msg_{};
-    std::size_t off_ = 0;
-    std::size_t left_ = 0;
-    dns_section section_ = dns_section::question;
-    result<Entry> cur_{};
-    bool done_ = false;
 };
+
+/// Iterates the entries of one section; yields result<Entry> and ends after the first
+/// error.
+template <class Entry>
+using dns_entry_iterator = tlv_iterator<dns_entry_layout<Entry>>;
 
 /// A section as a range: `for (const auto& rr : view.answers()) if (rr) use(*rr);`
 template <class Entry>
-class dns_section_range {
+class dns_section_range : public tlv_range<dns_entry_layout<Entry>> {
 public:
     constexpr dns_section_range() noexcept = default;
     constexpr dns_section_range(bytes_view message, std::size_t off, std::size_t count, dns_section s) noexcept
-        : msg_(message), off_(off), count_(count), section_(s) {}
-    constexpr dns_entry_iterator<Entry> begin() const noexcept { return {msg_, off_, count_, section_}; }
-    constexpr std::default_sentinel_t end() const noexcept { return {}; }
+        : tlv_range<dns_entry_layout<Entry>>(message, {off, count, s}), count_(count), section_(s) {}
     constexpr std::size_t size() const noexcept { return count_; }
     constexpr bool empty() const noexcept { return count_ == 0; }
     constexpr dns_section section() const noexcept { return section_; }
 
 private:
-    bytes_view msg_{};
-    std::size_t off_ = 0;
     std::size_t count_ = 0;
     dns_section section_ = dns_section::question;
 };
@@ -703,46 +679,26 @@ struct dns_soa {
     friend constexpr bool operator==(const dns_soa&, const dns_soa&) = default;
 };
 
-/// Iterates <character-string>s (a length byte then that many bytes, RFC 1035 3.3);
+/// The layout of <character-string>s (a length byte then that many bytes, RFC 1035 3.3);
 /// yields result<bytes_view>, dns.txt: bad length when a string runs past the data.
-class dns_character_string_iterator {
-public:
+struct dns_character_string_layout {
     using value_type = result<bytes_view>;
-    using difference_type = std::ptrdiff_t;
-
-    dns_character_string_iterator() = default;
-    constexpr explicit dns_character_string_iterator(bytes_view data) noexcept : data_(data) { advance(); }
-    constexpr const result<bytes_view>& operator*() const noexcept { return cur_; }
-    constexpr const result<bytes_view>* operator->() const noexcept { return &cur_; }
-    constexpr dns_character_string_iterator& operator++() noexcept {
-        if (!cur_) done_ = true;
-        else advance();
-        return *this;
-    }
-    constexpr void operator++(int) noexcept { ++*this; }
-    friend constexpr bool operator==(const dns_character_string_iterator& it, std::default_sentinel_t) noexcept {
-        return it.done_;
-    }
-
-private:
-    constexpr void advance() noexcept {
-        if (off_ >= data_.size()) {
-            done_ = true;
-            return;
+    struct cursor {
+        std::size_t off = 0;
+    };
+    static constexpr bool next(bytes_view data, cursor& c, value_type& out) noexcept {
+        if (c.off >= data.size()) return false;
+        const std::size_t len = load_u8(data, c.off);
+        if (!in_bounds(data.size(), c.off + 1, len)) {
+            out = fail(layer::dns, errc::bad_length, "txt");
+            return true;
         }
-        std::size_t len = load_u8(data_, off_);
-        if (!in_bounds(data_.size(), off_ + 1, len)) {
-            cur_ = fail(layer::dns, errc::bad_length, "txt");
-            return;
-        }
-        cur_ = data_.subspan(off_ + 1, len);
-        off_ += 1 + len;
+        out = data.subspan(c.off + 1, len);
+        c.off += 1 + len;
+        return true;
     }
-    bytes_view data_{};
-    std::size_t off_ = 0;
-    result<bytes_view> cur_{};
-    bool done_ = false;
 };
+using dns_character_strings = tlv_range<dns_character_string_layout>;
 
 /// TXT rdata without copying: one or more character-strings filling the rdata.
 class dns_txt_view {
@@ -750,11 +706,10 @@ public:
     static constexpr std::uint16_t type = dns_type::txt;
     static constexpr result<dns_txt_view> parse(const dns_record& r) noexcept {
         if (r.rdata.empty()) return fail(layer::dns, errc::bad_length, "txt");
-        for (auto it = dns_character_string_iterator(r.rdata); it != std::default_sentinel; ++it)
-            if (!*it) return unexpected(it->error());
+        if (auto ok = dns_character_strings(r.rdata).validate(); !ok) return unexpected(ok.error());
         return dns_txt_view(r.rdata);
     }
-    constexpr dns_character_string_iterator begin() const noexcept { return dns_character_string_iterator(data_); }
+    constexpr tlv_iterator<dns_character_string_layout> begin() const noexcept { return dns_character_strings(data_).begin(); }
     constexpr std::default_sentinel_t end() const noexcept { return {}; }
     constexpr bytes_view bytes() const noexcept { return data_; }
 
@@ -769,51 +724,31 @@ struct dns_edns_option {
     bytes_view data{};
 };
 
-/// Iterates EDNS options; yields result<dns_edns_option>, dns.opt: bad option when an
-/// option header or its data runs past the rdata.
-class dns_edns_option_iterator {
-public:
+/// The layout of EDNS options (code, length, data); yields result<dns_edns_option>,
+/// dns.opt: bad option when an option header or its data runs past the rdata.
+struct dns_edns_option_layout {
     using value_type = result<dns_edns_option>;
-    using difference_type = std::ptrdiff_t;
-
-    dns_edns_option_iterator() = default;
-    constexpr explicit dns_edns_option_iterator(bytes_view data) noexcept : data_(data) { advance(); }
-    constexpr const result<dns_edns_option>& operator*() const noexcept { return cur_; }
-    constexpr const result<dns_edns_option>* operator->() const noexcept { return &cur_; }
-    constexpr dns_edns_option_iterator& operator++() noexcept {
-        if (!cur_) done_ = true;
-        else advance();
-        return *this;
-    }
-    constexpr void operator++(int) noexcept { ++*this; }
-    friend constexpr bool operator==(const dns_edns_option_iterator& it, std::default_sentinel_t) noexcept {
-        return it.done_;
-    }
-
-private:
-    constexpr void advance() noexcept {
-        if (off_ >= data_.size()) {
-            done_ = true;
-            return;
+    struct cursor {
+        std::size_t off = 0;
+    };
+    static constexpr bool next(bytes_view data, cursor& c, value_type& out) noexcept {
+        if (c.off >= data.size()) return false;
+        if (!in_bounds(data.size(), c.off, 4)) {
+            out = fail(layer::dns, errc::bad_option, "opt");
+            return true;
         }
-        if (!in_bounds(data_.size(), off_, 4)) {
-            cur_ = fail(layer::dns, errc::bad_option, "opt");
-            return;
+        const std::uint16_t code = load_be16(data, c.off);
+        const std::size_t len = load_be16(data, c.off + 2);
+        if (!in_bounds(data.size(), c.off + 4, len)) {
+            out = fail(layer::dns, errc::bad_option, "opt");
+            return true;
         }
-        std::uint16_t code = load_be16(data_, off_);
-        std::size_t len = load_be16(data_, off_ + 2);
-        if (!in_bounds(data_.size(), off_ + 4, len)) {
-            cur_ = fail(layer::dns, errc::bad_option, "opt");
-            return;
-        }
-        cur_ = dns_edns_option{code, data_.subspan(off_ + 4, len)};
-        off_ += 4 + len;
+        out = dns_edns_option{code, data.subspan(c.off + 4, len)};
+        c.off += 4 + len;
+        return true;
     }
-    bytes_view data_{};
-    std::size_t off_ = 0;
-    result<dns_edns_option> cur_{};
-    bool done_ = false;
 };
+using dns_edns_options = tlv_range<dns_edns_option_layout>;
 
 /// The OPT pseudo-RR (RFC 6891 6.1.2, 6.1.3): CLASS holds the requestor's UDP payload
 /// size, TTL holds the extended RCODE (high 8 bits), the version and the DO flag.
@@ -835,8 +770,7 @@ struct dns_opt {
     static constexpr result<dns_opt> parse(bool owner_is_root, std::uint16_t rclass, std::uint32_t ttl,
                                            bytes_view rdata) noexcept {
         if (!owner_is_root) return fail(layer::dns, errc::bad_value, "opt");
-        for (auto it = dns_edns_option_iterator(rdata); it != std::default_sentinel; ++it)
-            if (!*it) return unexpected(it->error());
+        if (auto ok = dns_edns_options(rdata).validate(); !ok) return unexpected(ok.error());
         return dns_opt{rclass,
                        static_cast<std::uint8_t>(ttl >> 24),
                        static_cast<std::uint8_t>((ttl >> 16) & 0xFF),
@@ -856,7 +790,7 @@ struct dns_opt {
         return (std::uint32_t{extended_rcode} << 24) | (std::uint32_t{version} << 16) | (dnssec_ok ? 0x8000u : 0u) |
                (z & 0x7FFFu);
     }
-    constexpr dns_edns_option_iterator begin() const noexcept { return dns_edns_option_iterator(options); }
+    constexpr tlv_iterator<dns_edns_option_layout> begin() const noexcept { return dns_edns_options(options).begin(); }
     constexpr std::default_sentinel_t end() const noexcept { return {}; }
 };
 

@@ -26,6 +26,7 @@
 #include <vnet/core/ipv6.hpp>
 #include <vnet/wire/checksum.hpp>
 #include <vnet/wire/ipv6.hpp>
+#include <vnet/wire/tlv.hpp>
 
 namespace vnet::wire {
 
@@ -148,69 +149,39 @@ struct mldv2_record {
     }
 };
 
-/// Input iterator over the records of an MLDv2 report; yields result<mldv2_record>. A
-/// record that runs past the message is an error (icmpv6.mldv2_record: truncated), after
-/// which the iteration ends.
-class mldv2_record_iterator {
-public:
+/// The layout of the records of an MLDv2 report: `count` records, each a header, its
+/// sources and its auxiliary data. A record that runs past the message is an error
+/// (icmpv6.mldv2_record: truncated), after which the walk ends.
+struct mldv2_record_layout {
     using value_type = result<mldv2_record>;
-    using difference_type = std::ptrdiff_t;
-    using iterator_concept = std::input_iterator_tag;
-
-    constexpr mldv2_record_iterator() noexcept = default;
-    constexpr mldv2_record_iterator(bytes_view records, std::uint16_t count) noexcept
-        : b_(records), left_(count), done_(false) {
-        step();
-    }
-    constexpr const value_type& operator*() const noexcept { return cur_; }
-    constexpr const value_type* operator->() const noexcept { return &cur_; }
-    constexpr mldv2_record_iterator& operator++() noexcept {
-        if (!cur_) done_ = true;
-        else step();
-        return *this;
-    }
-    constexpr void operator++(int) noexcept { ++*this; }
-    friend constexpr bool operator==(const mldv2_record_iterator& i, std::default_sentinel_t) noexcept {
-        return i.done_;
-    }
-
-private:
-    constexpr void step() noexcept {
-        if (left_ == 0) {
-            done_ = true;
-            return;
+    struct cursor {
+        std::size_t off = 0;
+        std::uint16_t left = 0;  // records still to read
+    };
+    static constexpr bool next(bytes_view b, cursor& c, value_type& out) noexcept {
+        if (c.left == 0) return false;
+        --c.left;
+        if (!in_bounds(b.size(), c.off, mldv2_record::header_len)) {
+            out = fail(layer::icmpv6, errc::truncated, "mldv2_record");
+            return true;
         }
-        --left_;
-        if (!in_bounds(b_.size(), off_, mldv2_record::header_len)) {
-            cur_ = fail(layer::icmpv6, errc::truncated, "mldv2_record");
-            return;
+        const std::size_t len = mldv2_record::header_len + 16 * std::size_t{load_be16(b, c.off + 2)} +
+                                4 * std::size_t{load_u8(b, c.off + 1)};
+        if (!in_bounds(b.size(), c.off, len)) {
+            out = fail(layer::icmpv6, errc::truncated, "mldv2_record");
+            return true;
         }
-        const std::size_t len = mldv2_record::header_len + 16 * std::size_t{load_be16(b_, off_ + 2)} +
-                                4 * std::size_t{load_u8(b_, off_ + 1)};
-        if (!in_bounds(b_.size(), off_, len)) {
-            cur_ = fail(layer::icmpv6, errc::truncated, "mldv2_record");
-            return;
-        }
-        cur_ = mldv2_record{b_.subspan(off_, len)};
-        off_ += len;
+        out = mldv2_record{b.subspan(c.off, len)};
+        c.off += len;
+        return true;
     }
-
-    bytes_view b_{};
-    std::size_t off_ = 0;
-    std::uint16_t left_ = 0;
-    bool done_ = true;
-    value_type cur_{};
 };
+using mldv2_record_iterator = tlv_iterator<mldv2_record_layout>;
 
-class mldv2_record_range {
+/// The records of an MLDv2 report as a range of result<mldv2_record>.
+class mldv2_record_range : public tlv_range<mldv2_record_layout> {
 public:
-    constexpr mldv2_record_range(bytes_view records, std::uint16_t count) noexcept : b_(records), n_(count) {}
-    constexpr mldv2_record_iterator begin() const noexcept { return {b_, n_}; }
-    constexpr std::default_sentinel_t end() const noexcept { return {}; }
-
-private:
-    bytes_view b_;
-    std::uint16_t n_;
+    constexpr mldv2_record_range(bytes_view records, std::uint16_t count) noexcept : tlv_range(records, {0, count}) {}
 };
 
 class icmpv6_view {

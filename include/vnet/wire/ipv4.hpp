@@ -23,6 +23,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/wire/checksum.hpp>
+#include <vnet/wire/tlv.hpp>
 
 namespace vnet::wire {
 
@@ -182,66 +183,31 @@ private:
     bytes_view b_;
 };
 
-/// The options area of a header as a range of result<ipv4_option>. Iteration stops after
-/// end of list (octets after it are padding) or after yielding the first error.
-class ipv4_options {
-public:
-    constexpr ipv4_options() noexcept = default;
-    constexpr explicit ipv4_options(bytes_view area) noexcept : b_(area) {}
-
-    class iterator {
-    public:
-        using value_type = result<ipv4_option>;
-        using difference_type = std::ptrdiff_t;
-
-        constexpr iterator() noexcept = default;
-        constexpr explicit iterator(bytes_view area) noexcept : b_(area) { load(); }
-
-        constexpr const value_type& operator*() const noexcept { return cur_; }
-        constexpr const value_type* operator->() const noexcept { return &cur_; }
-        constexpr iterator& operator++() noexcept {
-            if (!cur_ || cur_->type() == ipv4_option_type::end_of_list) {
-                end_ = true;
-            } else {
-                off_ += cur_->length();
-                load();
-            }
-            return *this;
-        }
-        constexpr iterator operator++(int) noexcept {
-            iterator old = *this;
-            ++*this;
-            return old;
-        }
-        /// Offset of the current option inside the options area.
-        constexpr std::size_t offset() const noexcept { return off_; }
-        friend constexpr bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.end_; }
-
-    private:
-        constexpr void load() noexcept {
-            if (off_ >= b_.size()) end_ = true;
-            else cur_ = ipv4_option::decode(b_, off_);
-        }
-        bytes_view b_;
-        std::size_t off_ = 0;
-        bool end_ = false;
-        value_type cur_{};
+/// The layout of an IPv4 options area: options one after the other, each as long as
+/// ipv4_option::decode says; end of list ends the walk (octets after it are padding).
+struct ipv4_option_layout {
+    using value_type = result<ipv4_option>;
+    struct cursor {
+        std::size_t off = 0;
     };
+    static constexpr bool next(bytes_view area, cursor& c, value_type& out) noexcept {
+        if (c.off >= area.size()) return false;
+        out = ipv4_option::decode(area, c.off);
+        const bool last = !out || out->type() == ipv4_option_type::end_of_list;
+        c.off = last ? area.size() : c.off + out->length();
+        return true;
+    }
+};
 
-    constexpr iterator begin() const noexcept { return iterator(b_); }
-    constexpr std::default_sentinel_t end() const noexcept { return {}; }
-    constexpr bytes_view bytes() const noexcept { return b_; }
-    constexpr bool empty() const noexcept { return b_.empty(); }
+/// The options area of a header as a range of result<ipv4_option>. Iteration stops after
+/// end of list or after yielding the first error.
+class ipv4_options : public tlv_range<ipv4_option_layout> {
+public:
+    using tlv_range::tlv_range;
 
     /// Walks every option; the first malformed one is the error.
-    static constexpr result<void> validate(bytes_view area) noexcept {
-        for (auto it = iterator(area); it != std::default_sentinel; ++it)
-            if (!*it) return unexpected(it->error());
-        return {};
-    }
-
-private:
-    bytes_view b_;
+    static constexpr result<void> validate(bytes_view area) noexcept { return ipv4_options(area).validate(); }
+    using tlv_range::validate;
 };
 
 class ipv4_view {

@@ -19,6 +19,7 @@
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv6.hpp>
+#include <vnet/wire/tlv.hpp>
 
 namespace vnet::wire {
 
@@ -77,91 +78,58 @@ struct ipv6_extension_header {
     constexpr std::uint32_t identification() const noexcept { return load_be32(bytes, 4); }
 };
 
-/// Input iterator over the extension header chain. Yields result<ipv6_extension_header>;
-/// after yielding an error it reaches the end. Every header consumes at least 8 bytes,
-/// so the walk ends.
-class ipv6_extension_header_iterator {
-public:
+/// The layout of the extension header chain (RFC 8200 section 4.1): from the end of the
+/// fixed header, each header says the type of the next one; the walk ends at the first type
+/// that is not an extension header. Every header consumes at least 8 bytes, so the walk
+/// ends; after yielding an error it ends too.
+struct ipv6_extension_header_layout {
     using value_type = result<ipv6_extension_header>;
-    using difference_type = std::ptrdiff_t;
-    using iterator_concept = std::input_iterator_tag;
-
     static constexpr std::size_t fixed_header_len = 40;
-
-    constexpr ipv6_extension_header_iterator() noexcept = default;
+    struct cursor {
+        std::size_t off = fixed_header_len;                         // where the next header starts
+        std::uint8_t next_header = ipv6_next_header::no_next_header;  // its type
+    };
     /// packet: the IPv6 header and payload (trimmed to the payload length).
-    constexpr ipv6_extension_header_iterator(bytes_view packet, std::uint8_t first_next_header) noexcept
-        : b_(packet), type_(first_next_header), off_(fixed_header_len), done_(false) {
-        step();
-    }
-
-    constexpr const value_type& operator*() const noexcept { return cur_; }
-    constexpr const value_type* operator->() const noexcept { return &cur_; }
-    constexpr ipv6_extension_header_iterator& operator++() noexcept {
-        if (!cur_) done_ = true;
-        else step();
-        return *this;
-    }
-    constexpr void operator++(int) noexcept { ++*this; }
-    friend constexpr bool operator==(const ipv6_extension_header_iterator& i, std::default_sentinel_t) noexcept {
-        return i.done_;
-    }
-
-    /// Where the walk stands: the type of the next header and its offset.
-    constexpr std::uint8_t next_header() const noexcept { return type_; }
-    constexpr std::size_t offset() const noexcept { return off_; }
-
-private:
-    constexpr void step() noexcept {
-        if (!is_ipv6_extension_header(type_)) {
-            done_ = true;
-            return;
-        }
-        const std::string_view name = ipv6_extension_header_name(type_);
+    static constexpr bool next(bytes_view packet, cursor& c, value_type& out) noexcept {
+        if (!is_ipv6_extension_header(c.next_header)) return false;
+        const std::string_view name = ipv6_extension_header_name(c.next_header);
         // RFC 8200 section 4.1: the Hop-by-Hop Options header is restricted to appear
         // immediately after an IPv6 header.
-        if (type_ == ipv6_next_header::hop_by_hop && off_ != fixed_header_len) {
-            cur_ = fail(layer::ipv6, errc::bad_value, name);
-            return;
+        if (c.next_header == ipv6_next_header::hop_by_hop && c.off != fixed_header_len) {
+            out = fail(layer::ipv6, errc::bad_value, name);
+            return true;
         }
-        if (!in_bounds(b_.size(), off_, 2)) {
-            cur_ = fail(layer::ipv6, errc::bad_length, name);
-            return;
+        if (!in_bounds(packet.size(), c.off, 2)) {
+            out = fail(layer::ipv6, errc::bad_length, name);
+            return true;
         }
-        const std::size_t len_field = load_u8(b_, off_ + 1);
+        const std::size_t len_field = load_u8(packet, c.off + 1);
         std::size_t len = 0;
-        switch (type_) {
+        switch (c.next_header) {
             case ipv6_next_header::fragment: len = ipv6_extension_header::fragment_header_len; break;
             case ipv6_next_header::authentication: len = (len_field + 2) * 4; break;  // RFC 4302 section 2.2
             default: len = (len_field + 1) * 8; break;                                 // RFC 8200 sections 4.3-4.6
         }
-        if (!in_bounds(b_.size(), off_, len)) {
-            cur_ = fail(layer::ipv6, errc::bad_length, name);
-            return;
+        if (!in_bounds(packet.size(), c.off, len)) {
+            out = fail(layer::ipv6, errc::bad_length, name);
+            return true;
         }
-        ipv6_extension_header h{type_, load_u8(b_, off_), off_, len, b_.subspan(off_, len)};
-        cur_ = h;
-        type_ = h.next_header;
-        off_ += len;
+        ipv6_extension_header h{c.next_header, load_u8(packet, c.off), c.off, len, packet.subspan(c.off, len)};
+        out = h;
+        c.next_header = h.next_header;
+        c.off += len;
+        return true;
     }
-
-    bytes_view b_{};
-    std::uint8_t type_ = ipv6_next_header::no_next_header;
-    std::size_t off_ = 0;
-    bool done_ = true;
-    value_type cur_{};
 };
 
-class ipv6_extension_header_range {
+/// Input iterator over the extension header chain; yields result<ipv6_extension_header>.
+/// position() is where the walk stands: the type of the next header and its offset.
+using ipv6_extension_header_iterator = tlv_iterator<ipv6_extension_header_layout>;
+
+class ipv6_extension_header_range : public tlv_range<ipv6_extension_header_layout> {
 public:
     constexpr ipv6_extension_header_range(bytes_view packet, std::uint8_t first_next_header) noexcept
-        : b_(packet), first_(first_next_header) {}
-    constexpr ipv6_extension_header_iterator begin() const noexcept { return {b_, first_}; }
-    constexpr std::default_sentinel_t end() const noexcept { return {}; }
-
-private:
-    bytes_view b_;
-    std::uint8_t first_;
+        : tlv_range(packet, {ipv6_extension_header_layout::fixed_header_len, first_next_header}) {}
 };
 
 /// The protocol after the extension headers and its bytes.
@@ -219,7 +187,7 @@ public:
     /// extension header at fault.
     constexpr result<ipv6_upper_layer> upper_layer() const noexcept {
         ipv6_upper_layer u;
-        ipv6_extension_header_iterator it(b_, next_header());
+        auto it = extension_headers().begin();
         for (; it != std::default_sentinel; ++it) {
             if (!*it) return unexpected((*it).error());
             if ((*it)->type == ipv6_next_header::fragment) {
@@ -227,8 +195,8 @@ public:
                 u.fragment_offset = (*it)->fragment_offset();
             }
         }
-        u.protocol = it.next_header();
-        u.offset = it.offset();
+        u.protocol = it.position().next_header;
+        u.offset = it.position().off;
         u.payload = b_.subspan(u.offset);
         return u;
     }

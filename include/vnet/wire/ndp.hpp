@@ -30,6 +30,7 @@
 #include <vnet/wire/checksum.hpp>
 #include <vnet/wire/icmpv6.hpp>
 #include <vnet/wire/ipv6.hpp>
+#include <vnet/wire/tlv.hpp>
 
 namespace vnet::wire {
 
@@ -94,90 +95,46 @@ struct ndp_option {
     }
 };
 
-/// Input iterator over NDP options; yields result<ndp_option> and ends after an error.
-class ndp_option_iterator {
-public:
+/// The layout of NDP options (RFC 4861 section 4.6): type, length in units of 8 octets
+/// (never 0), data; the options vnet reads have their lengths checked. Yields
+/// result<ndp_option> and ends after an error.
+struct ndp_option_layout {
     using value_type = result<ndp_option>;
-    using difference_type = std::ptrdiff_t;
-    using iterator_concept = std::input_iterator_tag;
-
-    constexpr ndp_option_iterator() noexcept = default;
-    constexpr explicit ndp_option_iterator(bytes_view options) noexcept : b_(options), done_(false) { step(); }
-
-    constexpr const value_type& operator*() const noexcept { return cur_; }
-    constexpr const value_type* operator->() const noexcept { return &cur_; }
-    constexpr ndp_option_iterator& operator++() noexcept {
-        if (!cur_) done_ = true;
-        else step();
-        return *this;
-    }
-    constexpr void operator++(int) noexcept { ++*this; }
-    friend constexpr bool operator==(const ndp_option_iterator& i, std::default_sentinel_t) noexcept {
-        return i.done_;
+    struct cursor {
+        std::size_t off = 0;
+    };
+    static constexpr bool next(bytes_view b, cursor& c, value_type& out) noexcept {
+        if (c.off == b.size()) return false;
+        out = decode(b, c.off);
+        if (out) c.off += out->bytes.size();
+        return true;
     }
 
 private:
-    constexpr void step() noexcept {
-        if (off_ == b_.size()) {
-            done_ = true;
-            return;
-        }
-        if (!in_bounds(b_.size(), off_, 2)) {
-            cur_ = fail(layer::ndp, errc::truncated, "option");
-            return;
-        }
-        const std::uint8_t type = load_u8(b_, off_);
-        const std::size_t units = load_u8(b_, off_ + 1);
-        if (units == 0) {
-            cur_ = fail(layer::ndp, errc::bad_option, "length");
-            return;
-        }
-        if (!in_bounds(b_.size(), off_, units * 8)) {
-            cur_ = fail(layer::ndp, errc::truncated, "option");
-            return;
-        }
+    static constexpr value_type decode(bytes_view b, std::size_t off) noexcept {
+        if (!in_bounds(b.size(), off, 2)) return fail(layer::ndp, errc::truncated, "option");
+        const std::uint8_t type = load_u8(b, off);
+        const std::size_t units = load_u8(b, off + 1);
+        if (units == 0) return fail(layer::ndp, errc::bad_option, "length");
+        if (!in_bounds(b.size(), off, units * 8)) return fail(layer::ndp, errc::truncated, "option");
         switch (type) {
             case ndp_option_type::prefix_information:
-                if (units != 4) {
-                    cur_ = fail(layer::ndp, errc::bad_option, "prefix_information");
-                    return;
-                }
+                if (units != 4) return fail(layer::ndp, errc::bad_option, "prefix_information");
                 break;
             case ndp_option_type::mtu:
-                if (units != 1) {
-                    cur_ = fail(layer::ndp, errc::bad_option, "mtu");
-                    return;
-                }
+                if (units != 1) return fail(layer::ndp, errc::bad_option, "mtu");
                 break;
             case ndp_option_type::recursive_dns_server:
                 // RFC 8106 section 5.1: 3 for one address, plus 2 for each further one.
-                if (units < 3 || units % 2 == 0) {
-                    cur_ = fail(layer::ndp, errc::bad_option, "recursive_dns_server");
-                    return;
-                }
+                if (units < 3 || units % 2 == 0) return fail(layer::ndp, errc::bad_option, "recursive_dns_server");
                 break;
             default: break;
         }
-        cur_ = ndp_option{b_.subspan(off_, units * 8)};
-        off_ += units * 8;
+        return ndp_option{b.subspan(off, units * 8)};
     }
-
-    bytes_view b_{};
-    std::size_t off_ = 0;
-    bool done_ = true;
-    value_type cur_{};
 };
-
-class ndp_option_range {
-public:
-    constexpr explicit ndp_option_range(bytes_view options) noexcept : b_(options) {}
-    constexpr ndp_option_iterator begin() const noexcept { return ndp_option_iterator(b_); }
-    constexpr std::default_sentinel_t end() const noexcept { return {}; }
-    constexpr bytes_view bytes() const noexcept { return b_; }
-
-private:
-    bytes_view b_;
-};
+using ndp_option_iterator = tlv_iterator<ndp_option_layout>;
+using ndp_option_range = tlv_range<ndp_option_layout>;
 
 /// An NDP message (types 133-137) over a parsed ICMPv6 message, whose parse already
 /// checked the type's minimum length.

@@ -34,6 +34,7 @@
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/ipv6.hpp>
 #include <vnet/wire/checksum.hpp>
+#include <vnet/wire/tlv.hpp>
 
 namespace vnet::wire {
 
@@ -117,54 +118,25 @@ public:
     }
 
 private:
-    friend class tcp_options;
+    friend struct tcp_option_layout;
     constexpr explicit tcp_option(bytes_view b) noexcept : b_(b) {}
     bytes_view b_;
 };
 
-/// The options area of a header as a range of result<tcp_option>. Iteration stops after
-/// EOL, at the end of the area, or after yielding an error.
-class tcp_options {
-public:
-    constexpr explicit tcp_options(bytes_view b) noexcept : b_(b) {}
-
-    class iterator {
-    public:
-        using value_type = result<tcp_option>;
-        using difference_type = std::ptrdiff_t;
-
-        constexpr iterator() noexcept = default;
-        constexpr const value_type& operator*() const noexcept { return cur_; }
-        constexpr const value_type* operator->() const noexcept { return &cur_; }
-        constexpr iterator& operator++() noexcept {
-            if (!cur_ || next_ >= b_.size()) done_ = true;
-            else load(next_);
-            return *this;
-        }
-        constexpr iterator operator++(int) noexcept {
-            auto old = *this;
-            ++*this;
-            return old;
-        }
-        friend constexpr bool operator==(const iterator& i, std::default_sentinel_t) noexcept { return i.done_; }
-
-    private:
-        friend class tcp_options;
-        constexpr explicit iterator(bytes_view b) noexcept : b_(b) {
-            done_ = b_.empty();
-            if (!done_) load(0);
-        }
-        constexpr void load(std::size_t off) noexcept { cur_ = decode(b_, off, next_); }
-
-        bytes_view b_{};
-        value_type cur_ = fail(layer::tcp, errc::bad_option, "option");
-        std::size_t next_ = 0;
-        bool done_ = true;
+/// The layout of a TCP options area: kind, then length and data except for EOL and NOP;
+/// EOL ends the walk.
+struct tcp_option_layout {
+    using value_type = result<tcp_option>;
+    struct cursor {
+        std::size_t off = 0;
     };
-
-    constexpr iterator begin() const noexcept { return iterator(b_); }
-    constexpr std::default_sentinel_t end() const noexcept { return {}; }
-    constexpr bytes_view bytes() const noexcept { return b_; }
+    static constexpr bool next(bytes_view area, cursor& c, value_type& out) noexcept {
+        if (c.off >= area.size()) return false;
+        std::size_t n = area.size();
+        out = decode(area, c.off, n);
+        c.off = n;
+        return true;
+    }
 
     /// Decodes the option at off (precondition: off < b.size()) and sets next to the
     /// offset after it (b.size() after EOL).
@@ -202,9 +174,13 @@ public:
         next = off + len;
         return tcp_option(b.subspan(off, len));
     }
+};
 
-private:
-    bytes_view b_;
+/// The options area of a header as a range of result<tcp_option>. Iteration stops after
+/// EOL, at the end of the area, or after yielding an error.
+class tcp_options : public tlv_range<tcp_option_layout> {
+public:
+    using tlv_range::tlv_range;
 };
 
 class tcp_view {
