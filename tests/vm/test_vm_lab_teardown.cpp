@@ -3,8 +3,11 @@
 // removes leftovers of a crashed one):
 //   - a runner killed with SIGKILL leaves namespaces and a state folder; its QEMU dies
 //     with it (PR_SET_PDEATHSIG), and the next run (remove_leftovers) removes the rest;
-//   - `vnet lab run` stopped with SIGINT tears its lab down itself.
+//   - `vnet lab run` and `vnet conformance` stopped with SIGINT, SIGTERM or SIGHUP tear
+//     their labs down themselves.
 // Needs root, QEMU and the guest image (vm-images/).
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "vm_test_util.hpp"
@@ -17,6 +20,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <poll.h>
 #include <signal.h>
@@ -168,37 +172,65 @@ BOOST_AUTO_TEST_CASE(sigkilled_runner_leaves_nothing_after_the_next_run) {
     BOOST_TEST(!alive(pids));  // every recorded process is gone
 }
 
-BOOST_AUTO_TEST_CASE(sigint_stops_vnet_lab_run_and_tears_down) {
+/// A vnet command and the stop signal it gets while its first guest boots.
+struct stop_case {
+    const char* what;
+    std::vector<std::string> args;  // after the tool; "{lab}" is the lab file, "{dir}" a folder
+    int sig;
+};
+
+// Every command that builds labs answers every stop signal (tools/vnet/run_control.hpp) by
+// tearing its labs down: interrupt, terminate and a closed terminal.
+const stop_case stop_cases[] = {
+    {"lab run, SIGINT", {"lab", "run", "{lab}"}, SIGINT},
+    {"lab run, SIGHUP", {"lab", "run", "{lab}"}, SIGHUP},
+    {"conformance, SIGHUP", {"conformance", "--table", "dhcp", "--dir", "{tables}", "--report", "{dir}/report"}, SIGHUP},
+    {"conformance, SIGTERM", {"conformance", "--table", "dhcp", "--dir", "{tables}", "--report", "{dir}/report"}, SIGTERM},
+};
+
+BOOST_DATA_TEST_CASE(a_stop_signal_tears_the_labs_down, boost::unit_test::data::xrange(std::size(stop_cases)), i) {
+    const stop_case& sc = stop_cases[i];
+    BOOST_TEST_MESSAGE(sc.what);
     const std::string tool = vnet::test::binary_dir() + "/tools/vnet/vnet";
     if (::access(tool.c_str(), X_OK) != 0) {
         BOOST_TEST_MESSAGE("the vnet tool is not built (VNET_BUILD_TOOLS=OFF): nothing to signal");
         return;
     }
-    auto dir = fs::temp_directory_path() / fmt::format("vnet-vmtest-sigint-{}", ::getpid());
+    auto dir = fs::temp_directory_path() / fmt::format("vnet-vmtest-signal-{}-{}", ::getpid(), i);
     fs::create_directories(dir);
     auto file = (dir / "lab.toml").string();
     std::ofstream(file) << one_vm_lab;
-    auto before = lab::list_runs();
+    std::vector<std::string> argv{tool};
+    for (std::string a : sc.args) {
+        auto put = [&](std::string_view key, const std::string& v) {
+            if (auto p = a.find(key); p != std::string::npos) a.replace(p, key.size(), v);
+        };
+        put("{lab}", file);
+        put("{dir}", dir.string());
+        put("{tables}", vnet::test::source_dir() + "/fixtures/conformance");
+        argv.push_back(a);
+    }
     io::spawn_options o;
     o.stdout_path = (dir / "out.log").string();
     o.stderr_path = (dir / "err.log").string();
-    auto c = io::spawn({tool, "lab", "run", file}, o);
+    auto c = io::spawn(argv, o);
     BOOST_REQUIRE(c.has_value());
 
-    // Wait for its QEMU to be recorded, then interrupt it while the guest boots.
+    // Wait for its first QEMU to be recorded, then stop it while the guest boots.
     std::string id;
-    auto deadline = std::chrono::steady_clock::now() + 60s;
+    auto deadline = std::chrono::steady_clock::now() + 90s;
     while (id.empty() && std::chrono::steady_clock::now() < deadline) {
         for (const auto& r : lab::list_runs())
             if (r.owner == c->pid() && recorded_pids(r.id).size() >= 3) id = r.id;
         std::this_thread::sleep_for(50ms);
     }
-    BOOST_REQUIRE_MESSAGE(!id.empty(), "vnet lab run did not start QEMU within 60 s");
+    BOOST_REQUIRE_MESSAGE(!id.empty(), sc.what << ": no QEMU recorded within 90 s");
     auto pids = recorded_pids(id);
-    c->signal(SIGINT);
-    auto status = c->wait_for(60s);
-    BOOST_REQUIRE_MESSAGE(status.has_value(), "vnet lab run did not end within 60 s of SIGINT");
-    BOOST_TEST(*status == 1);  // stopped: not every check observed what it expected
+    c->signal(sc.sig);
+    auto status = c->wait_for(90s);
+    BOOST_REQUIRE_MESSAGE(status.has_value(), sc.what << ": did not end within 90 s of the signal");
+    BOOST_TEST(*status == 1, sc.what << ": exit " << *status << " (1: stopped, not every check observed)");
+    for (const auto& r : lab::list_runs()) BOOST_TEST(r.owner != c->pid(), sc.what << ": run " << r.id << " left behind");
     BOOST_TEST(lab_namespaces(id) == 0u);
     BOOST_TEST(!fs::exists(lab::run_names{id}.state_dir()));
     for (auto pid : pids) BOOST_TEST(!process_alive(pid));

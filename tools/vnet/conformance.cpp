@@ -27,35 +27,11 @@
 
 #include "commands.hpp"
 #include "data_dir.hpp"
+#include "run_control.hpp"
 
 namespace vnet::cli {
 
 namespace {
-
-std::atomic<int> g_conf_signals{0};
-
-extern "C" void on_conformance_signal(int sig) {
-    if (g_conf_signals.fetch_add(1) >= 1) ::_exit(128 + sig);  // second signal: force
-}
-
-void install_conformance_signals() {
-    struct sigaction sa {};
-    sa.sa_handler = on_conformance_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-}
-
-/// The data root (data_dir.hpp): the tables, the labs and the guest image recipe.
-std::string source_dir() { return find_data_root(); }
-
-bool write_text(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary);
-    f << text;
-    return bool(f);
-}
 
 /// The lab runtime as a lab_executor: one run_lab per row.
 class runtime_executor final : public lab::lab_executor {
@@ -107,13 +83,13 @@ private:
 }  // namespace
 
 std::unique_ptr<lab::lab_executor> make_runtime_executor(unsigned boot_timeout, bool verbose) {
-    return std::make_unique<runtime_executor>(source_dir(), boot_timeout, verbose);
+    return std::make_unique<runtime_executor>(find_data_root(), boot_timeout, verbose);
 }
 
 int run_conformance_command(const conformance_options& o) {
     std::string dir = o.dir;
     if (dir.empty()) {
-        auto src = source_dir();
+        auto src = find_data_root();
         if (src.empty())
             return report_error("conformance", fmt::format("cannot find fixtures/conformance (looked in $VNET_SOURCE_DIR, the "
                                                            "folders around the current directory and the executable, and {}; "
@@ -168,11 +144,11 @@ int run_conformance_command(const conformance_options& o) {
     std::size_t vm_rows = 0;
     for (const auto& r : rows) vm_rows += (*tables)[r.table].rows[r.row].needs_vm();
 
-    install_conformance_signals();
+    install_stop_signals();
     // The guest image is brought up to date once here (vm-images/build.sh is a no-op when
     // the cached image matches the recipe); every row's lab then uses the cached one.
     if (vm_rows > 0) {
-        if (auto src = source_dir(); !src.empty()) {
+        if (auto src = find_data_root(); !src.empty()) {
             std::string log;
             if (auto g = lab::build_image(src, lab::default_image_dir(), &log); !g)
                 return report_error("conformance", fmt::format("vm-images/build.sh failed: {}\n{}", g.error().message(), log), 1);
@@ -182,7 +158,7 @@ int run_conformance_command(const conformance_options& o) {
     lab::run_config cfg;
     cfg.parallel = o.parallel ? o.parallel : std::max(1u, std::thread::hardware_concurrency());
     cfg.exec.timeout = std::chrono::seconds(o.row_timeout);
-    cfg.exec.should_stop = [] { return g_conf_signals.load() > 0; };
+    cfg.exec.should_stop = [] { return stop_requested(); };
     if (!o.report_dir.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(o.report_dir + "/rows", ec);

@@ -16,18 +16,13 @@
 #include <vnet/lab/report_html.hpp>
 
 #include "commands.hpp"
+#include "run_control.hpp"
 
 namespace vnet::cli {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-bool write_text(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary);
-    f << text;
-    return bool(f);
-}
 
 std::string read_text(const std::string& path) {
     std::ifstream f(path, std::ios::binary);

@@ -28,40 +28,11 @@
 
 #include "commands.hpp"
 #include "data_dir.hpp"
+#include "run_control.hpp"
 
 namespace vnet::cli {
 
 namespace {
-
-std::atomic<int> g_signals{0};
-std::atomic<int> g_last_signal{0};
-
-extern "C" void on_signal(int sig) {
-    g_last_signal = sig;
-    if (g_signals.fetch_add(1) >= 1) ::_exit(128 + sig);  // second signal: force
-}
-
-void install_signals() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: blocking calls see EINTR
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-    ::sigaction(SIGHUP, &sa, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-}
-
-/// The source tree (for vm-images/build.sh): $VNET_SOURCE_DIR, else the first parent of
-/// this executable that holds vm-images/build.sh.
-/// The data root (data_dir.hpp), for the guest image recipe.
-std::string find_source_dir() { return find_data_root(); }
-
-bool write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary);
-    f << text;
-    return bool(f);
-}
 
 /// Loads and checks the lab file; prints the error and returns nullopt on bad input.
 std::optional<lab::lab_file> load(const std::string& file) {
@@ -79,7 +50,7 @@ std::optional<lab::lab_file> load(const std::string& file) {
 
 lab::run_options options(const lab_run_options& o) {
     lab::run_options opt;
-    opt.source_dir = find_source_dir();
+    opt.source_dir = find_data_root();
     // The guest image up to date with the recipe (a no-op when the cached one matches);
     // a failure is left to the runtime, which reports a missing image as a lab error.
     if (!opt.source_dir.empty()) (void)lab::build_image(opt.source_dir, lab::default_image_dir());
@@ -96,7 +67,7 @@ lab::run_options options(const lab_run_options& o) {
     }
     opt.progress = [](const std::string& line) { fmt::print(stderr, "[lab] {}\n", line); };
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout);
-    opt.should_stop = [deadline] { return g_signals.load() > 0 || std::chrono::steady_clock::now() > deadline; };
+    opt.should_stop = [deadline] { return stop_requested() || std::chrono::steady_clock::now() > deadline; };
     return opt;
 }
 
@@ -104,7 +75,7 @@ lab::run_options options(const lab_run_options& o) {
 void write_report(const std::string& dir, const lab::run_report& r) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (!write_file(dir + "/summary.md", lab::to_markdown(r)) || !write_file(dir + "/summary.json", lab::to_json(r) + "\n"))
+    if (!write_text(dir + "/summary.md", lab::to_markdown(r)) || !write_text(dir + "/summary.json", lab::to_json(r) + "\n"))
         report_error("lab", fmt::format("cannot write the report in {}", dir), 1);
     auto lf = lab::load_lab(r.file);
     write_lab_html(dir, lf ? &*lf : nullptr, r);
@@ -160,8 +131,8 @@ int run_here(lab::lab_file lf, const lab_run_options& o, bool keep, bool checks,
             ::close(log);
         }
     }
-    while (g_signals.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    fmt::print(stderr, "[lab] signal {}: tearing down run {}\n", g_last_signal.load(), rt.run_id());
+    while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    fmt::print(stderr, "[lab] signal {}: tearing down run {}\n", stop_signal(), rt.run_id());
     out.kept.reset();
     return status;
 }
@@ -186,7 +157,7 @@ int run_detached(lab::lab_file lf, const lab_run_options& o, bool checks) {
     ssize_t n;
     bool forwarded = false;
     while ((n = ::read(p[0], &s, 1)) < 0 && errno == EINTR) {
-        if (g_signals.load() > 0 && !forwarded) {
+        if (stop_requested() && !forwarded) {
             ::kill(pid, SIGTERM);
             forwarded = true;
         }
@@ -204,7 +175,7 @@ int run_detached(lab::lab_file lf, const lab_run_options& o, bool checks) {
 int run_lab_run(const lab_run_options& o) {
     auto lf = load(o.file);
     if (!lf) return exit_bad_input;
-    install_signals();
+    install_stop_signals();
     if (o.keep) return run_detached(std::move(*lf), o, true);
     return run_here(std::move(*lf), o, false, true, -1);
 }
@@ -212,7 +183,7 @@ int run_lab_run(const lab_run_options& o) {
 int run_lab_up(const lab_run_options& o) {
     auto lf = load(o.file);
     if (!lf) return exit_bad_input;
-    install_signals();
+    install_stop_signals();
     return run_detached(std::move(*lf), o, false);
 }
 
