@@ -128,9 +128,7 @@ std::optional<std::string> build_vde(bench_lab& L) {
     io::spawn_options o;
     o.netns = L.sw->name();
     o.stderr_path = v.dir + "/vde_switch.log";
-    auto c = io::spawn({"sh", "-c",
-                        fmt::format("exec vde_switch -t {} -t {} -s {}/ctl < {}", ta, tb, v.dir, fifo)},
-                       o);
+    auto c = io::spawn({"sh", "-c", fmt::format("exec vde_switch -t {} -t {} -s {}/ctl < {}", ta, tb, v.dir, fifo)}, o);
     if (!c) return c.error().message();
     v.proc.emplace(std::move(*c));
     // vde_switch opens its TAPs before it creates its control socket.
@@ -165,8 +163,7 @@ std::optional<std::string> build(bench_lab& L, fabric f) {
         L.vb.emplace(std::move(*vb));
     }
     for (auto [ns, ip] : {std::pair{&*L.a, "10.78.0.1/24"}, std::pair{&*L.b, "10.78.0.2/24"}})
-        if (auto e = run_all(*ns, {{"ip", "addr", "add", ip, "dev", "eth0"}, {"ip", "link", "set", "eth0", "up"}}))
-            return e;
+        if (auto e = run_all(*ns, {{"ip", "addr", "add", ip, "dev", "eth0"}, {"ip", "link", "set", "eth0", "up"}})) return e;
     if (f == fabric::vde) return std::nullopt;
     if (f == fabric::kernel_bridge || f == fabric::kernel_bridge_offload)
         return run_all(*L.sw, {{"ip", "link", "add", "br0", "type", "bridge"},

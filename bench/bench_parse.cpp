@@ -161,8 +161,7 @@ int tins_walk(const std::vector<std::uint8_t>& b) {
                         benchmark::DoNotOptimize(dhcp);
                         ++layers;
                     }
-                } catch (const Tins::malformed_packet&) {
-                }
+                } catch (const Tins::malformed_packet&) {}
             }
         }
         return layers;

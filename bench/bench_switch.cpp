@@ -58,8 +58,8 @@ struct traffic {
 void report(benchmark::State& state, std::size_t frames) {
     state.SetItemsProcessed(static_cast<std::int64_t>(frames));
     // seconds per frame, printed with an SI prefix ("33.2n" = 33.2 ns)
-    state.counters["time_per_frame"] =
-        benchmark::Counter(static_cast<double>(frames), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["time_per_frame"] = benchmark::Counter(static_cast<double>(frames),
+                                                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // Two sides, 512 stations each, all learned; frames from side 0 to side 1.

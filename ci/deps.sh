@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git ccache
+  # the layout check (ci/format.sh, .clang-format)
+  clang-format
   # libraries
   libfmt-dev librange-v3-dev libboost-test-dev libpcap-dev libcli11-dev libtomlplusplus-dev
   nlohmann-json3-dev libbenchmark-dev libtins-dev

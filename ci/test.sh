@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs, then builds and runs every test vnet has.
+#  0. the layout of every C++ file against .clang-format (ci/format.sh)
 #  1. g++ -O2, warnings as errors: unit tests, every header alone, the vnet tool
 #  2. clang with ASan + UBSan, warnings as errors: unit tests
 #  3. cmake --install, then tests/consumer built against the installed package
@@ -69,6 +70,13 @@ run_ctest() {
   fi
   return "$rc"
 }
+
+step "layout (.clang-format)"
+if "$root/ci/format.sh"; then
+  echo "layout clang-format 1 0" >> "$summary"
+else
+  echo "layout clang-format 0 1" >> "$summary"
+fi
 
 step "g++ Release -Werror"
 cmake -S . -B "$out/gcc" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \

@@ -37,8 +37,7 @@ int main(int argc, char** argv) {
     auto rec = r->next();
     if (!rec || !rec->has_value()) return 1;
     auto f = vnet::wire::frame_view::parse((*rec)->data);
-    if (!f || f->src() != *src || !f->vlan_id() || *f->vlan_id() != 10 || f->ethertype() != vnet::wire::ethertype::arp)
-        return 1;
+    if (!f || f->src() != *src || !f->vlan_id() || *f->vlan_id() != 10 || f->ethertype() != vnet::wire::ethertype::arp) return 1;
     // The README's switch example: a frame from one VM port reaches the other and is learned.
     auto peer = vnet::mac_address::parse("00:15:5d:00:00:11");
     vnet::sw::vswitch<vnet::sw::memory_port> s({"Private", vnet::sw::switch_kind::private_});

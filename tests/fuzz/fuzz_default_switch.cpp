@@ -103,8 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto ip = wire::ipv4_view::parse(pkt);
         if (!ip || !ip->checksum_ok() || ip->src() != uplink) __builtin_trap();
     }
-    if (ds.uplink().size() > ds.config().uplink_queue || ds.dns_upstream().size() > ds.config().dns_queue)
-        __builtin_trap();
+    if (ds.uplink().size() > ds.config().uplink_queue || ds.dns_upstream().size() > ds.config().dns_queue) __builtin_trap();
     if (!ds.dhcp().leases().consistent()) __builtin_trap();
     for (const auto& n : ds.names())
         if (!ds.range().contains(n.address)) __builtin_trap();

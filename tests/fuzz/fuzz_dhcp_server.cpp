@@ -84,7 +84,7 @@ void check_reply(const wire::dhcp_repr& r, svc::dhcp_time now) {
     auto& sh = shadow();
     if (auto it = sh.find(r.yiaddr.to_u32()); it != sh.end() && it->second.mac != mac && now < it->second.until)
         __builtin_trap();  // handed to a second MAC while the first one's offer / lease runs
-    forget_mac(mac);  // the server keeps one address per client
+    forget_mac(mac);       // the server keeps one address per client
     const auto secs = type == wire::dhcp_message_type::ack ? (r.lease_time ? *r.lease_time : 0u) : 30u;
     sh[r.yiaddr.to_u32()] = handed{mac, now + std::chrono::seconds(secs)};
 }

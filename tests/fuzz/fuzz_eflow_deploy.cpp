@@ -58,8 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.plan) {
         if (r.plan->static_ip) check_static(*r.plan->static_ip);
         if (r.plan->type == switch_type::internal && h.sku == host_sku::client) __builtin_trap();
-        if (r.plan->type == switch_type::default_switch && (h.sku == host_sku::server || r.plan->static_ip))
-            __builtin_trap();
+        if (r.plan->type == switch_type::default_switch && (h.sku == host_sku::server || r.plan->static_ip)) __builtin_trap();
 
         // The same text as an endpoint and as DNS servers on the planned VM.
         vm_endpoints vm("fuzz", ipv4_address(192, 168, 0, 10), *r.plan);

@@ -12,16 +12,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bytes_view in = as_bytes_view({data, size});
     auto v = icmpv4_view::parse(in);
     if (!v) return 0;
-    volatile auto sink = v->identifier() + v->sequence() + v->next_hop_mtu() + v->pointer() +
-                         v->gateway().to_u32() + v->rest_of_header() + v->data().size();
+    volatile auto sink = v->identifier() + v->sequence() + v->next_hop_mtu() + v->pointer() + v->gateway().to_u32() +
+                         v->rest_of_header() + v->data().size();
     (void)sink;
     if (auto e = v->embedded_ipv4()) {
         if (!v->is_error()) __builtin_trap();
-        if (e->transport_offset() + embedded_ipv4_view::transport_len > v->original_datagram().size())
-            __builtin_trap();
-        volatile auto s2 = e->src().to_u32() + e->dst().to_u32() + e->protocol() + e->total_length() +
-                           e->source_port() + e->destination_port() + e->icmp_identifier() +
-                           e->fragment_offset() + e->payload().size() + (e->checksum_ok() ? 1 : 0);
+        if (e->transport_offset() + embedded_ipv4_view::transport_len > v->original_datagram().size()) __builtin_trap();
+        volatile auto s2 = e->src().to_u32() + e->dst().to_u32() + e->protocol() + e->total_length() + e->source_port() +
+                           e->destination_port() + e->icmp_identifier() + e->fragment_offset() + e->payload().size() +
+                           (e->checksum_ok() ? 1 : 0);
         (void)s2;
         for (const auto& o : e->options())
             if (o) (void)o->length();

@@ -22,8 +22,7 @@ void walk(const icmpv6_view& m) {
     sink = sink + m.mld_max_response_delay() + m.mld_multicast_address().group(7) + m.mldv2_record_count();
     for (const auto& rec : m.mldv2_records()) {
         if (!rec) break;
-        sink = sink + rec->record_type() + rec->aux_data_len() + rec->aux_data().size() +
-               rec->multicast_address().group(0);
+        sink = sink + rec->record_type() + rec->aux_data_len() + rec->aux_data().size() + rec->multicast_address().group(0);
         for (std::size_t i = 0; i <= rec->source_count(); ++i) sink = sink + rec->source(i).group(3);
     }
 }
@@ -37,12 +36,11 @@ void walk(const ndp_view& n) {
         if (!o) break;
         if (o->bytes.size() != 8u * o->length() || o->length() == 0) __builtin_trap();
         total += o->bytes.size();
-        sink = sink + o->link_layer_address().to_u64() + o->prefix_length() + o->on_link_flag() +
-               o->autonomous_flag() + o->valid_lifetime() + o->preferred_lifetime() + o->prefix().group(0) +
-               o->redirected_packet().size() + o->mtu() + o->rdnss_lifetime() + o->data().size();
+        sink = sink + o->link_layer_address().to_u64() + o->prefix_length() + o->on_link_flag() + o->autonomous_flag() +
+               o->valid_lifetime() + o->preferred_lifetime() + o->prefix().group(0) + o->redirected_packet().size() + o->mtu() +
+               o->rdnss_lifetime() + o->data().size();
         for (std::size_t i = 0; i <= o->rdnss_address_count(); ++i) sink = sink + o->rdnss_address(i).group(5);
-        if (o->type() == ndp_option_type::prefix_information && !ndp_prefix_information_option::parse(*o))
-            __builtin_trap();
+        if (o->type() == ndp_option_type::prefix_information && !ndp_prefix_information_option::parse(*o)) __builtin_trap();
     }
     if (total > n.bytes().size()) __builtin_trap();
 }
@@ -71,8 +69,8 @@ void check(vnet::bytes_view msg, const ipv6_address& src, const ipv6_address& ds
     walk(*m);
     const bool sum_ok = m->checksum_ok(src, dst);
     // one's complement: a computed 0 also verifies when written as 0xffff
-    if (sum_ok != (m->compute_checksum(src, dst) == m->checksum() ||
-                   (m->compute_checksum(src, dst) == 0 && m->checksum() == 0xffff)))
+    if (sum_ok !=
+        (m->compute_checksum(src, dst) == m->checksum() || (m->compute_checksum(src, dst) == 0 && m->checksum() == 0xffff)))
         __builtin_trap();
     if (auto r = icmpv6_repr::parse(*m, src, dst)) {
         if (!sum_ok) __builtin_trap();

@@ -28,11 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     auto v = ipv4_view::parse(in);
     if (!v) return 0;
-    if (v->header_len() < 20 || v->header_len() > v->total_length() || v->total_length() > in.size())
-        __builtin_trap();
+    if (v->header_len() < 20 || v->header_len() > v->total_length() || v->total_length() > in.size()) __builtin_trap();
     if (v->header().size() + v->payload().size() + v->padding().size() != in.size()) __builtin_trap();
-    volatile auto sink = v->dscp() + v->ecn() + v->identification() + v->fragment_offset() + v->ttl() +
-                         v->protocol() + v->src().to_u32() + v->dst().to_u32();
+    volatile auto sink = v->dscp() + v->ecn() + v->identification() + v->fragment_offset() + v->ttl() + v->protocol() +
+                         v->src().to_u32() + v->dst().to_u32();
     (void)sink;
     for (const auto& o : v->options())
         if (!o) __builtin_trap();  // parse() validated every option

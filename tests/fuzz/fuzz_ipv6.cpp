@@ -30,8 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (h->offset != end || h->type != next || h->length < 8 || h->bytes.size() != h->length) __builtin_trap();
         if (h->offset + h->length > p->bytes().size()) __builtin_trap();
         sink = sink + h->data().size();
-        if (h->type == ipv6_next_header::fragment)
-            sink = sink + h->fragment_offset() + h->more_fragments() + h->identification();
+        if (h->type == ipv6_next_header::fragment) sink = sink + h->fragment_offset() + h->more_fragments() + h->identification();
         if (h->type == ipv6_next_header::routing) sink = sink + h->routing_type() + h->segments_left();
         end += h->length;
         next = h->next_header;

@@ -27,11 +27,11 @@ vnet::svc::nat& the_nat() {
         auto made = vnet::svc::nat::make(c);
         if (!made) __builtin_trap();
         auto nat = std::move(*made);
-        if (!nat.add_static_mapping({vnet::svc::nat_protocol::tcp, vnet::ipv4_address::any(), 8883,
-                                     vnet::ipv4_address(172, 20, 0, 2), 8883}))
+        if (!nat.add_static_mapping(
+                {vnet::svc::nat_protocol::tcp, vnet::ipv4_address::any(), 8883, vnet::ipv4_address(172, 20, 0, 2), 8883}))
             __builtin_trap();
-        if (!nat.add_static_mapping({vnet::svc::nat_protocol::udp, vnet::ipv4_address::any(), 5000,
-                                     vnet::ipv4_address(172, 20, 0, 3), 53}))
+        if (!nat.add_static_mapping(
+                {vnet::svc::nat_protocol::udp, vnet::ipv4_address::any(), 5000, vnet::ipv4_address(172, 20, 0, 3), 53}))
             __builtin_trap();
         return nat;
     }();

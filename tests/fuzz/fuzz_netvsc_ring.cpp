@@ -66,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     auto w = ring_writer::attach(mem);
     if (!w) return 0;  // the header write index was invalid: the reader refused it too
-    std::vector<std::byte> payload(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(body.size(), 40)));
+    std::vector<std::byte> payload(body.begin(),
+                                   body.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(body.size(), 40)));
     auto out = w->write(vmbus_packet_type::data_inband, 1, 0x5a5a, {}, payload);
     if (!out) return 0;  // not enough space
     std::vector<std::byte> big(data_len);

@@ -19,7 +19,6 @@ bool inside(bytes_view part, bytes_view whole) {
     return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -90,22 +89,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case rndis_type::set_complete:
         case rndis_type::keepalive_complete: {
             auto r = rndis_simple_complete::parse(*m);
-            if (!r || !r->emit(out) || !(*rndis_simple_complete::parse(*rndis_message_view::parse(out)) == *r))
-                __builtin_trap();
+            if (!r || !r->emit(out) || !(*rndis_simple_complete::parse(*rndis_message_view::parse(out)) == *r)) __builtin_trap();
             break;
         }
         case rndis_type::halt:
         case rndis_type::keepalive:
         case rndis_type::reset: {
             auto r = rndis_simple_request::parse(*m);
-            if (!r || !r->emit(out) || !(*rndis_simple_request::parse(*rndis_message_view::parse(out)) == *r))
-                __builtin_trap();
+            if (!r || !r->emit(out) || !(*rndis_simple_request::parse(*rndis_message_view::parse(out)) == *r)) __builtin_trap();
             break;
         }
         case rndis_type::reset_complete: {
             auto r = rndis_reset_complete::parse(*m);
-            if (!r || !r->emit(out) || !(*rndis_reset_complete::parse(*rndis_message_view::parse(out)) == *r))
-                __builtin_trap();
+            if (!r || !r->emit(out) || !(*rndis_reset_complete::parse(*rndis_message_view::parse(out)) == *r)) __builtin_trap();
             break;
         }
         default: __builtin_trap();  // parse() accepts only the types above

@@ -89,8 +89,8 @@ struct harness {
         rndis_control(bytes_view(b).first(*rndis_init_request{1}.emit(b)));
         std::array<std::byte, 4> filter{};
         store_le32(filter, 0, rndis_packet_filter_linux_open);
-        rndis_control(bytes_view(b).first(
-            *rndis_oid_request{rndis_type::set, 2, rndis_oid::gen_current_packet_filter, filter}.emit(b)));
+        rndis_control(
+            bytes_view(b).first(*rndis_oid_request{rndis_type::set, 2, rndis_oid::gen_current_packet_filter, filter}.emit(b)));
     }
 };
 

@@ -42,11 +42,22 @@ fuzz_switch make_switch() {
     auto guarded = vm(1, vlan_setting::untagged());
     guarded.dhcp_guard = guarded.router_guard = true;
     guarded.storm_limit = 5;
-    guarded.acls.add(acl_rule{acl_direction::both, acl_action::deny, ip_match::any(),
-                              ip_match::of(ipv4_prefix(ipv4_address(10, 0, 0, 0), 8)), ip_proto::tcp,
-                              port_range{1, 1024}, {}, 1});
-    guarded.acls.add(acl_rule{acl_direction::inbound, acl_action::deny, ip_match::of(ipv6_address::all_nodes(), 8),
-                              ip_match::any(), std::nullopt, {}, {}, 0});
+    guarded.acls.add(acl_rule{acl_direction::both,
+                              acl_action::deny,
+                              ip_match::any(),
+                              ip_match::of(ipv4_prefix(ipv4_address(10, 0, 0, 0), 8)),
+                              ip_proto::tcp,
+                              port_range{1, 1024},
+                              {},
+                              1});
+    guarded.acls.add(acl_rule{acl_direction::inbound,
+                              acl_action::deny,
+                              ip_match::of(ipv6_address::all_nodes(), 8),
+                              ip_match::any(),
+                              std::nullopt,
+                              {},
+                              {},
+                              0});
     add(guarded);
     auto spoofer = vm(2, vlan_setting::access(10));
     spoofer.mac_spoofing = true;

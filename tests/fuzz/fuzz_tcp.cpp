@@ -22,10 +22,8 @@ const ipv6_address dst6 = ipv6_address::from_groups({0x2001, 0xdb8, 0, 0, 0, 0, 
 
 template <class Addr>
 checksum_acc pseudo(const Addr& src, const Addr& dst, std::size_t len) {
-    if constexpr (std::is_same_v<Addr, ipv4_address>)
-        return pseudo_header_v4(src, dst, 6, static_cast<std::uint16_t>(len));
-    else
-        return pseudo_header_v6(src, dst, 6, static_cast<std::uint32_t>(len));
+    if constexpr (std::is_same_v<Addr, ipv4_address>) return pseudo_header_v4(src, dst, 6, static_cast<std::uint16_t>(len));
+    else return pseudo_header_v6(src, dst, 6, static_cast<std::uint32_t>(len));
 }
 
 // The first option error the iterator yields, if any.

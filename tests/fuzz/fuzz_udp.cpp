@@ -35,8 +35,7 @@ void round_trip(const udp_view& u, const Addr& src, const Addr& dst) {
     if (!v || !v->checksum_ok(src, dst)) __builtin_trap();
     auto r = udp_repr::parse(*v, src, dst);
     if (!r) __builtin_trap();
-    if (r->src_port != u.src_port() || r->dst_port != u.dst_port() || r->payload_len != u.payload().size())
-        __builtin_trap();
+    if (r->src_port != u.src_port() || r->dst_port != u.dst_port() || r->payload_len != u.payload().size()) __builtin_trap();
     std::vector<std::byte> out(r->buffer_len());
     auto n = r->emit(out, v->payload(), src, dst);
     if (!n || *n != fixed.size() || !equal_bytes(out, fixed)) __builtin_trap();

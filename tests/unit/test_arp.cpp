@@ -96,8 +96,7 @@ BOOST_AUTO_TEST_CASE(probe_per_rfc5227) {
 
 // RFC 5227 section 2.3: an announcement has sender IP == target IP (a gratuitous ARP).
 BOOST_AUTO_TEST_CASE(announcement_is_gratuitous) {
-    auto a = arp_repr::make_announcement(mac_address(0x00, 0x15, 0x5d, 0x00, 0x00, 0x10),
-                                         ipv4_address(192, 168, 0, 100));
+    auto a = arp_repr::make_announcement(mac_address(0x00, 0x15, 0x5d, 0x00, 0x00, 0x10), ipv4_address(192, 168, 0, 100));
     std::vector<std::byte> out(28);
     BOOST_REQUIRE(a.emit(out));
     auto v = *arp_view::parse(out);

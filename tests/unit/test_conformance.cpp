@@ -27,8 +27,8 @@ namespace {
 
 /// Whether a row's source names a source of docs/sources.md (by tag) or docs/eflow-facts.md.
 bool cites_a_source(std::string_view source) {
-    static constexpr std::string_view cited[] = {"[NW]", "[TS]", "[HV]", "[IS]", "[FN]", "[MN]", "[VS]",
-                                                 "[AD]", "[RT]", "[PS]", "docs/eflow-facts.md"};
+    static constexpr std::string_view cited[] = {
+        "[NW]", "[TS]", "[HV]", "[IS]", "[FN]", "[MN]", "[VS]", "[AD]", "[RT]", "[PS]", "docs/eflow-facts.md"};
     return std::ranges::any_of(cited, [&](std::string_view c) { return source.find(c) != std::string_view::npos; });
 }
 
@@ -49,8 +49,7 @@ struct fake_executor : lab_executor {
         ++runs;
         int now = ++in_flight;
         int seen = max_in_flight.load();
-        while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
-        }
+        while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {}
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         execution ex;
         {
@@ -62,8 +61,7 @@ struct fake_executor : lab_executor {
                 // as the runtime does: a check from a VM is observed in that guest
                 const bool guest = lf.find_vm(lf.checks[i].from) != nullptr && lf.checks[i].kind != check_kind::flooding &&
                                    lf.checks[i].kind != check_kind::arp;
-                ex.checks.push_back(o != overrides.end() ? o->second
-                                                         : check_outcome{lf.checks[i].expect, "fake", true, guest});
+                ex.checks.push_back(o != overrides.end() ? o->second : check_outcome{lf.checks[i].expect, "fake", true, guest});
             }
         }
         --in_flight;
@@ -160,8 +158,9 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_and_key) {
                                  "cells = [ { kind = \"telepathy\", expect = \"ok\" } ]\n")
                    .find("row.cells.kind: 'telepathy' is not one of") != std::string::npos);
     // Duplicate row ids.
-    std::string row = "[[row]]\nid = \"a\"\nsource = \"s\"\neval = \"model\"\n"
-                      "cells = [ { kind = \"switch_op\", op = \"vnic x\", expect = \"none\" } ]\n";
+    std::string row =
+        "[[row]]\nid = \"a\"\nsource = \"s\"\neval = \"model\"\n"
+        "cells = [ { kind = \"switch_op\", op = \"vnic x\", expect = \"none\" } ]\n";
     BOOST_TEST(error_of(header + row + row).find("row.id: the row id 'a' is used twice") != std::string::npos);
     // TOML syntax error: its line.
     BOOST_TEST(error_of(header + "[[row]]\nid = \n").find("t.toml:6") == 0);
@@ -230,9 +229,7 @@ BOOST_AUTO_TEST_CASE(every_table_loads) {
     BOOST_TEST(names.count("troubleshooting") == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_bad_table_folder_is_refused) {
-    BOOST_TEST(!load_tables("/nonexistent-folder"));
-}
+BOOST_AUTO_TEST_CASE(a_bad_table_folder_is_refused) { BOOST_TEST(!load_tables("/nonexistent-folder")); }
 
 BOOST_AUTO_TEST_SUITE_END()
 
@@ -653,7 +650,8 @@ BOOST_AUTO_TEST_CASE(fixture_tables_with_a_perfect_executor) {
     for (const auto& t : r)
         for (const auto& row : t.rows)
             for (const auto& c : row.cells) {
-                if (c.origin == cell_origin::model) BOOST_TEST((c.status == cell_status::pass), t.name << "/" << row.id << " " << c.label << ": " << c.observed);
+                if (c.origin == cell_origin::model)
+                    BOOST_TEST((c.status == cell_status::pass), t.name << "/" << row.id << " " << c.label << ": " << c.observed);
                 if (c.status == cell_status::missing) BOOST_TEST(!c.detail.empty());
             }
 }

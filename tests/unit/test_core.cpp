@@ -70,8 +70,8 @@ BOOST_AUTO_TEST_CASE(ipv4_parse_and_format) {
     BOOST_TEST(fmt::format("{}", ipv4_address(255, 255, 255, 255)) == "255.255.255.255");
     BOOST_TEST(ipv4_address::parse("0.0.0.0")->is_unspecified());
     // inet_pton rules: exactly four parts, 0-255, no leading zeros, nothing trailing
-    for (auto bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.04", "1..2.3", "1.2.3.4 ", " 1.2.3.4", "a.b.c.d",
-                     "1.2.3.4/24", "1.2.3.", "1234.1.1.1"}) {
+    for (auto bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.04", "1..2.3", "1.2.3.4 ", " 1.2.3.4", "a.b.c.d", "1.2.3.4/24",
+                     "1.2.3.", "1234.1.1.1"}) {
         BOOST_TEST_INFO(bad);
         BOOST_TEST(!ipv4_address::parse(bad));
     }
@@ -135,8 +135,8 @@ BOOST_AUTO_TEST_CASE(ipv6_parse_and_canonical_format) {
         {"2001:0db8::0001", "2001:db8::1"},
         {"2001:db8::0:1", "2001:db8::1"},
         {"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"},  // a single zero group is not compressed
-        {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},            // longest run wins
-        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},      // first of equal runs
+        {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},           // longest run wins
+        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},     // first of equal runs
         {"::", "::"},
         {"::1", "::1"},
         {"fe80::215:5dff:fe00:10", "fe80::215:5dff:fe00:10"},
@@ -150,8 +150,8 @@ BOOST_AUTO_TEST_CASE(ipv6_parse_and_canonical_format) {
         BOOST_REQUIRE(a);
         BOOST_TEST(fmt::format("{}", *a) == c.out);
     }
-    for (auto bad : {"", ":", ":::", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::", "g::", "1:2:3:4:5:6:7:8::",
-                     ":1::", "1:", "::1.2.3", "1:2:3:4:5:6:7:1.2.3.4"}) {
+    for (auto bad : {"", ":", ":::", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3",
+                     "12345::", "g::", "1:2:3:4:5:6:7:8::", ":1::", "1:", "::1.2.3", "1:2:3:4:5:6:7:1.2.3.4"}) {
         BOOST_TEST_INFO(bad);
         BOOST_TEST(!ipv6_address::parse(bad));
     }

@@ -85,8 +85,7 @@ std::vector<std::byte> eth_frame(mac_address dst, mac_address src, std::uint16_t
     return f;
 }
 
-std::vector<std::byte> ip_packet(ipv4_address src, ipv4_address dst, std::uint8_t proto, bytes_view l4,
-                                 std::uint8_t ttl = 64) {
+std::vector<std::byte> ip_packet(ipv4_address src, ipv4_address dst, std::uint8_t proto, bytes_view l4, std::uint8_t ttl = 64) {
     ipv4_repr h;
     h.src = src;
     h.dst = dst;
@@ -308,7 +307,7 @@ BOOST_AUTO_TEST_CASE(chosen_range_avoids_every_host_network) {
         ipv4_prefix(ipv4_address(172, 16, 0, 0), 13), ipv4_prefix(ipv4_address(172, 24, 0, 0), 14),
         ipv4_prefix(ipv4_address(172, 28, 0, 0), 15), ipv4_prefix(ipv4_address(172, 30, 0, 0), 16),
         ipv4_prefix(ipv4_address(172, 31, 5, 7), 17),  // host bits set: an interface address
-        ipv4_prefix(ipv4_address(10, 0, 0, 0), 8), lan};
+        ipv4_prefix(ipv4_address(10, 0, 0, 0), 8),    lan};
     BOOST_TEST(free_ics_ranges(host).size() == 8u);
     for (std::uint64_t seed = 0; seed < 64; ++seed) {
         std::mt19937_64 rng(seed);
@@ -466,8 +465,7 @@ BOOST_AUTO_TEST_CASE(a_vm_pings_its_gateway) {
     two_vms L;
     auto& p = L.ds.port(L.p1);
     BOOST_TEST(arp_gateway(L.ds, L.p1, mac1, L.a1, L.ds.host_address()));
-    BOOST_TEST((L.ds.gateway().neighbor(L.a1, std::chrono::steady_clock::time_point(1000s)) ==
-                std::optional<mac_address>(mac1)));
+    BOOST_TEST((L.ds.gateway().neighbor(L.a1, std::chrono::steady_clock::time_point(1000s)) == std::optional<mac_address>(mac1)));
 
     icmpv4_repr echo{icmpv4_echo_request{0x77, 1, {}}};
     const std::vector<std::byte> data = test::hex("01 02 03 04 05 06 07 08");
@@ -575,8 +573,8 @@ BOOST_AUTO_TEST_CASE(names_leave_with_their_lease) {
     L.ds.send(L.p2, dhcp_frame(rel, mac2, L.a2));
     BOOST_TEST(L.ds.names().size() == 1u);
     BOOST_TEST(L.ds.counters().names_removed == 1u);
-    L.ds.send(L.p1, ip_frame(L.ds.host_mac(), mac1,
-                             udp_packet(L.a1, 40003, L.ds.host_address(), 53, dns_query(7, "plc.mshome.net"))));
+    L.ds.send(L.p1,
+              ip_frame(L.ds.host_mac(), mac1, udp_packet(L.a1, 40003, L.ds.host_address(), 53, dns_query(7, "plc.mshome.net"))));
     auto us = udp_frames(p, 53);
     BOOST_REQUIRE_EQUAL(us.size(), 1u);
     BOOST_TEST(dns_of(us[0].payload).header.rcode == dns_rcode::nxdomain);
@@ -601,7 +599,8 @@ BOOST_AUTO_TEST_CASE(a_shared_host_name_follows_the_remaining_lease) {
     auto resolve = [&](std::uint16_t id) {
         auto& p = ds.port(*x);
         p.clear();
-        ds.send(*x, ip_frame(ds.host_mac(), mac1, udp_packet(a1, 40000, ds.host_address(), 53, dns_query(id, "edge.mshome.net"))));
+        ds.send(*x,
+                ip_frame(ds.host_mac(), mac1, udp_packet(a1, 40000, ds.host_address(), 53, dns_query(id, "edge.mshome.net"))));
         auto us = udp_frames(p, 53);
         BOOST_REQUIRE_EQUAL(us.size(), 1u);
         auto m = dns_of(us[0].payload);
@@ -629,7 +628,8 @@ BOOST_AUTO_TEST_CASE(a_unicast_renew_is_acknowledged) {
     auto n = r.emit(m);
     BOOST_REQUIRE(n);
     m.resize(*n);
-    L.ds.send(L.p1, ip_frame(L.ds.host_mac(), mac1, udp_packet(L.a1, dhcp_port::client, L.ds.host_address(), dhcp_port::server, m)));
+    L.ds.send(L.p1,
+              ip_frame(L.ds.host_mac(), mac1, udp_packet(L.a1, dhcp_port::client, L.ds.host_address(), dhcp_port::server, m)));
     auto ack = last_dhcp(p);
     BOOST_REQUIRE(ack);
     BOOST_TEST(*ack->message_type == mt::ack);
@@ -929,8 +929,8 @@ BOOST_AUTO_TEST_CASE(formatter_shows_range_leases_names_flows_and_counters) {
     BOOST_REQUIRE(arp_gateway(L.ds, L.p1, mac1, L.a1, L.ds.host_address()));
     L.ds.send(L.p1, ip_frame(L.ds.host_mac(), mac1, udp_packet(L.a1, 40000, internet, 53, test::hex("00"))));
     const std::string s = fmt::format("{}", L.ds);
-    BOOST_TEST(s.find(fmt::format("Default Switch {}, host vNIC {} at 00:15:5d:00:00:01, uplink 192.168.0.10",
-                                  L.ds.range(), L.ds.host_address())) == 0u);
+    BOOST_TEST(s.find(fmt::format("Default Switch {}, host vNIC {} at 00:15:5d:00:00:01, uplink 192.168.0.10", L.ds.range(),
+                                  L.ds.host_address())) == 0u);
     BOOST_TEST(s.find(fmt::format("lease {} 00:15:5d:00:00:10 bound eflow", L.a1)) != std::string::npos);
     BOOST_TEST(s.find(fmt::format("name plc.mshome.net -> {}", L.a2)) != std::string::npos);
     BOOST_TEST(s.find(fmt::format("neighbor {} at 00:15:5d:00:00:10", L.a1)) != std::string::npos);

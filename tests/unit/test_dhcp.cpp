@@ -46,9 +46,9 @@ std::vector<std::byte> bootp(std::string_view head, std::string_view tail, std::
 // UDP payloads of its four frames, byte for byte: the fixed header is all zero from octet
 // 44 to 235 (no sname, no file), DISCOVER and REQUEST are 272 octets (the client did not
 // pad to 300), OFFER and ACK 300.
-const std::string_view client_head = "0101060000003d1d 00000000 00000000 00000000 00000000 00000000 000b8201fc42 00000000000000000000";
-const auto discover = bootp(client_head,
-                            "63825363 350101 3d0701000b8201fc42 320400000000 3704 0103062a ff", 272);
+const std::string_view client_head =
+    "0101060000003d1d 00000000 00000000 00000000 00000000 00000000 000b8201fc42 00000000000000000000";
+const auto discover = bootp(client_head, "63825363 350101 3d0701000b8201fc42 320400000000 3704 0103062a ff", 272);
 const auto offer = bootp("0201060000003d1d 00000000 00000000 c0a8000a c0a80001 00000000 000b8201fc42 00000000000000000000",
                          "63825363 350102 0104ffffff00 3a0400000708 3b0400000c4e 330400000e10 3604c0a80001 ff", 300);
 const auto request = bootp("0101060000003d1e 00000000 00000000 00000000 00000000 00000000 000b8201fc42 00000000000000000000",
@@ -337,8 +337,7 @@ BOOST_AUTO_TEST_CASE(truncated_at_every_byte) {
 
 // RFC 2132 section 2: an option's length octet and data must lie inside the message.
 BOOST_AUTO_TEST_CASE(options_overflowing_the_buffer) {
-    BOOST_TEST(dhcp_view::parse(view(with_options("350101 0c05616263"))).error() ==
-               dhcp_err(errc::bad_option, "options"));
+    BOOST_TEST(dhcp_view::parse(view(with_options("350101 0c05616263"))).error() == dhcp_err(errc::bad_option, "options"));
     BOOST_TEST(dhcp_view::parse(view(with_options("350101 0c"))).error() == dhcp_err(errc::bad_option, "options"));
     BOOST_TEST(dhcp_view::parse(view(with_options("35ff01"))).error() == dhcp_err(errc::bad_option, "options"));
     // pads are single octets, and bytes after the end option are not options
@@ -365,8 +364,8 @@ BOOST_AUTO_TEST_CASE(overload_in_file_and_sname) {
     std::vector<dhcp_option_region> regions;
     for (const auto& o : v->options()) regions.push_back(o.region);
     BOOST_TEST((regions == std::vector<dhcp_option_region>{dhcp_option_region::options, dhcp_option_region::options,
-                                                            dhcp_option_region::options, dhcp_option_region::file,
-                                                            dhcp_option_region::sname, dhcp_option_region::sname}));
+                                                           dhcp_option_region::options, dhcp_option_region::file,
+                                                           dhcp_option_region::sname, dhcp_option_region::sname}));
     BOOST_TEST(v->sname().empty());
     BOOST_TEST(v->file().empty());
     BOOST_TEST(*v->subnet_mask() == ipv4_address(255, 255, 255, 0));
@@ -422,7 +421,7 @@ BOOST_AUTO_TEST_CASE(concatenated_long_options) {
     r.message_type = dhcp_message_type::ack;
     r.message = std::string(300, 'x') + std::string(300, 'y');
     r.extra_options.push_back({43, std::vector<std::uint8_t>(255, 0xab)});  // exactly one full instance
-    r.extra_options.push_back({80, {}});                                   // RFC 4039 rapid commit: length 0
+    r.extra_options.push_back({80, {}});                                    // RFC 4039 rapid commit: length 0
     std::vector<std::byte> out(r.buffer_len());
     BOOST_TEST(out.size() == 240u + 3 + (2 * 3 + 600) + (2 + 255) + 2 + 1);
     BOOST_REQUIRE(r.emit(out));
@@ -474,11 +473,9 @@ BOOST_AUTO_TEST_CASE(domain_search_rfc3397_example) {
     auto n = v->domain_search(scratch, [&](std::string_view s) { names.emplace_back(s); });
     BOOST_REQUIRE(n);
     BOOST_TEST(*n == 2u);
-    BOOST_TEST(names == (std::vector<std::string>{"eng.apple.com", "marketing.apple.com"}),
-               boost::test_tools::per_element());
+    BOOST_TEST(names == (std::vector<std::string>{"eng.apple.com", "marketing.apple.com"}), boost::test_tools::per_element());
     std::array<std::byte, 26> small{};
-    BOOST_TEST(v->domain_search(small, [](std::string_view) {}).error() ==
-               dhcp_err(errc::buffer_too_small, "domain_search"));
+    BOOST_TEST(v->domain_search(small, [](std::string_view) {}).error() == dhcp_err(errc::buffer_too_small, "domain_search"));
     auto r = dhcp_repr::parse(*v);
     BOOST_REQUIRE(r);
     BOOST_TEST(r->domain_search == names, boost::test_tools::per_element());
@@ -488,8 +485,7 @@ BOOST_AUTO_TEST_CASE(domain_search_rfc3397_example) {
     const auto rfc = hex("03656e6705617070 6c 6503636f6d00096d61 726b6574696e67c004");
     BOOST_TEST(equal_bytes(as_bytes_view(std::span<const std::uint8_t>(*enc)), view(rfc)));
     BOOST_TEST(dhcp_repr::encode_domain_search({"a..b"}).error() == dhcp_err(errc::bad_value, "domain_search"));
-    BOOST_TEST(dhcp_repr::encode_domain_search({std::string(64, 'a')}).error() ==
-               dhcp_err(errc::bad_value, "domain_search"));
+    BOOST_TEST(dhcp_repr::encode_domain_search({std::string(64, 'a')}).error() == dhcp_err(errc::bad_value, "domain_search"));
 }
 
 // RFC 1035 section 4.1.4 pointers inside option 119 (RFC 3397 section 2): only backward
@@ -528,13 +524,13 @@ BOOST_AUTO_TEST_CASE(domain_search_malformed) {
 BOOST_AUTO_TEST_CASE(classless_static_routes_rfc3442) {
     auto b = with_options(
         "79 34"
-        "00 c0a80001"            // 0.0.0.0/0 (default route) via 192.168.0.1
-        "080a c0a80002"          // 10.0.0.0/8
-        "180a0000 c0a80003"      // 10.0.0.0/24
-        "100a11 c0a80004"        // 10.17.0.0/16
-        "180a1b81 c0a80005"      // 10.27.129.0/24
-        "190ae50080 c0a80006"    // 10.229.0.128/25
-        "200ac67a2f c0a80007"    // 10.198.122.47/32
+        "00 c0a80001"          // 0.0.0.0/0 (default route) via 192.168.0.1
+        "080a c0a80002"        // 10.0.0.0/8
+        "180a0000 c0a80003"    // 10.0.0.0/24
+        "100a11 c0a80004"      // 10.17.0.0/16
+        "180a1b81 c0a80005"    // 10.27.129.0/24
+        "190ae50080 c0a80006"  // 10.229.0.128/25
+        "200ac67a2f c0a80007"  // 10.198.122.47/32
         "ff");
     auto v = dhcp_view::parse(view(b));
     BOOST_REQUIRE(v);
@@ -543,9 +539,9 @@ BOOST_AUTO_TEST_CASE(classless_static_routes_rfc3442) {
         [&](const classless_route& r) { got.push_back(fmt::format("{} via {}", r.destination, r.router)); });
     BOOST_REQUIRE(n);
     BOOST_TEST(*n == 7u);
-    const std::vector<std::string> want{"0.0.0.0/0 via 192.168.0.1",     "10.0.0.0/8 via 192.168.0.2",
-                                        "10.0.0.0/24 via 192.168.0.3",   "10.17.0.0/16 via 192.168.0.4",
-                                        "10.27.129.0/24 via 192.168.0.5", "10.229.0.128/25 via 192.168.0.6",
+    const std::vector<std::string> want{"0.0.0.0/0 via 192.168.0.1",       "10.0.0.0/8 via 192.168.0.2",
+                                        "10.0.0.0/24 via 192.168.0.3",     "10.17.0.0/16 via 192.168.0.4",
+                                        "10.27.129.0/24 via 192.168.0.5",  "10.229.0.128/25 via 192.168.0.6",
                                         "10.198.122.47/32 via 192.168.0.7"};
     BOOST_TEST(got == want, boost::test_tools::per_element());
     auto r = dhcp_repr::parse(*v);
@@ -587,31 +583,31 @@ BOOST_AUTO_TEST_CASE(bad_lengths_for_each_typed_option) {
         std::string_view field;
     };
     const bad_case cases[] = {
-        {"350201 01", errc::bad_length, "message_type"},        // RFC 2132 9.6: length 1
+        {"350201 01", errc::bad_length, "message_type"},  // RFC 2132 9.6: length 1
         {"3500", errc::bad_length, "message_type"},
         {"350100", errc::bad_value, "message_type"},
-        {"3203c0a800", errc::bad_length, "requested_address"},  // 9.1: length 4
+        {"3203c0a800", errc::bad_length, "requested_address"},      // 9.1: length 4
         {"3605c0a8000101", errc::bad_length, "server_identifier"},  // 9.7
-        {"330300000e", errc::bad_length, "lease_time"},          // 9.2
-        {"3a020007", errc::bad_length, "renewal_time"},          // 9.11
-        {"3b0500000c4e00", errc::bad_length, "rebinding_time"},  // 9.12
-        {"0103ffffff", errc::bad_length, "subnet_mask"},         // 3.3
-        {"1c00", errc::bad_length, "broadcast_address"},         // 5.3
-        {"0300", errc::bad_length, "router"},                    // 3.5: multiple of 4, at least 4
+        {"330300000e", errc::bad_length, "lease_time"},             // 9.2
+        {"3a020007", errc::bad_length, "renewal_time"},             // 9.11
+        {"3b0500000c4e00", errc::bad_length, "rebinding_time"},     // 9.12
+        {"0103ffffff", errc::bad_length, "subnet_mask"},            // 3.3
+        {"1c00", errc::bad_length, "broadcast_address"},            // 5.3
+        {"0300", errc::bad_length, "router"},                       // 3.5: multiple of 4, at least 4
         {"0305c0a8000101", errc::bad_length, "router"},
-        {"0602c0a8", errc::bad_length, "dns_servers"},           // 3.8
-        {"0c00", errc::bad_length, "host_name"},                 // 3.14: at least 1
-        {"0f00", errc::bad_length, "domain_name"},               // 3.17
-        {"1a0105", errc::bad_length, "interface_mtu"},           // 5.1: length 2
-        {"1a020043", errc::bad_value, "interface_mtu"},          //      at least 68
-        {"3700", errc::bad_length, "parameter_request_list"},    // 9.8: at least 1
-        {"3800", errc::bad_length, "message"},                   // 9.9
-        {"3903000240", errc::bad_length, "max_message_size"},    // 9.10: length 2
+        {"0602c0a8", errc::bad_length, "dns_servers"},         // 3.8
+        {"0c00", errc::bad_length, "host_name"},               // 3.14: at least 1
+        {"0f00", errc::bad_length, "domain_name"},             // 3.17
+        {"1a0105", errc::bad_length, "interface_mtu"},         // 5.1: length 2
+        {"1a020043", errc::bad_value, "interface_mtu"},        //      at least 68
+        {"3700", errc::bad_length, "parameter_request_list"},  // 9.8: at least 1
+        {"3800", errc::bad_length, "message"},                 // 9.9
+        {"3903000240", errc::bad_length, "max_message_size"},  // 9.10: length 2
         {"39020200", errc::bad_value, "max_message_size"},
-        {"3902023f", errc::bad_value, "max_message_size"},       //       at least 576
-        {"3c00", errc::bad_length, "vendor_class_id"},           // 9.13
-        {"3d0101", errc::bad_length, "client_identifier"},       // 9.14: at least 2
-        {"7700", errc::bad_length, "domain_search"},             // RFC 3397
+        {"3902023f", errc::bad_value, "max_message_size"},               //       at least 576
+        {"3c00", errc::bad_length, "vendor_class_id"},                   // 9.13
+        {"3d0101", errc::bad_length, "client_identifier"},               // 9.14: at least 2
+        {"7700", errc::bad_length, "domain_search"},                     // RFC 3397
         {"7904 00c0a800", errc::bad_length, "classless_static_routes"},  // RFC 3442
     };
     for (const auto& c : cases) {
@@ -644,8 +640,7 @@ BOOST_AUTO_TEST_CASE(typed_accessors_report_errors) {
     BOOST_TEST(v("3c00")->vendor_class_id(buf).error() == dhcp_err(errc::bad_length, "vendor_class_id"));
     BOOST_TEST(v("3d0101")->client_identifier(buf).error() == dhcp_err(errc::bad_length, "client_identifier"));
     BOOST_TEST(v("3700")->parameter_request_list(buf).error() == dhcp_err(errc::bad_length, "parameter_request_list"));
-    BOOST_TEST(v("7700")->domain_search(buf, [](std::string_view) {}).error() ==
-               dhcp_err(errc::bad_length, "domain_search"));
+    BOOST_TEST(v("7700")->domain_search(buf, [](std::string_view) {}).error() == dhcp_err(errc::bad_length, "domain_search"));
     auto udhcpc = v("3c0c756468637020312e33362e31");  // busybox udhcpc's default vendor class "udhcp 1.36.1"
     BOOST_TEST(udhcpc->vendor_class_id(buf)->size() == 12u);
     BOOST_TEST(udhcpc->option_len(code::vendor_class_id) == 12u);

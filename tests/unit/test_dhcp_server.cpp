@@ -254,7 +254,7 @@ BOOST_AUTO_TEST_CASE(nak_for_unavailable_address) {
     BOOST_TEST(!e.msg().lease_time.has_value());
     BOOST_TEST(*e.msg().server_identifier == server_ip);
     BOOST_TEST(e.msg().message == "requested address not available");
-    BOOST_TEST(e.reply.delivery == dhcp_delivery::broadcast);  // section 4.1: NAKs are broadcast
+    BOOST_TEST(e.reply.delivery == dhcp_delivery::broadcast);     // section 4.1: NAKs are broadcast
     BOOST_TEST(s.lease_of(client_mac(1))->address == host(100));  // untouched
     BOOST_TEST(s.counters().sent_of(mt::nak) == 1u);
 }
@@ -747,8 +747,7 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip) {
 
     const std::string file = s.save_leases();
     BOOST_TEST(file.substr(0, file.find('\n')) == "vnet-dhcp-leases 1");
-    BOOST_TEST(file.find("lease 172.20.0.100 00:15:5d:2a:2f:01 bound 1700003600 eflow%20vm%251\n") !=
-               std::string::npos);
+    BOOST_TEST(file.find("lease 172.20.0.100 00:15:5d:2a:2f:01 bound 1700003600 eflow%20vm%251\n") != std::string::npos);
     BOOST_TEST(file.find("lease 172.20.0.102 00:15:5d:2a:2f:03 conflict 1700000600 -\n") != std::string::npos);
 
     auto restarted = make_server();
@@ -845,8 +844,7 @@ namespace {
 
 /// A DHCP message inside Ethernet / IPv4 / UDP 68 -> 67, built with the wire reprs.
 std::vector<std::byte> client_frame(const dhcp_repr& m, ipv4_address src = ipv4_address::any(),
-                                    ipv4_address dst = ipv4_address::broadcast(),
-                                    std::optional<vlan_tag> tag = std::nullopt) {
+                                    ipv4_address dst = ipv4_address::broadcast(), std::optional<vlan_tag> tag = std::nullopt) {
     const auto payload = bytes_of(m);
     udp_repr udp{dhcp_port::client, dhcp_port::server, payload.size()};
     ipv4_repr ip;
@@ -858,8 +856,7 @@ std::vector<std::byte> client_frame(const dhcp_repr& m, ipv4_address src = ipv4_
     std::vector<std::byte> f(eth.buffer_len() + ip.buffer_len());
     BOOST_REQUIRE(eth.emit(f));
     BOOST_REQUIRE(ip.emit(bytes_span(f).subspan(ethernet_view::header_len)));
-    BOOST_REQUIRE(udp.emit(bytes_span(f).subspan(ethernet_view::header_len + ip.header_len()), test::view(payload),
-                           src, dst));
+    BOOST_REQUIRE(udp.emit(bytes_span(f).subspan(ethernet_view::header_len + ip.header_len()), test::view(payload), src, dst));
     if (!tag) return f;
     std::vector<std::byte> tagged(f.size() + vlan_tag::size);
     BOOST_REQUIRE(push_vlan_tag(test::view(f), *tag, tagged));
@@ -952,8 +949,8 @@ BOOST_AUTO_TEST_CASE(discover_frame_to_offer_frame) {
 BOOST_AUTO_TEST_CASE(tagged_frame_reply_keeps_tag) {
     auto s = make_server();
     std::array<std::byte, dhcp_server::max_frame_len> out{};
-    const auto in = client_frame(client_msg(mt::discover, client_mac(1)), ipv4_address::any(),
-                                 ipv4_address::broadcast(), vlan_tag{ethertype::vlan, 0, false, 10});
+    const auto in = client_frame(client_msg(mt::discover, client_mac(1)), ipv4_address::any(), ipv4_address::broadcast(),
+                                 vlan_tag{ethertype::vlan, 0, false, 10});
     auto r = s.handle_frame(test::view(in), t0, out);
     BOOST_REQUIRE(r);
     auto p = reparse(bytes_view(out).first(r.length));

@@ -172,9 +172,11 @@ BOOST_AUTO_TEST_CASE(ip_remedy_per_switch_and_allocation) {
     // [TS] "Check IP addresses": five rows.
     using eflow::ip_mode;
     using eflow::switch_type;
-    BOOST_TEST(std::string(ip_remedy(switch_type::default_switch, ip_mode::dhcp)).find("malfunction of the Default Switch") != std::string::npos);
+    BOOST_TEST(std::string(ip_remedy(switch_type::default_switch, ip_mode::dhcp)).find("malfunction of the Default Switch") !=
+               std::string::npos);
     BOOST_TEST(std::string(ip_remedy(switch_type::internal, ip_mode::static_ip)).find("set up a NAT table") != std::string::npos);
-    BOOST_TEST(std::string(ip_remedy(switch_type::internal, ip_mode::dhcp)).find("DHCP server on the internal network") != std::string::npos);
+    BOOST_TEST(std::string(ip_remedy(switch_type::internal, ip_mode::dhcp)).find("DHCP server on the internal network") !=
+               std::string::npos);
     BOOST_TEST(std::string(ip_remedy(switch_type::external, ip_mode::static_ip)) == ext_static);
     BOOST_TEST(std::string(ip_remedy(switch_type::external, ip_mode::dhcp)) == ext_dhcp);
 }
@@ -255,8 +257,8 @@ BOOST_AUTO_TEST_CASE(observe_maps_outcomes_to_facts) {
     BOOST_REQUIRE(p);
     p->address_free->value = true;  // as if the conflict were gone
     std::vector<observed_check> oc(p->checks.size(), observed_check{true, true, "ok"});
-    oc[2] = {true, false, "no address"};  // name does not resolve
-    oc[3] = {true, false, "0/3 replies"};  // DNS server silent
+    oc[2] = {true, false, "no address"};                                   // name does not resolve
+    oc[3] = {true, false, "0/3 replies"};                                  // DNS server silent
     oc[7] = {true, false, "no answer for 192.168.0.100 to 3 ARP probes"};  // the address is free
     auto o = observe(*p, oc);
     BOOST_REQUIRE(o.address_free);

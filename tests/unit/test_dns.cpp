@@ -313,19 +313,25 @@ BOOST_AUTO_TEST_CASE(name_256_is_too_long) {
     auto wire = hex("0001 0000 0001 0000 0000 0000" + label + label + label + label + "00 0001 0001");
     BOOST_TEST(dns_view::parse(view(wire)).error() == dns_error(errc::too_long, "name"));
     // and one built from compressed pieces: 255 bytes allowed through pointers too
-    auto ok = hex("0001 0000 0002 0000 0000 0000"
-                  "3f" + std::string(126, '6') + "3f" + std::string(126, '6') + "3f" + std::string(126, '6') +
-                  "00 0001 0001"                    // question 1 at 12: 193 bytes
-                  "3d" + std::string(122, '6') + "c00c 0001 0001");  // 62 bytes + pointer: 255
+    auto ok = hex(
+        "0001 0000 0002 0000 0000 0000"
+        "3f" +
+        std::string(126, '6') + "3f" + std::string(126, '6') + "3f" + std::string(126, '6') +
+        "00 0001 0001"  // question 1 at 12: 193 bytes
+        "3d" +
+        std::string(122, '6') + "c00c 0001 0001");  // 62 bytes + pointer: 255
     auto v = dns_view::parse(view(ok));
     BOOST_REQUIRE(v);
     auto it = v->questions().begin();
     ++it;
     BOOST_TEST((*it)->name.wire_len() == 255u);
-    auto over = hex("0001 0000 0002 0000 0000 0000"
-                    "3f" + std::string(126, '6') + "3f" + std::string(126, '6') + "3f" + std::string(126, '6') +
-                    "00 0001 0001"
-                    "3e" + std::string(124, '6') + "c00c 0001 0001");  // 63 bytes + 193: 256
+    auto over = hex(
+        "0001 0000 0002 0000 0000 0000"
+        "3f" +
+        std::string(126, '6') + "3f" + std::string(126, '6') + "3f" + std::string(126, '6') +
+        "00 0001 0001"
+        "3e" +
+        std::string(124, '6') + "c00c 0001 0001");  // 63 bytes + 193: 256
     BOOST_TEST(dns_view::parse(view(over)).error() == dns_error(errc::too_long, "name"));
 }
 
@@ -460,8 +466,8 @@ BOOST_AUTO_TEST_CASE(every_rdata_type_round_trip) {
     m.answers.push_back(
         dns_record_repr::make(name_of("_mqtt._tcp.iothub.example"), 300, dns_srv{0, 5, 8883, name_of("broker.iothub.example")}));
     m.authority.push_back(dns_record_repr::make(
-        zone, 3600, dns_soa{name_of("ns1.iothub.example"), name_of("hostmaster.iothub.example"), 2026112101, 7200, 900,
-                            1209600, 300}));
+        zone, 3600,
+        dns_soa{name_of("ns1.iothub.example"), name_of("hostmaster.iothub.example"), 2026112101, 7200, 900, 1209600, 300}));
     m.additional.push_back(dns_record_repr{zone, 99, dns_class::in, 60, dns_raw_rdata{hex("00 01 02 c0 0c")}});
     m.additional.push_back(dns_record_repr::make_opt(1232, true, 0, 0, hex("000a 0008 0102030405060708")));
 
@@ -551,7 +557,8 @@ BOOST_AUTO_TEST_CASE(compression_on_emit) {
     dns_message_repr m = make_response(make_query(7, zone, dns_type::a));
     for (int i = 0; i < 4; ++i)
         m.answers.push_back(dns_record_repr::make(zone, 60, dns_a{ipv4_address(198, 51, 100, static_cast<std::uint8_t>(i))}));
-    m.answers.push_back(dns_record_repr::make(name_of("device1.iothub.example"), 60, dns_cname{name_of("edge.device1.iothub.example")}));
+    m.answers.push_back(
+        dns_record_repr::make(name_of("device1.iothub.example"), 60, dns_cname{name_of("edge.device1.iothub.example")}));
     auto on = emit_vec(m, dns_compression::on);
     auto off = emit_vec(m, dns_compression::off);
     BOOST_TEST(off.size() == m.buffer_len());
@@ -592,9 +599,7 @@ BOOST_AUTO_TEST_CASE(pointers_only_to_offsets_below_0x3fff) {
     // its second use is written in full (then points to "iothub.example" at 12).
     auto zone = name_of("iothub.example");
     dns_message_repr m = make_response(make_query(9, zone, dns_type::txt));
-    auto txt = [](std::string_view owner) {
-        return dns_record_repr::make(name_of(owner), 60, dns_txt{{std::string(100, 't')}});
-    };
+    auto txt = [](std::string_view owner) { return dns_record_repr::make(name_of(owner), 60, dns_txt{{std::string(100, 't')}}); };
     m.answers.push_back(txt("a.early.iothub.example"));
     m.answers.push_back(txt("b.early.iothub.example"));
     for (int i = 0; i < 200; ++i) m.answers.push_back(txt(fmt::format("host{}.iothub.example", i)));
@@ -646,8 +651,8 @@ BOOST_AUTO_TEST_CASE(make_query_matches_dig_layout) {
 
 BOOST_AUTO_TEST_CASE(make_response_codes) {
     auto v = *dns_view::parse(view(dig_query));
-    for (std::uint8_t rc : {dns_rcode::noerror, dns_rcode::formerr, dns_rcode::servfail, dns_rcode::nxdomain,
-                            dns_rcode::refused}) {
+    for (std::uint8_t rc :
+         {dns_rcode::noerror, dns_rcode::formerr, dns_rcode::servfail, dns_rcode::nxdomain, dns_rcode::refused}) {
         auto r = make_response(v, rc);
         BOOST_TEST(r.header.id == 0x2918);
         BOOST_TEST(r.header.qr);
@@ -711,8 +716,8 @@ BOOST_AUTO_TEST_CASE(additional_records_are_dropped_without_tc) {
     dns_message_repr m = make_response(make_query(1, zone, dns_type::mx));
     m.answers.push_back(dns_record_repr::make(zone, 60, dns_mx{10, name_of("mail.iothub.example")}));
     for (int i = 0; i < 40; ++i)
-        m.additional.push_back(dns_record_repr::make(name_of("mail.iothub.example"), 60,
-                                                     dns_aaaa{ipv6_address::parse("2001:db8::1").value()}));
+        m.additional.push_back(
+            dns_record_repr::make(name_of("mail.iothub.example"), 60, dns_aaaa{ipv6_address::parse("2001:db8::1").value()}));
     std::vector<std::byte> out(512);
     auto n = m.emit_truncated(out);
     BOOST_REQUIRE(n);

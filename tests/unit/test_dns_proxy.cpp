@@ -108,8 +108,7 @@ dns_record_repr a_rr(std::string_view name, ipv4_address a, std::uint32_t ttl) {
 
 dns_record_repr soa_rr(std::string_view zone, std::uint32_t ttl, std::uint32_t minimum) {
     return dns_record_repr::make(name_of(zone), ttl,
-                                 dns_soa{name_of("ns1.example"), name_of("hostmaster.example"), 1, 7200, 900,
-                                         1209600, minimum});
+                                 dns_soa{name_of("ns1.example"), name_of("hostmaster.example"), 1, 7200, 900, 1209600, minimum});
 }
 
 /// Forwards a query from client through p and returns the upstream message (a copy).
@@ -546,8 +545,7 @@ BOOST_AUTO_TEST_CASE(ttl_zero_and_top_bit_ttls_are_not_cached) {
     auto up = forward(p, vm1, query(1, "zero.example"), t0);
     (void)p.on_upstream_answer(lan_dns, view(answer_to(up, {a_rr("zero.example", ipv4_address(1, 2, 3, 4), 0)})), t0);
     auto up2 = forward(p, vm1, query(2, "huge.example"), t0);
-    (void)p.on_upstream_answer(lan_dns,
-                               view(answer_to(up2, {a_rr("huge.example", ipv4_address(1, 2, 3, 5), 0x80000000u)})), t0);
+    (void)p.on_upstream_answer(lan_dns, view(answer_to(up2, {a_rr("huge.example", ipv4_address(1, 2, 3, 5), 0x80000000u)})), t0);
     BOOST_TEST(p.cache().size() == 0u);
 }
 
@@ -739,8 +737,8 @@ BOOST_AUTO_TEST_CASE(queries_truncated_at_every_byte) {
 BOOST_AUTO_TEST_CASE(upstream_answers_truncated_at_every_byte) {
     auto p = make_proxy();
     auto up = forward(p, vm1, query(1, "iothub.example"), t0);
-    auto a = answer_to(up, {a_rr("iothub.example", ipv4_address(198, 51, 100, 10), 60)},
-                       dns_rcode::noerror, {soa_rr("example", 60, 60)});
+    auto a = answer_to(up, {a_rr("iothub.example", ipv4_address(198, 51, 100, 10), 60)}, dns_rcode::noerror,
+                       {soa_rr("example", 60, 60)});
     test::for_each_truncation(view(a), [&](bytes_view b) {
         BOOST_TEST(p.on_upstream_answer(lan_dns, b, t0).empty());
         BOOST_TEST(p.on_upstream_answer(lan_dns, b, t0, dns_transport::tcp).empty());
@@ -766,8 +764,7 @@ BOOST_AUTO_TEST_CASE(cache_and_proxy_format_for_debugging) {
                "  iothub.example A IN NOERROR 1 answer ttl 300");
     std::string all = fmt::format("{}", p);
     BOOST_TEST(all.find("dns proxy mshome.net -> 192.168.0.1:53, 10.0.0.53:53, 1 waiting") == 0u);
-    BOOST_TEST(all.find("for 172.31.100.172:40000 id 0x0002: waiting.example type 1 -> udp 192.168.0.1:53") !=
-               std::string::npos);
+    BOOST_TEST(all.find("for 172.31.100.172:40000 id 0x0002: waiting.example type 1 -> udp 192.168.0.1:53") != std::string::npos);
     BOOST_TEST(fmt::format("{}", p.counters()).find("drops: none") != std::string::npos);
     BOOST_TEST(fmt::format("{}", dns_proxy_drop::upstream_unmatched) == "upstream_unmatched");
 }

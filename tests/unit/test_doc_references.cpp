@@ -37,9 +37,9 @@ std::ostream& operator<<(std::ostream& os, const offender& o) {
 
 /// The folders and files of the tree that may cite documents. Captures and fuzz seeds are
 /// data, not text.
-const std::vector<std::string> scanned_roots = {"include", "tools", "tests", "fixtures/conformance", "fixtures/labs",
-                                                "fixtures/captures/README.md", "ci", "vm-images", "bench", "cmake",
-                                                "docs", "CMakeLists.txt", "README.md"};
+const std::vector<std::string> scanned_roots = {
+    "include", "tools", "tests", "fixtures/conformance", "fixtures/labs", "fixtures/captures/README.md", "ci", "vm-images",
+    "bench",   "cmake", "docs",  "CMakeLists.txt",       "README.md"};
 
 /// This file names the patterns it looks for.
 constexpr std::string_view this_file = "tests/unit/test_doc_references.cpp";
@@ -86,10 +86,12 @@ std::vector<offender> check_text(const fs::path& root, const std::string& file, 
             for (std::sregex_iterator it(line.begin(), line.end(), re), end; it != end; ++it) judge(*it);
         };
         each(seed_number, [&](const std::smatch& m) {
-            out.push_back({file, n, m.str(), "file number", "a file number means nothing to a reader: cite the source's tag and section (docs/sources.md)"});
+            out.push_back({file, n, m.str(), "file number",
+                           "a file number means nothing to a reader: cite the source's tag and section (docs/sources.md)"});
         });
         each(seed_file, [&](const std::smatch& m) {
-            out.push_back({file, n, m.str(), "file name", "a file name outside the repository: cite the source's tag and section (docs/sources.md)"});
+            out.push_back({file, n, m.str(), "file name",
+                           "a file name outside the repository: cite the source's tag and section (docs/sources.md)"});
         });
         each(outside, [&](const std::smatch& m) {
             out.push_back({file, n, m.str(), "outside path", "a path outside the repository: cite docs/ instead"});
@@ -97,7 +99,8 @@ std::vector<offender> check_text(const fs::path& root, const std::string& file, 
         each(old_doc, [&](const std::smatch& m) {
             const std::string name = m.str(1) + ".md";
             if (!fs::exists(root / name) && !fs::exists(root / "docs" / name))
-                out.push_back({file, n, m.str(), "old document", "no such document in the repository: cite the docs/ file that holds it"});
+                out.push_back(
+                    {file, n, m.str(), "old document", "no such document in the repository: cite the docs/ file that holds it"});
         });
         each(docs_path, [&](const std::smatch& m) {
             if (!fs::exists(root / m.str())) out.push_back({file, n, m.str(), "missing file", "no such file in the repository"});
@@ -158,10 +161,8 @@ BOOST_AUTO_TEST_CASE(every_reference_in_the_tree_resolves) {
     for (const auto& o : all) {
         const auto f = known_offenders.find(o.file);
         const bool known = f != known_offenders.end() && f->second.contains(o.kind);
-        if (known)
-            BOOST_TEST_MESSAGE("known, to be fixed by its owner: " << o);
-        else
-            BOOST_ERROR(o);
+        if (known) BOOST_TEST_MESSAGE("known, to be fixed by its owner: " << o);
+        else BOOST_ERROR(o);
     }
     for (const auto& [file, kinds] : known_offenders)
         for (const auto& [kind, allowed] : kinds) {

@@ -65,9 +65,10 @@ const ipv4_address lan_gw(192, 168, 0, 1);
 
 /// The external static example of [NW] with one option replaced.
 std::string ext(std::string_view addr, std::string_view gw, std::string_view len) {
-    return fmt::format("Deploy-Eflow -vSwitchName \"ExternalEflow\" -vswitchType \"External\" -ip4Address {} "
-                       "-ip4GatewayAddress {} -ip4PrefixLength {}",
-                       addr, gw, len);
+    return fmt::format(
+        "Deploy-Eflow -vSwitchName \"ExternalEflow\" -vswitchType \"External\" -ip4Address {} "
+        "-ip4GatewayAddress {} -ip4PrefixLength {}",
+        addr, gw, len);
 }
 
 deploy_result run(std::string_view line, const host_state& h, fake_network& net) {
@@ -92,9 +93,10 @@ BOOST_AUTO_TEST_SUITE(eflow_deploy)
 BOOST_AUTO_TEST_CASE(documented_external_static_example_is_planned) {
     fake_network net;
     net.answer(lan_gw);
-    auto r = run("Deploy-Eflow -vSwitchName \"ExternalEflow\" -vswitchType \"External\" -ip4Address 192.168.0.100 "
-                 "-ip4GatewayAddress 192.168.0.1 -ip4PrefixLength 24",
-                 client_host(), net);
+    auto r = run(
+        "Deploy-Eflow -vSwitchName \"ExternalEflow\" -vswitchType \"External\" -ip4Address 192.168.0.100 "
+        "-ip4GatewayAddress 192.168.0.1 -ip4PrefixLength 24",
+        client_host(), net);
     BOOST_REQUIRE(r.plan);
     BOOST_TEST(r.plan->type == switch_type::external);
     BOOST_TEST(!r.plan->create_switch);
@@ -189,8 +191,8 @@ BOOST_AUTO_TEST_CASE(new_external_switch_needs_an_adapter_that_is_up) {
 // [NW] "IP address allocations": Default switch - static IP not supported.
 BOOST_AUTO_TEST_CASE(default_switch_with_static_ip_is_refused) {
     fake_network net;
-    auto r = run("Deploy-Eflow -ip4Address 172.31.100.171 -ip4GatewayAddress 172.31.96.1 -ip4PrefixLength 20",
-                 client_host(), net);
+    auto r = run("Deploy-Eflow -ip4Address 172.31.100.171 -ip4GatewayAddress 172.31.96.1 -ip4PrefixLength 20", client_host(),
+                 net);
     expect_error(r, check::default_switch_static,
                  "Error: static IP is not supported on the Default Switch; use DHCP, or an External or Internal switch");
     BOOST_TEST(net.probed.empty());
@@ -296,9 +298,10 @@ BOOST_AUTO_TEST_CASE(unreachable_gateway_on_external_switch_is_refused) {
 // silent gateway is a warning and the plan is produced.
 BOOST_AUTO_TEST_CASE(unreachable_gateway_on_internal_switch_is_a_warning) {
     fake_network net;
-    auto r = run("Deploy-Eflow -vSwitchName InternalEflow -vSwitchType Internal -ip4Address 172.20.1.10 "
-                 "-ip4GatewayAddress 172.20.1.254 -ip4PrefixLength 24",
-                 server_host(), net);
+    auto r = run(
+        "Deploy-Eflow -vSwitchName InternalEflow -vSwitchType Internal -ip4Address 172.20.1.10 "
+        "-ip4GatewayAddress 172.20.1.254 -ip4PrefixLength 24",
+        server_host(), net);
     BOOST_REQUIRE(r.plan);
     BOOST_TEST(r.report.has_warning(check::gateway_unreachable));
     BOOST_TEST(r.plan->warnings.size() == r.report.warnings.size());
@@ -311,9 +314,10 @@ BOOST_AUTO_TEST_CASE(unreachable_gateway_on_internal_switch_is_a_warning) {
 BOOST_AUTO_TEST_CASE(gateway_answering_before_new_internal_switch_is_a_warning) {
     fake_network net;
     net.answer(ipv4_address(10, 9, 0, 1));
-    auto r = run("Deploy-Eflow -vSwitchName NewInt -vSwitchType Internal -ip4Address 10.9.0.2 "
-                 "-ip4GatewayAddress 10.9.0.1 -ip4PrefixLength 24",
-                 server_host(), net);
+    auto r = run(
+        "Deploy-Eflow -vSwitchName NewInt -vSwitchType Internal -ip4Address 10.9.0.2 "
+        "-ip4GatewayAddress 10.9.0.1 -ip4PrefixLength 24",
+        server_host(), net);
     BOOST_REQUIRE(r.plan);
     BOOST_REQUIRE(!r.report.warnings.empty());
     BOOST_TEST(r.report.warnings.front().message == "Warning: ip4GatewayAddress 10.9.0.1 may be in use already");
@@ -408,9 +412,10 @@ BOOST_AUTO_TEST_CASE(checks_run_in_the_reference_order) {
 // The result keeps every warning found before the first error.
 BOOST_AUTO_TEST_CASE(warnings_are_kept_with_the_first_error) {
     fake_network net;
-    auto r = run("Deploy-Eflow -vSwitchName InternalEflow -vSwitchType Internal -ip4Address 172.20.1.10 "
-                 "-ip4GatewayAddress 172.20.1.254 -ip4PrefixLength 40",
-                 server_host(), net);
+    auto r = run(
+        "Deploy-Eflow -vSwitchName InternalEflow -vSwitchType Internal -ip4Address 172.20.1.10 "
+        "-ip4GatewayAddress 172.20.1.254 -ip4PrefixLength 40",
+        server_host(), net);
     BOOST_TEST(r.report.has_warning(check::gateway_unreachable));
     expect_error(r, check::prefix_invalid, "Error: Invalid IP4PrefixLength 40. Should be an integer between 1 and 30");
 }
@@ -467,9 +472,10 @@ BOOST_AUTO_TEST_CASE(new_internal_switch_without_ip_gets_the_automatic_plan) {
 // defect for lengths other than 24). vnet uses the real network of the prefix.
 BOOST_AUTO_TEST_CASE(new_internal_switch_nat_uses_the_real_network) {
     fake_network net;
-    auto r = run("Deploy-Eflow -vSwitchName NewInt -vSwitchType Internal -ip4Address 10.0.5.10 "
-                 "-ip4GatewayAddress 10.0.5.1 -ip4PrefixLength 16",
-                 server_host(), net);
+    auto r = run(
+        "Deploy-Eflow -vSwitchName NewInt -vSwitchType Internal -ip4Address 10.0.5.10 "
+        "-ip4GatewayAddress 10.0.5.1 -ip4PrefixLength 16",
+        server_host(), net);
     BOOST_REQUIRE(r.plan);
     BOOST_REQUIRE(r.plan->nat);
     BOOST_TEST(fmt::format("{}", r.plan->nat->internal_prefix) == "10.0.0.0/16");
@@ -525,9 +531,10 @@ BOOST_AUTO_TEST_CASE(static_ip_without_dns_on_external_switch_warns) {
 BOOST_AUTO_TEST_CASE(command_line_forms) {
     fake_network net;
     net.answer(lan_gw);
-    auto r = run("deploy-eflow -VSWITCHNAME:ExternalEflow -vswitchtype 'external' -IP4ADDRESS \"192.168.0.100\" "
-                 "-ip4gatewayaddress 192.168.0.1 -ip4prefixlength:24 -cpuCore 2",
-                 client_host(), net);
+    auto r = run(
+        "deploy-eflow -VSWITCHNAME:ExternalEflow -vswitchtype 'external' -IP4ADDRESS \"192.168.0.100\" "
+        "-ip4gatewayaddress 192.168.0.1 -ip4prefixlength:24 -cpuCore 2",
+        client_host(), net);
     BOOST_REQUIRE(r.plan);
     BOOST_TEST(r.report.has_warning(check::unmodelled_parameter));
     BOOST_TEST(r.report.warnings.back().message == "Warning: parameter -cpuCore is not modelled by vnet and was ignored");

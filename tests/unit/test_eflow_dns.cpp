@@ -81,17 +81,16 @@ BOOST_AUTO_TEST_CASE(external_static_without_servers_has_none) {
     BOOST_TEST(servers.empty());
     host_state h = host();
     h.switches = {{"Ext", switch_type::external, std::nullopt}};
-    dns_settings d(plan_for("Deploy-Eflow -vSwitchName Ext -vSwitchType External -ip4Address 192.168.0.100 "
-                            "-ip4GatewayAddress 192.168.0.1 -ip4PrefixLength 24",
-                            h));
+    dns_settings d(
+        plan_for("Deploy-Eflow -vSwitchName Ext -vSwitchType External -ip4Address 192.168.0.100 "
+                 "-ip4GatewayAddress 192.168.0.1 -ip4PrefixLength 24",
+                 h));
     BOOST_TEST(d.upstream_resolv_conf().empty());
 }
 
 // [NW] "DNS": "By default, the EFLOW VM DNS configuration file contains the local stub
 // 127.0.0.53 as the only DNS server".
-BOOST_AUTO_TEST_CASE(resolv_conf_is_the_local_stub) {
-    BOOST_TEST(dns_settings::stub_resolv_conf() == "nameserver 127.0.0.53\n");
-}
+BOOST_AUTO_TEST_CASE(resolv_conf_is_the_local_stub) { BOOST_TEST(dns_settings::stub_resolv_conf() == "nameserver 127.0.0.53\n"); }
 
 // [NW] "DNS" and [FN] Set-EflowVmDnsServers(vendpointName, dnsServers): it replaces the
 // endpoint's servers; the per-link servers are what resolvectl shows.

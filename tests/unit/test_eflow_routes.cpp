@@ -133,11 +133,11 @@ BOOST_AUTO_TEST_CASE(internet_depends_on_the_draw_unless_priorities_are_set) {
         fixed_ok += reachable(f, internet_server, reaches) ? 1 : 0;
         offline_ok_fixed += reachable(f, offline_device, reaches) ? 1 : 0;
     }
-    BOOST_TEST_MESSAGE(fmt::format("internet with random metrics: {}/{}; with priorities: {}/{}", random_ok, boots,
-                                   fixed_ok, boots));
-    BOOST_TEST(random_ok > 350);    // about half the boots...
-    BOOST_TEST(random_ok < 650);    // ...not all of them
-    BOOST_TEST(fixed_ok == boots);  // always
+    BOOST_TEST_MESSAGE(
+        fmt::format("internet with random metrics: {}/{}; with priorities: {}/{}", random_ok, boots, fixed_ok, boots));
+    BOOST_TEST(random_ok > 350);             // about half the boots...
+    BOOST_TEST(random_ok < 650);             // ...not all of them
+    BOOST_TEST(fixed_ok == boots);           // always
     BOOST_TEST(offline_ok_random == boots);  // connected route: independent of metrics
     BOOST_TEST(offline_ok_fixed == boots);
 }

@@ -78,12 +78,11 @@ BOOST_AUTO_TEST_CASE(every_row_cites_its_source) {
     for (const auto& r : support_matrix) {
         BOOST_TEST(r.sku_source.starts_with("[NW] \"Virtual switch choices\""));
         BOOST_TEST(r.ip_source.starts_with("[NW] \"IP address allocations\""));
-        BOOST_TEST(std::string(r.sku_source).find(to_string(r.type) == "Default Switch" ? "Default switch"
-                                                                                        : std::string(to_string(r.type))) !=
+        BOOST_TEST(std::string(r.sku_source)
+                       .find(to_string(r.type) == "Default Switch" ? "Default switch" : std::string(to_string(r.type))) !=
                    std::string::npos);
     }
-    BOOST_TEST(fmt::format("{}", support_for(switch_type::internal)) ==
-               "Internal: client no, server yes, static yes, dhcp yes");
+    BOOST_TEST(fmt::format("{}", support_for(switch_type::internal)) == "Internal: client no, server yes, static yes, dhcp yes");
 }
 
 // docs/eflow-facts.md "Deployment cmdlets [FN]": vswitchType Internal|External, case-insensitive as

@@ -110,8 +110,7 @@ BOOST_AUTO_TEST_CASE(push_and_pop_tag) {
     BOOST_TEST(*pop_vlan_tag(tagged, back) == arp_frame.size());
     BOOST_TEST(equal_bytes(back, view(arp_frame)));
     BOOST_TEST(pop_vlan_tag(view(arp_frame), back).error().what == errc::bad_value);
-    BOOST_TEST(push_vlan_tag(view(arp_frame), vlan_tag{ethertype::vlan, 0, false, 4095}, tagged).error().what ==
-               errc::bad_value);
+    BOOST_TEST(push_vlan_tag(view(arp_frame), vlan_tag{ethertype::vlan, 0, false, 4095}, tagged).error().what == errc::bad_value);
     std::vector<std::byte> small(arp_frame.size());
     BOOST_TEST(push_vlan_tag(view(arp_frame), vlan_tag{}, small).error().what == errc::buffer_too_small);
 }

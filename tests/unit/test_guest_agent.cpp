@@ -96,9 +96,13 @@ BOOST_AUTO_TEST_SUITE(guest_agent)
 
 BOOST_AUTO_TEST_CASE(base64_known_vectors) {
     // RFC 4648 section 10.
-    const std::pair<std::string_view, std::string_view> v[] = {
-        {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    const std::pair<std::string_view, std::string_view> v[] = {{"", ""},
+                                                               {"f", "Zg=="},
+                                                               {"fo", "Zm8="},
+                                                               {"foo", "Zm9v"},
+                                                               {"foob", "Zm9vYg=="},
+                                                               {"fooba", "Zm9vYmE="},
+                                                               {"foobar", "Zm9vYmFy"}};
     for (auto [plain, enc] : v) {
         BOOST_TEST(agent_proto::base64_encode(plain) == enc);
         auto d = agent_proto::base64_decode(enc);
@@ -164,10 +168,9 @@ BOOST_AUTO_TEST_CASE(parse_replies) {
 }
 
 BOOST_AUTO_TEST_CASE(parse_rejects_garbage) {
-    for (std::string_view bad :
-         {"", "x", "1", "-1 done 0 - -", "1 done", "1 done 0", "1 done 0 -", "1 done 0 - - extra", "1 done x - -",
-          "1 done 70000 - -", "1 done 0 !!!! -", "1 done 0 - Zg=", "1 bogus 0 - -", "1  done 0 - -",
-          "99999999999999999999999 done 0 - -", "Login: root"}) {
+    for (std::string_view bad : {"", "x", "1", "-1 done 0 - -", "1 done", "1 done 0", "1 done 0 -", "1 done 0 - - extra",
+                                 "1 done x - -", "1 done 70000 - -", "1 done 0 !!!! -", "1 done 0 - Zg=", "1 bogus 0 - -",
+                                 "1  done 0 - -", "99999999999999999999999 done 0 - -", "Login: root"}) {
         BOOST_TEST_INFO(bad);
         BOOST_TEST(!agent_proto::parse_reply(bad));
     }
@@ -230,10 +233,10 @@ BOOST_AUTO_TEST_CASE(garbage_and_stale_replies_are_skipped) {
         auto [id, cmd] = fake_agent::parse_run(a.read_line());
         a.write("\n");
         a.write("random console noise\n");
-        a.write("0 ready vnet-agent/1 3.00\n");       // banner of a reconnection
+        a.write("0 ready vnet-agent/1 3.00\n");  // banner of a reconnection
         a.write("0 error bad-id\n");
-        a.write("777 done 0 c3RhbGU= -\n");           // a late reply to another request
-        a.write("778 done 0 !!!bad!!! -\n");          // unreadable and not ours
+        a.write("777 done 0 c3RhbGU= -\n");   // a late reply to another request
+        a.write("778 done 0 !!!bad!!! -\n");  // unreadable and not ours
         a.write(id + " done 0 " + agent_proto::base64_encode("fresh") + " -\n");
     });
     agent_client c(peer.client_fd());
@@ -377,8 +380,7 @@ BOOST_AUTO_TEST_CASE(connect_retries_until_the_socket_appears) {
         const char banner[] = "0 ready vnet-agent/1 0.50\n";
         (void)::send(a, banner, sizeof banner - 1, MSG_NOSIGNAL);
         char buf[64];
-        while (::read(a, buf, sizeof buf) > 0) {
-        }
+        while (::read(a, buf, sizeof buf) > 0) {}
         ::close(a);
         ::close(s);
     });

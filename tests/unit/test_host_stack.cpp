@@ -64,8 +64,8 @@ std::vector<std::byte> arp_frame(const arp_repr& a, mac_address dst = mac_addres
     return eth_frame(dst, a.sender_mac, ethertype::arp, p);
 }
 
-std::vector<std::byte> ip_frame(mac_address dst_mac, mac_address src_mac, ipv4_address src, ipv4_address dst,
-                                std::uint8_t proto, bytes_view l4, std::uint8_t ttl = 64) {
+std::vector<std::byte> ip_frame(mac_address dst_mac, mac_address src_mac, ipv4_address src, ipv4_address dst, std::uint8_t proto,
+                                bytes_view l4, std::uint8_t ttl = 64) {
     ipv4_repr h;
     h.src = src;
     h.dst = dst;
@@ -305,8 +305,8 @@ BOOST_AUTO_TEST_CASE(short_echo_reply_is_padded) {
 // RFC 1122 3.2.2.6: an echo to a broadcast address MAY be silently discarded.
 BOOST_AUTO_TEST_CASE(echo_to_broadcast_is_not_answered) {
     auto g = make_gw();
-    auto rp = handle(g, ip_frame(mac_address::broadcast(), vm_mac, vm_ip, ipv4_address(172, 31, 111, 255),
-                                 ip_protocol::icmp, echo_request(1, 1, {})));
+    auto rp = handle(g, ip_frame(mac_address::broadcast(), vm_mac, vm_ip, ipv4_address(172, 31, 111, 255), ip_protocol::icmp,
+                                 echo_request(1, 1, {})));
     BOOST_TEST(rp.r.drop == gateway_drop::echo_to_broadcast);
     BOOST_TEST(rp.r.length == 0u);
 }
@@ -320,10 +320,9 @@ BOOST_AUTO_TEST_CASE(other_ipv4_is_passed_or_not_ours) {
     auto unreach = icmpv4_repr{icmpv4_dest_unreachable{icmpv4_unreachable::port, 0, {}}};
     std::vector<std::byte> ub(unreach.buffer_len());
     BOOST_REQUIRE(unreach.emit(ub));
-    BOOST_TEST(handle(g, ip_frame(gw_mac, vm_mac, vm_ip, gw_ip, ip_protocol::icmp, ub)).r.verdict ==
-               gateway_verdict::pass);
-    auto o = handle(g, ip_frame(gw_mac, vm_mac, vm_ip, ipv4_address(198, 51, 100, 10), ip_protocol::icmp,
-                                echo_request(1, 1, {})));
+    BOOST_TEST(handle(g, ip_frame(gw_mac, vm_mac, vm_ip, gw_ip, ip_protocol::icmp, ub)).r.verdict == gateway_verdict::pass);
+    auto o = handle(g,
+                    ip_frame(gw_mac, vm_mac, vm_ip, ipv4_address(198, 51, 100, 10), ip_protocol::icmp, echo_request(1, 1, {})));
     BOOST_TEST(o.r.verdict == gateway_verdict::not_ours);
     BOOST_TEST(g.counters().passed == 2u);
     BOOST_TEST(g.counters().echo_replies == 0u);

@@ -191,8 +191,7 @@ BOOST_AUTO_TEST_CASE(time_exceeded_quotes_echo) {
     BOOST_TEST(e->total_length() == 84);  // the quote holds 28 of them: not required to fit
     BOOST_TEST(e->protocol() == ip_protocol::icmp);
     BOOST_TEST(e->icmp_identifier() == 0x5514);
-    BOOST_TEST(load_u8(e->transport(), embedded_ipv4_view::transport_field::icmp_type) ==
-               icmpv4_type::echo_request);
+    BOOST_TEST(load_u8(e->transport(), embedded_ipv4_view::transport_field::icmp_type) == icmpv4_type::echo_request);
     auto r = icmpv4_repr::parse(*v);
     BOOST_REQUIRE(r);
     auto* te = std::get_if<icmpv4_time_exceeded>(&r->message);
@@ -278,16 +277,16 @@ BOOST_AUTO_TEST_CASE(embedded_header_errors) {
                (error{layer::icmpv4, errc::bad_version, "version"}));
     auto bad_ihl = port_unreachable;
     bad_ihl[8] = std::byte{0x44};
-    BOOST_TEST(icmpv4_view::parse(view(bad_ihl))->embedded_ipv4().error() ==
-               (error{layer::icmpv4, errc::bad_length, "ihl"}));
+    BOOST_TEST(icmpv4_view::parse(view(bad_ihl))->embedded_ipv4().error() == (error{layer::icmpv4, errc::bad_length, "ihl"}));
     // IHL 6: 24 header octets + 8 needed, 28 quoted
     auto long_ihl = port_unreachable;
     long_ihl[8] = std::byte{0x46};
     BOOST_TEST(icmpv4_view::parse(view(long_ihl))->embedded_ipv4().error() ==
                (error{layer::icmpv4, errc::truncated, "original_datagram"}));
     // quoted options are not validated by the lenient view, but walking them reports errors
-    auto with_opt = hex("0300 0000 0000 0000 4600 0020 0000 0000 4011 0000 0a00 0001 0a00 0002 9403 0000"
-                        "1111 2222 0008 0000");
+    auto with_opt = hex(
+        "0300 0000 0000 0000 4600 0020 0000 0000 4011 0000 0a00 0001 0a00 0002 9403 0000"
+        "1111 2222 0008 0000");
     auto e = icmpv4_view::parse(view(with_opt))->embedded_ipv4();
     BOOST_REQUIRE(e);
     BOOST_TEST(e->transport_offset() == 24u);

@@ -112,8 +112,7 @@ std::uint16_t reference_checksum(const ipv6_address& src, const ipv6_address& ds
     for (auto o : src.octets()) b.push_back(o);
     for (auto o : dst.octets()) b.push_back(o);
     const auto n = static_cast<std::uint32_t>(msg.size());
-    b.insert(b.end(), {std::uint8_t(n >> 24), std::uint8_t(n >> 16), std::uint8_t(n >> 8), std::uint8_t(n), 0, 0, 0,
-                       58});
+    b.insert(b.end(), {std::uint8_t(n >> 24), std::uint8_t(n >> 16), std::uint8_t(n >> 8), std::uint8_t(n), 0, 0, 0, 58});
     for (std::size_t i = 0; i < msg.size(); ++i) b.push_back(i == 2 || i == 3 ? 0 : u8(msg[i]));
     if (b.size() % 2) b.push_back(0);
     std::uint32_t sum = 0;
@@ -157,9 +156,9 @@ error validate(const std::vector<std::byte>& pkt) {
 }
 const error valid{layer::none, errc::bad_value, "ok"};
 
-const std::vector<std::byte>* const all_vectors[] = {&router_solicitation, &neighbor_solicitation_dad,
+const std::vector<std::byte>* const all_vectors[] = {&router_solicitation,    &neighbor_solicitation_dad,
                                                      &neighbor_advertisement, &router_advertisement,
-                                                     &mldv2_report, &echo_request};
+                                                     &mldv2_report,           &echo_request};
 
 }  // namespace
 
@@ -180,12 +179,14 @@ BOOST_AUTO_TEST_CASE(vector_checksums_verify) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_checksum) {
-    auto b = mutate(echo_request, [](auto& m) { m[9] ^= std::byte{0x01}; }, false);
+    auto b = mutate(
+        echo_request, [](auto& m) { m[9] ^= std::byte{0x01}; }, false);
     auto ip = ip_of(b);
     BOOST_TEST(!icmp_of(b).checksum_ok(ip.src(), ip.dst()));
     BOOST_TEST(icmpv6_repr::parse(icmp_of(b), ip.src(), ip.dst()).error() ==
                (error{layer::icmpv6, errc::bad_checksum, "checksum"}));
-    auto ra = mutate(router_advertisement, [](auto& m) { m[4] = std::byte{63}; }, false);
+    auto ra = mutate(
+        router_advertisement, [](auto& m) { m[4] = std::byte{63}; }, false);
     BOOST_TEST(ndp_repr::parse(ndp_of(ra), router_ll, ipv6_address::all_nodes()).error() ==
                (error{layer::ndp, errc::bad_checksum, "checksum"}));
 }
@@ -304,9 +305,8 @@ BOOST_AUTO_TEST_CASE(mldv2_report_records) {
 
 BOOST_AUTO_TEST_CASE(mldv2_report_build_with_sources) {
     const std::array<ipv6_address, 2> sources{*ipv6_address::parse("2001:db8::a"), *ipv6_address::parse("2001:db8::b")};
-    const mldv2_record_repr recs[] = {
-        {mldv2_record_type::allow_new_sources, *ipv6_address::parse("ff3e::1234"), sources},
-        {mldv2_record_type::mode_is_exclude, *ipv6_address::parse("ff02::fb"), {}}};
+    const mldv2_record_repr recs[] = {{mldv2_record_type::allow_new_sources, *ipv6_address::parse("ff3e::1234"), sources},
+                                      {mldv2_record_type::mode_is_exclude, *ipv6_address::parse("ff02::fb"), {}}};
     std::vector<std::byte> records(recs[0].buffer_len() + recs[1].buffer_len());
     BOOST_TEST(records.size() == 52u + 20u);
     std::size_t off = 0;
@@ -398,8 +398,7 @@ BOOST_AUTO_TEST_CASE(truncated_at_every_byte) {
                 BOOST_TEST(option_error == !at_boundary);
             }
             if (type == icmpv6_type::mldv2_report)
-                BOOST_TEST((*m->mldv2_records().begin()).error() ==
-                           (error{layer::icmpv6, errc::truncated, "mldv2_record"}));
+                BOOST_TEST((*m->mldv2_records().begin()).error() == (error{layer::icmpv6, errc::truncated, "mldv2_record"}));
         });
     }
 }
@@ -539,8 +538,8 @@ BOOST_AUTO_TEST_CASE(router_advertisement_built_from_fields) {
     auto s = bytes_span(opts);
     std::size_t off = *ndp_link_layer_address_option{ndp_option_type::source_link_layer_address, router_mac}.emit(s);
     off += *ndp_mtu_option{1500}.emit(s.subspan(off));
-    off += *ndp_prefix_information_option{64, true, true, 2592000, 604800, *ipv6_address::parse("2001:db8:0:1::")}
-               .emit(s.subspan(off));
+    off += *ndp_prefix_information_option{64, true, true, 2592000, 604800, *ipv6_address::parse("2001:db8:0:1::")}.emit(
+        s.subspan(off));
     BOOST_TEST(off == 48u);
     router_advertisement_repr ra{64, false, false, 1800, 0, 0, opts};
     std::vector<std::byte> out(ra.buffer_len());
@@ -550,8 +549,7 @@ BOOST_AUTO_TEST_CASE(router_advertisement_built_from_fields) {
 
 // Every NDP message: parse -> repr -> emit gives the same bytes.
 BOOST_AUTO_TEST_CASE(ndp_repr_round_trips) {
-    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement,
-                          &router_advertisement}) {
+    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement, &router_advertisement}) {
         auto ip = ip_of(*v);
         auto r = ndp_repr::parse(ndp_of(*v), ip.src(), ip.dst());
         BOOST_REQUIRE(r);
@@ -577,8 +575,7 @@ BOOST_AUTO_TEST_CASE(redirect_build_and_parse) {
     const auto target = *ipv6_address::parse("fe80::2");
     const auto destination = *ipv6_address::parse("2001:db8::99");
     std::vector<std::byte> opts(8 + 48);
-    const ndp_link_layer_address_option tlla{ndp_option_type::target_link_layer_address,
-                                             mac_address{0x00, 0x15, 0x5d, 0, 0, 2}};
+    const ndp_link_layer_address_option tlla{ndp_option_type::target_link_layer_address, mac_address{0x00, 0x15, 0x5d, 0, 0, 2}};
     BOOST_REQUIRE(tlla.emit(opts));
     // redirected header: type 4, length 6 (48 bytes), 6 reserved, then the first 40 bytes
     // of the packet that caused the redirect
@@ -608,8 +605,7 @@ BOOST_AUTO_TEST_CASE(redirect_build_and_parse) {
 
 // RFC 8106 section 5.1: lifetime and addresses; length 3 + 2 per further address.
 BOOST_AUTO_TEST_CASE(recursive_dns_server_option) {
-    const std::array<ipv6_address, 2> servers{*ipv6_address::parse("2001:db8::53"),
-                                              *ipv6_address::parse("2001:db8::54")};
+    const std::array<ipv6_address, 2> servers{*ipv6_address::parse("2001:db8::53"), *ipv6_address::parse("2001:db8::54")};
     ndp_recursive_dns_server_option rdnss{3600, servers};
     std::vector<std::byte> opt(rdnss.buffer_len());
     BOOST_TEST(*rdnss.emit(opt) == 40u);
@@ -680,8 +676,7 @@ BOOST_AUTO_TEST_CASE(option_errors) {
 BOOST_AUTO_TEST_CASE(emit_errors) {
     router_solicitation_repr rs{view(hex("0101 0015 5d00"))};  // not a multiple of 8
     std::vector<std::byte> out(64);
-    BOOST_TEST(rs.emit(out, guest_ll, ipv6_address::all_routers()).error() ==
-               (error{layer::ndp, errc::bad_option, "length"}));
+    BOOST_TEST(rs.emit(out, guest_ll, ipv6_address::all_routers()).error() == (error{layer::ndp, errc::bad_option, "length"}));
     ndp_prefix_information_option pi;
     pi.prefix_length = 129;
     BOOST_TEST(pi.emit(out).error() == (error{layer::ndp, errc::bad_value, "prefix_length"}));
@@ -695,30 +690,27 @@ BOOST_AUTO_TEST_CASE(emit_errors) {
 // RFC 4861 sections 6.1.1, 6.1.2, 7.1.1, 7.1.2, 8.1: "The IP Hop Limit field has a value
 // of 255, i.e., the packet could not possibly have been forwarded by a router."
 BOOST_AUTO_TEST_CASE(rule_hop_limit_255) {
-    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement,
-                          &router_advertisement}) {
+    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement, &router_advertisement}) {
         auto ip = ip_of(*v);
         BOOST_TEST(ndp_validate(ndp_of(*v), 254, ip.src(), ip.dst()).error() ==
                    (error{layer::ndp, errc::bad_value, "hop_limit"}));
-        BOOST_TEST(ndp_validate(ndp_of(*v), 64, ip.src(), ip.dst()).error() ==
-                   (error{layer::ndp, errc::bad_value, "hop_limit"}));
+        BOOST_TEST(ndp_validate(ndp_of(*v), 64, ip.src(), ip.dst()).error() == (error{layer::ndp, errc::bad_value, "hop_limit"}));
         BOOST_TEST(bool(ndp_validate(ndp_of(*v), 255, ip.src(), ip.dst())));
     }
 }
 
 // "ICMP Checksum is valid."
 BOOST_AUTO_TEST_CASE(rule_checksum_valid) {
-    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement,
-                          &router_advertisement}) {
-        auto b = mutate(*v, [](auto& m) { m[3] ^= std::byte{0x40}; }, false);
+    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement, &router_advertisement}) {
+        auto b = mutate(
+            *v, [](auto& m) { m[3] ^= std::byte{0x40}; }, false);
         BOOST_TEST(validate(b) == (error{layer::ndp, errc::bad_checksum, "checksum"}));
     }
 }
 
 // "ICMP Code is 0."
 BOOST_AUTO_TEST_CASE(rule_code_zero) {
-    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement,
-                          &router_advertisement}) {
+    for (const auto* v : {&router_solicitation, &neighbor_solicitation_dad, &neighbor_advertisement, &router_advertisement}) {
         auto b = mutate(*v, [](auto& m) { m[1] = std::byte{1}; });
         BOOST_TEST(validate(b) == (error{layer::ndp, errc::bad_value, "code"}));
     }
@@ -741,8 +733,7 @@ BOOST_AUTO_TEST_CASE(rule_icmp_length) {
 BOOST_AUTO_TEST_CASE(rule_router_source_link_local) {
     const auto global = *ipv6_address::parse("2001:db8::1");
     auto ra = make(global, ipv6_address::all_nodes(), 255,
-                   std::vector<std::byte>(icmp_bytes(router_advertisement).begin(),
-                                          icmp_bytes(router_advertisement).end()));
+                   std::vector<std::byte>(icmp_bytes(router_advertisement).begin(), icmp_bytes(router_advertisement).end()));
     BOOST_TEST(validate(ra) == (error{layer::ndp, errc::bad_value, "ip_source"}));
     auto redirect = make(global, guest_ll, 255,
                          hex("8900 0000 0000 0000 fe80 0000 0000 0000 0000 0000 0000 0002"
@@ -806,10 +797,8 @@ BOOST_AUTO_TEST_CASE(rule_unspecified_source_no_slla) {
 // 7.1.1: "If the IP source address is the unspecified address, the IP destination address
 // is a solicited-node multicast address."
 BOOST_AUTO_TEST_CASE(rule_dad_to_solicited_node) {
-    auto msg = std::vector<std::byte>(icmp_bytes(neighbor_solicitation_dad).begin(),
-                                      icmp_bytes(neighbor_solicitation_dad).end());
-    BOOST_TEST(validate(make({}, ipv6_address::all_nodes(), 255, msg)) ==
-               (error{layer::ndp, errc::bad_value, "ip_destination"}));
+    auto msg = std::vector<std::byte>(icmp_bytes(neighbor_solicitation_dad).begin(), icmp_bytes(neighbor_solicitation_dad).end());
+    BOOST_TEST(validate(make({}, ipv6_address::all_nodes(), 255, msg)) == (error{layer::ndp, errc::bad_value, "ip_destination"}));
     BOOST_TEST(validate(make({}, guest_ll, 255, msg)) == (error{layer::ndp, errc::bad_value, "ip_destination"}));
     // the solicited-node group of another address is wrong too
     BOOST_TEST(validate(make({}, router_ll.solicited_node(), 255, msg)) ==
@@ -818,8 +807,7 @@ BOOST_AUTO_TEST_CASE(rule_dad_to_solicited_node) {
 
 // 7.1.2: "If the IP Destination Address is a multicast address the Solicited flag is zero."
 BOOST_AUTO_TEST_CASE(rule_multicast_na_not_solicited) {
-    auto msg = std::vector<std::byte>(icmp_bytes(neighbor_advertisement).begin(),
-                                      icmp_bytes(neighbor_advertisement).end());
+    auto msg = std::vector<std::byte>(icmp_bytes(neighbor_advertisement).begin(), icmp_bytes(neighbor_advertisement).end());
     BOOST_TEST(validate(make(guest_ll, ipv6_address::all_nodes(), 255, msg)) ==
                (error{layer::ndp, errc::bad_value, "solicited"}));
     msg[4] = std::byte{0x20};  // unsolicited, override: how Linux announces itself

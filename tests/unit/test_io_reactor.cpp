@@ -219,10 +219,11 @@ BOOST_AUTO_TEST_CASE(post_runs_on_the_loop_thread) {
         (void)r.run_for(5s);
     });
     std::thread poster([&] {
-        for (int i = 0; i < 100; ++i) r.post([&] {
-            ran_on = std::this_thread::get_id();
-            if (++ran == 100) r.stop();
-        });
+        for (int i = 0; i < 100; ++i)
+            r.post([&] {
+                ran_on = std::this_thread::get_id();
+                if (++ran == 100) r.stop();
+            });
     });
     poster.join();
     loop.join();

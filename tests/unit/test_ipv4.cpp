@@ -97,8 +97,9 @@ BOOST_AUTO_TEST_CASE(checksum_negative_zero_is_accepted_and_emitted_as_zero) {
     // words sum to 0xffff verifies with a checksum of 0x0000 or 0xffff (an incremental
     // update can leave the latter); vnet accepts both and computes 0x0000 (~0xffff). The
     // header (options included, 56 octets) is the libFuzzer input that found the case.
-    auto p = hex("4e200045820100014502ffffffff5c01450202020202020202020202020202020202000102019404ff469404"
-                 "0404019404010094040202010000000000005002020202020201000400");
+    auto p = hex(
+        "4e200045820100014502ffffffff5c01450202020202020202020202020202020202000102019404ff469404"
+        "0404019404010094040202010000000000005002020202020201000400");
     auto v = ipv4_view::parse(view(p));
     BOOST_REQUIRE(v);
     BOOST_TEST(v->checksum() == 0xffff);
@@ -270,11 +271,11 @@ BOOST_AUTO_TEST_CASE(dscp_and_ecn) {
 // RFC 2113 router alert.
 BOOST_AUTO_TEST_CASE(options_walk) {
     auto h = with_options(
-        "01"                          // no operation
-        "07 0b 08 0a000001 00000000"  // record route, 2 slots, pointer 8 (one recorded)
+        "01"                             // no operation
+        "07 0b 08 0a000001 00000000"     // record route, 2 slots, pointer 8 (one recorded)
         "44 0c 05 10 00000000 00000000"  // timestamp, 2 slots, pointer 5, overflow 1, flag 0
-        "94 04 0000"                  // router alert 0
-        "00 000000");                 // end of list, padding
+        "94 04 0000"                     // router alert 0
+        "00 000000");                    // end of list, padding
     auto v = ipv4_view::parse(view(h));
     BOOST_REQUIRE(v);
     BOOST_TEST(v->header_len() == 52u);
@@ -342,18 +343,18 @@ BOOST_AUTO_TEST_CASE(security_option) {
 BOOST_AUTO_TEST_CASE(option_errors) {
     const error bad{layer::ipv4, errc::bad_option, "options"};
     for (auto opts : {
-             "07 00 0000",        // length 0
-             "07 01 0000",        // length 1
-             "88 08 0000",        // length past the end of the header
-             "01 01 01 88",       // type octet without its length octet
-             "94 03 00 00",       // router alert must be 4 octets (RFC 2113)
+             "07 00 0000",             // length 0
+             "07 01 0000",             // length 1
+             "88 08 0000",             // length past the end of the header
+             "01 01 01 88",            // type octet without its length octet
+             "94 03 00 00",            // router alert must be 4 octets (RFC 2113)
              "94 05 00 00 00 000000",  // nor 5
-             "44 03 05 00",       // timestamp shorter than 4
-             "07 02 0000",        // record route without its pointer
-             "83 02 0000",        // loose source route without its pointer
-             "89 02 0000",        // strict source route without its pointer
-             "88 02 0000",        // stream id must be 4 octets
-             "82 02 0000",        // security without classification level
+             "44 03 05 00",            // timestamp shorter than 4
+             "07 02 0000",             // record route without its pointer
+             "83 02 0000",             // loose source route without its pointer
+             "89 02 0000",             // strict source route without its pointer
+             "88 02 0000",             // stream id must be 4 octets
+             "82 02 0000",             // security without classification level
          }) {
         auto h = with_options(opts);
         BOOST_TEST_CONTEXT("options " << opts) { BOOST_TEST(ipv4_view::parse(view(h)).error() == bad); }

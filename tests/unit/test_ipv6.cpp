@@ -128,10 +128,8 @@ BOOST_AUTO_TEST_CASE(truncated_at_every_byte) {
     test::for_each_truncation(view(router_solicitation), [](bytes_view b) {
         auto p = ipv6_view::parse(b);
         BOOST_TEST(!p);
-        if (b.size() < ipv6_view::header_len)
-            BOOST_TEST(p.error() == (error{layer::ipv6, errc::truncated, "header"}));
-        else
-            BOOST_TEST(p.error() == (error{layer::ipv6, errc::bad_length, "payload_length"}));
+        if (b.size() < ipv6_view::header_len) BOOST_TEST(p.error() == (error{layer::ipv6, errc::truncated, "header"}));
+        else BOOST_TEST(p.error() == (error{layer::ipv6, errc::bad_length, "payload_length"}));
     });
 }
 
@@ -292,8 +290,7 @@ BOOST_AUTO_TEST_CASE(hop_by_hop_not_first) {
     BOOST_TEST(p.upper_layer().error() == (error{layer::ipv6, errc::bad_value, "hop_by_hop"}));
     // two hop-by-hop headers in a row: the second is not first either
     auto twice = packet(ipv6_next_header::hop_by_hop, hex("0000 0104 0000 0000 3a00 0104 0000 0000"));
-    BOOST_TEST(ipv6_view::parse(view(twice))->upper_layer().error() ==
-               (error{layer::ipv6, errc::bad_value, "hop_by_hop"}));
+    BOOST_TEST(ipv6_view::parse(view(twice))->upper_layer().error() == (error{layer::ipv6, errc::bad_value, "hop_by_hop"}));
 }
 
 // An extension header that runs past the payload (RFC 8200 section 4: lengths in 8-octet
@@ -306,11 +303,11 @@ BOOST_AUTO_TEST_CASE(extension_header_past_payload) {
     };
     const case_t cases[] = {
         {ipv6_next_header::destination_options, "3a01 0104 0000 0000", "destination_options"},  // says 16
-        {ipv6_next_header::hop_by_hop, "3a", "hop_by_hop"},                                      // 1 byte
-        {ipv6_next_header::routing, "3a00 0000 0000", "routing"},                                // 6 of 8
-        {ipv6_next_header::fragment, "3a00 0001 0000 00", "fragment"},                           // 7 of 8
-        {ipv6_next_header::authentication, "3a02 0000 0000 0100 0000 0001", "authentication"},   // 16 of 12
-        {ipv6_next_header::destination_options, "2c00 0104 0000 0000 3a00", "fragment"},         // second cut
+        {ipv6_next_header::hop_by_hop, "3a", "hop_by_hop"},                                     // 1 byte
+        {ipv6_next_header::routing, "3a00 0000 0000", "routing"},                               // 6 of 8
+        {ipv6_next_header::fragment, "3a00 0001 0000 00", "fragment"},                          // 7 of 8
+        {ipv6_next_header::authentication, "3a02 0000 0000 0100 0000 0001", "authentication"},  // 16 of 12
+        {ipv6_next_header::destination_options, "2c00 0104 0000 0000 3a00", "fragment"},        // second cut
     };
     for (const auto& c : cases) {
         auto b = packet(c.first, hex(c.payload));

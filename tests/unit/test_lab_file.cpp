@@ -72,15 +72,20 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_key) {
     BOOST_TEST(e.key == "switch.kind");
     BOOST_TEST(e.message.find("external | internal | private | default") != std::string::npos);
 
-    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nvlan = 4095\n");
+    e = parse_error(
+        head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nvlan = 4095\n");
     BOOST_TEST(e.key == "vm.nic.vlan");
     BOOST_TEST(e.line == 10u);
 
-    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nmac = \"01:00:5e:00:00:01\"\n");
+    e = parse_error(head +
+                    "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nmac = "
+                    "\"01:00:5e:00:00:01\"\n");
     BOOST_TEST(e.key == "vm.nic.mac");
     BOOST_TEST(e.message.find("multicast") != std::string::npos);
 
-    e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nmetric = \"low\"\n");
+    e = parse_error(
+        head +
+        "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[vm]]\nname = \"v\"\n[[vm.nic]]\nswitch = \"s\"\nmetric = \"low\"\n");
     BOOST_TEST(e.key == "vm.nic.metric");
     BOOST_TEST(e.message == "must be an integer");
 }
@@ -152,12 +157,14 @@ BOOST_AUTO_TEST_CASE(internal_switch_dhcp_server) {
 }
 
 BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
-    const std::string lab = head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
-                                   "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n"
-                                   "[[vm]]\nname = \"b\"\n[[vm.nic]]\nswitch = \"s\"\n";
-    auto r = parse_lab(lab + "[[check]]\nkind = \"flooding\"\nfrom = \"a\"\nto = \"b\"\n"
-                             "expect = \"first frame flooded, later frames to one port\"\n"
-                             "[[check]]\nkind = \"reboot\"\nfrom = \"a\"\nexpect = \"00:15:5d:00:00:10\"\n",
+    const std::string lab = head +
+                            "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
+                            "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n"
+                            "[[vm]]\nname = \"b\"\n[[vm.nic]]\nswitch = \"s\"\n";
+    auto r = parse_lab(lab +
+                           "[[check]]\nkind = \"flooding\"\nfrom = \"a\"\nto = \"b\"\n"
+                           "expect = \"first frame flooded, later frames to one port\"\n"
+                           "[[check]]\nkind = \"reboot\"\nfrom = \"a\"\nexpect = \"00:15:5d:00:00:10\"\n",
                        "t.toml");
     BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
     BOOST_TEST((r->checks.at(0).kind == check_kind::flooding));
@@ -175,8 +182,9 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
 BOOST_AUTO_TEST_CASE(arp_checks_probe_from_outside_the_vms) {
     // RFC 5227 section 2.1.1 probes, run before the VMs boot (as Deploy-Eflow probes the
     // address and gateway before it creates the VM, docs/eflow-facts.md [AD]).
-    const std::string lab = head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
-                                   "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n";
+    const std::string lab = head +
+                            "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
+                            "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n";
     auto r = parse_lab(lab + "[[check]]\nkind = \"arp\"\nfrom = \"host\"\nto = \"192.168.0.50\"\nexpect = \"fail\"\n", "t.toml");
     BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
     BOOST_TEST((r->checks.at(0).kind == check_kind::arp));
@@ -190,16 +198,18 @@ BOOST_AUTO_TEST_CASE(arp_checks_probe_from_outside_the_vms) {
 }
 
 BOOST_AUTO_TEST_CASE(deploy_checks_keep_exact_messages) {
-    auto r = parse_lab(head + "[[check]]\nkind = \"deploy\"\nfrom = \"host\"\n"
-                              "expect = \"Error: IP4Address, IP4GatewayAddress and IP4PrefixLength parameters are needed\"\n",
+    auto r = parse_lab(head +
+                           "[[check]]\nkind = \"deploy\"\nfrom = \"host\"\n"
+                           "expect = \"Error: IP4Address, IP4GatewayAddress and IP4PrefixLength parameters are needed\"\n",
                        "t.toml");
     BOOST_REQUIRE(r);
     BOOST_TEST(r->checks[0].expect == "Error: IP4Address, IP4GatewayAddress and IP4PrefixLength parameters are needed");
 }
 
 BOOST_AUTO_TEST_CASE(duplicates_and_reserved_names) {
-    auto e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
-                                "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n");
+    auto e = parse_error(head +
+                         "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
+                         "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n");
     BOOST_TEST(e.message.find("used twice") != std::string::npos);
     BOOST_TEST(e.line == 10u);
     e = parse_error(head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n[[switch]]\nname = \"s\"\nkind = \"private\"\n");

@@ -161,8 +161,8 @@ BOOST_AUTO_TEST_CASE(nslookup_answer_section_skips_the_server) {
     auto a = nslookup_addresses(out);
     BOOST_REQUIRE(a.size() == 1u);
     BOOST_TEST(fmt::format("{}", a[0]) == "198.51.100.10");
-    BOOST_TEST(nslookup_addresses("Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\n** server can't find x: NXDOMAIN\n")
-                   .empty());
+    BOOST_TEST(
+        nslookup_addresses("Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\n** server can't find x: NXDOMAIN\n").empty());
 }
 
 BOOST_AUTO_TEST_CASE(ip_output_fields) {

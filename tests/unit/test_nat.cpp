@@ -848,8 +848,10 @@ BOOST_AUTO_TEST_CASE(truncated_at_every_byte) {
         udp(vm1, 40000, server, 53), tcp(vm2, 50000, server, 443, tcp_flag::ack, "data"), echo(vm1, server, 3),
         icmp_error(vm1, server, icmpv4_type::dest_unreachable, 3, udp(server, 3333, host_ext, 5000))};
     const std::vector<bytes> ins = {
-        udp(server, 53, host_ext, 40000), tcp(server, 443, host_ext, 50000, tcp_flag::syn | tcp_flag::ack),
-        tcp(server, 1, host_ext, 8883, tcp_flag::syn), echo(server, host_ext, 3, true),
+        udp(server, 53, host_ext, 40000),
+        tcp(server, 443, host_ext, 50000, tcp_flag::syn | tcp_flag::ack),
+        tcp(server, 1, host_ext, 8883, tcp_flag::syn),
+        echo(server, host_ext, 3, true),
         icmp_error(router, host_ext, icmpv4_type::time_exceeded, 0, tcp(host_ext, 50000, server, 443, tcp_flag::syn)),
         icmp_error(router, host_ext, icmpv4_type::time_exceeded, 0, echo(host_ext, server, 3))};
     std::size_t runs = 0;

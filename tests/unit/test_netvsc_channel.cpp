@@ -158,8 +158,8 @@ struct raw_guest {
         BOOST_REQUIRE(host->add_gpadl(send_gpadl, send_buf));
         host->set_guest_memory(guest_mem);
     }
-    void send(bytes_view nvsp, std::uint64_t tid, bool completion = true,
-              vmbus_packet_type t = vmbus_packet_type::data_inband, bytes_view th = {}) {
+    void send(bytes_view nvsp, std::uint64_t tid, bool completion = true, vmbus_packet_type t = vmbus_packet_type::data_inband,
+              bytes_view th = {}) {
         BOOST_REQUIRE(out->write(t, completion ? vmbus_flag_completion_requested : 0, tid, th, nvsp));
         BOOST_REQUIRE(host->poll([&](bytes_view, const rndis_packet_info&) { ++frames; }));
     }
@@ -310,8 +310,7 @@ BOOST_AUTO_TEST_CASE(receive_and_send_buffer_completions) {
     g.send(nvsp_send_receive_buffer{recv_gpadl, nvsp_receive_buffer_id}, 3);
     auto r = g.next();
     BOOST_TEST(r.trans_id() == 3u);
-    BOOST_TEST(equal_bytes(r.payload().first(28),
-                           view(hex("66000000 01000000 01000000 00000000 c0060000 08000000 00360000"))));
+    BOOST_TEST(equal_bytes(r.payload().first(28), view(hex("66000000 01000000 01000000 00000000 c0060000 08000000 00360000"))));
     g.send(nvsp_send_send_buffer{send_gpadl, nvsp_send_buffer_id}, 4);
     auto s = g.next();
     BOOST_TEST(equal_bytes(s.payload().first(12), view(hex("69000000 01000000 00180000"))));
@@ -351,8 +350,8 @@ BOOST_AUTO_TEST_CASE(hostile_guest_data_path) {
         std::array<gpa_range, 1> rs{r};
         std::array<std::byte, 24> th{};
         auto n = emit_gpa_direct_header(th, rs);
-        g.send(make_nvsp(nvsp_rndis_packet{0, nvsp_no_section, 0}).view(), 9, true,
-               vmbus_packet_type::data_using_gpa_direct, bytes_view(th).first(*n));
+        g.send(make_nvsp(nvsp_rndis_packet{0, nvsp_no_section, 0}).view(), 9, true, vmbus_packet_type::data_using_gpa_direct,
+               bytes_view(th).first(*n));
         BOOST_TEST(equal_bytes(g.next().payload().first(8), view(hex("6c000000 02000000"))));
     }
     BOOST_TEST(g.host->counters().bad_gpa_range == 3u);
@@ -572,10 +571,14 @@ BOOST_AUTO_TEST_CASE(rndis_control_answers) {
     BOOST_TEST(ic->request_id == 5u);
     BOOST_TEST(ic->status == rndis_status::success);
     BOOST_TEST(ic->packet_alignment == 3u);
-    BOOST_TEST(equal_bytes(control(rndis_simple_request{rndis_type::keepalive, 6}, 11), view(hex("08000080 10000000 06000000 00000000"))));
-    BOOST_TEST(equal_bytes(control(rndis_oid_request{rndis_type::query, 7, 0x12345678, {}}, 12), view(hex("04000080 18000000 07000000 bb0000c0 00000000 00000000"))));
-    BOOST_TEST(equal_bytes(control(rndis_oid_request{rndis_type::query, 8, rndis_oid::permanent_address_802_3, {}}, 13), view(hex("04000080 1e000000 08000000 00000000 06000000 10000000 00155d000010"))));
-    BOOST_TEST(equal_bytes(control(rndis_simple_request{rndis_type::reset, 0}, 14), view(hex("06000080 10000000 00000000 00000000"))));
+    BOOST_TEST(equal_bytes(control(rndis_simple_request{rndis_type::keepalive, 6}, 11),
+                           view(hex("08000080 10000000 06000000 00000000"))));
+    BOOST_TEST(equal_bytes(control(rndis_oid_request{rndis_type::query, 7, 0x12345678, {}}, 12),
+                           view(hex("04000080 18000000 07000000 bb0000c0 00000000 00000000"))));
+    BOOST_TEST(equal_bytes(control(rndis_oid_request{rndis_type::query, 8, rndis_oid::permanent_address_802_3, {}}, 13),
+                           view(hex("04000080 1e000000 08000000 00000000 06000000 10000000 00155d000010"))));
+    BOOST_TEST(
+        equal_bytes(control(rndis_simple_request{rndis_type::reset, 0}, 14), view(hex("06000080 10000000 00000000 00000000"))));
     control(rndis_simple_request{rndis_type::halt, 9}, 15, false);
     BOOST_TEST(!g.host->rndis_ready());
     BOOST_TEST(g.empty());
@@ -639,9 +642,10 @@ BOOST_AUTO_TEST_CASE(guest_init_bytes_on_the_ring) {
     BOOST_TEST(*s);
     auto ring = bytes_view(lab.gpadl);
     BOOST_TEST(load_le32(ring, ring_field::write_index) == 64u);
-    auto expect = hex("0600 0200 0700 0100 0100000000000000"
-                      "01000000 01000600 01000600 00000000 00000000 00000000 00000000 00000000 00000000 00000000"
-                      "0000000000000000");
+    auto expect = hex(
+        "0600 0200 0700 0100 0100000000000000"
+        "01000000 01000600 01000600 00000000 00000000 00000000 00000000 00000000 00000000 00000000"
+        "0000000000000000");
     BOOST_TEST(equal_bytes(ring.subspan(ring_header_len, 64), view(expect)));
     // The host answers with a COMP into the host-to-guest ring at (ring_pages + 1) pages.
     auto h = lab.host->poll([](bytes_view, const rndis_packet_info&) {});

@@ -89,10 +89,10 @@ BOOST_AUTO_TEST_CASE(init_complete_bytes) {
 BOOST_AUTO_TEST_CASE(ndis_version_and_config_bytes) {
     check_emit(nvsp_ndis_version{6, 30}, padded("64000000 06000000 1e000000", 40));
     auto cfg = padded("7d000000 ea050000 00000000 ac00000000000000", 40);  // mtu 1514; sriov|ieee8021q|teaming|rsc
-    check_emit(nvsp_ndis_config{1514, 0,
-                                ndis_config_cap::sriov | ndis_config_cap::ieee8021q | ndis_config_cap::teaming |
-                                    ndis_config_cap::rsc},
-               cfg);
+    check_emit(
+        nvsp_ndis_config{1514, 0,
+                         ndis_config_cap::sriov | ndis_config_cap::ieee8021q | ndis_config_cap::teaming | ndis_config_cap::rsc},
+        cfg);
     auto m = nvsp_as<nvsp_ndis_config>(cfg);
     BOOST_TEST(m.mtu == 1514u);
     BOOST_TEST(m.capabilities == 0xacu);
@@ -147,8 +147,7 @@ BOOST_AUTO_TEST_CASE(vf_subchannel_table_bytes) {
 BOOST_AUTO_TEST_CASE(truncated_and_unknown) {
     BOOST_TEST(nvsp_view::parse(view(hex("0100"))).error() == nv_err(errc::truncated, "nvsp.header"));
     BOOST_TEST(nvsp_view::parse(view(hex("01000000 02000000"))).error() == nv_err(errc::truncated, "nvsp.fields"));
-    BOOST_TEST(nvsp_view::parse(view(hex("66000000 01000000 01000000"))).error() ==
-               nv_err(errc::truncated, "nvsp.fields"));
+    BOOST_TEST(nvsp_view::parse(view(hex("66000000 01000000 01000000"))).error() == nv_err(errc::truncated, "nvsp.fields"));
     BOOST_TEST(parse_nvsp(view(padded("83000000", 40)), nvsp_direction::guest_to_host).error() ==
                nv_err(errc::unsupported, "nvsp.type"));
     BOOST_TEST(parse_nvsp(view(padded("ffff0000", 40)), nvsp_direction::guest_to_host).error() ==
@@ -187,8 +186,9 @@ BOOST_AUTO_TEST_CASE(init_request_bytes) {
 // @24 (1), medium @28 (0), max_pkt_per_msg @32, max_xfer @36, align @40, af_off @44,
 // af_len @48; 52 bytes.
 BOOST_AUTO_TEST_CASE(init_complete_bytes) {
-    auto expect = hex("02000080 34000000 01000000 00000000 01000000 00000000 01000000 00000000"
-                      "08000000 00400000 03000000 00000000 00000000");
+    auto expect = hex(
+        "02000080 34000000 01000000 00000000 01000000 00000000 01000000 00000000"
+        "08000000 00400000 03000000 00000000 00000000");
     std::array<std::byte, 64> out{};
     auto n = rndis_init_complete{1}.emit(out);
     BOOST_REQUIRE(n);
@@ -278,9 +278,10 @@ BOOST_AUTO_TEST_CASE(packet_with_vlan_ppi_bytes) {
     std::array<std::byte, 128> out{};
     auto n = emit_rndis_packet(out, info, view(frame));
     BOOST_REQUIRE(n);
-    auto expect = hex("01000000 4c000000 34000000 10000000 00000000 00000000 00000000 24000000 10000000 00000000 00000000"
-                      "10000000 06000000 0c000000 a5000000"
-                      "ffffffffffff 00155d000010 0806 0001");
+    auto expect = hex(
+        "01000000 4c000000 34000000 10000000 00000000 00000000 00000000 24000000 10000000 00000000 00000000"
+        "10000000 06000000 0c000000 a5000000"
+        "ffffffffffff 00155d000010 0806 0001");
     BOOST_REQUIRE(*n == expect.size());
     BOOST_TEST(equal_bytes(bytes_view(out).first(*n), view(expect)));
     auto p = rndis_packet_view::parse(view(expect));

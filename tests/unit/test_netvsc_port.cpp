@@ -43,8 +43,8 @@ mac_address guest_mac(std::uint8_t i) { return mac_address(0x00, 0x15, 0x5d, 0x0
 
 /// Ethernet II + IPv4 + UDP, `len` bytes in all (>= 42), optionally with an 802.1Q tag
 /// (then len + 4 bytes). The IPv4 header checksum is computed by hand (RFC 1071).
-std::vector<std::byte> udp_frame(mac_address src, mac_address dst, std::uint8_t src_host, std::uint8_t dst_host,
-                                 std::size_t len, std::uint16_t sport = 40000, std::uint16_t dport = 5000,
+std::vector<std::byte> udp_frame(mac_address src, mac_address dst, std::uint8_t src_host, std::uint8_t dst_host, std::size_t len,
+                                 std::uint16_t sport = 40000, std::uint16_t dport = 5000,
                                  std::optional<std::uint16_t> vid = std::nullopt) {
     const std::size_t l2 = vid ? 18 : 14;
     std::vector<std::byte> f(len + (vid ? 4 : 0));
@@ -201,15 +201,13 @@ BOOST_AUTO_TEST_CASE(every_size_both_directions_in_batches) {
     BOOST_REQUIRE_GT(views.size(), lab.link(0).config().batch);
     BOOST_TEST(send_from_guest(lab.sw, lab.ports[0], views) == views.size());
     BOOST_REQUIRE_EQUAL(lab.guest(1).size(), sent.size());
-    for (std::size_t i = 0; i < sent.size(); ++i)
-        BOOST_TEST(hex_of(lab.guest(1).frame(i)) == hex_of(test::view(sent[i])));
+    for (std::size_t i = 0; i < sent.size(); ++i) BOOST_TEST(hex_of(lab.guest(1).frame(i)) == hex_of(test::view(sent[i])));
     // And back.
     std::vector<std::vector<std::byte>> back;
     for (std::size_t len = 64; len <= 1514; len += 50) back.push_back(udp_frame(guest_mac(2), guest_mac(1), 2, 1, len));
     for (const auto& f : back) BOOST_TEST(lab.send(1, f) == 1u);
     BOOST_REQUIRE_EQUAL(lab.guest(0).size(), back.size());
-    for (std::size_t i = 0; i < back.size(); ++i)
-        BOOST_TEST(hex_of(lab.guest(0).frame(i)) == hex_of(test::view(back[i])));
+    for (std::size_t i = 0; i < back.size(); ++i) BOOST_TEST(hex_of(lab.guest(0).frame(i)) == hex_of(test::view(back[i])));
     for (std::size_t i = 0; i < 2; ++i) {
         BOOST_TEST(lab.link(i).host().receive_sections().in_use() == 0u);
         BOOST_TEST(lab.link(i).guest().send_sections().in_use() == 0u);
@@ -346,8 +344,11 @@ BOOST_AUTO_TEST_CASE(frames_out_of_the_channel_read_back_by_tshark) {
         std::size_t len;
         std::uint16_t sport, dport;
     };
-    const std::vector<sent_frame> plan = {{1, 2, 64, 40001, 5001}, {2, 1, 200, 40002, 5002}, {1, 2, 1514, 40003, 5003},
-                                          {2, 1, 777, 40004, 5004}, {1, 2, 1000, 40005, 5005}};
+    const std::vector<sent_frame> plan = {{1, 2, 64, 40001, 5001},
+                                          {2, 1, 200, 40002, 5002},
+                                          {1, 2, 1514, 40003, 5003},
+                                          {2, 1, 777, 40004, 5004},
+                                          {1, 2, 1000, 40005, 5005}};
     for (const auto& p : plan) {
         auto f = udp_frame(guest_mac(p.from), guest_mac(p.to), p.from, p.to, p.len, p.sport, p.dport);
         BOOST_REQUIRE_EQUAL(lab.send(p.from - 1u, f), 1u);
@@ -372,8 +373,8 @@ BOOST_AUTO_TEST_CASE(frames_out_of_the_channel_read_back_by_tshark) {
     std::filesystem::remove(path);
     std::string expect;
     for (const auto& p : plan)
-        expect += fmt::format("{},{},{},192.168.0.{},192.168.0.{},{},{}\n", p.len, guest_mac(p.from), guest_mac(p.to),
-                              p.from, p.to, p.sport, p.dport);
+        expect += fmt::format("{},{},{},192.168.0.{},192.168.0.{},{},{}\n", p.len, guest_mac(p.from), guest_mac(p.to), p.from,
+                              p.to, p.sport, p.dport);
     BOOST_TEST(out == expect);
 }
 

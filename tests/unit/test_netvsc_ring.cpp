@@ -72,9 +72,10 @@ BOOST_AUTO_TEST_CASE(inband_packet_bytes) {
                         view(payload));
     BOOST_REQUIRE(out);
     BOOST_TEST(out->bytes == 40u);
-    auto expect = hex("0600 0200 0400 0100 8877665544332211"  // descriptor: len8 4 = 32 bytes
-                      "01000000 02000000 03000000 00000000"   // payload and padding
-                      "00000000 20000000");                   // trailer: 0x20 << 32
+    auto expect = hex(
+        "0600 0200 0400 0100 8877665544332211"  // descriptor: len8 4 = 32 bytes
+        "01000000 02000000 03000000 00000000"   // payload and padding
+        "00000000 20000000");                   // trailer: 0x20 << 32
     BOOST_TEST(equal_bytes(bytes_view(m.data()).subspan(0x20, 40), view(expect)));
     BOOST_TEST(m.get(ring_field::write_index) == 0x48u);
     BOOST_TEST(w->write_index() == 0x48u);

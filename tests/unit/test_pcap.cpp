@@ -17,8 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 std::string temp_path(const char* name) {
-    return (std::filesystem::temp_directory_path() / (std::string("vnet-test-") + std::to_string(::getpid()) + name))
-        .string();
+    return (std::filesystem::temp_directory_path() / (std::string("vnet-test-") + std::to_string(::getpid()) + name)).string();
 }
 }  // namespace
 

@@ -69,8 +69,8 @@ BOOST_AUTO_TEST_CASE(ipv6_extension_headers_and_fragments) {
     auto f = hex(
         "00155d000020 00155d000010 86dd"
         "60000000 0018 00 40 fe800000000000000000000000000001 fe800000000000000000000000000002"
-        "11 00 0000 00000000"          // hop-by-hop, 8 octets, next UDP
-        "0223 0222 0008 0000");        // UDP 547 -> 546
+        "11 00 0000 00000000"    // hop-by-hop, 8 octets, next UDP
+        "0223 0222 0008 0000");  // UDP 547 -> 546
     l2_info l2;
     BOOST_REQUIRE(classify_l2(view(f), l2));
     auto k = classify_l3(view(f), l2);
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(ipv6_extension_headers_and_fragments) {
     auto frag = hex(
         "00155d000020 00155d000010 86dd"
         "60000000 0010 2c 40 fe800000000000000000000000000001 fe800000000000000000000000000002"
-        "11 00 0008 00000001"          // fragment header, offset 1 (a later fragment)
+        "11 00 0008 00000001"  // fragment header, offset 1 (a later fragment)
         "0223 0222 0008 0000");
     BOOST_REQUIRE(classify_l2(view(frag), l2));
     k = classify_l3(view(frag), l2);

@@ -44,7 +44,8 @@ struct lab {
     std::vector<port_index> vm;
 
     explicit lab(int n) {
-        for (int i = 0; i < n; ++i) vm.push_back(*sw.add_port(port_config::vm(fmt::format("vm{}", i), station(i)), memory_port{}));
+        for (int i = 0; i < n; ++i)
+            vm.push_back(*sw.add_port(port_config::vm(fmt::format("vm{}", i), station(i)), memory_port{}));
     }
     memory_port& rx(int i) { return sw.transport(vm[static_cast<std::size_t>(i)]); }
     void send(int i, const frame_bytes& f) { sw.send(vm[static_cast<std::size_t>(i)], bytes_view(f)); }
@@ -63,7 +64,7 @@ BOOST_AUTO_TEST_SUITE(switch_forwarding)
 BOOST_AUTO_TEST_CASE(flooding_before_and_after_learning) {
     lab l(4);
     l.send(0, frame(station(1), station(0)));  // vm1 not learned yet: flooded
-    BOOST_TEST(l.rx(0).size() == 0u);         // never back to the sender
+    BOOST_TEST(l.rx(0).size() == 0u);          // never back to the sender
     BOOST_TEST(l.rx(1).size() == 1u);
     BOOST_TEST(l.rx(2).size() == 1u);
     BOOST_TEST(l.rx(3).size() == 1u);
@@ -199,7 +200,7 @@ BOOST_AUTO_TEST_CASE(aging_through_the_injected_clock) {
     BOOST_TEST(l.rx(2).size() == 0u);  // still known
     l.sw.clock().advance(300s);
     l.send(0, frame(station(1), station(0)));
-    BOOST_TEST(l.rx(2).size() == 1u);  // aged out: flooded
+    BOOST_TEST(l.rx(2).size() == 1u);       // aged out: flooded
     BOOST_TEST(l.sw.table().size() == 1u);  // only station 0 (refreshed just now)
 }
 

@@ -35,8 +35,8 @@ frame_bytes eth(mac_address dst, mac_address src, std::uint16_t type, std::size_
     return f;
 }
 // IPv4 (RFC 791) with a UDP / TCP port pair or an ICMP type at the start of the payload.
-frame_bytes ip4(mac_address dst, mac_address src, ipv4_address s, ipv4_address d, std::uint8_t proto,
-                std::uint16_t sport, std::uint16_t dport) {
+frame_bytes ip4(mac_address dst, mac_address src, ipv4_address s, ipv4_address d, std::uint8_t proto, std::uint16_t sport,
+                std::uint16_t dport) {
     auto f = eth(dst, src, 0x0800, 20 + 20);
     store_u8(f, 14, 0x45);
     store_be16(f, 16, 40);
@@ -115,7 +115,8 @@ BOOST_AUTO_TEST_CASE(mac_spoofing_off_by_default) {
 BOOST_AUTO_TEST_CASE(dhcp_guard) {
     lab l;
     auto offer = ip4(mac_address::broadcast(), station(1), vm_ip, ipv4_address::broadcast(), ip_proto::udp, 67, 68);
-    auto request = ip4(mac_address::broadcast(), station(1), ipv4_address::any(), ipv4_address::broadcast(), ip_proto::udp, 68, 67);
+    auto request = ip4(mac_address::broadcast(), station(1), ipv4_address::any(), ipv4_address::broadcast(), ip_proto::udp, 68,
+                       67);
     auto advertise6 = ip6(station(2), station(1), ip_proto::udp, 547, 546);
     l.sw.send(l.vm, test::view(offer));  // guard off: a rogue DHCP server gets through
     BOOST_TEST(l.got(l.other) == 1u);
@@ -140,10 +141,10 @@ BOOST_AUTO_TEST_CASE(router_guard) {
     c.router_guard = true;
     l.set(l.vm, c);
     const auto all_nodes_mac = ipv6_address::all_nodes().multicast_mac();
-    l.sw.send(l.vm, test::view(ip6(all_nodes_mac, station(1), ip_proto::icmpv6, 134, 0)));  // RA
-    l.sw.send(l.vm, test::view(ip6(station(2), station(1), ip_proto::icmpv6, 137, 0)));     // redirect
+    l.sw.send(l.vm, test::view(ip6(all_nodes_mac, station(1), ip_proto::icmpv6, 134, 0)));          // RA
+    l.sw.send(l.vm, test::view(ip6(station(2), station(1), ip_proto::icmpv6, 137, 0)));             // redirect
     l.sw.send(l.vm, test::view(ip4(station(2), station(1), vm_ip, lan_ip, ip_proto::icmp, 5, 0)));  // redirect
-    l.sw.send(l.vm, test::view(ip6(all_nodes_mac, station(1), ip_proto::icmpv6, 133, 0)));  // RS is fine
+    l.sw.send(l.vm, test::view(ip6(all_nodes_mac, station(1), ip_proto::icmpv6, 133, 0)));          // RS is fine
     l.sw.send(l.vm, test::view(ip4(station(2), station(1), vm_ip, lan_ip, ip_proto::icmp, 8, 0)));  // echo is fine
     BOOST_TEST(l.dropped(l.vm, drop_reason::router_guard) == 3u);
     BOOST_TEST(l.got(l.other) == 2u);
@@ -212,22 +213,41 @@ BOOST_AUTO_TEST_CASE(acl_firewall_table) {
 BOOST_AUTO_TEST_CASE(acl_prefixes_weights_and_directions) {
     lab l;
     auto c = l.sw.config(l.vm);
-    acl_rule deny_lan{acl_direction::outbound, acl_action::deny, ip_match::any(),
-                      ip_match::of(*ipv4_prefix::parse("192.168.0.0/24")), std::nullopt, {}, {}, 1};
-    acl_rule allow_gw{acl_direction::outbound, acl_action::allow, ip_match::of(vm_ip),
-                      ip_match::of(ipv4_address(192, 168, 0, 1)), std::nullopt, {}, {}, 10};
+    acl_rule deny_lan{acl_direction::outbound,
+                      acl_action::deny,
+                      ip_match::any(),
+                      ip_match::of(*ipv4_prefix::parse("192.168.0.0/24")),
+                      std::nullopt,
+                      {},
+                      {},
+                      1};
+    acl_rule allow_gw{acl_direction::outbound,
+                      acl_action::allow,
+                      ip_match::of(vm_ip),
+                      ip_match::of(ipv4_address(192, 168, 0, 1)),
+                      std::nullopt,
+                      {},
+                      {},
+                      10};
     c.acls.add(deny_lan);
     c.acls.add(allow_gw);
     l.set(l.vm, c);
     l.sw.send(l.vm, test::view(ip4(mac_address::broadcast(), station(1), vm_ip, lan_ip, ip_proto::udp, 1, 2)));
-    l.sw.send(l.vm, test::view(ip4(mac_address::broadcast(), station(1), vm_ip, ipv4_address(192, 168, 0, 1), ip_proto::udp, 1, 2)));
+    l.sw.send(l.vm,
+              test::view(ip4(mac_address::broadcast(), station(1), vm_ip, ipv4_address(192, 168, 0, 1), ip_proto::udp, 1, 2)));
     l.sw.send(l.vm, test::view(ip4(mac_address::broadcast(), station(1), vm_ip, cloud_ip, ip_proto::udp, 1, 2)));
     BOOST_TEST(l.dropped(l.vm, drop_reason::acl_deny) == 1u);
     BOOST_TEST(l.got(l.other) == 2u);
     // IPv6 prefixes: deny inbound from fe80::/10
     auto o = l.sw.config(l.other);
-    o.acls.add(acl_rule{acl_direction::inbound, acl_action::deny, ip_match::any(),
-                        ip_match::of(*ipv6_address::parse("fe80::"), 10), std::nullopt, {}, {}, 0});
+    o.acls.add(acl_rule{acl_direction::inbound,
+                        acl_action::deny,
+                        ip_match::any(),
+                        ip_match::of(*ipv6_address::parse("fe80::"), 10),
+                        std::nullopt,
+                        {},
+                        {},
+                        0});
     l.set(l.other, o);
     l.sw.send(l.vm, test::view(ip6(station(2), station(1), ip_proto::udp, 5000, 5001)));
     BOOST_TEST(l.dropped(l.other, drop_reason::acl_deny) == 1u);

@@ -27,8 +27,8 @@ const mac_address nic_mac{0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e};
 
 switch_registry host_with_adapters() {
     switch_registry r;
-    BOOST_REQUIRE(r.add_adapter({"Ethernet", nic_mac, *ipv4_prefix::parse("192.168.0.10/24"),
-                                 *ipv4_address::parse("192.168.0.1")}));
+    BOOST_REQUIRE(
+        r.add_adapter({"Ethernet", nic_mac, *ipv4_prefix::parse("192.168.0.10/24"), *ipv4_address::parse("192.168.0.1")}));
     BOOST_REQUIRE(r.add_adapter({"Wi-Fi", mac_address{0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5f}, std::nullopt, std::nullopt}));
     return r;
 }
@@ -191,8 +191,7 @@ BOOST_AUTO_TEST_CASE(ports_added_and_removed_at_any_time) {
     test_switch s(switch_spec{"Priv", switch_kind::private_, {}, false});
     std::vector<port_index> ids;
     for (int i = 0; i < 100; ++i) {
-        auto p = s.add_port(port_config::vm(fmt::format("vm{}", i), mac_address::from_u64(0x00155d000000ULL + i)),
-                            memory_port{});
+        auto p = s.add_port(port_config::vm(fmt::format("vm{}", i), mac_address::from_u64(0x00155d000000ULL + i)), memory_port{});
         BOOST_REQUIRE(p);
         ids.push_back(*p);
     }

@@ -100,7 +100,8 @@ BOOST_AUTO_TEST_CASE(mac_flood_is_bounded_and_evicts_fairly) {
     mac_table t(mac_table_config{64, 300s, table_full_policy::evict_fair});
     t.ensure_port(3);
     for (std::uint64_t i = 0; i < 10; ++i) BOOST_REQUIRE(t.learn(mac_key(0, mac_a + i), 1, 0s) == learn_outcome::learned);
-    for (std::uint64_t i = 0; i < 4; ++i) BOOST_REQUIRE(t.learn(mac_key(0, 0x00155d100000ULL + i), 2, 0s) == learn_outcome::learned);
+    for (std::uint64_t i = 0; i < 4; ++i)
+        BOOST_REQUIRE(t.learn(mac_key(0, 0x00155d100000ULL + i), 2, 0s) == learn_outcome::learned);
     std::mt19937_64 rng(42);
     for (int i = 0; i < 100000; ++i) {
         const std::uint64_t m = rng() & 0xfeffffffffffULL;  // unicast sources only
@@ -158,7 +159,8 @@ BOOST_AUTO_TEST_CASE(refuse_policy_keeps_the_table) {
 BOOST_AUTO_TEST_CASE(erase_and_flush_keep_lookups_right) {
     mac_table t(mac_table_config{4096, 300s, table_full_policy::evict_fair});
     t.ensure_port(4);
-    for (std::uint64_t i = 0; i < 4000; ++i) t.learn(mac_key(static_cast<std::uint16_t>(i % 7), mac_a + i * 2), static_cast<port_index>(1 + i % 4), 0s);
+    for (std::uint64_t i = 0; i < 4000; ++i)
+        t.learn(mac_key(static_cast<std::uint16_t>(i % 7), mac_a + i * 2), static_cast<port_index>(1 + i % 4), 0s);
     BOOST_TEST(t.size() == 4000u);
     BOOST_TEST(t.flush_port(2) == 1000u);
     for (std::uint64_t i = 0; i < 4000; i += 3) t.erase(mac_key(static_cast<std::uint16_t>(i % 7), mac_a + i * 2));

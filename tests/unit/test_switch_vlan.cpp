@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(untagged_access_and_trunk_pairs) {
     BOOST_TEST(l.flood("A20", bcast) == "T:20 TN:u");
     BOOST_TEST(l.flood("T", tagged(bcast, 10)) == "A10:u A10b:u TN:10");
     BOOST_TEST(l.flood("T", tagged(bcast, 20)) == "A20:u TN:u");
-    BOOST_TEST(l.flood("T", bcast) == "U:u TP:u");  // native 0: the untagged network
+    BOOST_TEST(l.flood("T", bcast) == "U:u TP:u");     // native 0: the untagged network
     BOOST_TEST(l.flood("TN", bcast) == "A20:u T:20");  // native 20
     BOOST_TEST(l.flood("TN", tagged(bcast, 20)) == "A20:u T:20");
     BOOST_TEST(l.flood("TN", tagged(bcast, 10)) == "A10:u A10b:u T:10");

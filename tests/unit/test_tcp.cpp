@@ -14,9 +14,9 @@
 
 using namespace vnet;
 using namespace vnet::wire;
-using vnet::test::hex;
 using vnet::test::cat;
 using vnet::test::hand_sum;
+using vnet::test::hex;
 using vnet::test::view;
 
 namespace {
@@ -155,8 +155,8 @@ BOOST_AUTO_TEST_CASE(checksums_of_real_segments_verify) {
         "0000 0020 0000 0006");
     BOOST_TEST(hand_sum(cat(pseudo6, win_v6_syn)) == 0xffff);
     BOOST_TEST(tcp_view::parse(view(win_v6_syn))->checksum_ok(win_v6_src, win_v6_dst));
-    BOOST_TEST(tcp_view::parse(view(win_v6_syn))
-                   ->checksum_ok(pseudo_header_v6(win_v6_src, win_v6_dst, tcp_view::ip_protocol, 32)));
+    BOOST_TEST(
+        tcp_view::parse(view(win_v6_syn))->checksum_ok(pseudo_header_v6(win_v6_src, win_v6_dst, tcp_view::ip_protocol, 32)));
 }
 
 BOOST_AUTO_TEST_CASE(bad_checksum_v4_and_v6) {
@@ -164,8 +164,7 @@ BOOST_AUTO_TEST_CASE(bad_checksum_v4_and_v6) {
     b[30] ^= std::byte{0x01};  // inside the TSval
     auto t = *tcp_view::parse(view(b));
     BOOST_TEST(!t.checksum_ok(linux_syn_src, linux_syn_dst));
-    BOOST_TEST(tcp_repr::parse(t, linux_syn_src, linux_syn_dst).error() ==
-               (error{layer::tcp, errc::bad_checksum, "checksum"}));
+    BOOST_TEST(tcp_repr::parse(t, linux_syn_src, linux_syn_dst).error() == (error{layer::tcp, errc::bad_checksum, "checksum"}));
     // right bytes, wrong pseudo header: another destination
     auto good = *tcp_view::parse(view(linux_syn));
     BOOST_TEST(!good.checksum_ok(linux_syn_src, v4("192.168.1.195")));
@@ -174,8 +173,7 @@ BOOST_AUTO_TEST_CASE(bad_checksum_v4_and_v6) {
     b6[20 + 3] ^= std::byte{0x10};  // the MSS
     auto t6 = *tcp_view::parse(view(b6));
     BOOST_TEST(!t6.checksum_ok(win_v6_src, win_v6_dst));
-    BOOST_TEST(tcp_repr::parse(t6, win_v6_src, win_v6_dst).error() ==
-               (error{layer::tcp, errc::bad_checksum, "checksum"}));
+    BOOST_TEST(tcp_repr::parse(t6, win_v6_src, win_v6_dst).error() == (error{layer::tcp, errc::bad_checksum, "checksum"}));
     // the v6 segment over a v6 pseudo header with the addresses of another host fails too
     BOOST_TEST(!tcp_view::parse(view(win_v6_syn))->checksum_ok(win_v6_src, v6("2607:f8b0:400c:c03::1b")));
 }
@@ -417,9 +415,8 @@ BOOST_AUTO_TEST_CASE(every_option_length_error) {
     // and good ones for contrast
     BOOST_TEST(first_option_error(view(hex("0204 05b4"))) == error{});
     BOOST_TEST(first_option_error(view(hex("0101 050a 0000 0001 0000 0002"))) == error{});
-    BOOST_TEST(first_option_error(view(hex(
-                   "0101 0522 0000 0001 0000 0002 0000 0003 0000 0004 0000 0005 0000 0006 0000 0007 0000 0008"))) ==
-               error{});
+    BOOST_TEST(first_option_error(view(
+                   hex("0101 0522 0000 0001 0000 0002 0000 0003 0000 0004 0000 0005 0000 0006 0000 0007 0000 0008"))) == error{});
 }
 
 // A malformed option inside a header: the view parses (ports are still readable), the
@@ -496,15 +493,12 @@ BOOST_AUTO_TEST_CASE(emit_errors) {
     r.payload_len = 2;
     auto payload = hex("0102");
     std::vector<std::byte> out(r.buffer_len() - 1);
-    BOOST_TEST(r.emit(out, view(payload), doc_src, doc_dst).error() ==
-               (error{layer::tcp, errc::buffer_too_small, "segment"}));
+    BOOST_TEST(r.emit(out, view(payload), doc_src, doc_dst).error() == (error{layer::tcp, errc::buffer_too_small, "segment"}));
     out.resize(r.buffer_len());
-    BOOST_TEST(r.emit(out, view(payload).first(1), doc_src, doc_dst).error() ==
-               (error{layer::tcp, errc::bad_length, "payload"}));
+    BOOST_TEST(r.emit(out, view(payload).first(1), doc_src, doc_dst).error() == (error{layer::tcp, errc::bad_length, "payload"}));
     auto bad_flags = r;
     bad_flags.flags = 0x1000;
-    BOOST_TEST(bad_flags.emit(out, view(payload), doc_src, doc_dst).error() ==
-               (error{layer::tcp, errc::bad_value, "flags"}));
+    BOOST_TEST(bad_flags.emit(out, view(payload), doc_src, doc_dst).error() == (error{layer::tcp, errc::bad_value, "flags"}));
     auto five = r;
     five.sack_block_count = 5;
     BOOST_TEST(five.emit(out, view(payload), doc_src, doc_dst).error() == (error{layer::tcp, errc::bad_value, "sack"}));
@@ -516,8 +510,7 @@ BOOST_AUTO_TEST_CASE(emit_errors) {
     BOOST_TEST(crowded.linux_layout_len() == 56u);
     BOOST_TEST(crowded.options_len() == 52u);  // 51 bytes packed, still too many
     std::vector<std::byte> big(crowded.buffer_len());
-    BOOST_TEST(crowded.emit(big, view(payload), doc_src, doc_dst).error() ==
-               (error{layer::tcp, errc::too_long, "options"}));
+    BOOST_TEST(crowded.emit(big, view(payload), doc_src, doc_dst).error() == (error{layer::tcp, errc::too_long, "options"}));
     // with timestamps three blocks fit exactly: 12 + 4 + 24 = 40
     auto full = crowded;
     full.mss.reset();

@@ -114,9 +114,10 @@ std::vector<bytes> build_frames() {
     frames.push_back(eth(vm_mac, gw_mac, ethertype::ipv4,
                          ipv4(server_ip, vm_ip, ip_protocol::icmp,
                               emit(icmpv4_repr{icmpv4_dest_unreachable{icmpv4_unreachable::port, 0, quoted}}))));
-    frames.push_back(eth(vm_mac, gw_mac, ethertype::ipv4,
-                         ipv4(gw_ip, vm_ip, ip_protocol::icmp,
-                              emit(icmpv4_repr{icmpv4_dest_unreachable{icmpv4_unreachable::fragmentation_needed, 1400, quoted}}))));
+    frames.push_back(
+        eth(vm_mac, gw_mac, ethertype::ipv4,
+            ipv4(gw_ip, vm_ip, ip_protocol::icmp,
+                 emit(icmpv4_repr{icmpv4_dest_unreachable{icmpv4_unreachable::fragmentation_needed, 1400, quoted}}))));
     // TCP: a Linux-style SYN with every option, a SYN-ACK, data with SACK blocks.
     {
         tcp_repr syn;
@@ -241,22 +242,21 @@ std::vector<bytes> build_frames() {
         ra.reachable_time = 30000;
         ra.retrans_timer = 1000;
         ra.options = opts;
-        frames.push_back(eth(ipv6_address::all_nodes().multicast_mac(), gw_mac, ethertype::ipv6,
-                             ipv6(gw_ll, ipv6_address::all_nodes(), ip_protocol::icmpv6,
-                                  emit(ra, gw_ll, ipv6_address::all_nodes()), 255)));
+        frames.push_back(
+            eth(ipv6_address::all_nodes().multicast_mac(), gw_mac, ethertype::ipv6,
+                ipv6(gw_ll, ipv6_address::all_nodes(), ip_protocol::icmpv6, emit(ra, gw_ll, ipv6_address::all_nodes()), 255)));
         neighbor_solicitation_repr ns;
         ns.target = global;
         auto sn = global.solicited_node();
-        frames.push_back(eth(sn.multicast_mac(), vm_mac, ethertype::ipv6,
-                             ipv6(ipv6_address::unspecified(), sn, ip_protocol::icmpv6,
-                                  emit(ns, ipv6_address::unspecified(), sn), 255)));
+        frames.push_back(
+            eth(sn.multicast_mac(), vm_mac, ethertype::ipv6,
+                ipv6(ipv6_address::unspecified(), sn, ip_protocol::icmpv6, emit(ns, ipv6_address::unspecified(), sn), 255)));
         neighbor_advertisement_repr na;
         na.target = gw_ll;
         na.router = true;
         na.solicited = true;
         na.override_flag = true;
-        frames.push_back(eth(vm_mac, gw_mac, ethertype::ipv6,
-                             ipv6(gw_ll, ll, ip_protocol::icmpv6, emit(na, gw_ll, ll), 255)));
+        frames.push_back(eth(vm_mac, gw_mac, ethertype::ipv6, ipv6(gw_ll, ll, ip_protocol::icmpv6, emit(na, gw_ll, ll), 255)));
     }
     return frames;
 }

@@ -13,9 +13,9 @@
 
 using namespace vnet;
 using namespace vnet::wire;
-using vnet::test::hex;
 using vnet::test::cat;
 using vnet::test::hand_sum;
+using vnet::test::hex;
 using vnet::test::view;
 
 namespace {
@@ -186,8 +186,7 @@ BOOST_AUTO_TEST_CASE(bad_checksum_v4_and_v6) {
     BOOST_REQUIRE(r.emit(out, view(payload), src, dst));
     BOOST_TEST(udp_repr::parse(*udp_view::parse(out), src, dst).has_value());
     out[11] ^= std::byte{0x80};
-    BOOST_TEST(udp_repr::parse(*udp_view::parse(out), src, dst).error() ==
-               (error{layer::udp, errc::bad_checksum, "checksum"}));
+    BOOST_TEST(udp_repr::parse(*udp_view::parse(out), src, dst).error() == (error{layer::udp, errc::bad_checksum, "checksum"}));
 }
 
 // RFC 768 "Length": the length in octets of the header and the data; the minimum is eight.

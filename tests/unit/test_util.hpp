@@ -84,21 +84,21 @@ void for_each_truncation(bytes_view b, F&& f) {
 // Boost.Test prints values of failed assertions with operator<< found by ADL: everything
 // vnet formats with fmt prints that way, and enums with a to_string() print their names.
 // A test of another namespace says VNET_TEST_PRINTABLE_NAMESPACE(vnet::that) once.
-#define VNET_TEST_PRINTABLE_NAMESPACE(ns)                                                        \
-    namespace ns {                                                                               \
-    template <class T>                                                                           \
-        requires(fmt::is_formattable<T>::value && std::is_class_v<T> &&                          \
-                 !std::is_convertible_v<const T&, std::string_view>)                             \
-    std::ostream& operator<<(std::ostream& os, const T& v) {                                     \
-        auto s = fmt::format("{}", v);                                                           \
-        return os.write(s.data(), static_cast<std::streamsize>(s.size()));                       \
-    }                                                                                            \
-    template <class E>                                                                           \
-        requires std::is_enum_v<E> && requires(E e) { to_string(e); }                            \
-    std::ostream& operator<<(std::ostream& os, E e) {                                            \
-        const auto s = to_string(e);                                                             \
-        return os.write(std::data(s), static_cast<std::streamsize>(std::size(s)));               \
-    }                                                                                            \
+#define VNET_TEST_PRINTABLE_NAMESPACE(ns)                                          \
+    namespace ns {                                                                 \
+    template <class T>                                                             \
+    requires(fmt::is_formattable<T>::value && std::is_class_v<T> &&                \
+             !std::is_convertible_v<const T&, std::string_view>) std::ostream&     \
+    operator<<(std::ostream& os, const T& v) {                                     \
+        auto s = fmt::format("{}", v);                                             \
+        return os.write(s.data(), static_cast<std::streamsize>(s.size()));         \
+    }                                                                              \
+    template <class E>                                                             \
+    requires std::is_enum_v<E> && requires(E e) { to_string(e); }                  \
+    std::ostream& operator<<(std::ostream& os, E e) {                              \
+        const auto s = to_string(e);                                               \
+        return os.write(std::data(s), static_cast<std::streamsize>(std::size(s))); \
+    }                                                                              \
     }
 VNET_TEST_PRINTABLE_NAMESPACE(vnet)
 VNET_TEST_PRINTABLE_NAMESPACE(vnet::wire)

@@ -27,14 +27,15 @@ BOOST_AUTO_TEST_CASE(replies_are_ok) {
 }
 
 BOOST_AUTO_TEST_CASE(iputils_summary_is_read_too) {
-    auto v = ping_verdict(1, "--- 192.168.0.1 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2043ms\n", gw);
+    auto v = ping_verdict(
+        1, "--- 192.168.0.1 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2043ms\n", gw);
     BOOST_TEST((v.observed == observation::fail));
     BOOST_TEST(v.detail == "3 sent, 0 received from 192.168.0.1");
 }
 
 BOOST_AUTO_TEST_CASE(no_reply_is_a_fail_with_the_counts) {
-    auto v = ping_verdict(1, "--- 198.51.100.10 ping statistics ---\n3 packets transmitted, 0 packets received, 100% packet loss\n",
-                          srv);
+    auto v = ping_verdict(
+        1, "--- 198.51.100.10 ping statistics ---\n3 packets transmitted, 0 packets received, 100% packet loss\n", srv);
     BOOST_TEST((v.observed == observation::fail));
     BOOST_TEST(v.detail == "3 sent, 0 received from 198.51.100.10");
 }
@@ -110,8 +111,9 @@ BOOST_AUTO_TEST_CASE(an_answer_is_ok) {
 
 BOOST_AUTO_TEST_CASE(nxdomain_timeout_and_refusal_are_fails_with_the_server) {
     std::vector<ipv4_address> none;
-    auto nx = nslookup_verdict(1, "Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\n** server can't find nope.example: NXDOMAIN\n",
-                               "nope.example", none);
+    auto nx = nslookup_verdict(
+        1, "Server:\t\t192.168.0.1\nAddress:\t192.168.0.1:53\n\n** server can't find nope.example: NXDOMAIN\n", "nope.example",
+        none);
     BOOST_TEST((nx.observed == observation::fail));
     BOOST_TEST(nx.detail == "NXDOMAIN for nope.example from 192.168.0.1");
     auto to = nslookup_verdict(1, ";; connection timed out; no servers could be reached\n", "iothub.example", none);
@@ -165,8 +167,8 @@ BOOST_AUTO_TEST_CASE(a_lease_in_the_range_is_ok) {
     auto v = dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.150/24").value(), true, lan_range);
     BOOST_TEST((v.observed == observation::ok));
     BOOST_TEST(v.detail == "eth0: 192.168.0.150/24 (in range 192.168.0.100-192.168.0.199)");
-    BOOST_TEST((dhcp_lease_verdict(1, ipv4_prefix::parse("172.16.5.3/20").value(), true, std::nullopt).observed ==
-                observation::ok));
+    BOOST_TEST(
+        (dhcp_lease_verdict(1, ipv4_prefix::parse("172.16.5.3/20").value(), true, std::nullopt).observed == observation::ok));
 }
 
 BOOST_AUTO_TEST_CASE(no_address_a_static_one_or_one_outside_the_range_fails) {
@@ -180,8 +182,8 @@ BOOST_AUTO_TEST_CASE(no_address_a_static_one_or_one_outside_the_range_fails) {
     BOOST_TEST((outside.observed == observation::fail));
     BOOST_TEST(outside.detail.find("outside range") != std::string::npos);
     // the range's ends are in it
-    BOOST_TEST((dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.199/24").value(), true, lan_range).observed ==
-                observation::ok));
+    BOOST_TEST(
+        (dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.199/24").value(), true, lan_range).observed == observation::ok));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -137,10 +137,9 @@ struct vm_lab {
 
     ~vm_lab() {
         // On a failure, show what the guest printed.
-        if (vm.pid() > 0 &&
-            !utf::results_collector.results(utf::framework::current_test_case().p_id).passed()) {
-            std::fprintf(stderr, "---- serial console of %s ----\n%s\n---- qemu ----\n%s\n",
-                         vm.config().name.c_str(), vm.serial_text().c_str(), vm.qemu_text().c_str());
+        if (vm.pid() > 0 && !utf::results_collector.results(utf::framework::current_test_case().p_id).passed()) {
+            std::fprintf(stderr, "---- serial console of %s ----\n%s\n---- qemu ----\n%s\n", vm.config().name.c_str(),
+                         vm.serial_text().c_str(), vm.qemu_text().c_str());
         }
     }
 
@@ -167,8 +166,7 @@ struct vm_lab {
         boot_seconds = std::chrono::duration<double>(took).count();
         double load = 0;
         std::ifstream("/proc/loadavg") >> load;
-        std::printf("boot to agent ready: %.2f s (%s, load average %.2f)\n", boot_seconds,
-                    vm.config().name.c_str(), load);
+        std::printf("boot to agent ready: %.2f s (%s, load average %.2f)\n", boot_seconds, vm.config().name.c_str(), load);
         std::fflush(stdout);
         std::ofstream(fs::path(vnet::test::binary_dir()) / "vm-boot-times.log", std::ios::app)
             << fmt::format("{} {:.2f} load={:.2f}\n", vm.config().name, boot_seconds, load);
@@ -181,8 +179,8 @@ struct vm_lab {
     }
 };
 
-lab::vm_nic nic(std::string tap, std::string mac, lab::nic_mode mode, std::string address = {},
-                std::string gateway = {}, std::optional<unsigned> metric = {}, std::vector<std::string> dns = {}) {
+lab::vm_nic nic(std::string tap, std::string mac, lab::nic_mode mode, std::string address = {}, std::string gateway = {},
+                std::optional<unsigned> metric = {}, std::vector<std::string> dns = {}) {
     lab::vm_nic n;
     n.tap = std::move(tap);
     n.mac = std::move(mac);
@@ -204,15 +202,16 @@ BOOST_AUTO_TEST_CASE(kernel_cmdline_and_argv) {
     lab::qemu_vm_config c;
     c.name = "g1";
     c.image = {"/k", "/i"};
-    c.nics.push_back(nic("vt0", "00-15-5D-00-00-10", lab::nic_mode::static_ip, "192.168.0.100/24", "192.168.0.1",
-                         100, {"192.168.0.1", "1.1.1.1"}));
+    c.nics.push_back(nic("vt0", "00-15-5D-00-00-10", lab::nic_mode::static_ip, "192.168.0.100/24", "192.168.0.1", 100,
+                         {"192.168.0.1", "1.1.1.1"}));
     c.nics.push_back(nic("vt1", "00:15:5d:00:00:11", lab::nic_mode::dhcp, {}, {}, 200));
     c.agent_socket = "/tmp/a,b.sock";
     auto cmd = lab::kernel_cmdline(c);
     BOOST_REQUIRE(cmd.has_value());
-    BOOST_TEST(*cmd == "console=ttyS0 quiet panic=-1 cryptomgr.notests acpi=off vnet.hostname=g1 "
-                       "vnet.nic0=00:15:5d:00:00:10,static,192.168.0.100/24,192.168.0.1,100,192.168.0.1+1.1.1.1 "
-                       "vnet.nic1=00:15:5d:00:00:11,dhcp,,,200,");
+    BOOST_TEST(*cmd ==
+               "console=ttyS0 quiet panic=-1 cryptomgr.notests acpi=off vnet.hostname=g1 "
+               "vnet.nic0=00:15:5d:00:00:10,static,192.168.0.100/24,192.168.0.1,100,192.168.0.1+1.1.1.1 "
+               "vnet.nic1=00:15:5d:00:00:11,dhcp,,,200,");
     auto argv = lab::qemu_argv(c);
     BOOST_REQUIRE(argv.has_value());
     std::string joined;
@@ -272,8 +271,8 @@ BOOST_AUTO_TEST_CASE(one_guest_static_address) {
     l.add_tap("vt0", "192.168.77.1/24");
     lab::qemu_vm_config c;
     c.name = "guest1";
-    c.nics.push_back(nic("vt0", "52:54:00:77:00:10", lab::nic_mode::static_ip, "192.168.77.10/24", "192.168.77.1",
-                         100, {"192.168.77.1"}));
+    c.nics.push_back(
+        nic("vt0", "52:54:00:77:00:10", lab::nic_mode::static_ip, "192.168.77.10/24", "192.168.77.1", 100, {"192.168.77.1"}));
     l.boot(c);
 
     auto uname = l.run("uname -r");
@@ -324,10 +323,9 @@ BOOST_AUTO_TEST_CASE(two_nics_routes_and_metrics) {
     l.add_tap("vt1", "10.0.5.1/24");
     lab::qemu_vm_config c;
     c.name = "guest2";
-    c.nics.push_back(nic("vt0", "52:54:00:77:00:20", lab::nic_mode::static_ip, "192.168.77.20/24", "192.168.77.1",
-                         100, {"192.168.77.1"}));
-    c.nics.push_back(nic("vt1", "52:54:00:77:00:21", lab::nic_mode::static_ip, "10.0.5.20/24", "10.0.5.1", 500,
-                         {"10.0.5.1"}));
+    c.nics.push_back(
+        nic("vt0", "52:54:00:77:00:20", lab::nic_mode::static_ip, "192.168.77.20/24", "192.168.77.1", 100, {"192.168.77.1"}));
+    c.nics.push_back(nic("vt1", "52:54:00:77:00:21", lab::nic_mode::static_ip, "10.0.5.20/24", "10.0.5.1", 500, {"10.0.5.1"}));
     l.boot(c);
 
     auto macs = l.run("cat /sys/class/net/eth0/address /sys/class/net/eth1/address");
@@ -363,13 +361,12 @@ BOOST_AUTO_TEST_CASE(dhcp_lease_from_dnsmasq) {
     o.stdout_path = (l.dir.path / "dnsmasq.log").string();
     o.stderr_path = o.stdout_path;
     o.die_with_parent = true;
-    auto d = l.ns.spawn({"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--user=root",
-                         "--port=0", "--interface=vt0", "--bind-interfaces", "--dhcp-authoritative", "--no-ping",
-                         "--dhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,1h",
-                         "--dhcp-option=option:router,192.168.77.1",
-                         "--dhcp-option=option:dns-server,192.168.77.53", "--dhcp-leasefile=" + leases,
-                         "--pid-file=", "--log-dhcp", "--log-facility=-"},
-                        o);
+    auto d = l.ns.spawn(
+        {"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--user=root", "--port=0", "--interface=vt0",
+         "--bind-interfaces", "--dhcp-authoritative", "--no-ping", "--dhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,1h",
+         "--dhcp-option=option:router,192.168.77.1", "--dhcp-option=option:dns-server,192.168.77.53",
+         "--dhcp-leasefile=" + leases, "--pid-file=", "--log-dhcp", "--log-facility=-"},
+        o);
     BOOST_REQUIRE_MESSAGE(d.has_value(), (d ? std::string() : d.error().message()));
     l.dnsmasq = std::move(*d);
 

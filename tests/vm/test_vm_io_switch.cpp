@@ -88,13 +88,13 @@ std::string run_prefix() { return fmt::format("{}-{}-", ns_prefix, ::getpid()); 
 io::netns quiet_netns() {
     auto ns = need(io::netns::create(ns_prefix), "netns");
     need(ns.run_in([]() -> result<void> {
-             for (const char* p : {"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"}) {
-                 std::ofstream f(p);
-                 f << "1\n";
-                 if (!f) return fail(layer::io, errc::io, "disable_ipv6");
-             }
-             return {};
-         }),
+        for (const char* p : {"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"}) {
+            std::ofstream f(p);
+            f << "1\n";
+            if (!f) return fail(layer::io, errc::io, "disable_ipv6");
+        }
+        return {};
+    }),
          "disable IPv6");
     return ns;
 }
@@ -110,8 +110,7 @@ struct ping_result {
 };
 
 ping_result ping(const io::netns& from, const std::string& to, int count = 3, std::string_view interval = "0.2") {
-    auto r = need(from.exec({"ping", "-n", "-q", "-c", std::to_string(count), "-i", std::string(interval), "-W", "1", to},
-                            30s),
+    auto r = need(from.exec({"ping", "-n", "-q", "-c", std::to_string(count), "-i", std::string(interval), "-W", "1", to}, 30s),
                   "ping");
     ping_result p{r.status, 0, r.out};
     std::smatch m;
@@ -160,8 +159,7 @@ public:
     explicit lab(int n, io::packet_socket_options opt = {}) : opt_(opt) {
         sw_ns = quiet_netns();
         r = need(io::reactor::create(), "reactor");
-        host = need(io::switch_host<>::create(r, sw::switch_spec{"vnio", sw::switch_kind::private_, {}, false}),
-                    "switch host");
+        host = need(io::switch_host<>::create(r, sw::switch_spec{"vnio", sw::switch_kind::private_, {}, false}), "switch host");
         for (int i = 0; i < n; ++i) add_leaf();
         loop.start(r);
     }
@@ -251,8 +249,7 @@ BOOST_AUTO_TEST_CASE(ping_between_namespaces_through_the_switch) {
     auto p = ping(L.at(0).ns, leaf_ip(1), 20, "0.05");
     BOOST_TEST(p.status == 0);
     BOOST_TEST(p.avg_ms > 0.0);
-    BOOST_TEST_MESSAGE(fmt::format("ping RTT through the vnet switch (20 pings, 1 ms block timeout): avg {:.3f} ms",
-                                   p.avg_ms));
+    BOOST_TEST_MESSAGE(fmt::format("ping RTT through the vnet switch (20 pings, 1 ms block timeout): avg {:.3f} ms", p.avg_ms));
 
     L.pause();
     auto stopped = ping(L.at(0).ns, leaf_ip(1), 2);
@@ -275,15 +272,15 @@ BOOST_AUTO_TEST_CASE(learning_stops_flooding_to_the_third_port) {
     BOOST_TEST(sw.table().lookup(sw::mac_key(0, leaf_mac(0)), now) == L.at(0).port);
     BOOST_TEST(sw.table().lookup(sw::mac_key(0, leaf_mac(1)), now) == L.at(1).port);
     BOOST_TEST(sw.table().lookup(sw::mac_key(0, leaf_mac(2)), now) == sw::no_port);
-    BOOST_TEST(L.ctr(0).flooded >= 1u);                    // the ARP request
-    BOOST_TEST(L.ctr(2).tx_frames >= 1u);                  // ... reached the third port
+    BOOST_TEST(L.ctr(0).flooded >= 1u);    // the ARP request
+    BOOST_TEST(L.ctr(2).tx_frames >= 1u);  // ... reached the third port
     const auto c_before = L.ctr(2).tx_frames;
     const auto b_before = L.ctr(1).tx_frames;
     const auto flooded_before = L.ctr(0).flooded;
     L.resume();
     BOOST_TEST(ping(L.at(0).ns, leaf_ip(1), 5).status == 0);
     L.pause();
-    BOOST_TEST(L.ctr(2).tx_frames == c_before);           // no unicast leaked to leaf2
+    BOOST_TEST(L.ctr(2).tx_frames == c_before);  // no unicast leaked to leaf2
     BOOST_TEST(L.ctr(1).tx_frames >= b_before + 5);
     BOOST_TEST(L.ctr(0).flooded == flooded_before);
     BOOST_TEST_MESSAGE(fmt::format("{}", *L.host));
@@ -313,8 +310,8 @@ BOOST_AUTO_TEST_CASE(frames_never_loop) {
     }
     BOOST_TEST(received_by_switch == sent_by_leaves);
     BOOST_TEST(sent_by_switch > 0u);
-    BOOST_TEST_MESSAGE(fmt::format("leaves sent {}, switch received {}, switch sent {}", sent_by_leaves,
-                                   received_by_switch, sent_by_switch));
+    BOOST_TEST_MESSAGE(
+        fmt::format("leaves sent {}, switch received {}, switch sent {}", sent_by_leaves, received_by_switch, sent_by_switch));
 
     // Another sender on port 0's interface (through the qdisc, so taps see it as outgoing).
     io::packet_socket_options inj_opt;
@@ -333,9 +330,8 @@ BOOST_AUTO_TEST_CASE(frames_never_loop) {
     std::vector<bytes_view> five(5, bytes_view(frame));
     BOOST_TEST(injector.send(five) == 5u);
     auto at_leaf = collect(sniff, 200ms);
-    BOOST_TEST(std::count_if(at_leaf.begin(), at_leaf.end(), [](const auto& f) {
-                   return f.size() >= 14 && load_be16(f, 12) == 0x88b5;
-               }) == 5);
+    BOOST_TEST(std::count_if(at_leaf.begin(), at_leaf.end(),
+                             [](const auto& f) { return f.size() >= 14 && load_be16(f, 12) == 0x88b5; }) == 5);
     L.pause();
     BOOST_TEST(L.sock(0).counters().rx_outgoing_skipped == skipped_before + 5);
     BOOST_TEST(L.ctr(0).rx_frames == rx_before);
@@ -469,8 +465,7 @@ BOOST_AUTO_TEST_CASE(teardown_after_an_exception_leaves_nothing) {
         for (auto& l : L.leaves) names.push_back(l->ns.name());
         BOOST_TEST(io::netns::list(run_prefix()).size() >= 4u);
         throw std::runtime_error("a check failed");
-    } catch (const std::runtime_error&) {
-    }
+    } catch (const std::runtime_error&) {}
     for (const auto& n : names) BOOST_TEST(::access(io::netns_path(n).c_str(), F_OK) != 0, n);
     for (int i = 0; i < 3; ++i) BOOST_TEST(::if_nametoindex(port_name(i).c_str()) == 0u);
 }
@@ -536,24 +531,24 @@ BOOST_AUTO_TEST_CASE(tx_methods) {
                 BOOST_TEST(same, "first frame received unchanged via " << io::to_string(m));
                 BOOST_TEST(tx.counters().tx_errors == 0u);
                 BOOST_TEST(tx.counters().tx_too_big == 0u);
-                BOOST_TEST_MESSAGE(fmt::format("{} B {}: {} of {} frames in {:.3f} s = {:.0f} frames/s, {:.0f} ns CPU "
-                                               "per frame; received {}",
-                                               size, io::to_string(m), sent, batches * per_batch, secs, fps,
-                                               cpu_ns[m == io::tx_method::ring ? 1 : 0].back(), got));
+                BOOST_TEST_MESSAGE(
+                    fmt::format("{} B {}: {} of {} frames in {:.3f} s = {:.0f} frames/s, {:.0f} ns CPU "
+                                "per frame; received {}",
+                                size, io::to_string(m), sent, batches * per_batch, secs, fps,
+                                cpu_ns[m == io::tx_method::ring ? 1 : 0].back(), got));
             }
         }
         for (auto& r : rates) std::sort(r.begin(), r.end());
         for (auto& r : cpu_ns) std::sort(r.begin(), r.end());
-        BOOST_TEST_MESSAGE(fmt::format("{} B median of {}: sendmmsg {:.0f} frames/s {:.0f} ns CPU/frame, tx ring {:.0f} "
-                                       "frames/s {:.0f} ns CPU/frame",
-                                       size, rounds, rates[0][rates[0].size() / 2], cpu_ns[0][cpu_ns[0].size() / 2],
-                                       rates[1][rates[1].size() / 2], cpu_ns[1][cpu_ns[1].size() / 2]));
+        BOOST_TEST_MESSAGE(
+            fmt::format("{} B median of {}: sendmmsg {:.0f} frames/s {:.0f} ns CPU/frame, tx ring {:.0f} "
+                        "frames/s {:.0f} ns CPU/frame",
+                        size, rounds, rates[0][rates[0].size() / 2], cpu_ns[0][cpu_ns[0].size() / 2],
+                        rates[1][rates[1].size() / 2], cpu_ns[1][cpu_ns[1].size() / 2]));
     }
 }
 
 // Nothing of this run is left: every namespace named after this process is gone.
-BOOST_AUTO_TEST_CASE(no_namespace_of_this_run_is_left) {
-    BOOST_TEST(io::netns::list(run_prefix()).empty());
-}
+BOOST_AUTO_TEST_CASE(no_namespace_of_this_run_is_left) { BOOST_TEST(io::netns::list(run_prefix()).empty()); }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -103,8 +103,7 @@ struct switching_lab {
         auto t0 = std::chrono::steady_clock::now();
         for (const auto& b : rt->boot())
             if (!b.ready) throw std::runtime_error(fmt::format("{} did not boot: {}", b.name, b.error));
-        std::printf("six guests ready in %.1f s\n",
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        std::printf("six guests ready in %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     ~switching_lab() {
         rt.reset();
@@ -182,8 +181,8 @@ BOOST_AUTO_TEST_CASE(learning_seen_from_a_third_vm) {
     auto c_tx = l.counters("c").tx_frames;
     auto r2 = l.run("a", "ping -c 5 -i 0.2 -W 2 10.0.0.2");
     BOOST_TEST(r2.exit_status == 0);
-    BOOST_TEST(l.icmp_frames_to("b", b_mac) >= 7u);  // b's own port carried them
-    BOOST_TEST(l.icmp_frames_to("c", b_mac) == 0u);  // c never saw a frame for b
+    BOOST_TEST(l.icmp_frames_to("b", b_mac) >= 7u);     // b's own port carried them
+    BOOST_TEST(l.icmp_frames_to("c", b_mac) == 0u);     // c never saw a frame for b
     BOOST_TEST(l.counters("c").tx_frames - c_tx < 5u);  // at most stray multicast, not 10 echoes
 }
 

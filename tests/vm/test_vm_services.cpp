@@ -100,14 +100,12 @@ std::string join(const std::vector<std::string>& argv) {
 }
 
 /// Runs argv in the namespace; the captured output (a spawn failure or timeout fails the case).
-io::run_output run_in(const io::netns& ns, const std::vector<std::string>& argv,
-                      std::chrono::milliseconds timeout = 20s) {
+io::run_output run_in(const io::netns& ns, const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 20s) {
     return need(ns.exec(argv, timeout), join(argv));
 }
 
 /// Runs argv in the namespace and requires exit status 0.
-io::run_output must(const io::netns& ns, const std::vector<std::string>& argv,
-                    std::chrono::milliseconds timeout = 20s) {
+io::run_output must(const io::netns& ns, const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 20s) {
     auto r = run_in(ns, argv, timeout);
     BOOST_REQUIRE_MESSAGE(r.status == 0, join(argv) << " -> " << r.status << ": " << r.err << r.out);
     return r;
@@ -176,14 +174,13 @@ struct lab_netns {
     lab_netns() {
         ns = need(io::netns::create(ns_prefix), "netns");
         need(ns.run_in([]() -> result<void> {
-                 for (const char* p : {"/proc/sys/net/ipv6/conf/all/disable_ipv6",
-                                       "/proc/sys/net/ipv6/conf/default/disable_ipv6"}) {
-                     std::ofstream f(p);
-                     f << "1\n";
-                     if (!f) return fail(layer::io, errc::io, "disable_ipv6");
-                 }
-                 return {};
-             }),
+            for (const char* p : {"/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/default/disable_ipv6"}) {
+                std::ofstream f(p);
+                f << "1\n";
+                if (!f) return fail(layer::io, errc::io, "disable_ipv6");
+            }
+            return {};
+        }),
              "disable IPv6");
     }
     lab_netns(const lab_netns&) = delete;
@@ -348,8 +345,8 @@ std::vector<client_event> read_events(const std::string& path) {
 }
 
 /// The nth (1-based) event among `names` in the file, waiting up to `timeout` for it.
-std::optional<client_event> wait_event(const std::string& path, std::initializer_list<std::string_view> names,
-                                       std::size_t nth, std::chrono::milliseconds timeout) {
+std::optional<client_event> wait_event(const std::string& path, std::initializer_list<std::string_view> names, std::size_t nth,
+                                       std::chrono::milliseconds timeout) {
     std::optional<client_event> found;
     eventually(
         [&] {
@@ -367,8 +364,7 @@ std::optional<client_event> wait_event(const std::string& path, std::initializer
 
 std::size_t count_events(const std::string& path, std::string_view name) {
     auto ev = read_events(path);
-    return static_cast<std::size_t>(
-        std::count_if(ev.begin(), ev.end(), [&](const client_event& e) { return e.name == name; }));
+    return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(), [&](const client_event& e) { return e.name == name; }));
 }
 
 std::optional<ipv4_address> address_of(const std::string& s) {
@@ -401,8 +397,12 @@ public:
     std::unique_ptr<lab::ics_host> ics;
 
     explicit services_lab(std::vector<std::string> client_ifnames = {"eth0"}) {
-        require_tools({{"ip", "iproute2"}, {"nft", "nftables"}, {"sysctl", "procps"}, {"dnsmasq", "dnsmasq-base"},
-                       {"python3", "python3"}, {"dig", "bind9-dnsutils"}});
+        require_tools({{"ip", "iproute2"},
+                       {"nft", "nftables"},
+                       {"sysctl", "procps"},
+                       {"dnsmasq", "dnsmasq-base"},
+                       {"python3", "python3"},
+                       {"dig", "bind9-dnsutils"}});
         must(host.ns, {"ip", "link", "add", "name", "vsw", "address", fmt::format("{}", vnic_mac), "type", "bridge",
                        "forward_delay", "0"});
         must(host.ns, {"ip", "addr", "add", fmt::format("{}/20", vnic_address), "dev", "vsw"});
@@ -436,9 +436,15 @@ public:
     lab::ics_host_counters glue() const {
         return ics->inspect([](const bundle&, const lab::ics_host_counters& c) { return c; });
     }
-    svc::dhcp_counters dhcp() const { return look([](const bundle& b) { return b.dhcp().counters(); }); }
-    svc::dns_proxy_counters dns() const { return look([](const bundle& b) { return b.dns().counters(); }); }
-    svc::nat_counters nat() const { return look([](const bundle& b) { return b.nat().counters(); }); }
+    svc::dhcp_counters dhcp() const {
+        return look([](const bundle& b) { return b.dhcp().counters(); });
+    }
+    svc::dns_proxy_counters dns() const {
+        return look([](const bundle& b) { return b.dns().counters(); });
+    }
+    svc::nat_counters nat() const {
+        return look([](const bundle& b) { return b.nat().counters(); });
+    }
     std::optional<svc::dhcp_lease> lease_of(const mac_address& m) const {
         return look([&](const bundle& b) -> std::optional<svc::dhcp_lease> {
             if (const auto* l = b.dhcp().lease_of(m)) return *l;
@@ -455,8 +461,8 @@ public:
     std::string summary() const { return ics->summary(); }
 
     /// A python3 program (source in a file of the scratch folder) run to completion in ns.
-    io::run_output python(const io::netns& ns, std::string_view name, std::string_view source,
-                          std::vector<std::string> args, std::chrono::milliseconds timeout = 20s) {
+    io::run_output python(const io::netns& ns, std::string_view name, std::string_view source, std::vector<std::string> args,
+                          std::chrono::milliseconds timeout = 20s) {
         const auto path = files.file(name);
         if (!fs::exists(path)) write_file(path, source);
         args.insert(args.begin(), {"python3", path});
@@ -487,8 +493,7 @@ public:
         const auto events = files.file(fmt::format("udhcpc{}.events", i));
         const auto script = files.file(fmt::format("udhcpc{}.sh", i));
         write_file(script, client_script(events, true), true);
-        std::vector<std::string> argv{"busybox", "udhcpc", "-i", c.ifname, "-n", "-q", "-f", "-s", script,
-                                      "-T", "1", "-t", "5"};
+        std::vector<std::string> argv{"busybox", "udhcpc", "-i", c.ifname, "-n", "-q", "-f", "-s", script, "-T", "1", "-t", "5"};
         if (!host_name.empty()) argv.insert(argv.end(), {"-x", "hostname:" + host_name});
         auto r = run_in(c.ns.ns, argv);
         BOOST_REQUIRE_MESSAGE(r.status == 0, "udhcpc: " << r.err << r.out << "\n" << summary());
@@ -516,26 +521,25 @@ private:
         o.die_with_parent = true;
         // --local-ttl: dnsmasq answers its --address names with TTL 0 by default, which no
         // cache keeps (RFC 1035 3.2.1); the proxy's cache needs a TTL to show.
-        servers.push_back(need(internet.ns.spawn({"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
-                                                   "--no-resolv", "--no-hosts",
-                                                   fmt::format("--listen-address={}", internet_server),
-                                                   "--bind-interfaces", "--address=/iothub.example/198.51.100.10",
-                                                   "--local-ttl=300", "--pid-file=" + files.file("dnsmasq.pid")},
-                                                  o),
+        servers.push_back(need(internet.ns.spawn({"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                                                  "--no-hosts", fmt::format("--listen-address={}", internet_server),
+                                                  "--bind-interfaces", "--address=/iothub.example/198.51.100.10",
+                                                  "--local-ttl=300", "--pid-file=" + files.file("dnsmasq.pid")},
+                                                 o),
                                "dnsmasq"));
         start_python_server(internet.ns, "tcp_server", tcp_server_py,
                             {fmt::format("{}", internet_server), std::to_string(tcp_port)});
         start_python_server(internet.ns, "udp_server", udp_server_py,
                             {fmt::format("{}", internet_server), std::to_string(udp_port)});
-        BOOST_REQUIRE_MESSAGE(eventually(
-                                  [&] {
-                                      auto r = internet.ns.exec({"dig", fmt::format("@{}", internet_server),
-                                                                 "iothub.example", "+short", "+time=1", "+tries=1"},
-                                                                5s);
-                                      return r && r->status == 0 && r->out.find("198.51.100.10") != std::string::npos;
-                                  },
-                                  10s),
-                              "dnsmasq does not answer: " << slurp(log_of("dnsmasq")));
+        BOOST_REQUIRE_MESSAGE(
+            eventually(
+                [&] {
+                    auto r = internet.ns.exec(
+                        {"dig", fmt::format("@{}", internet_server), "iothub.example", "+short", "+time=1", "+tries=1"}, 5s);
+                    return r && r->status == 0 && r->out.find("198.51.100.10") != std::string::npos;
+                },
+                10s),
+            "dnsmasq does not answer: " << slurp(log_of("dnsmasq")));
     }
 
     /// As lab/runtime.hpp start_ics(): the kernel's ephemeral ports below the NAT's, the
@@ -550,8 +554,7 @@ private:
         o.uplink_address = uplink_address;
         o.host_networks = {ipv4_prefix{uplink_address, 24}};
         o.dns_upstreams = {svc::dns_endpoint{internet_server, wire::dns_port}};
-        must(host.ns,
-             {"sysctl", "-q", "-w", fmt::format("net.ipv4.ip_local_port_range={} {}", 32768, o.nat_port_first - 1)});
+        must(host.ns, {"sysctl", "-q", "-w", fmt::format("net.ipv4.ip_local_port_range={} {}", 32768, o.nat_port_first - 1)});
         const auto rules = files.file("nft-ics.conf");
         write_file(rules, lab::ics_kernel_rules(o));
         must(host.ns, {"nft", "-f", rules});
@@ -638,8 +641,8 @@ BOOST_AUTO_TEST_CASE(busybox_udhcpc_obtains_renews_and_releases) {
     io::spawn_options o;
     o.stdout_path = o.stderr_path = L.files.file("udhcpc-fg.log");
     o.die_with_parent = true;
-    auto fg = need(c.ns.ns.spawn({"busybox", "udhcpc", "-i", c.ifname, "-f", "-R", "-s", L.files.file("udhcpc0.sh"),
-                                  "-r", fmt::format("{}", *ip), "-T", "1", "-t", "5", "-x", "hostname:udhcpc-vm"},
+    auto fg = need(c.ns.ns.spawn({"busybox", "udhcpc", "-i", c.ifname, "-f", "-R", "-s", L.files.file("udhcpc0.sh"), "-r",
+                                  fmt::format("{}", *ip), "-T", "1", "-t", "5", "-x", "hostname:udhcpc-vm"},
                                  o),
                    "udhcpc -f");
     auto again = wait_event(events, {"bound"}, bound_before + 1, 15s);
@@ -732,8 +735,7 @@ BOOST_AUTO_TEST_CASE(isc_dhclient_obtains_reboots_and_releases) {
     BOOST_TEST(d1.init_reboot == 0u);
 
     // Stop it without releasing (-x), then run again on the same lease file.
-    auto stopped =
-        run_in(c.ns.ns, {"dhclient", "-4", "-x", "-cf", conf, "-sf", script, "-lf", leases, "-pf", pid, c.ifname});
+    auto stopped = run_in(c.ns.ns, {"dhclient", "-4", "-x", "-cf", conf, "-sf", script, "-lf", leases, "-pf", pid, c.ifname});
     BOOST_TEST(stopped.status == 0, stopped.err);
     BOOST_TEST(first.wait_for(10s).has_value());
     BOOST_TEST(L.lease_of(c.mac)->state == svc::dhcp_lease_state::bound);
@@ -757,8 +759,8 @@ BOOST_AUTO_TEST_CASE(isc_dhclient_obtains_reboots_and_releases) {
     BOOST_TEST(eventually([&] { return has_address(c.ns.ns, c.ifname, *ip); }, 5s));
 
     // Release: stops the running client (its pid file) and sends DHCPRELEASE.
-    auto released = run_in(c.ns.ns, {"dhclient", "-4", "-r", "-v", "-cf", conf, "-sf", script, "-lf", leases, "-pf", pid,
-                                     c.ifname});
+    auto released = run_in(c.ns.ns,
+                           {"dhclient", "-4", "-r", "-v", "-cf", conf, "-sf", script, "-lf", leases, "-pf", pid, c.ifname});
     BOOST_TEST(released.status == 0, released.err);
     BOOST_TEST(second.wait_for(10s).has_value());
     BOOST_TEST(eventually([&] { return L.dhcp().released == d2.released + 1; }, 5s), L.summary());
@@ -857,7 +859,11 @@ BOOST_AUTO_TEST_CASE(dhcpcd_obtains_renews_and_releases) {
     BOOST_REQUIRE(l.has_value());
     BOOST_TEST(l->state == svc::dhcp_lease_state::released);
     BOOST_TEST(eventually([&] { return shown_addresses(c.ns.ns, ifname).find("inet ") == std::string::npos; }, 5s));
-    BOOST_TEST(eventually([&] { return run_in(L.host.ns, {"ip", "netns", "pids", c.ns.ns.name()}).out.empty(); }, 5s),
+    BOOST_TEST(eventually(
+                   [&] {
+                       return run_in(L.host.ns, {"ip", "netns", "pids", c.ns.ns.name()}).out.empty();
+                   },
+                   5s),
                "a dhcpcd process is left in the client namespace");
     BOOST_TEST(L.dhcp().total_drops() == 0u, L.summary());
     BOOST_TEST((resolv_conf_state::now() == resolv_before));
@@ -916,7 +922,10 @@ BOOST_AUTO_TEST_CASE(dig_through_the_dns_proxy) {
     BOOST_TEST(missing.out.find("status: NXDOMAIN") != std::string::npos, missing.out);
 
     // ID 0x4242, RD, QDCOUNT 1, then a label of 3 octets cut after 2.
-    auto bad = L.python(c.ns.ns, "raw_dns.py", raw_dns_py, {"172.16.0.1", "424201000001000000000000" "03666f"});
+    auto bad = L.python(c.ns.ns, "raw_dns.py", raw_dns_py,
+                        {"172.16.0.1",
+                         "424201000001000000000000"
+                         "03666f"});
     BOOST_REQUIRE_MESSAGE(bad.status == 0, "no answer to the malformed query: " << bad.err);
     const auto reply = trim(bad.out);
     BOOST_REQUIRE(reply.size() >= 24u);
@@ -941,13 +950,11 @@ BOOST_AUTO_TEST_CASE(tcp_and_udp_through_the_nat) {
     BOOST_REQUIRE(ip.has_value());
     const auto n0 = L.nat();
 
-    auto tcp =
-        L.python(c.ns.ns, "tcp_client.py", tcp_client_py, {"198.51.100.10", std::to_string(tcp_port), "hello-tcp"});
+    auto tcp = L.python(c.ns.ns, "tcp_client.py", tcp_client_py, {"198.51.100.10", std::to_string(tcp_port), "hello-tcp"});
     BOOST_TEST(tcp.status == 0, tcp.err << "\n" << L.summary());
     BOOST_TEST(tcp.out.find("peer 203.0.113.2:") == 0u, tcp.out);
     BOOST_TEST(tcp.out.find("hello-tcp") != std::string::npos, tcp.out);
-    auto udp =
-        L.python(c.ns.ns, "udp_client.py", udp_client_py, {"198.51.100.10", std::to_string(udp_port), "hello-udp"});
+    auto udp = L.python(c.ns.ns, "udp_client.py", udp_client_py, {"198.51.100.10", std::to_string(udp_port), "hello-udp"});
     BOOST_TEST(udp.status == 0, udp.err << "\n" << L.summary());
     BOOST_TEST(udp.out.find("peer 203.0.113.2:") == 0u, udp.out);
     BOOST_TEST(udp.out.find("hello-udp") != std::string::npos, udp.out);
@@ -955,8 +962,7 @@ BOOST_AUTO_TEST_CASE(tcp_and_udp_through_the_nat) {
     const auto flows = L.flows();
     auto flow = [&](svc::nat_protocol p, std::uint16_t port) -> std::optional<svc::nat_flow_info> {
         for (const auto& f : flows)
-            if (f.protocol == p && f.inside_address == *ip && f.remote_address == internet_server &&
-                f.remote_port == port)
+            if (f.protocol == p && f.inside_address == *ip && f.remote_address == internet_server && f.remote_port == port)
                 return f;
         return std::nullopt;
     };
@@ -971,10 +977,8 @@ BOOST_AUTO_TEST_CASE(tcp_and_udp_through_the_nat) {
     // The servers saw exactly the NAT's external address and port.
     const auto tcp_log = slurp(L.log_of("tcp_server"));
     const auto udp_log = slurp(L.log_of("udp_server"));
-    BOOST_TEST(tcp_log.find(fmt::format("tcp peer 203.0.113.2:{} hello-tcp", tf->external_port)) != std::string::npos,
-               tcp_log);
-    BOOST_TEST(udp_log.find(fmt::format("udp peer 203.0.113.2:{} hello-udp", uf->external_port)) != std::string::npos,
-               udp_log);
+    BOOST_TEST(tcp_log.find(fmt::format("tcp peer 203.0.113.2:{} hello-tcp", tf->external_port)) != std::string::npos, tcp_log);
+    BOOST_TEST(udp_log.find(fmt::format("udp peer 203.0.113.2:{} hello-udp", uf->external_port)) != std::string::npos, udp_log);
     BOOST_TEST(tcp.out.find(fmt::format("peer 203.0.113.2:{} ", tf->external_port)) == 0u, tcp.out);
     BOOST_TEST(tcp_log.find(fmt::format("{}", *ip)) == std::string::npos);  // the inside address never leaves
 
@@ -1012,8 +1016,8 @@ BOOST_AUTO_TEST_CASE(port_mapping_reaches_the_client_from_outside) {
     const auto log = slurp(L.log_of("listener"));
     BOOST_TEST(log.find("tcp peer 203.0.113.1:") != std::string::npos, log);
     const auto n1 = L.nat();
-    BOOST_TEST(n1.inbound >= n0.inbound + 3);   // SYN, ACK, data
-    BOOST_TEST(n1.outbound >= n0.outbound + 2); // SYN-ACK, reply
+    BOOST_TEST(n1.inbound >= n0.inbound + 3);    // SYN, ACK, data
+    BOOST_TEST(n1.outbound >= n0.outbound + 2);  // SYN-ACK, reply
     bool mapped_flow = false;
     for (const auto& f : L.flows())
         if (f.protocol == svc::nat_protocol::tcp && f.inside_address == *ip && f.inside_port == 8080 &&

@@ -39,10 +39,10 @@ struct lab_run_options {
     bool json = false;
     bool keep = false;
     std::string report_dir;
-    unsigned parallel = 0;       // VMs booting at once; 0: the number of cores
-    unsigned timeout = 900;      // seconds for the whole run
-    unsigned boot_timeout = 120; // seconds per VM to its guest agent
-    std::string accel = "tcg";   // tcg | kvm (kvm only after a successful probe)
+    unsigned parallel = 0;        // VMs booting at once; 0: the number of cores
+    unsigned timeout = 900;       // seconds for the whole run
+    unsigned boot_timeout = 120;  // seconds per VM to its guest agent
+    std::string accel = "tcg";    // tcg | kvm (kvm only after a successful probe)
 };
 /// vnet lab run FILE [--json] [--keep] [--report DIR]
 int run_lab_run(const lab_run_options& o);
@@ -56,14 +56,14 @@ struct lab_down_options {
 int run_lab_down(const lab_down_options& o);
 
 struct conformance_options {
-    std::string dir;            // the tables; empty: <source>/fixtures/conformance
-    std::string table;          // --table NAME; empty: all
-    std::string shard;          // --shard I/N; empty: all rows
-    std::string report_dir;     // conformance.md, conformance.xml, per-row logs
-    std::string eval = "all";   // all | model | vm: which rows
-    unsigned parallel = 0;      // VM rows at once; 0: the number of cores
+    std::string dir;           // the tables; empty: <source>/fixtures/conformance
+    std::string table;         // --table NAME; empty: all
+    std::string shard;         // --shard I/N; empty: all rows
+    std::string report_dir;    // conformance.md, conformance.xml, per-row logs
+    std::string eval = "all";  // all | model | vm: which rows
+    unsigned parallel = 0;     // VM rows at once; 0: the number of cores
     unsigned boot_timeout = 120;
-    unsigned row_timeout = 600; // seconds per VM row
+    unsigned row_timeout = 600;  // seconds per VM row
     bool verbose = false;
     std::string nic_model = "virtio";  // virtio | netvsc: the model of every VM NIC of every generated lab
     std::vector<std::string> rows;     // --row TABLE/ROW: only these rows

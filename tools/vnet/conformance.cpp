@@ -37,7 +37,7 @@ namespace {
 class runtime_executor final : public lab::lab_executor {
 public:
     runtime_executor(std::string src, unsigned boot_timeout, bool verbose)
-        : src_(std::move(src)), boot_timeout_(boot_timeout), verbose_(verbose) {}
+            : src_(std::move(src)), boot_timeout_(boot_timeout), verbose_(verbose) {}
 
     lab::execution run(const lab::lab_file& lf, const lab::exec_options& o) override {
         lab::execution ex;
@@ -67,8 +67,7 @@ public:
                 return ex;
             }
         // every kind but deploy (vnet conformance validates deploy commands itself)
-        for (const auto& c : r.checks)
-            ex.checks.push_back({c.observed, c.detail, c.kind != lab::check_kind::deploy, c.in_guest});
+        for (const auto& c : r.checks) ex.checks.push_back({c.observed, c.detail, c.kind != lab::check_kind::deploy, c.in_guest});
         if (ex.checks.size() < lf.checks.size())
             ex.error = fmt::format("the run stopped after {} of {} checks", ex.checks.size(), lf.checks.size());
         return ex;
@@ -180,8 +179,8 @@ int run_conformance_command(const conformance_options& o) {
 
     for (const auto& t : results) fmt::print("{}\n", lab::format_table(t));
     auto n = lab::count_cells(results);
-    fmt::print("conformance: {} cells in {} rows: {} pass, {} fail, {} missing, {} error ({:.1f} s, NIC model {})\n",
-               n.total(), rows.size(), n.pass, n.mismatch, n.missing, n.error, secs, lab::nic_model_name(*nics));
+    fmt::print("conformance: {} cells in {} rows: {} pass, {} fail, {} missing, {} error ({:.1f} s, NIC model {})\n", n.total(),
+               rows.size(), n.pass, n.mismatch, n.missing, n.error, secs, lab::nic_model_name(*nics));
     if (!o.report_dir.empty()) {
         if (!write_text(o.report_dir + "/conformance.md", lab::to_markdown(results, *nics)) ||
             !write_text(o.report_dir + "/conformance.xml", lab::to_junit_xml(results, *nics)))

@@ -33,8 +33,7 @@ int run_decode(const decode_options& o) {
     auto r = wire::pcap_reader::open(o.file);
     if (!r) return report_error(fmt::format("decode: {}", o.file), r.error().message);
     if (r->link_type() != wire::linktype::ethernet)
-        return report_error(fmt::format("decode: {}", o.file),
-                            fmt::format("link type {} is not Ethernet (1)", r->link_type()));
+        return report_error(fmt::format("decode: {}", o.file), fmt::format("link type {} is not Ethernet (1)", r->link_type()));
     std::uint64_t n = 0;
     for (;;) {
         auto rec = r->next();

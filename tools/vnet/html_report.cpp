@@ -64,7 +64,8 @@ void write_conformance_html(const std::string& report_dir, const std::vector<lab
     rep.subtitle = subtitle;
     rep.seconds = seconds;
     rep.tables = results;
-    if (std::error_code ec; fs::exists(report_dir + "/mutation.md", ec)) rep.mutation_markdown = read_text(report_dir + "/mutation.md");
+    if (std::error_code ec; fs::exists(report_dir + "/mutation.md", ec))
+        rep.mutation_markdown = read_text(report_dir + "/mutation.md");
     rep.evidence = [&](const lab::table_result& t, const lab::row_result& r) {
         lab::html_evidence ev;
         ev.command = fmt::format("vnet conformance --row {}/{} --report DIR", t.name, r.id);
@@ -102,8 +103,8 @@ void write_lab_html(const std::string& dir, const lab::lab_file* lf, const lab::
         cell.detail = c.detail;
         cell.origin = c.in_guest ? lab::cell_origin::guest : lab::cell_origin::lab;
         cell.status = c.observed == "error" ? lab::cell_status::error
-                      : c.pass()             ? lab::cell_status::pass
-                                             : lab::cell_status::mismatch;
+                      : c.pass()            ? lab::cell_status::pass
+                                            : lab::cell_status::mismatch;
         cell.line = c.line;
         row.cells.push_back(std::move(cell));
         t.rows.push_back(std::move(row));
@@ -122,7 +123,8 @@ void write_lab_html(const std::string& dir, const lab::lab_file* lf, const lab::
         ev.command = fmt::format("vnet lab run {}", r.file);
         return ev;
     };
-    if (!write_text(dir + "/index.html", lab::to_html(rep))) report_error("lab", fmt::format("cannot write {}/index.html", dir), 1);
+    if (!write_text(dir + "/index.html", lab::to_html(rep)))
+        report_error("lab", fmt::format("cannot write {}/index.html", dir), 1);
 }
 
 }  // namespace vnet::cli

@@ -88,9 +88,10 @@ int finish(const lab_run_options& o, const lab::run_report& r) {
     if (!r.error.empty()) fmt::print(stderr, "vnet: lab: {}\n", r.error);
     std::string boots;
     for (const auto& b : r.boots)
-        boots += fmt::format("{}{} {:.1f} s{}", boots.empty() ? "" : ", ", b.name, b.seconds_to_agent, b.ready ? "" : " (not ready)");
-    fmt::print(o.json ? stderr : stdout, "lab {}: {}/{} checks passed in {:.1f} s (run {}; boot to agent: {})\n", r.lab,
-               passed, r.checks.size(), r.seconds, r.run_id.empty() ? "-" : r.run_id, boots.empty() ? "no VMs" : boots);
+        boots += fmt::format("{}{} {:.1f} s{}", boots.empty() ? "" : ", ", b.name, b.seconds_to_agent,
+                             b.ready ? "" : " (not ready)");
+    fmt::print(o.json ? stderr : stdout, "lab {}: {}/{} checks passed in {:.1f} s (run {}; boot to agent: {})\n", r.lab, passed,
+               r.checks.size(), r.seconds, r.run_id.empty() ? "-" : r.run_id, boots.empty() ? "no VMs" : boots);
     std::fflush(stdout);
     return r.passed() ? exit_ok : exit_check_failed;
 }
@@ -117,8 +118,7 @@ int run_here(lab::lab_file lf, const lab_run_options& o, bool keep, bool checks,
     fmt::print(stderr,
                "[lab] {} is up as run {}: namespaces {}host, {}inet, ... (ip netns exec NAME ...), guest agents "
                "{}/<vm>.agent; remove it with: vnet lab down {}\n",
-               rt.file().name, rt.run_id(), rt.names().netns(""), rt.names().netns(""), rt.names().state_dir(),
-               rt.file().name);
+               rt.file().name, rt.run_id(), rt.names().netns(""), rt.names().netns(""), rt.names().state_dir(), rt.file().name);
     if (ready_fd >= 0) {
         char s = static_cast<char>(status);
         [[maybe_unused]] auto n = ::write(ready_fd, &s, 1);
@@ -165,8 +165,7 @@ int run_detached(lab::lab_file lf, const lab_run_options& o, bool checks) {
     ::close(p[0]);
     if (n == 1) return static_cast<unsigned char>(s);
     int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     return WIFEXITED(st) ? WEXITSTATUS(st) : exit_check_failed;
 }
 
@@ -194,8 +193,8 @@ int run_lab_down(const lab_down_options& o) {
         if (run.id != o.name && run.lab != o.name) continue;
         ++found;
         auto r = lab::remove_run(run.id);
-        fmt::print("removed run {} of lab {} ({} namespaces, {} processes{})\n", run.id, run.lab, r.namespaces,
-                   r.processes, run.owner_alive ? ", runner stopped" : "");
+        fmt::print("removed run {} of lab {} ({} namespaces, {} processes{})\n", run.id, run.lab, r.namespaces, r.processes,
+                   run.owner_alive ? ", runner stopped" : "");
     }
     auto left = lab::remove_leftovers();
     if (left.runs || left.namespaces)

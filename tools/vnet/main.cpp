@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
     lab_run->add_option("FILE", run.file, "lab file (TOML)")->required();
     lab_run->add_flag("--json", run.json, "one JSON object per check");
     lab_run->add_flag("--keep", run.keep, "keep the lab running after the checks (vnet lab down NAME removes it)");
-    lab_run->add_option("--report", run.report_dir, "write summary.md, summary.json, serial logs and a pcap per switch port here");
+    lab_run->add_option("--report", run.report_dir,
+                        "write summary.md, summary.json, serial logs and a pcap per switch port here");
     lab_run->add_option("--parallel", run.parallel, "VMs booting at once (default: the number of cores)");
     lab_run->add_option("--timeout", run.timeout, "seconds for the whole run (default 900)");
     lab_run->add_option("--boot-timeout", run.boot_timeout, "seconds per VM to its guest agent (default 120)");
@@ -48,12 +49,14 @@ int main(int argc, char** argv) {
     lab_down->add_option("NAME", down.name, "the lab's name or its run id")->required();
 
     vnet::cli::conformance_options conf;
-    auto* conformance = app.add_subcommand("conformance", "Run the conformance tables (fixtures/conformance) and report expected vs observed");
+    auto* conformance = app.add_subcommand("conformance",
+                                           "Run the conformance tables (fixtures/conformance) and report expected vs observed");
     conformance->add_option("--table", conf.table, "only this table (its name)");
     conformance->add_option("--shard", conf.shard, "I/N: only rows k with k mod N = I-1");
     conformance->add_option("--report", conf.report_dir, "write conformance.md, conformance.xml (JUnit) and per-row logs here");
     conformance->add_option("--dir", conf.dir, "the tables' folder (default: <source>/fixtures/conformance)");
-    conformance->add_option("--eval", conf.eval, "all (default), model (no VM) or vm rows")->check(CLI::IsMember({"all", "model", "vm"}));
+    conformance->add_option("--eval", conf.eval, "all (default), model (no VM) or vm rows")
+        ->check(CLI::IsMember({"all", "model", "vm"}));
     conformance->add_option("--parallel", conf.parallel, "VM rows at once (default: the number of cores)");
     conformance->add_option("--boot-timeout", conf.boot_timeout, "seconds per VM to its guest agent (default 120)");
     conformance->add_option("--row-timeout", conf.row_timeout, "seconds per VM row (default 600)");

@@ -160,7 +160,10 @@ std::string normalise(std::string_view v) {
     if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
         unsigned long long x = 0;
         for (char c : v.substr(2)) {
-            int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+            int d = (c >= '0' && c <= '9')   ? c - '0'
+                    : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                    : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                             : -1;
             if (d < 0) return std::string(v);
             x = x * 16 + static_cast<unsigned>(d);
         }
@@ -211,7 +214,8 @@ int run_compare_tshark(const decode_options& o) {
     for (auto& m : mappings())
         for (auto t : m.tshark)
             if (column.emplace(t, tshark_fields.size() + 1).second) tshark_fields.push_back(t);
-    std::string cmd = "tshark -n -r " + shell_quote(o.file) + " -T fields -E separator=/t -E occurrence=a -E aggregator='|' -e frame.number";
+    std::string cmd = "tshark -n -r " + shell_quote(o.file) +
+                      " -T fields -E separator=/t -E occurrence=a -E aggregator='|' -e frame.number";
     for (auto t : tshark_fields) cmd += " -e " + std::string(t);
     cmd += " 2>/dev/null";
     std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(cmd.c_str(), "r"), ::pclose);

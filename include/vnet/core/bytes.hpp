@@ -31,8 +31,8 @@ constexpr std::uint16_t load_be16(bytes_view b, std::size_t off) noexcept {
     return static_cast<std::uint16_t>((u8(b[off]) << 8) | u8(b[off + 1]));
 }
 constexpr std::uint32_t load_be32(bytes_view b, std::size_t off) noexcept {
-    return (std::uint32_t{u8(b[off])} << 24) | (std::uint32_t{u8(b[off + 1])} << 16) |
-           (std::uint32_t{u8(b[off + 2])} << 8) | std::uint32_t{u8(b[off + 3])};
+    return (std::uint32_t{u8(b[off])} << 24) | (std::uint32_t{u8(b[off + 1])} << 16) | (std::uint32_t{u8(b[off + 2])} << 8) |
+           std::uint32_t{u8(b[off + 3])};
 }
 constexpr std::uint64_t load_be64(bytes_view b, std::size_t off) noexcept {
     return (std::uint64_t{load_be32(b, off)} << 32) | load_be32(b, off + 4);
@@ -41,8 +41,8 @@ constexpr std::uint16_t load_le16(bytes_view b, std::size_t off) noexcept {
     return static_cast<std::uint16_t>(u8(b[off]) | (u8(b[off + 1]) << 8));
 }
 constexpr std::uint32_t load_le32(bytes_view b, std::size_t off) noexcept {
-    return std::uint32_t{u8(b[off])} | (std::uint32_t{u8(b[off + 1])} << 8) |
-           (std::uint32_t{u8(b[off + 2])} << 16) | (std::uint32_t{u8(b[off + 3])} << 24);
+    return std::uint32_t{u8(b[off])} | (std::uint32_t{u8(b[off + 1])} << 8) | (std::uint32_t{u8(b[off + 2])} << 16) |
+           (std::uint32_t{u8(b[off + 3])} << 24);
 }
 constexpr std::uint64_t load_le64(bytes_view b, std::size_t off) noexcept {
     return std::uint64_t{load_le32(b, off)} | (std::uint64_t{load_le32(b, off + 4)} << 32);
@@ -81,9 +81,7 @@ constexpr void store_bytes(bytes_span dst, std::size_t off, bytes_view src) noex
 }
 
 /// True when [off, off+len) lies inside a buffer of size n, without overflow.
-constexpr bool in_bounds(std::size_t n, std::size_t off, std::size_t len) noexcept {
-    return off <= n && len <= n - off;
-}
+constexpr bool in_bounds(std::size_t n, std::size_t off, std::size_t len) noexcept { return off <= n && len <= n - off; }
 
 /// Compare two byte ranges for equality.
 constexpr bool equal_bytes(bytes_view a, bytes_view b) noexcept {

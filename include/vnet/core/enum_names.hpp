@@ -52,10 +52,11 @@ template <named_enum E>
 constexpr std::string_view to_string(E e) noexcept {
     for (const auto& n : enum_names(e))
         if (n.value == e) return n.name;
-    if constexpr (requires { { enum_unnamed(e) } -> std::convertible_to<std::string_view>; })
+    if constexpr (requires {
+                      { enum_unnamed(e) } -> std::convertible_to<std::string_view>;
+                  })
         return enum_unnamed(e);
-    else
-        return "?";
+    else return "?";
 }
 
 /// Exact comparison, the default for parse_enum.

@@ -64,20 +64,31 @@ enum class errc : std::uint8_t {
 };
 
 inline constexpr enum_name<layer> layer_names[] = {
-    {layer::none, "none"}, {layer::address, "address"}, {layer::ethernet, "eth"}, {layer::vlan, "vlan"},
-    {layer::arp, "arp"}, {layer::ipv4, "ip"}, {layer::icmpv4, "icmp"}, {layer::udp, "udp"}, {layer::tcp, "tcp"},
-    {layer::dhcp, "dhcp"}, {layer::dns, "dns"}, {layer::ipv6, "ipv6"}, {layer::icmpv6, "icmpv6"}, {layer::ndp, "ndp"},
-    {layer::pcap, "pcap"}, {layer::vswitch, "switch"}, {layer::service, "service"}, {layer::netvsc, "netvsc"},
-    {layer::eflow, "eflow"}, {layer::io, "io"}, {layer::lab, "lab"},
+    {layer::none, "none"},       {layer::address, "address"}, {layer::ethernet, "eth"}, {layer::vlan, "vlan"},
+    {layer::arp, "arp"},         {layer::ipv4, "ip"},         {layer::icmpv4, "icmp"},  {layer::udp, "udp"},
+    {layer::tcp, "tcp"},         {layer::dhcp, "dhcp"},       {layer::dns, "dns"},      {layer::ipv6, "ipv6"},
+    {layer::icmpv6, "icmpv6"},   {layer::ndp, "ndp"},         {layer::pcap, "pcap"},    {layer::vswitch, "switch"},
+    {layer::service, "service"}, {layer::netvsc, "netvsc"},   {layer::eflow, "eflow"},  {layer::io, "io"},
+    {layer::lab, "lab"},
 };
 constexpr std::span<const enum_name<layer>> enum_names(layer) noexcept { return layer_names; }
 
 inline constexpr enum_name<errc> errc_names[] = {
-    {errc::truncated, "truncated"}, {errc::bad_length, "bad length"}, {errc::bad_version, "bad version"},
-    {errc::bad_checksum, "bad checksum"}, {errc::bad_option, "bad option"}, {errc::bad_value, "bad value"},
-    {errc::bad_pointer, "bad pointer"}, {errc::loop, "pointer loop"}, {errc::too_long, "too long"},
-    {errc::unsupported, "unsupported"}, {errc::buffer_too_small, "buffer too small"}, {errc::syntax, "syntax error"},
-    {errc::conflict, "conflict"}, {errc::exhausted, "exhausted"}, {errc::not_found, "not found"},
+    {errc::truncated, "truncated"},
+    {errc::bad_length, "bad length"},
+    {errc::bad_version, "bad version"},
+    {errc::bad_checksum, "bad checksum"},
+    {errc::bad_option, "bad option"},
+    {errc::bad_value, "bad value"},
+    {errc::bad_pointer, "bad pointer"},
+    {errc::loop, "pointer loop"},
+    {errc::too_long, "too long"},
+    {errc::unsupported, "unsupported"},
+    {errc::buffer_too_small, "buffer too small"},
+    {errc::syntax, "syntax error"},
+    {errc::conflict, "conflict"},
+    {errc::exhausted, "exhausted"},
+    {errc::not_found, "not found"},
     {errc::io, "I/O error"},
 };
 constexpr std::span<const enum_name<errc>> enum_names(errc) noexcept { return errc_names; }

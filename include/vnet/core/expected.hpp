@@ -43,20 +43,23 @@ public:
     using error_type = E;
 
     constexpr expected() requires std::is_default_constructible_v<T> : has_(true) { std::construct_at(&v_); }
-    constexpr expected(const T& v) : has_(true) { std::construct_at(&v_, v); }  // NOLINT: implicit like std
+    constexpr expected(const T& v) : has_(true) { std::construct_at(&v_, v); }        // NOLINT: implicit like std
     constexpr expected(T&& v) : has_(true) { std::construct_at(&v_, std::move(v)); }  // NOLINT
     template <class G>
-    constexpr expected(const unexpected<G>& u) : has_(false) { std::construct_at(&e_, u.error()); }  // NOLINT
+    constexpr expected(const unexpected<G>& u) : has_(false) {
+        std::construct_at(&e_, u.error());
+    }  // NOLINT
     template <class G>
-    constexpr expected(unexpected<G>&& u) : has_(false) { std::construct_at(&e_, std::move(u).error()); }  // NOLINT
+    constexpr expected(unexpected<G>&& u) : has_(false) {
+        std::construct_at(&e_, std::move(u).error());
+    }  // NOLINT
 
     constexpr expected(const expected& o) : has_(o.has_) {
         if (has_) std::construct_at(&v_, o.v_);
         else std::construct_at(&e_, o.e_);
     }
-    constexpr expected(expected&& o) noexcept(std::is_nothrow_move_constructible_v<T> &&
-                                              std::is_nothrow_move_constructible_v<E>)
-        : has_(o.has_) {
+    constexpr expected(expected&& o) noexcept(std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_constructible_v<E>)
+            : has_(o.has_) {
         if (has_) std::construct_at(&v_, std::move(o.v_));
         else std::construct_at(&e_, std::move(o.e_));
     }
@@ -69,8 +72,8 @@ public:
         }
         return *this;
     }
-    constexpr expected& operator=(expected&& o) noexcept(std::is_nothrow_move_constructible_v<T> &&
-                                                        std::is_nothrow_move_constructible_v<E>) {
+    constexpr expected& operator=(expected&& o) noexcept(
+        std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_constructible_v<E>) {
         if (this != &o) {
             destroy();
             has_ = o.has_;
@@ -84,11 +87,22 @@ public:
     constexpr bool has_value() const noexcept { return has_; }
     constexpr explicit operator bool() const noexcept { return has_; }
 
-    constexpr T& value() & { check(); return v_; }
-    constexpr const T& value() const& { check(); return v_; }
-    constexpr T&& value() && { check(); return std::move(v_); }
+    constexpr T& value() & {
+        check();
+        return v_;
+    }
+    constexpr const T& value() const& {
+        check();
+        return v_;
+    }
+    constexpr T&& value() && {
+        check();
+        return std::move(v_);
+    }
     template <class U>
-    constexpr T value_or(U&& d) const& { return has_ ? v_ : static_cast<T>(std::forward<U>(d)); }
+    constexpr T value_or(U&& d) const& {
+        return has_ ? v_ : static_cast<T>(std::forward<U>(d));
+    }
 
     /// Precondition: has_value(). Checked in debug builds through value().
     constexpr T& operator*() & noexcept { return v_; }

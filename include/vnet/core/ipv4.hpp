@@ -20,12 +20,10 @@ public:
     /// From a host-order 32-bit value (0xC0A80001 is 192.168.0.1).
     constexpr explicit ipv4_address(std::uint32_t v) noexcept : v_(v) {}
     constexpr ipv4_address(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) noexcept
-        : v_((std::uint32_t{a} << 24) | (std::uint32_t{b} << 16) | (std::uint32_t{c} << 8) | d) {}
+            : v_((std::uint32_t{a} << 24) | (std::uint32_t{b} << 16) | (std::uint32_t{c} << 8) | d) {}
 
     /// Precondition: off + 4 <= b.size().
-    static constexpr ipv4_address load(bytes_view b, std::size_t off = 0) noexcept {
-        return ipv4_address(load_be32(b, off));
-    }
+    static constexpr ipv4_address load(bytes_view b, std::size_t off = 0) noexcept { return ipv4_address(load_be32(b, off)); }
     constexpr void store(bytes_span b, std::size_t off = 0) const noexcept { store_be32(b, off, v_); }
 
     /// Strict dotted quad: four decimal parts 0-255, no leading zeros (as inet_pton).
@@ -57,16 +55,14 @@ public:
     static constexpr ipv4_address broadcast() noexcept { return ipv4_address(0xffffffffu); }
 
     constexpr std::uint32_t to_u32() const noexcept { return v_; }
-    constexpr std::uint8_t octet(int i) const noexcept {
-        return static_cast<std::uint8_t>((v_ >> (24 - 8 * i)) & 0xff);
-    }
+    constexpr std::uint8_t octet(int i) const noexcept { return static_cast<std::uint8_t>((v_ >> (24 - 8 * i)) & 0xff); }
 
     constexpr bool is_unspecified() const noexcept { return v_ == 0; }
     constexpr bool is_broadcast() const noexcept { return v_ == 0xffffffffu; }
     constexpr bool is_loopback() const noexcept { return (v_ >> 24) == 127; }
     constexpr bool is_multicast() const noexcept { return (v_ >> 28) == 0xe; }
     constexpr bool is_link_local() const noexcept { return (v_ >> 16) == 0xa9fe; }  // 169.254/16
-    constexpr bool is_private() const noexcept {                                     // RFC 1918
+    constexpr bool is_private() const noexcept {                                    // RFC 1918
         return (v_ >> 24) == 10 || (v_ >> 20) == 0xac1 || (v_ >> 16) == 0xc0a8;
     }
     constexpr bool is_reserved() const noexcept { return (v_ >> 28) == 0xf && !is_broadcast(); }  // 240/4
@@ -124,18 +120,12 @@ public:
 
     constexpr ipv4_address address() const noexcept { return a_; }
     constexpr std::uint8_t length() const noexcept { return len_; }
-    constexpr ipv4_address netmask() const noexcept {
-        return ipv4_address(len_ == 0 ? 0u : (0xffffffffu << (32 - len_)));
-    }
+    constexpr ipv4_address netmask() const noexcept { return ipv4_address(len_ == 0 ? 0u : (0xffffffffu << (32 - len_))); }
     constexpr ipv4_address network() const noexcept { return ipv4_address(a_.to_u32() & netmask().to_u32()); }
-    constexpr ipv4_address broadcast() const noexcept {
-        return ipv4_address(network().to_u32() | ~netmask().to_u32());
-    }
+    constexpr ipv4_address broadcast() const noexcept { return ipv4_address(network().to_u32() | ~netmask().to_u32()); }
     /// The prefix with host bits cleared.
     constexpr ipv4_prefix canonical() const noexcept { return ipv4_prefix(network(), len_); }
-    constexpr bool contains(ipv4_address x) const noexcept {
-        return (x.to_u32() & netmask().to_u32()) == network().to_u32();
-    }
+    constexpr bool contains(ipv4_address x) const noexcept { return (x.to_u32() & netmask().to_u32()) == network().to_u32(); }
     constexpr bool contains(const ipv4_prefix& p) const noexcept { return p.len_ >= len_ && contains(p.a_); }
     constexpr bool overlaps(const ipv4_prefix& p) const noexcept { return contains(p.a_) || p.contains(a_); }
     /// Number of addresses in the prefix (2^(32-len)).

@@ -56,8 +56,8 @@ public:
             return -1;
         };
         std::array<std::uint16_t, 8> g{};
-        int n = 0;          // groups written
-        int gap = -1;       // index in g where "::" stood
+        int n = 0;     // groups written
+        int gap = -1;  // index in g where "::" stood
         std::size_t i = 0;
         if (s.empty()) return bad();
         if (s.size() >= 2 && s[0] == ':' && s[1] == ':') {
@@ -108,8 +108,7 @@ public:
             if (n > 7) return bad();
             int tail = n - gap;
             for (int k = 0; k < gap; ++k) out[static_cast<std::size_t>(k)] = g[static_cast<std::size_t>(k)];
-            for (int k = 0; k < tail; ++k)
-                out[static_cast<std::size_t>(8 - tail + k)] = g[static_cast<std::size_t>(gap + k)];
+            for (int k = 0; k < tail; ++k) out[static_cast<std::size_t>(8 - tail + k)] = g[static_cast<std::size_t>(gap + k)];
         }
         return from_groups(out);
     }

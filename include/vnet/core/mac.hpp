@@ -20,9 +20,8 @@ public:
 
     constexpr mac_address() noexcept = default;
     constexpr explicit mac_address(const std::array<std::uint8_t, 6>& o) noexcept : o_(o) {}
-    constexpr mac_address(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint8_t e,
-                          std::uint8_t f) noexcept
-        : o_{a, b, c, d, e, f} {}
+    constexpr mac_address(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint8_t e, std::uint8_t f) noexcept
+            : o_{a, b, c, d, e, f} {}
 
     /// The low 48 bits of v, most significant octet first.
     static constexpr mac_address from_u64(std::uint64_t v) noexcept {
@@ -45,8 +44,7 @@ public:
 
     /// Accepts "00:15:5d:0a:0b:0c", "00-15-5D-0A-0B-0C" (Hyper-V style) and "00155d0a0b0c".
     static constexpr result<mac_address> parse(std::string_view s) noexcept {
-        constexpr std::string_view msg =
-            "invalid MAC address (expected six hex octets like 00:15:5d:00:00:10)";
+        constexpr std::string_view msg = "invalid MAC address (expected six hex octets like 00:15:5d:00:00:10)";
         auto hex = [](char c) -> int {
             if (c >= '0' && c <= '9') return c - '0';
             if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -106,14 +104,11 @@ struct fmt::formatter<vnet::mac_address> {
     template <class Ctx>
     auto format(const vnet::mac_address& m, Ctx& ctx) const {
         const auto& o = m.octets();
-        return fmt::format_to(ctx.out(), "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3],
-                              o[4], o[5]);
+        return fmt::format_to(ctx.out(), "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3], o[4], o[5]);
     }
 };
 
 template <>
 struct std::hash<vnet::mac_address> {
-    std::size_t operator()(const vnet::mac_address& m) const noexcept {
-        return std::hash<std::uint64_t>{}(m.to_u64());
-    }
+    std::size_t operator()(const vnet::mac_address& m) const noexcept { return std::hash<std::uint64_t>{}(m.to_u64()); }
 };

@@ -20,21 +20,21 @@ namespace vnet::mutant {
 
 enum class id : std::uint8_t {
     none,
-    switch_floods_unicast,     // known unicast is flooded as if unknown
-    switch_never_learns,       // no (VLAN, MAC) -> port entry is ever learned
-    switch_ignores_vlans,      // frames cross VLANs (access, trunk, private VLAN filters open)
-    dhcp_silent,               // the DHCP servers answer nothing
-    dhcp_ignores_mac_filter,   // the DHCP MAC allow/deny filter lets every client through
-    dhcp_wrong_gateway,        // the router option points at an address nobody has
-    nat_drops_replies,         // NAT translates out but drops every packet coming back
-    dns_proxy_wrong_address,   // the Default Switch's DNS proxy answers with a wrong address
-    dns_proxy_silent,          // the Default Switch's DNS proxy answers nothing
-    mac_regenerated_on_reboot, // a VM gets a new MAC each time it starts
-    firewall_open,             // the enterprise firewall (LAN router) blocks no port
-    router_no_nat,             // the LAN router routes to the internet without NAT
-    host_vnic_unaddressed,     // an internal switch's host vNIC gets no address
-    dhcp_outside_range,        // leases come from outside the configured range
-    agent_cannot_run_ping,     // the guests cannot run ping (exit 127)
+    switch_floods_unicast,      // known unicast is flooded as if unknown
+    switch_never_learns,        // no (VLAN, MAC) -> port entry is ever learned
+    switch_ignores_vlans,       // frames cross VLANs (access, trunk, private VLAN filters open)
+    dhcp_silent,                // the DHCP servers answer nothing
+    dhcp_ignores_mac_filter,    // the DHCP MAC allow/deny filter lets every client through
+    dhcp_wrong_gateway,         // the router option points at an address nobody has
+    nat_drops_replies,          // NAT translates out but drops every packet coming back
+    dns_proxy_wrong_address,    // the Default Switch's DNS proxy answers with a wrong address
+    dns_proxy_silent,           // the Default Switch's DNS proxy answers nothing
+    mac_regenerated_on_reboot,  // a VM gets a new MAC each time it starts
+    firewall_open,              // the enterprise firewall (LAN router) blocks no port
+    router_no_nat,              // the LAN router routes to the internet without NAT
+    host_vnic_unaddressed,      // an internal switch's host vNIC gets no address
+    dhcp_outside_range,         // leases come from outside the configured range
+    agent_cannot_run_ping,      // the guests cannot run ping (exit 127)
 };
 
 struct entry {

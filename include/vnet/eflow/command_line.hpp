@@ -112,8 +112,7 @@ inline expected<command_line, std::string> parse_command_line(std::string_view s
     cmd.verb = tokens[0].first;
     auto is_name = [](const std::pair<std::string, bool>& t) {
         const auto& x = t.first;
-        return !t.second && x.size() >= 2 && x[0] == '-' &&
-               ((x[1] >= 'a' && x[1] <= 'z') || (x[1] >= 'A' && x[1] <= 'Z'));
+        return !t.second && x.size() >= 2 && x[0] == '-' && ((x[1] >= 'a' && x[1] <= 'z') || (x[1] >= 'A' && x[1] <= 'Z'));
     };
     for (std::size_t k = 1; k < tokens.size(); ++k) {
         if (!is_name(tokens[k]))
@@ -129,8 +128,7 @@ inline expected<command_line, std::string> parse_command_line(std::string_view s
                 return unexpected(fmt::format("Error: missing a value for parameter -{}", name));
             value = tokens[++k].first;
         }
-        if (cmd.find(name) != nullptr)
-            return unexpected(fmt::format("Error: parameter -{} is given more than once", name));
+        if (cmd.find(name) != nullptr) return unexpected(fmt::format("Error: parameter -{} is given more than once", name));
         cmd.parameters.push_back({std::move(name), std::move(value)});
     }
     return cmd;

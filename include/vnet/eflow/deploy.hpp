@@ -140,23 +140,39 @@ enum class check : std::uint8_t {
 inline constexpr std::size_t check_count = static_cast<std::size_t>(check::command_syntax) + 1;
 
 inline constexpr enum_name<check> check_names[] = {
-    {check::server_needs_network, "server_needs_network"}, {check::switch_type_incorrect, "switch_type_incorrect"},
-    {check::internal_on_client, "internal_on_client"}, {check::switch_name_missing, "switch_name_missing"},
-    {check::switch_type_mismatch, "switch_type_mismatch"}, {check::adapter_required, "adapter_required"},
-    {check::adapter_not_found, "adapter_not_found"}, {check::default_switch_static, "default_switch_static"},
-    {check::static_incomplete, "static_incomplete"}, {check::address_invalid, "address_invalid"},
-    {check::address_not_unicast, "address_not_unicast"}, {check::address_in_use, "address_in_use"},
-    {check::gateway_invalid, "gateway_invalid"}, {check::gateway_not_unicast, "gateway_not_unicast"},
-    {check::gateway_equals_address, "gateway_equals_address"}, {check::gateway_unreachable, "gateway_unreachable"},
-    {check::prefix_invalid, "prefix_invalid"}, {check::not_same_subnet, "not_same_subnet"},
+    {check::server_needs_network, "server_needs_network"},
+    {check::switch_type_incorrect, "switch_type_incorrect"},
+    {check::internal_on_client, "internal_on_client"},
+    {check::switch_name_missing, "switch_name_missing"},
+    {check::switch_type_mismatch, "switch_type_mismatch"},
+    {check::adapter_required, "adapter_required"},
+    {check::adapter_not_found, "adapter_not_found"},
+    {check::default_switch_static, "default_switch_static"},
+    {check::static_incomplete, "static_incomplete"},
+    {check::address_invalid, "address_invalid"},
+    {check::address_not_unicast, "address_not_unicast"},
+    {check::address_in_use, "address_in_use"},
+    {check::gateway_invalid, "gateway_invalid"},
+    {check::gateway_not_unicast, "gateway_not_unicast"},
+    {check::gateway_equals_address, "gateway_equals_address"},
+    {check::gateway_unreachable, "gateway_unreachable"},
+    {check::prefix_invalid, "prefix_invalid"},
+    {check::not_same_subnet, "not_same_subnet"},
     {check::address_network_or_broadcast, "address_network_or_broadcast"},
-    {check::gateway_network_or_broadcast, "gateway_network_or_broadcast"}, {check::dns_invalid, "dns_invalid"},
-    {check::internal_without_nat, "internal_without_nat"}, {check::static_without_dns, "static_without_dns"},
-    {check::unmodelled_parameter, "unmodelled_parameter"}, {check::endpoint_name_missing, "endpoint_name_missing"},
-    {check::endpoint_exists, "endpoint_exists"}, {check::endpoint_not_found, "endpoint_not_found"},
-    {check::primary_endpoint_removal, "primary_endpoint_removal"}, {check::dns_servers_missing, "dns_servers_missing"},
-    {check::network_not_found, "network_not_found"}, {check::network_exists, "network_exists"},
-    {check::mac_pool_exhausted, "mac_pool_exhausted"}, {check::command_syntax, "command_syntax"},
+    {check::gateway_network_or_broadcast, "gateway_network_or_broadcast"},
+    {check::dns_invalid, "dns_invalid"},
+    {check::internal_without_nat, "internal_without_nat"},
+    {check::static_without_dns, "static_without_dns"},
+    {check::unmodelled_parameter, "unmodelled_parameter"},
+    {check::endpoint_name_missing, "endpoint_name_missing"},
+    {check::endpoint_exists, "endpoint_exists"},
+    {check::endpoint_not_found, "endpoint_not_found"},
+    {check::primary_endpoint_removal, "primary_endpoint_removal"},
+    {check::dns_servers_missing, "dns_servers_missing"},
+    {check::network_not_found, "network_not_found"},
+    {check::network_exists, "network_exists"},
+    {check::mac_pool_exhausted, "mac_pool_exhausted"},
+    {check::command_syntax, "command_syntax"},
 };
 constexpr std::span<const enum_name<check>> enum_names(check) noexcept { return check_names; }
 
@@ -263,8 +279,7 @@ struct deploy_options {
     /// From a parsed "Deploy-Eflow ..." line. Empty values count as not given, as in the
     /// reference (it removes empty network properties before validating).
     static expected<deploy_options, std::string> from(const command_line& cmd) {
-        if (!iequals(cmd.verb, "Deploy-Eflow"))
-            return unexpected(fmt::format("Error: expected Deploy-Eflow, got {}", cmd.verb));
+        if (!iequals(cmd.verb, "Deploy-Eflow")) return unexpected(fmt::format("Error: expected Deploy-Eflow, got {}", cmd.verb));
         deploy_options o;
         for (const auto& p : cmd.parameters) {
             auto set = [&](std::optional<std::string>& f) {
@@ -357,8 +372,7 @@ inline std::optional<static_ipv4> check_static(const std::optional<std::string>&
         return std::nullopt;
     }
     if (auto why = non_unicast_reason(*gw); !why.empty()) {  // 14
-        out.refuse(check::gateway_not_unicast,
-                   fmt::format("Error: ip4GatewayAddress {} is {}, not a gateway address", *gw, why));
+        out.refuse(check::gateway_not_unicast, fmt::format("Error: ip4GatewayAddress {} is {}, not a gateway address", *gw, why));
         return std::nullopt;
     }
     if (*gw == *addr) {  // 15
@@ -379,8 +393,7 @@ inline std::optional<static_ipv4> check_static(const std::optional<std::string>&
                                  "beyond the switch until the host vNIC or a router has this address",
                                  *gw_text, ctx.switch_name));
         if (ctx.type == switch_type::internal && !ctx.switch_exists && up)
-            out.warn(check::gateway_unreachable,
-                     fmt::format("Warning: ip4GatewayAddress {} may be in use already", *gw_text));
+            out.warn(check::gateway_unreachable, fmt::format("Warning: ip4GatewayAddress {} may be in use already", *gw_text));
     }
     auto len = parse_prefix_length(*len_text);  // 17
     if (!len) {
@@ -437,16 +450,18 @@ struct nat_plan {
 
 /// Where the VM's DNS servers come from.
 enum class dns_origin : std::uint8_t {
-    user,              // -dnsServers / Set-EflowVmDnsServers
-    host_next_hops,    // internal switch, none given: host gateways + host DNS servers [AD]
-    dhcp_lease,        // DHCP option 6 of the lease
-    default_switch,    // the Default Switch's ICS host address (its DNS proxy)
-    none,              // static IP on an External switch without servers: no name resolution
+    user,            // -dnsServers / Set-EflowVmDnsServers
+    host_next_hops,  // internal switch, none given: host gateways + host DNS servers [AD]
+    dhcp_lease,      // DHCP option 6 of the lease
+    default_switch,  // the Default Switch's ICS host address (its DNS proxy)
+    none,            // static IP on an External switch without servers: no name resolution
 };
 
 inline constexpr enum_name<dns_origin> dns_origin_names[] = {
-    {dns_origin::user, "user"}, {dns_origin::host_next_hops, "host gateways and DNS servers"},
-    {dns_origin::dhcp_lease, "DHCP lease"}, {dns_origin::default_switch, "Default Switch (ICS)"},
+    {dns_origin::user, "user"},
+    {dns_origin::host_next_hops, "host gateways and DNS servers"},
+    {dns_origin::dhcp_lease, "DHCP lease"},
+    {dns_origin::default_switch, "Default Switch (ICS)"},
     {dns_origin::none, "none"},
 };
 constexpr std::span<const enum_name<dns_origin>> enum_names(dns_origin) noexcept { return dns_origin_names; }
@@ -455,14 +470,14 @@ constexpr std::span<const enum_name<dns_origin>> enum_names(dns_origin) noexcept
 struct deploy_plan {
     host_sku sku = host_sku::client;
     switch_type type = switch_type::default_switch;
-    std::string switch_name;                 // "Default Switch" when none was given
-    bool create_switch = false;              // the switch does not exist yet
-    std::optional<std::string> adapter;      // External switch to create: bound adapter
-    std::optional<ipv4_prefix> host_vnic;    // Internal switch to create: the host vNIC's address
-    std::optional<nat_plan> nat;             // Internal switch to create: its NAT
-    std::optional<static_ipv4> static_ip;    // nullopt: DHCP
+    std::string switch_name;               // "Default Switch" when none was given
+    bool create_switch = false;            // the switch does not exist yet
+    std::optional<std::string> adapter;    // External switch to create: bound adapter
+    std::optional<ipv4_prefix> host_vnic;  // Internal switch to create: the host vNIC's address
+    std::optional<nat_plan> nat;           // Internal switch to create: its NAT
+    std::optional<static_ipv4> static_ip;  // nullopt: DHCP
     dns_origin dns = dns_origin::dhcp_lease;
-    std::vector<ipv4_address> dns_servers;   // known now (user / host); DHCP ones come with the lease
+    std::vector<ipv4_address> dns_servers;  // known now (user / host); DHCP ones come with the lease
     std::vector<finding> warnings;
 
     ip_mode mode() const noexcept { return static_ip ? ip_mode::static_ip : ip_mode::dhcp; }
@@ -524,8 +539,8 @@ inline deploy_result validate_deploy(const deploy_options& o, const host_state& 
         p.switch_name = *o.vswitch_name;
         const existing_switch* sw = host.find_switch(*o.vswitch_name);
         if (sw && sw->type != *t) {  // 5
-            f.refuse(check::switch_type_mismatch, fmt::format("Error: virtual switch {} is {}, not {}", sw->name,
-                                                              to_string(sw->type), to_string(*t)));
+            f.refuse(check::switch_type_mismatch,
+                     fmt::format("Error: virtual switch {} is {}, not {}", sw->name, to_string(sw->type), to_string(*t)));
             return r;
         }
         p.create_switch = (sw == nullptr);

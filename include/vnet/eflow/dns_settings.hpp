@@ -108,8 +108,8 @@ public:
     expected<void, finding> set_dns_servers(std::optional<std::string_view> endpoint, const std::vector<std::string>& texts) {
         link_dns* l = endpoint ? find_mut(*endpoint) : &links_.front();
         if (!l)
-            return unexpected(finding{check::endpoint_not_found, severity::error,
-                                      fmt::format("Error: vendpointName {} not found", *endpoint)});
+            return unexpected(
+                finding{check::endpoint_not_found, severity::error, fmt::format("Error: vendpointName {} not found", *endpoint)});
         if (texts.empty())
             return unexpected(finding{check::dns_servers_missing, severity::error, "Error: dnsServers is required"});
         findings f;
@@ -135,8 +135,9 @@ public:
             if (iequals(p.name, "vendpointName")) ep = p.value;
             else if (iequals(p.name, "dnsServers")) servers = split_array(p.value);
             else
-                return unexpected(finding{check::command_syntax, severity::error,
-                                          fmt::format("Error: A parameter cannot be found that matches parameter name '{}'", p.name)});
+                return unexpected(
+                    finding{check::command_syntax, severity::error,
+                            fmt::format("Error: A parameter cannot be found that matches parameter name '{}'", p.name)});
         }
         return set_dns_servers(ep, servers);
     }

@@ -42,7 +42,8 @@ using vnet::to_string;
 enum class endpoint_health : std::uint8_t { unknown, healthy, unhealthy };
 
 inline constexpr enum_name<endpoint_health> endpoint_health_names[] = {
-    {endpoint_health::unknown, "Unknown"}, {endpoint_health::healthy, "Healthy"},
+    {endpoint_health::unknown, "Unknown"},
+    {endpoint_health::healthy, "Healthy"},
     {endpoint_health::unhealthy, "Unhealthy"},
 };
 constexpr std::span<const enum_name<endpoint_health>> enum_names(endpoint_health) noexcept { return endpoint_health_names; }
@@ -60,8 +61,8 @@ struct vm_endpoint {
     std::string ifname;       // the guest's name: eth0 for the primary, eth1, eth2, ... after
     mac_address mac{};
     endpoint_health health = endpoint_health::unknown;
-    std::optional<static_ipv4> static_ip;   // nullopt: DHCP
-    std::optional<ipv4_prefix> observed;    // the address the guest reports (lease or static)
+    std::optional<static_ipv4> static_ip;  // nullopt: DHCP
+    std::optional<ipv4_prefix> observed;   // the address the guest reports (lease or static)
     bool primary = false;
 
     ip_mode mode() const noexcept { return static_ip ? ip_mode::static_ip : ip_mode::dhcp; }
@@ -107,9 +108,8 @@ struct endpoint_options {
 class vm_endpoints {
 public:
     /// The VM deployed from a plan: its primary endpoint (guest eth0) on the plan's switch.
-    vm_endpoints(std::string vm_name, ipv4_address host_address, const deploy_plan& plan,
-                 std::string primary_name = "eth0")
-        : vm_(std::move(vm_name)), pool_(host_address) {
+    vm_endpoints(std::string vm_name, ipv4_address host_address, const deploy_plan& plan, std::string primary_name = "eth0")
+            : vm_(std::move(vm_name)), pool_(host_address) {
         networks_.push_back({plan.switch_name, plan.type});
         vm_endpoint e;
         e.name = std::move(primary_name);
@@ -124,8 +124,7 @@ public:
     }
 
     /// Add-EflowNetwork. The switch type rules of Deploy-Eflow apply (checks 2-4).
-    expected<eflow_network, finding> add_network(std::string_view vswitch_name, std::string_view vswitch_type,
-                                                 host_sku sku) {
+    expected<eflow_network, finding> add_network(std::string_view vswitch_name, std::string_view vswitch_type, host_sku sku) {
         findings f;
         auto t = parse_switch_type(vswitch_type);
         if (!t) f.refuse(check::switch_type_incorrect, std::string(msg_switch_type_incorrect));
@@ -166,8 +165,8 @@ public:
         e.name = *o.vendpoint_name;
         e.switch_name = net->name;
         if (o.ip4_address || o.ip4_gateway_address || o.ip4_prefix_length) {
-            auto s = check_static(o.ip4_address, o.ip4_gateway_address, o.ip4_prefix_length,
-                                  {net->type, true, net->name}, probe, f);
+            auto s = check_static(o.ip4_address, o.ip4_gateway_address, o.ip4_prefix_length, {net->type, true, net->name}, probe,
+                                  f);
             if (!s) return unexpected(*f.error);
             e.static_ip = *s;
             e.observed = s->address;
@@ -198,8 +197,8 @@ public:
             endpoints_.erase(it);
             return {};
         }
-        return unexpected(finding{check::endpoint_not_found, severity::error,
-                                  fmt::format("Error: vendpointName {} not found", name)});
+        return unexpected(
+            finding{check::endpoint_not_found, severity::error, fmt::format("Error: vendpointName {} not found", name)});
     }
 
     /// What the lab observes: the guest's address on an endpoint, and its health.
@@ -257,8 +256,7 @@ struct fmt::formatter<vnet::eflow::vm_endpoint> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::eflow::vm_endpoint& e, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "{} ({}) on {} mac {} {} ", e.name, e.ifname, e.switch_name, e.mac,
-                                  e.health);
+        auto out = fmt::format_to(ctx.out(), "{} ({}) on {} mac {} {} ", e.name, e.ifname, e.switch_name, e.mac, e.health);
         if (e.static_ip) return fmt::format_to(out, "static {} via {}", e.static_ip->address, e.static_ip->gateway);
         return fmt::format_to(out, "dhcp");
     }

@@ -85,7 +85,7 @@ struct routing_table {
 /// is the caller's knowledge of the networks (the online NIC reaches the internet, the
 /// offline NIC only its own subnet). False when the guest has no route.
 template <class Reaches>
-    requires std::predicate<Reaches&, std::string_view, ipv4_address>
+requires std::predicate<Reaches&, std::string_view, ipv4_address>
 bool reachable(const routing_table& t, ipv4_address dst, Reaches&& reaches) {
     const route* r = t.lookup(dst);
     return r != nullptr && reaches(std::string_view(r->dev), dst);
@@ -108,8 +108,8 @@ struct metric_range {
 /// others. `draw` is the injected random source: any callable returning an unsigned
 /// integer (a std::mt19937 works as is), so tests replay seeded draws.
 template <class Draw>
-    requires std::invocable<Draw&> && std::unsigned_integral<std::invoke_result_t<Draw&>>
-routing_table reference_boot(const std::vector<nic_addressing>& nics, Draw&& draw, metric_range range = {}) {
+requires std::invocable<Draw&> && std::unsigned_integral<std::invoke_result_t<Draw&>> routing_table
+reference_boot(const std::vector<nic_addressing>& nics, Draw&& draw, metric_range range = {}) {
     routing_table t;
     const std::uint64_t span = std::uint64_t{range.high} - range.low + 1;
     std::vector<std::uint32_t> used;

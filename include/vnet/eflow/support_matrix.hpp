@@ -35,18 +35,21 @@ enum class switch_type : std::uint8_t { external, internal, default_switch };
 enum class ip_mode : std::uint8_t { static_ip, dhcp };
 
 inline constexpr enum_name<host_sku> host_sku_names[] = {
-    {host_sku::client, "client"}, {host_sku::server, "server"},
+    {host_sku::client, "client"},
+    {host_sku::server, "server"},
 };
 constexpr std::span<const enum_name<host_sku>> enum_names(host_sku) noexcept { return host_sku_names; }
 
 inline constexpr enum_name<switch_type> switch_type_names[] = {
-    {switch_type::external, "External"}, {switch_type::internal, "Internal"},
+    {switch_type::external, "External"},
+    {switch_type::internal, "Internal"},
     {switch_type::default_switch, "Default Switch"},
 };
 constexpr std::span<const enum_name<switch_type>> enum_names(switch_type) noexcept { return switch_type_names; }
 
 inline constexpr enum_name<ip_mode> ip_mode_names[] = {
-    {ip_mode::static_ip, "static"}, {ip_mode::dhcp, "dhcp"},
+    {ip_mode::static_ip, "static"},
+    {ip_mode::dhcp, "dhcp"},
 };
 constexpr std::span<const enum_name<ip_mode>> enum_names(ip_mode) noexcept { return ip_mode_names; }
 
@@ -87,11 +90,9 @@ struct support_row {
 
 /// The matrix, one row per switch type ([NW], docs/eflow-facts.md "Support matrix [NW]").
 inline constexpr std::array<support_row, 3> support_matrix{{
-    {switch_type::external, true, true, true, true,
-     "[NW] \"Virtual switch choices\": External - client yes, server yes",
+    {switch_type::external, true, true, true, true, "[NW] \"Virtual switch choices\": External - client yes, server yes",
      "[NW] \"IP address allocations\": External - static IP yes, DHCP yes"},
-    {switch_type::internal, false, true, true, true,
-     "[NW] \"Virtual switch choices\": Internal - client no, server yes",
+    {switch_type::internal, false, true, true, true, "[NW] \"Virtual switch choices\": Internal - client no, server yes",
      "[NW] \"IP address allocations\": Internal - static IP yes, DHCP yes"},
     {switch_type::default_switch, true, false, false, true,
      "[NW] \"Virtual switch choices\": Default switch - client yes, server no",
@@ -133,7 +134,7 @@ struct fmt::formatter<vnet::eflow::support_row> {
     template <class Ctx>
     auto format(const vnet::eflow::support_row& r, Ctx& ctx) const {
         auto yn = [](bool b) { return b ? "yes" : "no"; };
-        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", r.type,
-                              yn(r.client_sku), yn(r.server_sku), yn(r.static_ip), yn(r.dhcp));
+        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", r.type, yn(r.client_sku),
+                              yn(r.server_sku), yn(r.static_ip), yn(r.dhcp));
     }
 };

@@ -49,8 +49,7 @@ inline constexpr const char* netns_run_dir = "/run/netns";
 inline bool valid_name(std::string_view n, std::size_t max) noexcept {
     if (n.empty() || n.size() > max || n == "." || n == "..") return false;
     for (char c : n) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                  c == '-' || c == '.';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
         if (!ok) return false;
     }
     return true;

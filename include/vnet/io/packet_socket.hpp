@@ -84,7 +84,8 @@ enum class tx_method : std::uint8_t {
 };
 
 inline constexpr enum_name<tx_method> tx_method_names[] = {
-    {tx_method::ring, "tx_ring"}, {tx_method::sendmmsg, "sendmmsg"},
+    {tx_method::ring, "tx_ring"},
+    {tx_method::sendmmsg, "sendmmsg"},
 };
 constexpr std::span<const enum_name<tx_method>> enum_names(tx_method) noexcept { return tx_method_names; }
 
@@ -102,15 +103,15 @@ struct packet_socket_options {
     bool kernel_ignore_outgoing = true;  // PACKET_IGNORE_OUTGOING (outgoing frames are skipped either way)
     bool qdisc_bypass = true;            // PACKET_QDISC_BYPASS: send straight to the driver
     tx_method tx = tx_method::ring;
-    std::uint32_t tx_frame_size = 2048;  // ring: bytes per slot, header included (frames up to 2000 bytes)
-    std::uint32_t tx_frame_count = 512;  // ring: slots (1 MiB)
+    std::uint32_t tx_frame_size = 2048;      // ring: bytes per slot, header included (frames up to 2000 bytes)
+    std::uint32_t tx_frame_count = 512;      // ring: slots (1 MiB)
     std::uint32_t max_blocks_per_batch = 8;  // receive() returns frames of at most this many blocks
     std::uint32_t max_tx_batch = 256;        // sendmmsg: frames per system call
 };
 
 /// What the socket saw and did. Every frame it did not pass on is counted here.
 struct packet_counters {
-    std::uint64_t rx_frames = 0;            // frames returned by receive()
+    std::uint64_t rx_frames = 0;  // frames returned by receive()
     std::uint64_t rx_bytes = 0;
     std::uint64_t rx_blocks = 0;            // ring blocks consumed
     std::uint64_t rx_outgoing_skipped = 0;  // PACKET_OUTGOING frames (sent on this interface)
@@ -122,9 +123,9 @@ struct packet_counters {
     std::uint64_t tx_frames = 0;            // frames handed to the kernel
     std::uint64_t tx_bytes = 0;
     std::uint64_t tx_batches = 0;
-    std::uint64_t tx_too_big = 0;           // longer than MTU + 18 (or than a ring slot): dropped
-    std::uint64_t tx_busy = 0;              // the kernel could not take it (EAGAIN/ENOBUFS, ring full): dropped
-    std::uint64_t tx_errors = 0;            // any other send failure: dropped (last_error() says why)
+    std::uint64_t tx_too_big = 0;  // longer than MTU + 18 (or than a ring slot): dropped
+    std::uint64_t tx_busy = 0;     // the kernel could not take it (EAGAIN/ENOBUFS, ring full): dropped
+    std::uint64_t tx_errors = 0;   // any other send failure: dropped (last_error() says why)
 };
 
 class packet_socket {
@@ -144,8 +145,7 @@ public:
 
     /// Opens a socket on interface `ifname` of namespace `netns_name` (empty: the caller's).
     /// The socket is created by a thread inside that namespace; the fd works anywhere.
-    static result<packet_socket> open(std::string_view netns_name, std::string_view ifname,
-                                      packet_socket_options opt = {}) {
+    static result<packet_socket> open(std::string_view netns_name, std::string_view ifname, packet_socket_options opt = {}) {
         if (!detail::valid_name(ifname, IFNAMSIZ - 1)) return fail(layer::io, errc::bad_value, "packet_socket.ifname");
         const long page = ::sysconf(_SC_PAGESIZE);
         const auto pg = static_cast<std::uint32_t>(page > 0 ? page : 4096);
@@ -227,8 +227,7 @@ public:
     result<std::uint64_t> poll_kernel_stats() noexcept {
         tpacket_stats_v3 st{};
         socklen_t len = sizeof st;
-        if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0)
-            return os_fail("packet_socket.statistics", errno);
+        if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return os_fail("packet_socket.statistics", errno);
         ctr_.rx_kernel_drops += st.tp_drops;
         return std::uint64_t{st.tp_drops};
     }
@@ -311,8 +310,7 @@ private:
             tx.tp_frame_size = opt.tx_frame_size;
             tx.tp_block_nr = opt.tx_frame_count / (page / opt.tx_frame_size);
             tx.tp_frame_nr = opt.tx_frame_count;
-            if (::setsockopt(fd_, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) != 0)
-                return failed("packet_socket.tx_ring");
+            if (::setsockopt(fd_, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) != 0) return failed("packet_socket.tx_ring");
             tx_bytes = std::size_t{tx.tp_block_size} * tx.tp_block_nr;
         }
         void* m = ::mmap(nullptr, rx_bytes + tx_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
@@ -324,8 +322,7 @@ private:
         int one = 1;
         if (opt.qdisc_bypass && ::setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) != 0)
             return failed("packet_socket.qdisc_bypass");
-        if (opt.kernel_ignore_outgoing &&
-            ::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0)
+        if (opt.kernel_ignore_outgoing && ::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0)
             return failed("packet_socket.ignore_outgoing");
         sockaddr_ll sll{};
         sll.sll_family = AF_PACKET;
@@ -394,8 +391,8 @@ private:
                 return;
             }
             std::byte* out = scratch_.data() + scratch_used_;
-            const std::uint16_t tpid =
-                (h.tp_status & TP_STATUS_VLAN_TPID_VALID) && h.hv1.tp_vlan_tpid ? h.hv1.tp_vlan_tpid : ETH_P_8021Q;
+            const std::uint16_t tpid = (h.tp_status & TP_STATUS_VLAN_TPID_VALID) && h.hv1.tp_vlan_tpid ? h.hv1.tp_vlan_tpid
+                                                                                                       : ETH_P_8021Q;
             const auto tci = static_cast<std::uint16_t>(h.hv1.tp_vlan_tci);
             std::memcpy(out, f.data(), 12);
             store_be16({out + 12, 2}, 0, tpid);
@@ -548,8 +545,8 @@ struct fmt::formatter<vnet::io::packet_counters> {
                               "rx {} frames {} bytes {} blocks (outgoing skipped {}, vlan restored {}, truncated {}, "
                               "malformed {}, checksum partial {}, kernel drops {}), tx {} frames {} bytes {} batches "
                               "(too big {}, busy {}, errors {})",
-                              c.rx_frames, c.rx_bytes, c.rx_blocks, c.rx_outgoing_skipped, c.rx_vlan_restored,
-                              c.rx_truncated, c.rx_malformed, c.rx_checksum_partial, c.rx_kernel_drops, c.tx_frames,
-                              c.tx_bytes, c.tx_batches, c.tx_too_big, c.tx_busy, c.tx_errors);
+                              c.rx_frames, c.rx_bytes, c.rx_blocks, c.rx_outgoing_skipped, c.rx_vlan_restored, c.rx_truncated,
+                              c.rx_malformed, c.rx_checksum_partial, c.rx_kernel_drops, c.tx_frames, c.tx_bytes, c.tx_batches,
+                              c.tx_too_big, c.tx_busy, c.tx_errors);
     }
 };

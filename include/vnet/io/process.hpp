@@ -135,8 +135,7 @@ private:
         if (pid_ <= 0 || status_) return;
         ::kill(pid_, SIGKILL);
         int st = 0;
-        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-        }
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {}
         status_ = decode_wait_status(st);
     }
 
@@ -175,8 +174,7 @@ inline void log_exec(const std::vector<std::string>& argv) {
 }
 
 /// fork + exec with explicit fds for 0/1/2. out_fd/err_fd of -1 use the paths in `opt`.
-inline result<child> spawn_fds(const std::vector<std::string>& argv, const spawn_options& opt, int out_fd,
-                               int err_fd) {
+inline result<child> spawn_fds(const std::vector<std::string>& argv, const spawn_options& opt, int out_fd, int err_fd) {
     if (argv.empty() || argv.front().empty()) return fail(layer::io, errc::bad_value, "spawn.argv");
     log_exec(argv);
     std::vector<char*> args;
@@ -191,9 +189,9 @@ inline result<child> spawn_fds(const std::vector<std::string>& argv, const spawn
     }
     int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     int out = out_fd >= 0 ? out_fd : open_output(opt.stdout_path);
-    int err = err_fd >= 0 ? err_fd
+    int err = err_fd >= 0                                                        ? err_fd
               : (!opt.stderr_path.empty() && opt.stderr_path == opt.stdout_path) ? out
-                                                                                  : open_output(opt.stderr_path);
+                                                                                 : open_output(opt.stderr_path);
     int report[2] = {-1, -1};
     auto close_all = [&] {
         for (int fd : {ns_fd, in, report[0], report[1]})
@@ -240,8 +238,7 @@ inline result<child> spawn_fds(const std::vector<std::string>& argv, const spawn
     report[1] = -1;
     int e[2] = {0, 0};
     ssize_t n;
-    while ((n = ::read(report[0], e, sizeof e)) < 0 && errno == EINTR) {
-    }
+    while ((n = ::read(report[0], e, sizeof e)) < 0 && errno == EINTR) {}
     child c(pid);
     close_all();
     if (n > 0) {

@@ -53,7 +53,9 @@ using vnet::to_string;
 enum class run_exit : std::uint8_t { stopped, signal, deadline };
 
 inline constexpr enum_name<run_exit> run_exit_names[] = {
-    {run_exit::stopped, "stopped"}, {run_exit::signal, "signal"}, {run_exit::deadline, "deadline"},
+    {run_exit::stopped, "stopped"},
+    {run_exit::signal, "signal"},
+    {run_exit::deadline, "deadline"},
 };
 constexpr std::span<const enum_name<run_exit>> enum_names(run_exit) noexcept { return run_exit_names; }
 
@@ -65,10 +67,10 @@ public:
     using clock = std::chrono::steady_clock;
 
     struct counters {
-        std::uint64_t waits = 0;       // epoll_wait calls
-        std::uint64_t dispatched = 0;  // callbacks run
-        std::uint64_t timer_fires = 0; // timer expirations delivered
-        std::uint64_t stale = 0;       // events for entries removed earlier in the same round
+        std::uint64_t waits = 0;        // epoll_wait calls
+        std::uint64_t dispatched = 0;   // callbacks run
+        std::uint64_t timer_fires = 0;  // timer expirations delivered
+        std::uint64_t stale = 0;        // events for entries removed earlier in the same round
     };
 
     reactor() = default;
@@ -105,9 +107,7 @@ public:
     /// Calls f(events) whenever fd is ready for `events` (EPOLLIN, EPOLLOUT, ...; level
     /// triggered unless EPOLLET is given). The fd stays owned by the caller, who must
     /// unwatch() it before closing it.
-    result<handle> watch(int fd, std::uint32_t events, fd_handler f) {
-        return add(fd, events, false, std::move(f), {});
-    }
+    result<handle> watch(int fd, std::uint32_t events, fd_handler f) { return add(fd, events, false, std::move(f), {}); }
 
     /// Stops calling the entry's callback and forgets it (closes it when the reactor owns
     /// the fd: timers). errc::not_found for an unknown or already removed handle.

@@ -55,7 +55,7 @@ static_assert(sw::frame_sink<socket_port>);
 
 struct switch_host_options {
     std::chrono::nanoseconds housekeeping = std::chrono::seconds(1);  // MAC aging and kernel drop counts
-    std::uint32_t max_batches_per_wake = 16;  // ring batches one port forwards before others get a turn
+    std::uint32_t max_batches_per_wake = 16;                          // ring batches one port forwards before others get a turn
 };
 
 template <sw::clock_source Clock = sw::steady_clock_source>
@@ -79,8 +79,7 @@ public:
     }
 
     static result<std::unique_ptr<switch_host>> create(reactor& r, sw::switch_spec spec, Clock clock = Clock{},
-                                                       sw::mac_table_config table = {},
-                                                       switch_host_options opt = {}) {
+                                                       sw::mac_table_config table = {}, switch_host_options opt = {}) {
         std::unique_ptr<switch_host> h(new switch_host(r, std::move(spec), std::move(clock), table, opt));
         auto t = r.every(opt.housekeeping, [p = h.get()](std::uint64_t) { p->housekeep(); });
         if (!t) return unexpected(t.error());
@@ -145,7 +144,7 @@ private:
     };
 
     switch_host(reactor& r, sw::switch_spec spec, Clock clock, sw::mac_table_config table, switch_host_options opt)
-        : r_(&r), sw_(std::move(spec), std::move(clock), table), opt_(opt) {}
+            : r_(&r), sw_(std::move(spec), std::move(clock), table), opt_(opt) {}
 
     void housekeep() {
         ++ctr_.housekeeping;

@@ -41,8 +41,10 @@ public:
     tap(const tap&) = delete;
     tap& operator=(const tap&) = delete;
     tap(tap&& o) noexcept
-        : netns_(std::exchange(o.netns_, {})), name_(std::exchange(o.name_, {})), fd_(std::exchange(o.fd_, -1)),
-          persistent_(o.persistent_) {}
+            : netns_(std::exchange(o.netns_, {})),
+              name_(std::exchange(o.name_, {})),
+              fd_(std::exchange(o.fd_, -1)),
+              persistent_(o.persistent_) {}
     tap& operator=(tap&& o) noexcept {
         if (this != &o) {
             (void)remove();

@@ -45,10 +45,10 @@ namespace vnet::io {
 
 struct veth_options {
     bool up = true;
-    bool offloads = false;            // false: tx checksum, TSO, GSO, GRO off on both ends
+    bool offloads = false;             // false: tx checksum, TSO, GSO, GRO off on both ends
     std::optional<mac_address> mac_a;  // otherwise the kernel picks random ones
     std::optional<mac_address> mac_b;
-    unsigned mtu = 0;                 // 0: the kernel default (1500)
+    unsigned mtu = 0;  // 0: the kernel default (1500)
 };
 
 namespace detail {
@@ -208,8 +208,10 @@ public:
     veth(const veth&) = delete;
     veth& operator=(const veth&) = delete;
     veth(veth&& o) noexcept
-        : netns_a_(std::exchange(o.netns_a_, {})), name_a_(std::exchange(o.name_a_, {})),
-          netns_b_(std::exchange(o.netns_b_, {})), name_b_(std::exchange(o.name_b_, {})) {}
+            : netns_a_(std::exchange(o.netns_a_, {})),
+              name_a_(std::exchange(o.name_a_, {})),
+              netns_b_(std::exchange(o.netns_b_, {})),
+              name_b_(std::exchange(o.name_b_, {})) {}
     veth& operator=(veth&& o) noexcept {
         if (this != &o) {
             (void)remove();

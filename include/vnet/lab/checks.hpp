@@ -80,7 +80,8 @@ inline std::optional<std::size_t> nic_index(const std::string& to) {
 inline std::optional<std::pair<ipv4_address, ipv4_address>> dhcp_range_for(const check_env& env, const nic_config& nic) {
     const auto* s = env.lf().find_switch(nic.switch_name);
     if (!s) return std::nullopt;
-    if (s->kind == switch_kind::default_ && env.default_switch_subnet()) return default_switch_range(*env.default_switch_subnet());
+    if (s->kind == switch_kind::default_ && env.default_switch_subnet())
+        return default_switch_range(*env.default_switch_subnet());
     if (s->kind == switch_kind::internal && s->dhcp) return std::pair{s->dhcp->range_first, s->dhcp->range_last};
     if (s->kind == switch_kind::external && s->network)
         if (const auto* n = env.lf().find_network(*s->network); n && n->dhcp)
@@ -152,8 +153,7 @@ inline void check_arp(check_env& env, const check_config& c, check_result& r) {
     }
     ::close(*fd);
     r.observed = answer ? "ok" : "fail";
-    r.detail = answer ? fmt::format("{} answered from {} ({} probe{} on {})", target_ip, *answer, sent,
-                                    sent == 1 ? "" : "s", dev)
+    r.detail = answer ? fmt::format("{} answered from {} ({} probe{} on {})", target_ip, *answer, sent, sent == 1 ? "" : "s", dev)
                       : fmt::format("no answer for {} to {} ARP probes on {}", target_ip, sent, dev);
 }
 
@@ -238,12 +238,10 @@ inline void check_dns(check_env& env, const check_config& c, check_result& r) {
     std::optional<ipv4_address> declared;
     for (const auto& n : env.lf().networks)
         if (auto it = n.dns.find(c.name); it != n.dns.end()) declared = it->second;
-    if (v.observed == observation::ok && declared &&
-        std::find(addrs.begin(), addrs.end(), *declared) == addrs.end())
+    if (v.observed == observation::ok && declared && std::find(addrs.begin(), addrs.end(), *declared) == addrs.end())
         v = observed_fail(fmt::format("{} (the lab's DNS has {} = {})", v.detail, c.name, *declared));
     detail::take(v, r);
 }
-
 
 inline void check_dhcp(check_env& env, const check_config& c, check_result& r) {
     if (!env.is_vm(c.from)) {
@@ -277,7 +275,7 @@ inline void check_dhcp(check_env& env, const check_config& c, check_result& r) {
     r.target = fmt::format("eth{}", k);
     env.wait_for_leases(c.from);
     auto o = env.run_from(c.from, fmt::format("cat /run/vnet/lease.eth{} 2>/dev/null; ip -o -4 addr show dev eth{}", k, k),
-                      std::chrono::seconds(5));
+                          std::chrono::seconds(5));
     if (!o.ran) return detail::not_run(o, r);
     if (auto why = detail::could_not_run("ip addr show", o.status, o.out)) {
         r.observed = "error";
@@ -293,7 +291,7 @@ inline void check_route(check_env& env, const check_config& c, check_result& r) 
     if (!a) return;
     r.target = fmt::format("{}", *a);
     auto o = env.run_from(c.from, fmt::format("ip route get {} && echo '--' && ip route show default", *a),
-                      std::chrono::seconds(5));
+                          std::chrono::seconds(5));
     if (!o.ran) return detail::not_run(o, r);
     auto first = o.out.substr(0, o.out.find('\n'));
     auto dev = route_field(first, "dev");
@@ -314,7 +312,6 @@ inline void check_route(check_env& env, const check_config& c, check_result& r) 
     // name = "eth1": the route must leave through that interface.
     detail::take(route_verdict(o.status, first, dev, via, defaults, c.name), r);
 }
-
 
 /// flooding: `from` sends to `to` (two VMs on one switch) with the switch's MAC table
 /// emptied, then again once the switch has learned both; each time the switch's own
@@ -410,8 +407,7 @@ inline void check_flooding(check_env& env, const check_config& c, check_result& 
                            w.replied ? "" : " (no reply)");
     };
     r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}{}", env.lf().switches[*swi].name,
-                           counts(first), counts(later),
-                           pinned.empty() ? "; the sender's ARP entry could not be pinned" : "");
+                           counts(first), counts(later), pinned.empty() ? "; the sender's ARP entry could not be pinned" : "");
     if (!pinned.empty()) (void)env.run_from(c.from, fmt::format("arp -d {}", *a), std::chrono::seconds(4));
 }
 
@@ -481,6 +477,5 @@ constexpr const check_entry* find_check(check_kind k) noexcept {
         if (e.kind == k) return &e;
     return nullptr;
 }
-
 
 }  // namespace vnet::lab

@@ -105,8 +105,7 @@ public:
     std::string summary() const {
         return inspect([&](const svc::dhcp_server& s, const dhcp_host_counters& c) {
             return fmt::format("DHCP server {} on {}\n{}\n{}\nlab glue: frames={} replies={} send_errors={}",
-                               o_.server.server_address, o_.ifname, s.counters(), s.leases(), c.frames, c.replies,
-                               c.send_errors);
+                               o_.server.server_address, o_.ifname, s.counters(), s.leases(), c.frames, c.replies, c.send_errors);
         });
     }
 

@@ -90,9 +90,9 @@ struct observations {
     std::optional<fact> default_route_primary;  // the default route leaves by the online (primary) NIC
     std::optional<fact> internet_reachable;     // the server behind the gateway answers
     // DNS
-    std::optional<fact> dns_configured;         // at least one valid DNS server
+    std::optional<fact> dns_configured;  // at least one valid DNS server
     std::optional<fact> name_resolves;
-    std::optional<fact> dns_server_reachable;   // ping <DNS-Server-IP-Address>
+    std::optional<fact> dns_server_reachable;  // ping <DNS-Server-IP-Address>
     std::optional<ipv4_address> dns_server;
     // Firewall: outbound TCP to the cloud ports of the guide
     std::vector<std::pair<std::uint16_t, fact>> outbound;
@@ -223,8 +223,8 @@ inline diagnosis diagnose(const observations& o) {
     const std::string ip_src = fmt::format("[TS] \"Check IP addresses\", row {} | {}", eflow::to_string(o.sw),
                                            o.mode == eflow::ip_mode::static_ip ? "Static IP" : "DHCP");
     if (failed(o.has_address))
-        return set(net_component::ip_configuration, ip_step, *o.has_address, "eth0 has no IPv4 address",
-                   ip_remedy(o.sw, o.mode), ip_src);
+        return set(net_component::ip_configuration, ip_step, *o.has_address, "eth0 has no IPv4 address", ip_remedy(o.sw, o.mode),
+                   ip_src);
     if (failed(o.address_free))
         return set(net_component::ip_configuration, ip_step, *o.address_free,
                    "the VM's address is used by another device on the network", ip_remedy(o.sw, o.mode), ip_src);
@@ -238,8 +238,8 @@ inline diagnosis diagnose(const observations& o) {
 
     const std::string dns_step = "Check DNS";
     if (failed(o.dns_configured))
-        return set(net_component::dns, dns_step, *o.dns_configured, "no valid DNS server is configured",
-                   dns_missing_remedy, "[NW] \"DNS\"");
+        return set(net_component::dns, dns_step, *o.dns_configured, "no valid DNS server is configured", dns_missing_remedy,
+                   "[NW] \"DNS\"");
     if (failed(o.name_resolves)) {
         const fact& nr = *o.name_resolves;
         if (o.dns_server && is_public_dns(*o.dns_server) && failed(o.dns_server_reachable))
@@ -248,9 +248,9 @@ inline diagnosis diagnose(const observations& o) {
                        dns_public_remedy, "[TS] \"Check DNS\" (public DNS servers blocked)");
         if (failed(o.dns_server_reachable))
             return set(net_component::dns, dns_step, *o.dns_server_reachable,
-                       o.dns_server ? fmt::format("name resolution fails and the DNS server {} does not answer ping",
-                                                  *o.dns_server)
-                                    : std::string("name resolution fails and the DNS server does not answer ping"),
+                       o.dns_server
+                           ? fmt::format("name resolution fails and the DNS server {} does not answer ping", *o.dns_server)
+                           : std::string("name resolution fails and the DNS server does not answer ping"),
                        dns_unreachable_remedy, "[TS] \"Check DNS\" (ping the DNS server)");
         return set(net_component::dns, dns_step, nr,
                    o.dns_server ? fmt::format("name resolution fails although the DNS server {} answers ping", *o.dns_server)
@@ -391,10 +391,9 @@ inline expected<diagnostic_plan, std::string> plan_diagnosis(const lab_file& lf,
     // "valid and free on the external network": an ARP probe of the static address from
     // the host, on the VM's segment, before the VM boots (the model's fact stays as the
     // fallback when the probe cannot run).
-    const bool host_on_segment =
-        sw && ((sw->kind == switch_kind::external && sw->allow_management_os && lf.host.network &&
-                sw->network == lf.host.network) ||
-               (sw->kind == switch_kind::internal && sw->host_address));
+    const bool host_on_segment = sw && ((sw->kind == switch_kind::external && sw->allow_management_os && lf.host.network &&
+                                         sw->network == lf.host.network) ||
+                                        (sw->kind == switch_kind::internal && sw->host_address));
     if (nic.ip == ip_mode::static_ && nic.address && host_on_segment) {
         diag_check c;
         c.role = diag_role::address_free;

@@ -64,7 +64,7 @@ public:
     using clock = std::chrono::steady_clock;
 
     vm_fleet(const std::vector<vm_slot>& slots, run_options opt, std::string state_dir)
-        : opt_(std::move(opt)), state_dir_(std::move(state_dir)) {
+            : opt_(std::move(opt)), state_dir_(std::move(state_dir)) {
         for (const auto& s : slots) {
             vm_state st;
             st.config = s.config;
@@ -133,8 +133,7 @@ public:
                 if (!w || !w->finished) continue;
                 w->t.join();
                 auto& v = vms_[i];
-                v.boot.seconds_to_agent =
-                    std::chrono::duration<double>(clock::now() - v.vm.started_at()).count();
+                v.boot.seconds_to_agent = std::chrono::duration<double>(clock::now() - v.vm.started_at()).count();
                 if (w->agent) {
                     v.agent = std::move(*w->agent);
                     v.boot.ready = true;
@@ -233,8 +232,7 @@ public:
         auto q = qemu_vm::start(v->config);
         if (!q) return unexpected(fmt::format("cannot start QEMU again: {}", q.error().message()));
         v->vm = std::move(*q);
-        detail::append_line(state_dir_ + "/pids",
-                            fmt::format("{} {}", v->vm.pid(), detail::process_start_time(v->vm.pid())));
+        detail::append_line(state_dir_ + "/pids", fmt::format("{} {}", v->vm.pid(), detail::process_start_time(v->vm.pid())));
         auto ag = v->vm.connect_agent(std::chrono::duration_cast<std::chrono::milliseconds>(opt_.boot_timeout));
         if (!ag) return unexpected(fmt::format("no guest agent after the reboot: {}", ag.error().message()));
         v->agent = std::move(*ag);

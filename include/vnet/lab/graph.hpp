@@ -28,9 +28,9 @@ inline std::string dot_id(const std::string& s) {
 /// The lab's topology as a Graphviz `graph`.
 inline std::string to_dot(const lab_file& lf) {
     auto q = [](const std::string& s) { return detail::dot_id(s); };
-    std::string d = fmt::format("graph {} {{\n  label={};\n  node [fontname=\"sans\"];\n", q(lf.name),
-                                q(fmt::format("lab {} (host SKU {})", lf.name,
-                                              lf.sku == lab::host_sku::server ? "server" : "client")));
+    std::string d = fmt::format(
+        "graph {} {{\n  label={};\n  node [fontname=\"sans\"];\n", q(lf.name),
+        q(fmt::format("lab {} (host SKU {})", lf.name, lf.sku == lab::host_sku::server ? "server" : "client")));
     std::string host_label = "host";
     if (lf.host.address) host_label += fmt::format("\\n{}", *lf.host.address);
     else if (lf.host.dhcp) host_label += "\\ndhcp";

@@ -122,10 +122,10 @@ enum class reply_kind : std::uint8_t { ready, done, timeout, error };
 struct reply {
     std::uint64_t id = 0;
     reply_kind kind = reply_kind::error;
-    int status = -1;     // done / timeout
-    std::string out;     // done / timeout: decoded stdout
-    std::string err;     // done / timeout: decoded stderr
-    std::string text;    // ready: the banner; error: the reason
+    int status = -1;   // done / timeout
+    std::string out;   // done / timeout: decoded stdout
+    std::string err;   // done / timeout: decoded stderr
+    std::string text;  // ready: the banner; error: the reason
 };
 
 namespace detail {
@@ -187,9 +187,9 @@ inline result<reply> parse_reply(std::string_view line) {
 
 /// What a command did in the guest.
 struct command_result {
-    int exit_status = -1;  // the command's exit code (128 + signal when killed)
-    std::string out;       // stdout
-    std::string err;       // stderr
+    int exit_status = -1;                  // the command's exit code (128 + signal when killed)
+    std::string out;                       // stdout
+    std::string err;                       // stderr
     std::chrono::milliseconds elapsed{0};  // round trip seen by the host
     bool ok() const noexcept { return exit_status == 0; }
 };
@@ -207,8 +207,11 @@ public:
     agent_client(const agent_client&) = delete;
     agent_client& operator=(const agent_client&) = delete;
     agent_client(agent_client&& o) noexcept
-        : fd_(std::exchange(o.fd_, -1)), next_id_(o.next_id_), grace_(o.grace_), buf_(std::move(o.buf_)),
-          scanned_(std::exchange(o.scanned_, 0)) {}
+            : fd_(std::exchange(o.fd_, -1)),
+              next_id_(o.next_id_),
+              grace_(o.grace_),
+              buf_(std::move(o.buf_)),
+              scanned_(std::exchange(o.scanned_, 0)) {}
     agent_client& operator=(agent_client&& o) noexcept {
         if (this != &o) {
             close();
@@ -239,8 +242,7 @@ public:
             if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) return agent_client(fd);
             int e = errno;
             ::close(fd);
-            if (e != ENOENT && e != ECONNREFUSED && e != EAGAIN && e != EINTR)
-                return fail(layer::lab, errc::io, "agent.connect");
+            if (e != ENOENT && e != ECONNREFUSED && e != EAGAIN && e != EINTR) return fail(layer::lab, errc::io, "agent.connect");
             seen = seen || e != ENOENT;
             if (alive && !alive()) return fail(layer::lab, errc::io, "agent.guest_exited");
             if (clock::now() >= deadline)
@@ -273,8 +275,7 @@ public:
     /// Runs `command` with `sh -c` in the guest. The guest kills it after `timeout`
     /// (rounded up to whole seconds, at least 1 s): io "agent.command_timeout". No reply
     /// within timeout + grace: io "agent.reply_timeout".
-    result<command_result> run(std::string_view command,
-                               std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    result<command_result> run(std::string_view command, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
         auto start = clock::now();
         auto secs = static_cast<unsigned>(std::max<long long>(1, (timeout.count() + 999) / 1000));
         auto deadline = start + timeout + grace_;
@@ -298,12 +299,9 @@ public:
                     c.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
                     return c;
                 }
-                case agent_proto::reply_kind::timeout:
-                    return fail(layer::lab, errc::io, "agent.command_timeout");
-                case agent_proto::reply_kind::error:
-                    return fail(layer::lab, errc::bad_value, "agent.request");
-                case agent_proto::reply_kind::ready:
-                    return fail(layer::lab, errc::bad_value, "agent.reply");
+                case agent_proto::reply_kind::timeout: return fail(layer::lab, errc::io, "agent.command_timeout");
+                case agent_proto::reply_kind::error: return fail(layer::lab, errc::bad_value, "agent.request");
+                case agent_proto::reply_kind::ready: return fail(layer::lab, errc::bad_value, "agent.reply");
             }
         }
     }

@@ -30,9 +30,7 @@ constexpr std::span<const enum_name<guest_profile>> enum_names(guest_profile) no
 using vnet::to_string;
 
 /// "busybox" | "eflow"; nullopt for anything else.
-constexpr std::optional<guest_profile> parse_guest_profile(std::string_view s) noexcept {
-    return parse_enum<guest_profile>(s);
-}
+constexpr std::optional<guest_profile> parse_guest_profile(std::string_view s) noexcept { return parse_enum<guest_profile>(s); }
 
 /// The image recipe of a profile, relative to the source tree.
 constexpr std::string_view build_script(guest_profile p) noexcept {

@@ -61,11 +61,11 @@
 namespace vnet::lab {
 
 struct ics_host_options {
-    std::string netns;                 // the host's namespace
-    std::string vnic;                  // the Default Switch's host vNIC (kernel side)
+    std::string netns;  // the host's namespace
+    std::string vnic;   // the Default Switch's host vNIC (kernel side)
     mac_address vnic_mac{};
-    ipv4_prefix range{};               // the Default Switch's /20 (the vNIC holds its first host)
-    std::string uplink;                // the interface holding the uplink address; empty: no NAT out
+    ipv4_prefix range{};  // the Default Switch's /20 (the vNIC holds its first host)
+    std::string uplink;   // the interface holding the uplink address; empty: no NAT out
     ipv4_address uplink_address{};
     std::vector<ipv4_prefix> host_networks;  // the host's other networks (not routed through ICS)
     std::vector<svc::dns_endpoint> dns_upstreams;
@@ -76,33 +76,32 @@ struct ics_host_options {
 
 /// Counters of the glue, beside the bundle's own.
 struct ics_host_counters {
-    std::uint64_t vnic_frames = 0;      // frames taken from the vNIC for the bundle
-    std::uint64_t vnic_left = 0;        // frames left to the host's IP stack
-    std::uint64_t vnic_sent = 0;        // frames the bundle sent out of the vNIC
-    std::uint64_t dns_sent = 0;         // queries sent to upstream servers (UDP and TCP)
-    std::uint64_t dns_received = 0;     // upstream answers
-    std::uint64_t send_errors = 0;      // send() / sendto() to the vNIC or DNS servers refused
+    std::uint64_t vnic_frames = 0;   // frames taken from the vNIC for the bundle
+    std::uint64_t vnic_left = 0;     // frames left to the host's IP stack
+    std::uint64_t vnic_sent = 0;     // frames the bundle sent out of the vNIC
+    std::uint64_t dns_sent = 0;      // queries sent to upstream servers (UDP and TCP)
+    std::uint64_t dns_received = 0;  // upstream answers
+    std::uint64_t send_errors = 0;   // send() / sendto() to the vNIC or DNS servers refused
     nat_uplink_counters uplink{};
 };
 
 /// The nft ruleset (table inet vnet_ics) that keeps the host's kernel from answering
 /// what the ICS services answer (see the file comment).
 inline std::string ics_kernel_rules(const ics_host_options& o) {
-    return (o.uplink.empty() ? std::string{}
-                             : nat_uplink_rules(o.uplink, o.uplink_address, o.nat_port_first, o.nat_port_last)) +
+    return (o.uplink.empty() ? std::string{} : nat_uplink_rules(o.uplink, o.uplink_address, o.nat_port_first, o.nat_port_last)) +
            fmt::format(
-        "table inet vnet_ics {{\n"
-        "  chain input {{\n"
-        "    type filter hook input priority filter; policy accept;\n"
-        "    iifname \"{0}\" udp dport {{ 53, 67 }} drop\n"
-        "  }}\n"
-        "  chain forward {{\n"
-        "    type filter hook forward priority filter; policy accept;\n"
-        "    iifname \"{0}\" drop\n"
-        "    oifname \"{0}\" drop\n"
-        "  }}\n"
-        "}}\n",
-        o.vnic);
+               "table inet vnet_ics {{\n"
+               "  chain input {{\n"
+               "    type filter hook input priority filter; policy accept;\n"
+               "    iifname \"{0}\" udp dport {{ 53, 67 }} drop\n"
+               "  }}\n"
+               "  chain forward {{\n"
+               "    type filter hook forward priority filter; policy accept;\n"
+               "    iifname \"{0}\" drop\n"
+               "    oifname \"{0}\" drop\n"
+               "  }}\n"
+               "}}\n",
+               o.vnic);
 }
 
 class ics_host {
@@ -163,7 +162,6 @@ public:
 
     const ics_host_options& options() const noexcept { return o_; }
 
-
 private:
     static constexpr std::size_t max_frame = 2048;
 
@@ -178,9 +176,8 @@ private:
         c.range = o_.range;
         c.nat_port_first = o_.nat_port_first;
         c.nat_port_last = o_.nat_port_last;
-        c.wall_epoch = std::chrono::system_clock::now() -
-                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                           std::chrono::steady_clock::now().time_since_epoch());
+        c.wall_epoch = std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                              std::chrono::steady_clock::now().time_since_epoch());
         std::random_device rd;
         std::mt19937_64 rng((std::uint64_t{rd()} << 32) | rd());
         c.dns_id_seed = rng();
@@ -294,8 +291,8 @@ private:
             to.sin_addr.s_addr = htonl(q.endpoint.address.to_u32());
             to.sin_port = htons(q.endpoint.port);
             if (q.transport == svc::dns_transport::udp) {
-                if (::sendto(udp_fd_, q.payload.data(), q.payload.size(), MSG_DONTWAIT,
-                             reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+                if (::sendto(udp_fd_, q.payload.data(), q.payload.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
+                             sizeof to) < 0)
                     ++counters_.send_errors;
                 else ++counters_.dns_sent;
                 continue;

@@ -72,9 +72,9 @@ constexpr std::span<const enum_name<ip_mode>> enum_names(ip_mode) noexcept { ret
 inline constexpr enum_name<nic_model> nic_model_names[] = {{nic_model::virtio, "virtio"}, {nic_model::netvsc, "netvsc"}};
 constexpr std::span<const enum_name<nic_model>> enum_names(nic_model) noexcept { return nic_model_names; }
 inline constexpr enum_name<check_kind> check_kind_names[] = {
-    {check_kind::ping, "ping"}, {check_kind::tcp, "tcp"}, {check_kind::dns, "dns"}, {check_kind::dhcp, "dhcp"},
-    {check_kind::route, "route"}, {check_kind::deploy, "deploy"}, {check_kind::flooding, "flooding"},
-    {check_kind::reboot, "reboot"}, {check_kind::arp, "arp"},
+    {check_kind::ping, "ping"},         {check_kind::tcp, "tcp"},       {check_kind::dns, "dns"},
+    {check_kind::dhcp, "dhcp"},         {check_kind::route, "route"},   {check_kind::deploy, "deploy"},
+    {check_kind::flooding, "flooding"}, {check_kind::reboot, "reboot"}, {check_kind::arp, "arp"},
 };
 constexpr std::span<const enum_name<check_kind>> enum_names(check_kind) noexcept { return check_kind_names; }
 
@@ -96,7 +96,7 @@ struct network_config {
     ipv4_prefix subnet{};
     ipv4_address gateway{};
     std::optional<dhcp_config> dhcp;
-    std::map<std::string, ipv4_address> dns;  // names the LAN's DNS answers
+    std::map<std::string, ipv4_address> dns;       // names the LAN's DNS answers
     std::vector<std::uint16_t> blocked_tcp_ports;  // the router drops these on the way out (a firewall)
     std::vector<network_peer> peers;
     std::uint32_t line = 0;
@@ -104,7 +104,7 @@ struct network_config {
 
 struct host_config {
     std::optional<std::string> network;
-    bool dhcp = false;                  // address = "dhcp"
+    bool dhcp = false;                   // address = "dhcp"
     std::optional<ipv4_prefix> address;  // a static address
     std::optional<ipv4_address> gateway;
     std::uint32_t line = 0;
@@ -113,11 +113,11 @@ struct host_config {
 struct switch_config {
     std::string name;
     switch_kind kind = switch_kind::private_;
-    std::optional<std::string> network;     // external only
-    bool allow_management_os = true;        // external only
+    std::optional<std::string> network;       // external only
+    bool allow_management_os = true;          // external only
     std::optional<ipv4_prefix> host_address;  // internal only
-    bool nat = false;                       // internal only
-    std::optional<dhcp_config> dhcp;        // internal only: a DHCP server on the host vNIC
+    bool nat = false;                         // internal only
+    std::optional<dhcp_config> dhcp;          // internal only: a DHCP server on the host vNIC
     std::uint32_t line = 0;
 };
 
@@ -215,8 +215,7 @@ public:
     }
 
 private:
-    static constexpr std::string_view name_chars =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    static constexpr std::string_view name_chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
 
     static std::uint32_t line_of(const toml::node* n) { return n ? n->source().begin.line : 0; }
 
@@ -251,8 +250,7 @@ private:
         const toml::node* n = t.get(key);
         if (!n) return out;
         const toml::array* a = n->as_array();
-        if (!a || !a->is_array_of_tables())
-            fail_at(n, std::string(key), fmt::format("must be an array of tables ([[{}]])", key));
+        if (!a || !a->is_array_of_tables()) fail_at(n, std::string(key), fmt::format("must be an array of tables ([[{}]])", key));
         for (auto& e : *a) out.emplace_back(e.as_table(), std::string(key));
         return out;
     }
@@ -273,8 +271,8 @@ private:
         if (!n->is_boolean()) fail_at(n, join(prefix, key), "must be true or false");
         return n->as_boolean()->get();
     }
-    std::optional<std::int64_t> opt_int(const toml::table& t, std::string_view key, std::string_view prefix,
-                                        std::int64_t lo, std::int64_t hi) const {
+    std::optional<std::int64_t> opt_int(const toml::table& t, std::string_view key, std::string_view prefix, std::int64_t lo,
+                                        std::int64_t hi) const {
         const toml::node* n = t.get(key);
         if (!n) return std::nullopt;
         if (!n->is_integer()) fail_at(n, join(prefix, key), "must be an integer");
@@ -444,7 +442,8 @@ private:
         s.kind = pick(t, "kind", key, std::optional<switch_kind>{});
         s.network = opt_string(t, "network", key);
         s.allow_management_os = opt_bool(t, "allow_management_os", key, true);
-        if (auto ha = opt_string(t, "host_address", key)) s.host_address = prefix_value(t.get("host_address"), key + ".host_address", *ha, true);
+        if (auto ha = opt_string(t, "host_address", key))
+            s.host_address = prefix_value(t.get("host_address"), key + ".host_address", *ha, true);
         s.nat = opt_bool(t, "nat", key, false);
         auto only = [&](std::string_view k, switch_kind kind) {
             if (t.get(k) && s.kind != kind)
@@ -557,10 +556,10 @@ private:
             for (auto& n : lf.networks)
                 for (auto& p : n.peers) known = known || p.name == c.from;
             if (!known)
-                fail_line(c.line, "check.from",
-                          fmt::format("'{}' is not a VM, \"host\", a network peer or a network", c.from));
+                fail_line(c.line, "check.from", fmt::format("'{}' is not a VM, \"host\", a network peer or a network", c.from));
             if ((c.kind == check_kind::flooding || c.kind == check_kind::reboot) && !lf.find_vm(c.from))
-                fail_line(c.line, "check.from", fmt::format("a {} check runs from a VM ('{}' is not one)", to_string(c.kind), c.from));
+                fail_line(c.line, "check.from",
+                          fmt::format("a {} check runs from a VM ('{}' is not one)", to_string(c.kind), c.from));
             if (c.kind == check_kind::arp && lf.find_vm(c.from))
                 fail_line(c.line, "check.from",
                           fmt::format("an arp check probes from the host, a network or a peer before the VMs boot ('{}' is a VM)",
@@ -581,8 +580,7 @@ inline expected<lab_file, lab_error> parse_lab(std::string_view text, const std:
         toml::table root = toml::parse(text, file);
         return detail::lab_reader(file).read(root);
     } catch (const toml::parse_error& e) {
-        return unexpected(lab_error{file, static_cast<std::uint32_t>(e.source().begin.line), "",
-                                    std::string(e.description())});
+        return unexpected(lab_error{file, static_cast<std::uint32_t>(e.source().begin.line), "", std::string(e.description())});
     } catch (const lab_error& e) {
         return unexpected(e);
     }
@@ -594,8 +592,7 @@ inline expected<lab_file, lab_error> load_lab(const std::string& path) {
         toml::table root = toml::parse_file(path);
         return detail::lab_reader(path).read(root);
     } catch (const toml::parse_error& e) {
-        return unexpected(lab_error{path, static_cast<std::uint32_t>(e.source().begin.line), "",
-                                    std::string(e.description())});
+        return unexpected(lab_error{path, static_cast<std::uint32_t>(e.source().begin.line), "", std::string(e.description())});
     } catch (const lab_error& e) {
         return unexpected(e);
     }

@@ -101,10 +101,11 @@ public:
 
     std::string summary() const {
         return inspect([](const svc::nat& n, const nat_host_counters& c) {
-            return fmt::format("{}\nlab glue: from_inside={} to_inside={} tun_errors={}, uplink received={} sent={} "
-                               "send_errors={} checksums_completed={}",
-                               n, c.from_inside, c.to_inside, c.tun_errors, c.uplink.received, c.uplink.sent,
-                               c.uplink.send_errors, c.uplink.checksums_completed);
+            return fmt::format(
+                "{}\nlab glue: from_inside={} to_inside={} tun_errors={}, uplink received={} sent={} "
+                "send_errors={} checksums_completed={}",
+                n, c.from_inside, c.to_inside, c.tun_errors, c.uplink.received, c.uplink.sent, c.uplink.send_errors,
+                c.uplink.checksums_completed);
         });
     }
 
@@ -115,7 +116,7 @@ private:
     static constexpr std::size_t max_packet = 2048;
 
     nat_host(nat_host_options o, svc::nat n, io::tap t, nat_uplink u)
-        : o_(std::move(o)), nat_(std::move(n)), tun_(std::move(t)), uplink_(std::move(u)) {}
+            : o_(std::move(o)), nat_(std::move(n)), tun_(std::move(t)), uplink_(std::move(u)) {}
 
     void on_ready(std::size_t i) {
         std::lock_guard lock(mu_);

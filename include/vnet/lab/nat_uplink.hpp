@@ -51,8 +51,7 @@ struct nat_uplink_counters {
 };
 
 /// nft rules (table inet vnet_nat_<ifname>) keeping the kernel off the NAT's ports.
-inline std::string nat_uplink_rules(const std::string& ifname, ipv4_address address, std::uint16_t first,
-                                    std::uint16_t last) {
+inline std::string nat_uplink_rules(const std::string& ifname, ipv4_address address, std::uint16_t first, std::uint16_t last) {
     return fmt::format(
         "table inet vnet_nat_{0} {{\n"
         "  chain input {{\n"
@@ -70,8 +69,13 @@ public:
     nat_uplink(const nat_uplink&) = delete;
     nat_uplink& operator=(const nat_uplink&) = delete;
     nat_uplink(nat_uplink&& o) noexcept
-        : ifname_(std::move(o.ifname_)), address_(o.address_), first_(o.first_), last_(o.last_),
-          packet_fd_(std::exchange(o.packet_fd_, -1)), raw_fd_(std::exchange(o.raw_fd_, -1)), ctr_(o.ctr_) {}
+            : ifname_(std::move(o.ifname_)),
+              address_(o.address_),
+              first_(o.first_),
+              last_(o.last_),
+              packet_fd_(std::exchange(o.packet_fd_, -1)),
+              raw_fd_(std::exchange(o.raw_fd_, -1)),
+              ctr_(o.ctr_) {}
     nat_uplink& operator=(nat_uplink&& o) noexcept {
         if (this != &o) {
             close();
@@ -89,8 +93,8 @@ public:
 
     /// Opens the sockets on `ifname` (holding `address`) in namespace `netns`, for the NAT
     /// ports first..last.
-    static result<nat_uplink> open(const std::string& netns, const std::string& ifname, ipv4_address address,
-                                   std::uint16_t first, std::uint16_t last) {
+    static result<nat_uplink> open(const std::string& netns, const std::string& ifname, ipv4_address address, std::uint16_t first,
+                                   std::uint16_t last) {
         nat_uplink u;
         u.ifname_ = ifname;
         u.address_ = address;
@@ -169,8 +173,7 @@ public:
         sockaddr_in to{};
         to.sin_family = AF_INET;
         to.sin_addr.s_addr = htonl(ip->dst().to_u32());
-        if (::sendto(raw_fd_, packet.data(), packet.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
-                     sizeof to) < 0)
+        if (::sendto(raw_fd_, packet.data(), packet.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
             ++ctr_.send_errors;
         else ++ctr_.sent;
     }

@@ -113,8 +113,7 @@ inline std::vector<ipv4_prefix> prefixes_in_use(const lab_file& lf) {
         if (s.host_address) out.push_back(s.host_address->canonical());
     for (const auto& vm : lf.vms)
         for (const auto& nic : vm.nics)
-            if (nic.address && lf.find_switch(nic.switch_name) &&
-                lf.find_switch(nic.switch_name)->kind != switch_kind::default_)
+            if (nic.address && lf.find_switch(nic.switch_name) && lf.find_switch(nic.switch_name)->kind != switch_kind::default_)
                 out.push_back(nic.address->canonical());
     return out;
 }
@@ -221,9 +220,7 @@ inline std::optional<unsigned> ping_received(std::string_view out) {
 
 inline std::string ping_command(ipv4_address to) { return fmt::format("ping -c 3 -i 0.3 -W 1 -w 4 {}", to); }
 /// busybox nc of the guest has no -z: connect with stdin at EOF; the lab servers close at once.
-inline std::string tcp_command(ipv4_address to, std::uint16_t port) {
-    return fmt::format("nc -w 3 {} {} </dev/null", to, port);
-}
+inline std::string tcp_command(ipv4_address to, std::uint16_t port) { return fmt::format("nc -w 3 {} {} </dev/null", to, port); }
 inline std::string dns_command(std::string_view name) { return fmt::format("nslookup {}", name); }
 
 /// The addresses in busybox nslookup's answer section (after the "Name:" line; the

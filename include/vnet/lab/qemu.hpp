@@ -49,7 +49,8 @@ using vnet::to_string;
 enum class accel : std::uint8_t { tcg, kvm };
 
 inline constexpr enum_name<accel> accel_names[] = {
-    {accel::tcg, "tcg"}, {accel::kvm, "kvm"},
+    {accel::tcg, "tcg"},
+    {accel::kvm, "kvm"},
 };
 constexpr std::span<const enum_name<accel>> enum_names(accel) noexcept { return accel_names; }
 
@@ -57,14 +58,14 @@ enum class nic_mode : std::uint8_t { none, static_ip, dhcp };
 
 /// One guest NIC: the host-side TAP it is attached to and the guest's configuration.
 struct vm_nic {
-    std::string tap;                  // TAP name in the VM's namespace (must exist)
-    std::string mac;                  // "00:15:5d:00:00:10" (also "-" separated or bare hex)
+    std::string tap;  // TAP name in the VM's namespace (must exist)
+    std::string mac;  // "00:15:5d:00:00:10" (also "-" separated or bare hex)
     std::string model = "virtio-net-pci";
     nic_mode mode = nic_mode::none;
-    std::string address;              // static: "192.168.0.100/24"
-    std::string gateway;              // optional default gateway
-    std::optional<unsigned> metric;   // optional default-route metric (static and dhcp)
-    std::vector<std::string> dns;     // static: the servers; dhcp: replace the lease's
+    std::string address;             // static: "192.168.0.100/24"
+    std::string gateway;             // optional default gateway
+    std::optional<unsigned> metric;  // optional default-route metric (static and dhcp)
+    std::vector<std::string> dns;    // static: the servers; dhcp: replace the lease's
 };
 
 /// A kernel + initramfs pair.
@@ -90,8 +91,7 @@ inline std::string default_image_dir() {
 /// Runs <source_dir>/vm-images/build.sh OUT_DIR (a no-op when the cached image is current)
 /// and returns the image. On failure the script's stderr goes to *log when given.
 inline result<guest_image> build_image(std::string_view source_dir, std::string out_dir = default_image_dir(),
-                                       std::string* log = nullptr,
-                                       std::chrono::milliseconds timeout = std::chrono::minutes(15)) {
+                                       std::string* log = nullptr, std::chrono::milliseconds timeout = std::chrono::minutes(15)) {
     auto script = std::string(source_dir) + "/vm-images/build.sh";
     if (::access(script.c_str(), R_OK) != 0) return fail(layer::lab, errc::not_found, "image.build_script");
     auto r = io::run({"bash", script, out_dir}, {}, timeout);
@@ -104,8 +104,7 @@ inline result<guest_image> build_image(std::string_view source_dir, std::string 
 /// Runs the recipe of `profile` (<source_dir>/vm-images/build.sh or build-eflow.sh) into
 /// OUT_DIR (a no-op when the cached image is current) and returns the image.
 inline result<guest_image> build_image(std::string_view source_dir, guest_profile profile, std::string out_dir,
-                                       std::string* log = nullptr,
-                                       std::chrono::milliseconds timeout = std::chrono::minutes(15)) {
+                                       std::string* log = nullptr, std::chrono::milliseconds timeout = std::chrono::minutes(15)) {
     auto script = std::string(source_dir) + "/" + std::string(build_script(profile));
     if (::access(script.c_str(), R_OK) != 0) return fail(layer::lab, errc::not_found, "image.build_script");
     auto r = io::run({"bash", script, out_dir}, {}, timeout);
@@ -118,14 +117,14 @@ inline result<guest_image> build_image(std::string_view source_dir, guest_profil
 /// Everything needed to boot one guest. (Named apart from lab_file.hpp's vm_config, a
 /// [[vm]] of a lab file, so both headers can be used in one translation unit.)
 struct qemu_vm_config {
-    std::string name;                 // QEMU -name; also the hostname unless `hostname` is set
+    std::string name;  // QEMU -name; also the hostname unless `hostname` is set
     std::string hostname;
     guest_image image;
     std::vector<vm_nic> nics;
-    std::string netns;                // namespace QEMU runs in (where the TAPs are); empty: caller's
-    std::string agent_socket;         // unix socket for the agent; empty: no agent channel
-    std::string serial_log;           // console log file; empty: discarded
-    std::string qemu_log;             // QEMU's own stdout/stderr; empty: discarded
+    std::string netns;         // namespace QEMU runs in (where the TAPs are); empty: caller's
+    std::string agent_socket;  // unix socket for the agent; empty: no agent channel
+    std::string serial_log;    // console log file; empty: discarded
+    std::string qemu_log;      // QEMU's own stdout/stderr; empty: discarded
     lab::accel accel = accel::tcg;
     unsigned memory_mib = 128;
     unsigned cpus = 1;
@@ -133,10 +132,10 @@ struct qemu_vm_config {
     /// and acpi=off the ACPI interpreter (PCI interrupts route through the BIOS tables):
     /// together about 1.5 s of a TCG boot. Replace for a kernel that needs ACPI.
     std::string base_append = "console=ttyS0 quiet panic=-1 cryptomgr.notests acpi=off";
-    std::string extra_append;         // appended to the kernel command line
+    std::string extra_append;             // appended to the kernel command line
     std::vector<std::string> extra_args;  // appended to QEMU's argv
     std::string qemu_binary = "qemu-system-x86_64";
-    bool die_with_parent = true;      // see io::spawn_options::die_with_parent
+    bool die_with_parent = true;  // see io::spawn_options::die_with_parent
 };
 
 /// Prepares `c` to boot `image` of `profile`: the image, the profile's kernel command line
@@ -160,8 +159,7 @@ inline std::string qemu_escape(std::string_view s) {
 inline bool valid_hostname(std::string_view h) {
     if (h.empty() || h.size() > 63 || h.front() == '-') return false;
     for (char c : h)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
     return true;
 }
 inline std::string read_file(const std::string& path) {
@@ -227,30 +225,27 @@ inline result<std::vector<std::string>> qemu_argv(const qemu_vm_config& c) {
     if (!c.name.empty()) a.insert(a.end(), {"-name", detail::qemu_escape(c.name)});
     a.insert(a.end(), {"-accel", std::string(to_string(c.accel))});
     if (c.accel == accel::kvm) a.insert(a.end(), {"-cpu", "host"});
-    a.insert(a.end(), {"-m", fmt::format("{}", c.memory_mib), "-smp", fmt::format("{}", c.cpus), "-nodefaults",
-                       "-no-user-config", "-nographic", "-no-reboot", "-monitor", "none", "-kernel",
-                       c.image.kernel, "-initrd", c.image.initrd, "-append", *append});
+    a.insert(a.end(), {"-m", fmt::format("{}", c.memory_mib), "-smp", fmt::format("{}", c.cpus), "-nodefaults", "-no-user-config",
+                       "-nographic", "-no-reboot", "-monitor", "none", "-kernel", c.image.kernel, "-initrd", c.image.initrd,
+                       "-append", *append});
     if (!c.serial_log.empty())
-        a.insert(a.end(), {"-chardev", "file,id=console,path=" + detail::qemu_escape(c.serial_log), "-serial",
-                           "chardev:console"});
-    else
-        a.insert(a.end(), {"-serial", "null"});
+        a.insert(a.end(),
+                 {"-chardev", "file,id=console,path=" + detail::qemu_escape(c.serial_log), "-serial", "chardev:console"});
+    else a.insert(a.end(), {"-serial", "null"});
     for (std::size_t i = 0; i < c.nics.size(); ++i) {
         const auto& n = c.nics[i];
         if (!io::detail::valid_name(n.tap, 15)) return fail(layer::lab, errc::bad_value, "vm.nic.tap");
-        if (n.model.empty() || n.model.find(',') != std::string::npos)
-            return fail(layer::lab, errc::bad_value, "vm.nic.model");
+        if (n.model.empty() || n.model.find(',') != std::string::npos) return fail(layer::lab, errc::bad_value, "vm.nic.model");
         auto mac = mac_address::parse(n.mac);
         if (!mac) return fail(layer::lab, errc::bad_value, "vm.nic.mac");
-        a.insert(a.end(), {"-netdev", fmt::format("tap,id=net{},ifname={},script=no,downscript=no", i, n.tap),
-                           "-device",
-                           fmt::format("{},netdev=net{},mac={}{}", n.model, i, *mac,
-                                       n.model == "virtio-net-pci" ? ",romfile=" : "")});
+        a.insert(a.end(),
+                 {"-netdev", fmt::format("tap,id=net{},ifname={},script=no,downscript=no", i, n.tap), "-device",
+                  fmt::format("{},netdev=net{},mac={}{}", n.model, i, *mac, n.model == "virtio-net-pci" ? ",romfile=" : "")});
     }
     if (!c.agent_socket.empty())
         a.insert(a.end(), {"-device", "virtio-serial-pci,id=vser0", "-chardev",
-                           "socket,id=agent,path=" + detail::qemu_escape(c.agent_socket) + ",server=on,wait=off",
-                           "-device", "virtserialport,bus=vser0.0,chardev=agent,name=org.vnet.agent"});
+                           "socket,id=agent,path=" + detail::qemu_escape(c.agent_socket) + ",server=on,wait=off", "-device",
+                           "virtserialport,bus=vser0.0,chardev=agent,name=org.vnet.agent"});
     a.insert(a.end(), c.extra_args.begin(), c.extra_args.end());
     return a;
 }
@@ -374,12 +369,9 @@ inline kvm_probe probe_kvm(const guest_image& image, std::chrono::milliseconds t
         auto st = vm->wait_for(timeout);
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
         bool marker = vm->serial_text().find("vnet-probe: ok") != std::string::npos;
-        if (!st)
-            out.reason = fmt::format("no KVM guest boot within {} ms", timeout.count());
-        else if (!marker)
-            out.reason = fmt::format("QEMU with KVM exited with status {} before the guest booted", *st);
-        else
-            out = {accel::kvm, fmt::format("kvm guest booted in {} ms", ms.count())};
+        if (!st) out.reason = fmt::format("no KVM guest boot within {} ms", timeout.count());
+        else if (!marker) out.reason = fmt::format("QEMU with KVM exited with status {} before the guest booted", *st);
+        else out = {accel::kvm, fmt::format("kvm guest booted in {} ms", ms.count())};
     }
     ::unlink(log);
     return out;

@@ -19,16 +19,16 @@ namespace vnet::lab {
 
 /// The outcome of one [[check]].
 struct check_result {
-    std::size_t index = 0;     // 1-based position in the lab file
-    std::uint32_t line = 0;    // the [[check]]'s line
+    std::size_t index = 0;   // 1-based position in the lab file
+    std::uint32_t line = 0;  // the [[check]]'s line
     check_kind kind = check_kind::ping;
     std::string from;
-    std::string to;            // as written (a name, an address, "host", ...)
-    std::string target;        // what it resolved to (an address), when it has one
-    std::string expected;      // "ok" | "fail"
-    std::string observed;      // "ok" | "fail" | "error" (could not be carried out; verdicts.hpp)
-    std::string detail;        // what was seen: "3/3 replies", "198.51.100.10", "dev eth0 via ...", or why not
-    bool in_guest = false;     // observed inside a guest (else on the lab's host, network or switch)
+    std::string to;         // as written (a name, an address, "host", ...)
+    std::string target;     // what it resolved to (an address), when it has one
+    std::string expected;   // "ok" | "fail"
+    std::string observed;   // "ok" | "fail" | "error" (could not be carried out; verdicts.hpp)
+    std::string detail;     // what was seen: "3/3 replies", "198.51.100.10", "dev eth0 via ...", or why not
+    bool in_guest = false;  // observed inside a guest (else on the lab's host, network or switch)
     double seconds = 0;
     bool pass() const noexcept { return expected == observed; }
     /// The check could not be carried out: nothing was observed (never a pass, never a fail).
@@ -50,7 +50,7 @@ struct port_report {
     std::string switch_name;
     std::string port;
     sw::port_counters counters;
-    std::string pcap;  // file name in the report folder, or empty
+    std::string pcap;                                    // file name in the report folder, or empty
     std::optional<netvsc::netvsc_link_counters> netvsc;  // a model = "netvsc" NIC's channel
 };
 
@@ -62,7 +62,7 @@ struct run_report {
     std::vector<vm_boot> boots;
     std::vector<check_result> checks;
     std::vector<port_report> ports;
-    std::string error;   // set when the run stopped before its checks (and why)
+    std::string error;  // set when the run stopped before its checks (and why)
 
     bool passed() const noexcept {
         if (!error.empty()) return false;
@@ -85,8 +85,8 @@ inline std::string describe(const check_result& c) {
 
 /// "PASS  ping eflow -> 192.168.0.1  expected ok, observed ok (3/3 replies)"
 inline std::string format_line(const check_result& c) {
-    return fmt::format("{:<5} {}  expected {}, observed {}{}", c.mark(), describe(c), c.expected,
-                       c.observed, c.detail.empty() ? std::string() : fmt::format(" ({})", c.detail));
+    return fmt::format("{:<5} {}  expected {}, observed {}{}", c.mark(), describe(c), c.expected, c.observed,
+                       c.detail.empty() ? std::string() : fmt::format(" ({})", c.detail));
 }
 
 /// A JSON string literal.
@@ -141,8 +141,8 @@ inline std::string to_json(const run_report& r) {
             auto dir = [](const netvsc::link_direction_counters& c) {
                 return fmt::format("{{\"frames\":{},\"bytes\":{},\"drops\":{}}}", c.frames, c.bytes, c.total_drops());
             };
-            nv = fmt::format("{{\"guest_to_host\":{},\"host_to_guest\":{},\"link_changes\":{}}}",
-                             dir(p.netvsc->guest_to_host), dir(p.netvsc->host_to_guest), p.netvsc->link_changes);
+            nv = fmt::format("{{\"guest_to_host\":{},\"host_to_guest\":{},\"link_changes\":{}}}", dir(p.netvsc->guest_to_host),
+                             dir(p.netvsc->host_to_guest), p.netvsc->link_changes);
         }
         s += fmt::format(
             "{}{{\"switch\":{},\"port\":{},\"rx_frames\":{},\"tx_frames\":{},\"flooded\":{},\"drops\":{{{}}},\"pcap\":{},"
@@ -155,16 +155,16 @@ inline std::string to_json(const run_report& r) {
 
 /// summary.md of the report folder.
 inline std::string to_markdown(const run_report& r) {
-    std::string s = fmt::format("# Lab {} ({})\n\nRun `{}`, {:.1f} s wall time, **{}**.\n\n", r.lab, r.file, r.run_id,
-                                r.seconds, r.passed() ? "passed" : "failed");
+    std::string s = fmt::format("# Lab {} ({})\n\nRun `{}`, {:.1f} s wall time, **{}**.\n\n", r.lab, r.file, r.run_id, r.seconds,
+                                r.passed() ? "passed" : "failed");
     if (!r.error.empty()) s += fmt::format("Stopped early: {}\n\n", r.error);
     s += "## VMs\n\n| VM | boot to agent ready | state |\n|---|---|---|\n";
     for (const auto& b : r.boots)
         s += fmt::format("| {} | {:.2f} s | {} |\n", b.name, b.seconds_to_agent, b.ready ? "ready" : b.error);
     s += "\n## Checks\n\n| # | line | check | expected | observed | detail | result |\n|---|---|---|---|---|---|---|\n";
     for (const auto& c : r.checks)
-        s += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", c.index, c.line, describe(c), c.expected, c.observed,
-                         c.detail, c.mark());
+        s += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", c.index, c.line, describe(c), c.expected, c.observed, c.detail,
+                         c.mark());
     s += "\n## Switch ports\n\n| switch | port | rx | tx | flooded | drops | capture |\n|---|---|---|---|---|---|---|\n";
     for (const auto& p : r.ports)
         s += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", p.switch_name, p.port, p.counters.rx_frames,

@@ -65,11 +65,10 @@ inline std::string html_escape(std::string_view v) {
 inline std::string url_path(std::string_view p) {
     std::string out;
     for (unsigned char c : p) {
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.' ||
-            c == '_' || c == '-')
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.' || c == '_' ||
+            c == '-')
             out += static_cast<char>(c);
-        else
-            out += fmt::format("%{:02X}", c);
+        else out += fmt::format("%{:02X}", c);
     }
     return out;
 }
@@ -197,8 +196,7 @@ inline std::string to_html(const html_report& rep) {
         "<p class=\"summary\" id=\"summary\"><span class=\"pass\">{} PASS</span><span class=\"fail\">{} FAIL</span>"
         "<span class=\"missing\">{} MISSING</span><span class=\"error\">{} ERROR</span> {} cells in {} rows, {:.1f} s: "
         "<b id=\"verdict\">{}</b></p>\n",
-        n.pass, n.mismatch, n.missing, n.error, n.total(), rows, rep.seconds,
-        exit_status(rep.tables) == 0 ? "passed" : "failed");
+        n.pass, n.mismatch, n.missing, n.error, n.total(), rows, rep.seconds, exit_status(rep.tables) == 0 ? "passed" : "failed");
     s += "<p>A cell is <i>observed</i> (in a guest, or on the lab's host and network) or <i>evaluated by the model</i>; "
          "the last column says which. A cell nothing could observe is MISSING; a check that could not be carried out "
          "is ERROR. Both fail the run.</p>\n";
@@ -207,8 +205,8 @@ inline std::string to_html(const html_report& rep) {
     s += "<h2>Tables</h2>\n<ul>\n";
     for (const auto& t : rep.tables) {
         auto tn = count_cells({t});
-        s += fmt::format("<li><a href=\"#table-{}\">Table {}: {}</a> ({} of {} cells pass)</li>\n", html_escape(t.name),
-                         t.number, html_escape(t.title), tn.pass, tn.total());
+        s += fmt::format("<li><a href=\"#table-{}\">Table {}: {}</a> ({} of {} cells pass)</li>\n", html_escape(t.name), t.number,
+                         html_escape(t.title), tn.pass, tn.total());
     }
     s += "</ul>\n";
     for (const auto& t : rep.tables) {
@@ -218,8 +216,8 @@ inline std::string to_html(const html_report& rep) {
         for (const auto& r : t.rows) {
             const cell_status st = detail::row_status(r);
             s += fmt::format("<h3 id=\"{}\" class=\"{}\">{} <small>({}, {:.1f} s)</small></h3>\n",
-                             html_escape(detail::row_anchor(t, r)), detail::status_class(st), html_escape(r.id),
-                             to_string(st), r.seconds);
+                             html_escape(detail::row_anchor(t, r)), detail::status_class(st), html_escape(r.id), to_string(st),
+                             r.seconds);
             s += fmt::format("<p>Source: {}</p>\n", html_escape(r.source));
             if (!r.note.empty()) s += fmt::format("<p>{}</p>\n", html_escape(r.note));
             s += "<table class=\"cells\"><tr><th>cell</th><th>expected</th><th>observed</th><th>result</th>"
@@ -240,9 +238,10 @@ inline std::string to_html(const html_report& rep) {
                 s += "</ul></details>\n";
             }
             if (!ev.topology_svg.empty())
-                s += fmt::format("<details><summary>Topology</summary><img class=\"topology\" src=\"{}\" alt=\"topology of "
-                                 "row {}\"></details>\n",
-                                 html_escape(detail::url_path(ev.topology_svg)), html_escape(r.id));
+                s += fmt::format(
+                    "<details><summary>Topology</summary><img class=\"topology\" src=\"{}\" alt=\"topology of "
+                    "row {}\"></details>\n",
+                    html_escape(detail::url_path(ev.topology_svg)), html_escape(r.id));
         }
     }
     s += "</body>\n</html>\n";

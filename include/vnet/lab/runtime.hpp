@@ -106,8 +106,7 @@ public:
         std::unique_ptr<lab_runtime> rt(new lab_runtime(std::move(lf), std::move(opt)));
         try {
             rt->topo_->realise();
-            rt->fleet_ = std::make_unique<vm_fleet>(rt->topo_->vm_slots(), rt->topo_->options(),
-                                                    rt->topo_->names().state_dir());
+            rt->fleet_ = std::make_unique<vm_fleet>(rt->topo_->vm_slots(), rt->topo_->options(), rt->topo_->names().state_dir());
         } catch (const std::exception& e) {
             return unexpected(run_error(e.what()));
         }
@@ -256,8 +255,8 @@ inline run_outcome run_lab(lab_file lf, run_options opt, bool keep = false,
     out.report.file = lf.path;
     auto left = remove_leftovers();
     if (left.runs && opt.progress)
-        opt.progress(fmt::format("removed {} leftover run{} ({} namespaces, {} processes)", left.runs,
-                                 left.runs == 1 ? "" : "s", left.namespaces, left.processes));
+        opt.progress(fmt::format("removed {} leftover run{} ({} namespaces, {} processes)", left.runs, left.runs == 1 ? "" : "s",
+                                 left.namespaces, left.processes));
     auto rt = lab_runtime::create(std::move(lf), opt);
     if (!rt) {
         out.report.error = rt.error();
@@ -271,7 +270,8 @@ inline run_outcome run_lab(lab_file lf, run_options opt, bool keep = false,
     out.report.boots = r.boot();
     if (opt.should_stop && opt.should_stop()) out.report.error = "stopped before the end (a signal or the run's timeout)";
     else out.report.checks = r.run_checks(on_result);
-    if (opt.should_stop && opt.should_stop() && out.report.error.empty()) out.report.error = "stopped before the end (a signal or the run's timeout)";
+    if (opt.should_stop && opt.should_stop() && out.report.error.empty())
+        out.report.error = "stopped before the end (a signal or the run's timeout)";
     r.pump().flush_captures();
     out.report.ports = r.port_reports();
     out.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

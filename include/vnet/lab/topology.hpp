@@ -57,16 +57,16 @@
 namespace vnet::lab {
 
 struct run_options {
-    std::string source_dir;          // the vnet source tree (vm-images/build.sh), for building the image
-    std::string image_dir;           // empty: default_image_dir()
-    std::string report_dir;          // empty: no report folder (logs stay in /run/vnet/<id>/)
-    std::string run_id;              // empty: a random one
-    unsigned parallel = 0;           // VMs booting at once; 0: the number of cores
+    std::string source_dir;  // the vnet source tree (vm-images/build.sh), for building the image
+    std::string image_dir;   // empty: default_image_dir()
+    std::string report_dir;  // empty: no report folder (logs stay in /run/vnet/<id>/)
+    std::string run_id;      // empty: a random one
+    unsigned parallel = 0;   // VMs booting at once; 0: the number of cores
     std::chrono::seconds boot_timeout{120};
     std::chrono::seconds dhcp_wait{15};  // how long checks wait for a DHCP NIC's lease
     lab::accel accel = accel::tcg;
     std::function<void(const std::string&)> progress;  // one line of progress (no newline)
-    std::function<bool()> should_stop;                  // polled; true stops the run
+    std::function<bool()> should_stop;                 // polled; true stops the run
 };
 
 /// A VM as the topology made it: its QEMU configuration (NICs on TAPs, MACs) and the
@@ -151,11 +151,13 @@ public:
             ip(names_.inet_ns(), {"link", "set", names_.transit_inet(i), "up"});
             ip(ns, {"route", "add", "default", "via", fmt::format("{}", transit_internet_side(i).address())});
             if (!mutant::on(mutant::id::router_no_nat))
-                load_nft(ns, "nat",
-                         fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
-                                     "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
-                                     names_.transit_net(i)));
-            if (!n.blocked_tcp_ports.empty() && !mutant::on(mutant::id::firewall_open))  // the LAN's firewall: outbound TCP to these ports dropped
+                load_nft(
+                    ns, "nat",
+                    fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
+                                "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
+                                names_.transit_net(i)));
+            if (!n.blocked_tcp_ports.empty() &&
+                !mutant::on(mutant::id::firewall_open))  // the LAN's firewall: outbound TCP to these ports dropped
                 load_nft(ns, "fw",
                          fmt::format("table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority "
                                      "filter; policy accept;\n    oifname \"{}\" tcp dport {{ {} }} drop\n  }}\n}}\n",
@@ -182,8 +184,8 @@ public:
         auto adapter = plan_host_adapter(lf_);
         if (adapter.use == host_adapter_use::own_adapter) {
             auto ns = names_.network_ns(*lf_.host.network);
-            ip(names_.host_ns(), {"link", "add", names_.host_adapter(), "type", "veth", "peer", "name",
-                                  names_.host_adapter_bridge(), "netns", ns});
+            ip(names_.host_ns(),
+               {"link", "add", names_.host_adapter(), "type", "veth", "peer", "name", names_.host_adapter_bridge(), "netns", ns});
             ip(ns, {"link", "set", names_.host_adapter_bridge(), "master", names_.bridge(), "up"});
             configure_host_ip(names_.host_adapter());
         }
@@ -220,7 +222,7 @@ public:
                 if (!mutant::on(mutant::id::host_vnic_unaddressed))
                     ip(names_.host_ns(), {"addr", "add", fmt::format("{}", *s.host_address), "dev", v.name()});
                 if (s.nat) netnat_switch_ = i;  // vnet's NAT (lab/nat_host.hpp), one per host as WinNAT
-                if (s.dhcp) {  // the admin's DHCP server (and DNS) on the internal network, on the host vNIC
+                if (s.dhcp) {                   // the admin's DHCP server (and DNS) on the internal network, on the host vNIC
                     const auto tag = "switch-" + detail::file_safe(s.name);
                     start_dnsmasq(names_.host_ns(), tag, v.name(), all_names);
                     start_dhcp(names_.host_ns(), tag, v.name(), mac, *s.dhcp, *s.host_address, s.host_address->address());
@@ -256,13 +258,14 @@ public:
             // lacks a tool; its checks must come out as errors, never as observed fails)
             if (mutant::on(mutant::id::agent_cannot_run_ping)) st.config.extra_append = "vnet.hide=ping";
             if (const char* hide = std::getenv("VNET_GUEST_HIDE"); hide && *hide) {
-                if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") != std::string_view::npos)
+                if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") !=
+                    std::string_view::npos)
                     throw detail::run_failure("VNET_GUEST_HIDE: tool names (a-z 0-9 . _ -) separated by commas");
                 st.config.extra_append = fmt::format("vnet.hide={}", hide);
             }
             // No checksum or segmentation offload between guest and TAP: the switch moves
             // whole, checksummed frames of at most MTU size through AF_PACKET.
-            st.config.extra_args = {"-global", "virtio-net-pci.csum=off", "-global", "virtio-net-pci.guest_csum=off",
+            st.config.extra_args = {"-global", "virtio-net-pci.csum=off",       "-global", "virtio-net-pci.guest_csum=off",
                                     "-global", "virtio-net-pci.guest_tso4=off", "-global", "virtio-net-pci.host_tso4=off"};
             for (std::size_t k = 0; k < vm.nics.size(); ++k) {
                 const auto& nic = vm.nics[k];
@@ -280,8 +283,8 @@ public:
                 st.ports.push_back(add_port(swi, std::move(cfg), *fd, port_fd_kind::packet_socket, true));
                 if (nic.model == nic_model::netvsc)  // VSC -> VMBus ring -> VSP between the TAP and the port
                     if (auto r = pump_->attach_netvsc(swi, st.ports.back()); !r)
-                        failure(fmt::format("VM {} eth{}: cannot bring up the netvsc channel: {}", vm.name, k,
-                                            r.error().message()));
+                        failure(
+                            fmt::format("VM {} eth{}: cannot bring up the netvsc channel: {}", vm.name, k, r.error().message()));
                 vm_nic vn;
                 vn.tap = tap_name;
                 vn.mac = fmt::format("{}", mac);
@@ -292,8 +295,7 @@ public:
                 for (auto d : nic.dns) vn.dns.push_back(fmt::format("{}", d));
                 st.config.nics.push_back(std::move(vn));
             }
-            if (auto a = kernel_cmdline(st.config); !a)
-                failure(fmt::format("VM {}: {}", vm.name, a.error().message()));
+            if (auto a = kernel_cmdline(st.config); !a) failure(fmt::format("VM {}: {}", vm.name, a.error().message()));
             slots_.push_back(std::move(st));
         }
         if (auto r = pump_->start(); !r) failure(fmt::format("cannot start the switches: {}", r.error().message()));
@@ -327,8 +329,7 @@ public:
         vm_taps_.clear();
         namespaces_.clear();
         // A namespace another process still holds (none should) goes with the name anyway.
-        for (const auto& ns : io::netns::list(fmt::format("{}{}-", run_netns_prefix, names_.id)))
-            (void)io::netns::remove(ns);
+        for (const auto& ns : io::netns::list(fmt::format("{}{}-", run_netns_prefix, names_.id))) (void)io::netns::remove(ns);
         if (state_made_) {
             std::error_code ec;
             std::filesystem::remove_all(names_.state_dir(), ec);
@@ -408,8 +409,7 @@ public:
             pr.port = p.name;
             pr.counters = pump_->counters(p.sw, p.id);
             pr.netvsc = p.netvsc;
-            if (!opt_.report_dir.empty())
-                pr.pcap = std::filesystem::path(pcap_path(pr.switch_name, p.name)).filename().string();
+            if (!opt_.report_dir.empty()) pr.pcap = std::filesystem::path(pcap_path(pr.switch_name, p.name)).filename().string();
             out.push_back(std::move(pr));
         }
         return out;
@@ -486,9 +486,9 @@ private:
     /// dnsmasq: DNS for `names` on `ifname`'s addresses (or on the internet server's).
     void start_dnsmasq(const std::string& ns, const std::string& tag, const std::string& ifname,
                        const std::map<std::string, ipv4_address>& dns_names, bool listen_lo = false) {
-        std::vector<std::string> a = {"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--user=root",
-                                      "--no-resolv", "--no-hosts", "--bind-interfaces", "--pid-file=",
-                                      "--log-facility=-"};
+        std::vector<std::string> a = {"dnsmasq",           "--keep-in-foreground", "--conf-file=/dev/null",
+                                      "--user=root",       "--no-resolv",          "--no-hosts",
+                                      "--bind-interfaces", "--pid-file=",          "--log-facility=-"};
         if (listen_lo) a.push_back(fmt::format("--listen-address={}", internet_server));
         else a.push_back("--interface=" + ifname);
         for (const auto& [n, addr] : dns_names) a.push_back(fmt::format("--address=/{}/{}", n, addr));
@@ -529,7 +529,6 @@ private:
         std::ofstream(file) << ruleset;
         must({"nft", "-f", file}, ns);
     }
-
 
     sw::port_index add_port(std::size_t swi, sw::port_config cfg, int fd, port_fd_kind kind, bool owns = false) {
         auto name = cfg.name;
@@ -611,7 +610,8 @@ private:
             must({"sysctl", "-q", "-w", fmt::format("net.ipv4.conf.{}.rp_filter=0", conf)}, ns);
         ip(ns, {"route", "add", "default", "dev", netnat_->tun_name(), "table", table});
         ip(ns, {"rule", "add", "iif", vnic, "lookup", table, "priority", "1000"});
-        if (auto r = netnat_->start(); !r) failure(fmt::format("switch {}: cannot start its NAT: {}", s.name, r.error().message()));
+        if (auto r = netnat_->start(); !r)
+            failure(fmt::format("switch {}: cannot start its NAT: {}", s.name, r.error().message()));
         note(fmt::format("switch {}: NetNat {} -> {} (vnet NAT)", s.name, s.host_address->canonical(), address));
     }
 
@@ -650,12 +650,12 @@ private:
 
     guest_image locate_image(guest_profile profile) {
         // image_dir names the busybox image; the eflow image is in default_image_dir(eflow).
-        auto dir = profile == guest_profile::busybox && !opt_.image_dir.empty() ? opt_.image_dir
-                                                                                 : default_image_dir(profile);
+        auto dir = profile == guest_profile::busybox && !opt_.image_dir.empty() ? opt_.image_dir : default_image_dir(profile);
         auto script = build_script(profile);
         // A cached image is used as it is (the vm-images/ scripts and the ci scripts refresh it).
         if (auto g = guest_image::in_dir(dir)) return *g;
-        if (opt_.source_dir.empty()) failure(fmt::format("no {} guest image in {} (build it with {})", to_string(profile), dir, script));
+        if (opt_.source_dir.empty())
+            failure(fmt::format("no {} guest image in {} (build it with {})", to_string(profile), dir, script));
         note(fmt::format("guest image: {} (cached when current)", script));
         std::string log;
         auto g = build_image(opt_.source_dir, profile, dir, &log);

@@ -97,7 +97,7 @@ inline std::optional<std::string> unreachable(std::string_view out) {
 inline verdict ping_verdict(int status, std::string_view out, ipv4_address target) {
     if (auto why = detail::could_not_run("ping", status, out)) return not_observed(*why);
     const auto sent = detail::number_before(out, " packets transmitted");
-    auto received = detail::number_before(out, " packets received");  // busybox
+    auto received = detail::number_before(out, " packets received");    // busybox
     if (!received) received = detail::number_before(out, " received");  // iputils
     if (sent && received) {
         if (*received > 0) return observed_ok(fmt::format("{}/{} replies from {}", *received, *sent, target));
@@ -111,7 +111,8 @@ inline verdict ping_verdict(int status, std::string_view out, ipv4_address targe
     // No statistics: the kernel refused to send at all (no route) is an observation;
     // anything else means ping did not do its work.
     if (auto u = detail::unreachable(out)) return observed_fail(fmt::format("nothing sent to {}: {}", target, *u));
-    return not_observed(fmt::format("ping {}: no statistics in its output (exit {}): {}", target, status, detail::first_line(out)));
+    return not_observed(
+        fmt::format("ping {}: no statistics in its output (exit {}): {}", target, status, detail::first_line(out)));
 }
 
 /// busybox `nc -w 3 ADDRESS PORT </dev/null`: exit 0 when the connection opened.
@@ -122,7 +123,8 @@ inline verdict nc_verdict(int status, std::string_view out, ipv4_address to, std
     if (detail::contains(out, "timed out") || detail::contains(out, "timeout"))
         return observed_fail(fmt::format("{}:{}: timed out after SYN, no answer", to, port));
     if (auto u = detail::unreachable(out)) return observed_fail(fmt::format("{}:{}: {}", to, port, *u));
-    return not_observed(fmt::format("nc {}:{} exit {} without a connection result: {}", to, port, status, detail::first_line(out)));
+    return not_observed(
+        fmt::format("nc {}:{} exit {} without a connection result: {}", to, port, status, detail::first_line(out)));
 }
 
 /// A non-blocking connect() from a lab namespace: `err` is 0 (connected) or the errno,

@@ -60,8 +60,7 @@ public:
     /// An NVSP message in an in-band packet.
     result<void> send_inband(const nvsp_message& m, std::uint64_t trans_id, bool completion) noexcept {
         auto b = make_nvsp(m);
-        return write(vmbus_packet_type::data_inband, completion ? vmbus_flag_completion_requested : 0, trans_id, {},
-                     b.view());
+        return write(vmbus_packet_type::data_inband, completion ? vmbus_flag_completion_requested : 0, trans_id, {}, b.view());
     }
     /// An NVSP message in a completion packet echoing trans_id.
     result<void> send_completion(const nvsp_message& m, std::uint64_t trans_id) noexcept {

@@ -109,8 +109,8 @@ inline constexpr std::size_t nvsp_header_len = 4;
 
 /// NDIS config capability bits (message 125, u64 @12).
 namespace ndis_config_cap {
-inline constexpr std::uint64_t vmq = 1u << 0, chimney = 1u << 1, sriov = 1u << 2, ieee8021q = 1u << 3,
-                               correlation_id = 1u << 4, teaming = 1u << 5, vsubnetid = 1u << 6, rsc = 1u << 7;
+inline constexpr std::uint64_t vmq = 1u << 0, chimney = 1u << 1, sriov = 1u << 2, ieee8021q = 1u << 3, correlation_id = 1u << 4,
+                               teaming = 1u << 5, vsubnetid = 1u << 6, rsc = 1u << 7;
 }  // namespace ndis_config_cap
 
 /// Which side sent a message: only SUBCHANNEL needs it to be decoded.
@@ -183,9 +183,9 @@ struct nvsp_revoke_send_buffer {
 struct nvsp_rndis_packet {
     static constexpr nvsp_type type = nvsp_type::send_rndis_packet;
     static constexpr std::uint32_t data = 0, control = 1;
-    std::uint32_t channel_type = data;           // @4
+    std::uint32_t channel_type = data;              // @4
     std::uint32_t section_index = nvsp_no_section;  // @8
-    std::uint32_t section_size = 0;              // @12
+    std::uint32_t section_size = 0;                 // @12
     friend constexpr bool operator==(const nvsp_rndis_packet&, const nvsp_rndis_packet&) = default;
 };
 struct nvsp_rndis_packet_complete {
@@ -195,9 +195,9 @@ struct nvsp_rndis_packet_complete {
 };
 struct nvsp_ndis_config {
     static constexpr nvsp_type type = nvsp_type::send_ndis_config;
-    std::uint32_t mtu = 0;            // @4
-    std::uint32_t reserved = 0;       // @8
-    std::uint64_t capabilities = 0;   // @12, ndis_config_cap bits
+    std::uint32_t mtu = 0;           // @4
+    std::uint32_t reserved = 0;      // @8
+    std::uint64_t capabilities = 0;  // @12, ndis_config_cap bits
     friend constexpr bool operator==(const nvsp_ndis_config&, const nvsp_ndis_config&) = default;
 };
 struct nvsp_vf_association {
@@ -236,11 +236,10 @@ struct nvsp_indirection_table {
 };
 
 using nvsp_message =
-    std::variant<nvsp_init, nvsp_init_complete, nvsp_ndis_version, nvsp_send_receive_buffer,
-                 nvsp_receive_buffer_complete, nvsp_revoke_receive_buffer, nvsp_send_send_buffer,
-                 nvsp_send_buffer_complete, nvsp_revoke_send_buffer, nvsp_rndis_packet, nvsp_rndis_packet_complete,
-                 nvsp_ndis_config, nvsp_vf_association, nvsp_switch_data_path, nvsp_subchannel_request,
-                 nvsp_subchannel_complete, nvsp_indirection_table>;
+    std::variant<nvsp_init, nvsp_init_complete, nvsp_ndis_version, nvsp_send_receive_buffer, nvsp_receive_buffer_complete,
+                 nvsp_revoke_receive_buffer, nvsp_send_send_buffer, nvsp_send_buffer_complete, nvsp_revoke_send_buffer,
+                 nvsp_rndis_packet, nvsp_rndis_packet_complete, nvsp_ndis_config, nvsp_vf_association, nvsp_switch_data_path,
+                 nvsp_subchannel_request, nvsp_subchannel_complete, nvsp_indirection_table>;
 
 /// Bytes a message of type t needs for its fields (header included); 4 for types vnet
 /// does not decode.
@@ -296,8 +295,8 @@ constexpr result<nvsp_message> parse_nvsp(const nvsp_view& v, nvsp_direction dir
         case nvsp_type::send_ndis_version: return nvsp_message{nvsp_ndis_version{v.u32(4), v.u32(8)}};
         case nvsp_type::send_receive_buffer: return nvsp_message{nvsp_send_receive_buffer{v.u32(4), v.u16(8)}};
         case nvsp_type::send_receive_buffer_complete:
-            return nvsp_message{nvsp_receive_buffer_complete{
-                v.u32(4), v.u32(8), nvsp_receive_section{v.u32(12), v.u32(16), v.u32(20), v.u32(24)}}};
+            return nvsp_message{nvsp_receive_buffer_complete{v.u32(4), v.u32(8),
+                                                             nvsp_receive_section{v.u32(12), v.u32(16), v.u32(20), v.u32(24)}}};
         case nvsp_type::revoke_receive_buffer: return nvsp_message{nvsp_revoke_receive_buffer{v.u16(4)}};
         case nvsp_type::send_send_buffer: return nvsp_message{nvsp_send_send_buffer{v.u32(4), v.u16(8)}};
         case nvsp_type::send_send_buffer_complete: return nvsp_message{nvsp_send_buffer_complete{v.u32(4), v.u32(8)}};
@@ -370,8 +369,7 @@ constexpr result<std::size_t> emit_nvsp(bytes_span out, const nvsp_message& m) n
                 store_le32(b, 16, x.section.sub_alloc_size);
                 store_le32(b, 20, x.section.num_sub_allocs);
                 store_le32(b, 24, x.section.end_offset);
-            } else if constexpr (std::is_same_v<T, nvsp_revoke_receive_buffer> ||
-                                 std::is_same_v<T, nvsp_revoke_send_buffer>) {
+            } else if constexpr (std::is_same_v<T, nvsp_revoke_receive_buffer> || std::is_same_v<T, nvsp_revoke_send_buffer>) {
                 store_le16(b, 4, x.id);
             } else if constexpr (std::is_same_v<T, nvsp_send_buffer_complete>) {
                 store_le32(b, 4, x.status);

@@ -52,13 +52,13 @@ namespace vnet::netvsc {
 
 /// Why a frame did not cross the channel.
 enum class link_drop : std::uint8_t {
-    too_short,   // shorter than an Ethernet header (14 bytes)
-    too_long,    // longer than MTU + 14 + 4 (one VLAN tag), or than a section
-    link_down,   // the link is down (set_link(false))
-    not_ready,   // the sending model is not ready (RNDIS not initialised, packet filter 0)
-    no_buffer,   // every send / receive section (or GPA-direct slot) in flight
-    ring_full,   // the VMBus ring had no room for the packet
-    refused,     // the receiving model did not hand the frame on (a malformed RNDIS message)
+    too_short,  // shorter than an Ethernet header (14 bytes)
+    too_long,   // longer than MTU + 14 + 4 (one VLAN tag), or than a section
+    link_down,  // the link is down (set_link(false))
+    not_ready,  // the sending model is not ready (RNDIS not initialised, packet filter 0)
+    no_buffer,  // every send / receive section (or GPA-direct slot) in flight
+    ring_full,  // the VMBus ring had no room for the packet
+    refused,    // the receiving model did not hand the frame on (a malformed RNDIS message)
     count_
 };
 
@@ -100,15 +100,15 @@ struct netvsc_link_counters {
 };
 
 struct netvsc_link_config {
-    mac_address mac{};                  // the synthetic NIC's MAC (OID_802_3_PERMANENT_ADDRESS)
+    mac_address mac{};  // the synthetic NIC's MAC (OID_802_3_PERMANENT_ADDRESS)
     std::uint32_t mtu = 1500;
-    std::uint8_t versions = 0x3f;       // NVSP versions the VSP accepts (nvsp_version_bit)
-    bool gpa_direct = false;            // guest frames as type 9 packets over guest memory
+    std::uint8_t versions = 0x3f;  // NVSP versions the VSP accepts (nvsp_version_bit)
+    bool gpa_direct = false;       // guest frames as type 9 packets over guest memory
     bool link_up = true;
-    std::size_t ring_pages = 64;        // data pages of each ring (256 KiB)
-    std::size_t receive_sections = 256; // receive buffer = sections * vsp_config::receive_section_size
-    std::size_t send_sections = 64;     // send buffer = sections * vsp_config::send_section_size
-    std::size_t batch = 32;             // frames in flight per chunk
+    std::size_t ring_pages = 64;         // data pages of each ring (256 KiB)
+    std::size_t receive_sections = 256;  // receive buffer = sections * vsp_config::receive_section_size
+    std::size_t send_sections = 64;      // send buffer = sections * vsp_config::send_section_size
+    std::size_t batch = 32;              // frames in flight per chunk
 };
 
 class netvsc_link {
@@ -277,8 +277,7 @@ private:
     /// Counts what came out of the far side of `sent` frames (the rest as refused) and
     /// hands it to the sink; returns the frames handed over.
     template <class Sink>
-    static std::size_t hand_over(const std::vector<bytes_view>& out, std::size_t sent, link_direction_counters& c,
-                                 Sink& sink) {
+    static std::size_t hand_over(const std::vector<bytes_view>& out, std::size_t sent, link_direction_counters& c, Sink& sink) {
         if (out.size() < sent) c.count_drop(link_drop::refused, sent - out.size());
         if (out.empty()) return 0;
         c.frames += out.size();
@@ -288,12 +287,12 @@ private:
     }
 
     explicit netvsc_link(const netvsc_link_config& cfg)
-        : cfg_(cfg),
-          channel_mem_(2 * (cfg.ring_pages + 1) * vmbus_page_size),
-          receive_buf_(cfg.receive_sections * vsp_config{}.receive_section_size),
-          send_buf_(cfg.send_sections * vsp_config{}.send_section_size),
-          guest_mem_(cfg.gpa_direct ? cfg.batch * vsc::gpa_slot_pages * vmbus_page_size : 0),
-          staging_(cfg.gpa_direct ? cfg.batch * (std::size_t{cfg.mtu} + 18) : 0) {
+            : cfg_(cfg),
+              channel_mem_(2 * (cfg.ring_pages + 1) * vmbus_page_size),
+              receive_buf_(cfg.receive_sections * vsp_config{}.receive_section_size),
+              send_buf_(cfg.send_sections * vsp_config{}.send_section_size),
+              guest_mem_(cfg.gpa_direct ? cfg.batch * vsc::gpa_slot_pages * vmbus_page_size : 0),
+              staging_(cfg.gpa_direct ? cfg.batch * (std::size_t{cfg.mtu} + 18) : 0) {
         to_host_.reserve(cfg.batch);
         to_guest_.reserve(cfg.batch);
     }
@@ -351,7 +350,7 @@ private:
     std::vector<std::byte> receive_buf_;
     std::vector<std::byte> send_buf_;
     std::vector<std::byte> guest_mem_;
-    std::vector<std::byte> staging_;      // GPA direct: frames out of the VSP's gather buffer
+    std::vector<std::byte> staging_;  // GPA direct: frames out of the VSP's gather buffer
     std::vector<bytes_view> to_host_;
     std::vector<bytes_view> to_guest_;
     std::optional<vsc> guest_;
@@ -424,8 +423,8 @@ struct fmt::formatter<vnet::netvsc::netvsc_link_counters> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::netvsc::netvsc_link_counters& c, Ctx& ctx) const {
-        return fmt::format_to(ctx.out(), "guest->host {}; host->guest {}; link changes {}", c.guest_to_host,
-                              c.host_to_guest, c.link_changes);
+        return fmt::format_to(ctx.out(), "guest->host {}; host->guest {}; link changes {}", c.guest_to_host, c.host_to_guest,
+                              c.link_changes);
     }
 };
 
@@ -435,8 +434,7 @@ struct fmt::formatter<vnet::netvsc::netvsc_link> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::netvsc::netvsc_link& l, Ctx& ctx) const {
-        return fmt::format_to(ctx.out(), "netvsc {} nvsp {:#x} link {} (guest carrier {}): {}", l.mac(),
-                              l.protocol_version(), l.link_up() ? "up" : "down", l.guest_carrier() ? "up" : "down",
-                              l.counters());
+        return fmt::format_to(ctx.out(), "netvsc {} nvsp {:#x} link {} (guest carrier {}): {}", l.mac(), l.protocol_version(),
+                              l.link_up() ? "up" : "down", l.guest_carrier() ? "up" : "down", l.counters());
     }
 };

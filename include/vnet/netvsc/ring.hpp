@@ -47,8 +47,7 @@ inline constexpr std::size_t ring_min_data_len = 64;
 inline constexpr std::uint32_t ring_feature_pending_send_size = 1;
 
 namespace ring_field {
-inline constexpr std::size_t write_index = 0, read_index = 4, interrupt_mask = 8, pending_send_size = 12,
-                             feature_bits = 64;
+inline constexpr std::size_t write_index = 0, read_index = 4, interrupt_mask = 8, pending_send_size = 12, feature_bits = 64;
 }  // namespace ring_field
 static_assert(ring_field::feature_bits == 16 + 12 * 4);
 
@@ -72,9 +71,7 @@ constexpr result<void> ring_init(bytes_span mem) noexcept {
 }
 
 /// Readable bytes between r and w in a data area of size n (docs/netvsc-facts.md section 1).
-constexpr std::size_t ring_readable(std::size_t w, std::size_t r, std::size_t n) noexcept {
-    return w >= r ? w - r : n - r + w;
-}
+constexpr std::size_t ring_readable(std::size_t w, std::size_t r, std::size_t n) noexcept { return w >= r ? w - r : n - r + w; }
 
 /// Refusals of one ring endpoint, each a named counter.
 struct ring_counters {
@@ -84,7 +81,7 @@ struct ring_counters {
     std::uint64_t bad_descriptor = 0;  // offset8 / len8 impossible or longer than what is readable
     std::uint64_t bad_packet = 0;      // a type 7 / 9 range header that does not fit
     std::uint64_t scratch_too_small = 0;
-    std::uint64_t bad_request = 0;     // a write whose type header is not a multiple of 8 or too long
+    std::uint64_t bad_request = 0;  // a write whose type header is not a multiple of 8 or too long
     friend constexpr bool operator==(const ring_counters&, const ring_counters&) = default;
 };
 
@@ -131,8 +128,8 @@ public:
     /// (the bytes after the descriptor: empty for in-band and completion packets, a multiple
     /// of 8), payload, padding to 8 and the trailer. Errors: exhausted when the packet does
     /// not fit (nothing written), bad_pointer when the peer's read index is invalid.
-    result<write_outcome> write(vmbus_packet_type type, std::uint16_t flags, std::uint64_t trans_id,
-                                bytes_view type_header, bytes_view payload) noexcept {
+    result<write_outcome> write(vmbus_packet_type type, std::uint16_t flags, std::uint64_t trans_id, bytes_view type_header,
+                                bytes_view payload) noexcept {
         std::size_t header = vmbus_descriptor_len + type_header.size();
         std::size_t total = align8(header + payload.size());
         if (type_header.size() % 8 != 0 || total / 8 > 0xffff) {
@@ -187,9 +184,7 @@ public:
 
     /// A blocked writer asks the reader to signal once this many bytes are free
     /// (pending_send_sz); 0 withdraws the request.
-    void set_pending_send_size(std::uint32_t bytes) noexcept {
-        store_le32(hdr_, ring_field::pending_send_size, bytes);
-    }
+    void set_pending_send_size(std::uint32_t bytes) noexcept { store_le32(hdr_, ring_field::pending_send_size, bytes); }
 
     std::size_t data_len() const noexcept { return data_.size(); }
     std::uint32_t write_index() const noexcept { return w_; }
@@ -197,7 +192,7 @@ public:
 
 private:
     ring_writer(bytes_span mem, std::uint32_t w) noexcept
-        : hdr_(mem.first(ring_header_len)), data_(mem.subspan(ring_header_len)), w_(w) {}
+            : hdr_(mem.first(ring_header_len)), data_(mem.subspan(ring_header_len)), w_(w) {}
     bytes_span hdr_;
     bytes_span data_;
     std::uint32_t w_;
@@ -243,8 +238,7 @@ public:
         detail::ring_copy_out(data_, r_, scratch.first(vmbus_descriptor_len));
         std::size_t len = std::size_t{load_le16(scratch, vmbus_field::len8)} * 8;
         std::size_t off = std::size_t{load_le16(scratch, vmbus_field::offset8)} * 8;
-        if (len < vmbus_descriptor_len || off < vmbus_descriptor_len || off > len ||
-            len + vmbus_trailer_len > readable) {
+        if (len < vmbus_descriptor_len || off < vmbus_descriptor_len || off > len || len + vmbus_trailer_len > readable) {
             ++counters_.bad_descriptor;
             return fail(layer::netvsc, errc::bad_length, "ring.descriptor");
         }
@@ -290,7 +284,7 @@ public:
 
 private:
     ring_reader(bytes_span mem, std::uint32_t r) noexcept
-        : hdr_(mem.first(ring_header_len)), data_(mem.subspan(ring_header_len)), r_(r) {}
+            : hdr_(mem.first(ring_header_len)), data_(mem.subspan(ring_header_len)), r_(r) {}
 
     bool signal_after_read(std::size_t before, std::size_t after) const noexcept {
         std::uint32_t features = load_le32(hdr_, ring_field::feature_bits);
@@ -332,7 +326,7 @@ struct fmt::formatter<vnet::netvsc::ring_counters> {
         return fmt::format_to(ctx.out(),
                               "packets {}, full {}, bad_peer_index {}, bad_descriptor {}, bad_packet {}, "
                               "scratch_too_small {}, bad_request {}",
-                              c.packets, c.full, c.bad_peer_index, c.bad_descriptor, c.bad_packet,
-                              c.scratch_too_small, c.bad_request);
+                              c.packets, c.full, c.bad_peer_index, c.bad_descriptor, c.bad_packet, c.scratch_too_small,
+                              c.bad_request);
     }
 };

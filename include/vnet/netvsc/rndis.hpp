@@ -29,29 +29,27 @@ namespace vnet::netvsc {
 
 /// Message types (docs/netvsc-facts.md section 3).
 namespace rndis_type {
-inline constexpr std::uint32_t packet = 1, init = 2, init_complete = 0x80000002, halt = 3, query = 4,
-                               query_complete = 0x80000004, set = 5, set_complete = 0x80000005, reset = 6,
-                               reset_complete = 0x80000006, indicate_status = 7, keepalive = 8,
-                               keepalive_complete = 0x80000008;
+inline constexpr std::uint32_t packet = 1, init = 2, init_complete = 0x80000002, halt = 3, query = 4, query_complete = 0x80000004,
+                               set = 5, set_complete = 0x80000005, reset = 6, reset_complete = 0x80000006, indicate_status = 7,
+                               keepalive = 8, keepalive_complete = 0x80000008;
 }  // namespace rndis_type
 
 /// Status codes (docs/netvsc-facts.md section 3).
 namespace rndis_status {
-inline constexpr std::uint32_t success = 0, pending = 0x103, media_connect = 0x4001000B,
-                               media_disconnect = 0x4001000C, link_speed_change = 0x40010013,
-                               network_change = 0x40010018, buffer_overflow = 0x80000005, failure = 0xC0000001,
-                               resources = 0xC000009A, not_supported = 0xC00000BB, invalid_data = 0xC0010015;
+inline constexpr std::uint32_t success = 0, pending = 0x103, media_connect = 0x4001000B, media_disconnect = 0x4001000C,
+                               link_speed_change = 0x40010013, network_change = 0x40010018, buffer_overflow = 0x80000005,
+                               failure = 0xC0000001, resources = 0xC000009A, not_supported = 0xC00000BB,
+                               invalid_data = 0xC0010015;
 }  // namespace rndis_status
 
 /// The OIDs the Linux guest queries and sets (docs/netvsc-facts.md section 3).
 namespace rndis_oid {
 inline constexpr std::uint32_t gen_maximum_frame_size = 0x00010106, gen_link_speed = 0x00010107,
                                gen_current_packet_filter = 0x0001010E, gen_media_connect_status = 0x00010114,
-                               gen_receive_scale_capabilities = 0x00010203,
-                               gen_receive_scale_parameters = 0x00010204, gen_rndis_config_parameter = 0x0001021B,
-                               permanent_address_802_3 = 0x01010101, current_address_802_3 = 0x01010102,
-                               tcp_offload_current_config = 0xFC01020B, tcp_offload_parameters = 0xFC01020C,
-                               tcp_offload_hardware_capabilities = 0xFC01020D;
+                               gen_receive_scale_capabilities = 0x00010203, gen_receive_scale_parameters = 0x00010204,
+                               gen_rndis_config_parameter = 0x0001021B, permanent_address_802_3 = 0x01010101,
+                               current_address_802_3 = 0x01010102, tcp_offload_current_config = 0xFC01020B,
+                               tcp_offload_parameters = 0xFC01020C, tcp_offload_hardware_capabilities = 0xFC01020D;
 }  // namespace rndis_oid
 
 /// OID_GEN_CURRENT_PACKET_FILTER value the Linux guest sets on open: directed |
@@ -66,17 +64,16 @@ inline constexpr std::size_t ndis_offload_size_min = 112;
 
 /// Per-packet info types (docs/netvsc-facts.md section 3); bit 31 marks internal types.
 namespace ppi_type {
-inline constexpr std::uint32_t tcpip_checksum = 0, ipsec = 1, tcp_large_send = 2, classification_handle = 3,
-                               sg_list = 5, ieee_8021q = 6, original = 7, hash_value = 8,
-                               original_net_buflist = 9, cached_net_buflist = 10, short_pkt_pad = 11;
+inline constexpr std::uint32_t tcpip_checksum = 0, ipsec = 1, tcp_large_send = 2, classification_handle = 3, sg_list = 5,
+                               ieee_8021q = 6, original = 7, hash_value = 8, original_net_buflist = 9, cached_net_buflist = 10,
+                               short_pkt_pad = 11;
 inline constexpr std::uint32_t internal_flag = 0x80000000u;
 inline constexpr std::uint32_t pktinfo_id = internal_flag | 1;
 }  // namespace ppi_type
 
 /// Receive checksum info bits (docs/netvsc-facts.md section 3).
 namespace rx_checksum {
-inline constexpr std::uint32_t tcp_failed = 0x1, udp_failed = 0x2, ip_failed = 0x4, tcp_ok = 0x8, udp_ok = 0x10,
-                               ip_ok = 0x20;
+inline constexpr std::uint32_t tcp_failed = 0x1, udp_failed = 0x2, ip_failed = 0x4, tcp_ok = 0x8, udp_ok = 0x10, ip_ok = 0x20;
 }  // namespace rx_checksum
 /// Transmit checksum info bits (docs/netvsc-facts.md section 3); TCP header offset in bits 16-25.
 namespace tx_checksum {
@@ -217,9 +214,9 @@ struct rndis_init_complete {
     constexpr result<std::size_t> emit(bytes_span out) const noexcept {
         auto n = detail::rndis_begin(out, len, rndis_type::init_complete);
         if (!n) return n;
-        const std::uint32_t f[] = {request_id,      status,  major,   minor,
-                                   device_flags,    medium,  max_packets_per_message,
-                                   max_transfer_size, packet_alignment, af_list_offset, af_list_size};
+        const std::uint32_t f[] = {
+            request_id,        status,           major,          minor,       device_flags, medium, max_packets_per_message,
+            max_transfer_size, packet_alignment, af_list_offset, af_list_size};
         for (std::size_t i = 0; i < 11; ++i) store_le32(out, 8 + 4 * i, f[i]);
         return n;
     }
@@ -396,8 +393,8 @@ public:
     static constexpr std::size_t ppi_header_len = 12;
     static constexpr std::size_t min_offset = 36;
     struct field {
-        static constexpr std::size_t data_offset = 8, data_len = 12, oob_offset = 16, oob_len = 20, num_oob = 24,
-                                     ppi_offset = 28, ppi_len = 32, vc_handle = 36, reserved = 40;
+        static constexpr std::size_t data_offset = 8, data_len = 12, oob_offset = 16, oob_len = 20, num_oob = 24, ppi_offset = 28,
+                                     ppi_len = 32, vc_handle = 36, reserved = 40;
     };
     static_assert(field::reserved + 4 == header_len);
 

@@ -108,21 +108,18 @@ public:
         if (len != b.size()) return fail(layer::netvsc, errc::bad_length, "vmbus.len8");
         if (off < vmbus_descriptor_len || off > len) return fail(layer::netvsc, errc::bad_length, "vmbus.offset8");
         auto t = static_cast<vmbus_packet_type>(load_le16(b, vmbus_field::type));
-        std::size_t range_len = t == vmbus_packet_type::data_using_xfer_pages ? xfer_page_range_len
+        std::size_t range_len = t == vmbus_packet_type::data_using_xfer_pages   ? xfer_page_range_len
                                 : t == vmbus_packet_type::data_using_gpa_direct ? gpa_range_len
-                                                                                  : 0;
+                                                                                : 0;
         if (range_len != 0) {
             if (off < vmbus_ranges_offset) return fail(layer::netvsc, errc::truncated, "vmbus.range_header");
             std::size_t n = load_le32(b, vmbus_field::range_count);
-            if (n > (off - vmbus_ranges_offset) / range_len)
-                return fail(layer::netvsc, errc::bad_length, "vmbus.range_count");
+            if (n > (off - vmbus_ranges_offset) / range_len) return fail(layer::netvsc, errc::bad_length, "vmbus.range_count");
         }
         return vmbus_packet_view(b);
     }
 
-    constexpr vmbus_packet_type type() const noexcept {
-        return static_cast<vmbus_packet_type>(load_le16(b_, vmbus_field::type));
-    }
+    constexpr vmbus_packet_type type() const noexcept { return static_cast<vmbus_packet_type>(load_le16(b_, vmbus_field::type)); }
     constexpr std::uint16_t flags() const noexcept { return load_le16(b_, vmbus_field::flags); }
     constexpr bool completion_requested() const noexcept { return (flags() & vmbus_flag_completion_requested) != 0; }
     constexpr std::uint64_t trans_id() const noexcept { return load_le64(b_, vmbus_field::trans_id); }
@@ -138,9 +135,7 @@ public:
     constexpr std::uint16_t xfer_pageset_id() const noexcept { return load_le16(b_, vmbus_field::xfer_pageset_id); }
     constexpr bool sender_owns_set() const noexcept { return load_u8(b_, vmbus_field::sender_owns_set) != 0; }
     /// Number of ranges; 0 for packets of other types.
-    constexpr std::size_t range_count() const noexcept {
-        return has_ranges() ? load_le32(b_, vmbus_field::range_count) : 0;
-    }
+    constexpr std::size_t range_count() const noexcept { return has_ranges() ? load_le32(b_, vmbus_field::range_count) : 0; }
     /// Precondition: type 7 and i < range_count().
     constexpr xfer_page_range xfer_range(std::size_t i) const noexcept {
         std::size_t o = vmbus_ranges_offset + i * xfer_page_range_len;

@@ -47,10 +47,10 @@ namespace vnet::netvsc {
 
 enum class vsc_state : std::uint8_t {
     idle,
-    nvsp_init,               // waiting for INIT_COMPLETE
-    receive_buffer,          // waiting for SEND_RECV_BUF_COMPLETE
-    send_buffer,             // waiting for SEND_SEND_BUF_COMPLETE
-    rndis_init,              // waiting for INIT_C
+    nvsp_init,       // waiting for INIT_COMPLETE
+    receive_buffer,  // waiting for SEND_RECV_BUF_COMPLETE
+    send_buffer,     // waiting for SEND_SEND_BUF_COMPLETE
+    rndis_init,      // waiting for INIT_C
     query_frame_size,
     query_permanent_address,
     query_offload_caps,
@@ -99,25 +99,25 @@ struct vsc_config {
     std::size_t version_count = 6;
     std::uint32_t receive_gpadl = 0x100;
     std::uint32_t send_gpadl = 0x101;
-    bool gpa_direct = false;        // frames as type 9 packets over guest memory
-    std::size_t gpa_first_page = 0; // the GPA-direct area in guest memory: slots of gpa_slot_pages
+    bool gpa_direct = false;         // frames as type 9 packets over guest memory
+    std::size_t gpa_first_page = 0;  // the GPA-direct area in guest memory: slots of gpa_slot_pages
     std::size_t gpa_slots = 16;
 };
 
 struct vsc_counters {
     std::uint64_t packets = 0;
     std::uint64_t ring_errors = 0;
-    std::uint64_t unexpected = 0;         // packets or messages not valid in this state
-    std::uint64_t bad_messages = 0;       // NVSP messages that do not parse
-    std::uint64_t bad_ranges = 0;         // transfer-page ranges outside the receive buffer
+    std::uint64_t unexpected = 0;    // packets or messages not valid in this state
+    std::uint64_t bad_messages = 0;  // NVSP messages that do not parse
+    std::uint64_t bad_ranges = 0;    // transfer-page ranges outside the receive buffer
     std::uint64_t bad_rndis = 0;
     std::uint64_t frames_received = 0;
     std::uint64_t bytes_received = 0;
     std::uint64_t frames_sent = 0;
     std::uint64_t bytes_sent = 0;
-    std::uint64_t no_send_section = 0;    // send(): every section / GPA slot in flight
-    std::uint64_t not_ready = 0;          // send() / open() / close() before the channel is ready
-    std::uint64_t too_long = 0;           // send(): the RNDIS message does not fit a section / GPA slot
+    std::uint64_t no_send_section = 0;  // send(): every section / GPA slot in flight
+    std::uint64_t not_ready = 0;        // send() / open() / close() before the channel is ready
+    std::uint64_t too_long = 0;         // send(): the RNDIS message does not fit a section / GPA slot
     std::uint64_t ring_full = 0;
     std::uint64_t bad_completions = 0;
     std::uint64_t status_indications = 0;
@@ -136,15 +136,14 @@ public:
     /// Initialises both rings (the guest creates them) and attaches. receive_buffer and
     /// send_buffer are the memory behind cfg.receive_gpadl / cfg.send_gpadl; guest_memory
     /// holds the GPA-direct area when cfg.gpa_direct is set.
-    static result<vsc> create(channel_rings rings, bytes_span receive_buffer, bytes_span send_buffer,
-                              const vsc_config& cfg, bytes_span guest_memory = {}) {
+    static result<vsc> create(channel_rings rings, bytes_span receive_buffer, bytes_span send_buffer, const vsc_config& cfg,
+                              bytes_span guest_memory = {}) {
         if (auto a = ring_init(rings.guest_to_host); !a) return unexpected(a.error());
         if (auto b = ring_init(rings.host_to_guest); !b) return unexpected(b.error());
         if (cfg.version_count == 0 || cfg.version_count > cfg.versions.size())
             return fail(layer::netvsc, errc::bad_value, "vsc.versions");
-        if (cfg.gpa_direct &&
-            !in_bounds(guest_memory.size(), cfg.gpa_first_page * vmbus_page_size,
-                       cfg.gpa_slots * gpa_slot_pages * vmbus_page_size))
+        if (cfg.gpa_direct && !in_bounds(guest_memory.size(), cfg.gpa_first_page * vmbus_page_size,
+                                         cfg.gpa_slots * gpa_slot_pages * vmbus_page_size))
             return fail(layer::netvsc, errc::bad_length, "vsc.guest_memory");
         auto ep = channel_endpoint::attach(rings, channel_side::guest);
         if (!ep) return unexpected(ep.error());
@@ -204,8 +203,7 @@ public:
             return fail(layer::netvsc, errc::exhausted, "vsc.send_buffer");
         }
         (void)emit_rndis_packet(send_section(*sec), info, frame);  // len <= section size
-        auto w = ep_.send_inband(nvsp_rndis_packet{nvsp_rndis_packet::data, *sec, static_cast<std::uint32_t>(len)},
-                                 *sec, true);
+        auto w = ep_.send_inband(nvsp_rndis_packet{nvsp_rndis_packet::data, *sec, static_cast<std::uint32_t>(len)}, *sec, true);
         if (!w) {
             send_pool_.give_back(*sec);
             ++counters_.ring_full;
@@ -235,7 +233,7 @@ public:
 
 private:
     vsc(channel_endpoint ep, bytes_span rb, bytes_span sb, const vsc_config& cfg, bytes_span gm)
-        : ep_(std::move(ep)), receive_buf_(rb), send_buf_(sb), guest_memory_(gm), cfg_(cfg) {
+            : ep_(std::move(ep)), receive_buf_(rb), send_buf_(sb), guest_memory_(gm), cfg_(cfg) {
         gpa_pool_.reset(static_cast<std::uint32_t>(cfg.gpa_direct ? cfg.gpa_slots : 0));
     }
 
@@ -418,9 +416,8 @@ private:
                 query(vsc_state::query_offload_caps, rndis_oid::tcp_offload_hardware_capabilities);
                 return;
             case vsc_state::query_offload_caps: {
-                if (!ok || c.info.size() < 4 || load_u8(c.info, 0) != ndis_object_type_offload ||
-                    load_u8(c.info, 1) < 1 || load_le16(c.info, 2) < ndis_offload_size_min ||
-                    load_le16(c.info, 2) > c.info.size()) {
+                if (!ok || c.info.size() < 4 || load_u8(c.info, 0) != ndis_object_type_offload || load_u8(c.info, 1) < 1 ||
+                    load_le16(c.info, 2) < ndis_offload_size_min || load_le16(c.info, 2) > c.info.size()) {
                     state_ = vsc_state::failed;
                     return;
                 }
@@ -429,9 +426,9 @@ private:
                 store_u8(params, 1, 3);
                 store_le16(params, 2, static_cast<std::uint16_t>(params.size()));
                 state_ = vsc_state::set_offload_parameters;
-                (void)send_control(rndis_oid_request{rndis_type::set, next_request_id(), rndis_oid::tcp_offload_parameters,
-                                                     params},
-                                   rndis_oid::tcp_offload_parameters, 0);
+                (void)send_control(
+                    rndis_oid_request{rndis_type::set, next_request_id(), rndis_oid::tcp_offload_parameters, params},
+                    rndis_oid::tcp_offload_parameters, 0);
                 return;
             }
             case vsc_state::query_media_status:
@@ -502,10 +499,8 @@ private:
             state_ = vsc_state::failed;
             return unexpected(n.error());
         }
-        sent_.push_back({static_cast<std::uint32_t>(nvsp_type::send_rndis_packet), load_le32(send_section(*sec), 0), oid,
-                         value});
-        auto w = ep_.send_inband(nvsp_rndis_packet{nvsp_rndis_packet::control, *sec, static_cast<std::uint32_t>(*n)},
-                                 *sec, true);
+        sent_.push_back({static_cast<std::uint32_t>(nvsp_type::send_rndis_packet), load_le32(send_section(*sec), 0), oid, value});
+        auto w = ep_.send_inband(nvsp_rndis_packet{nvsp_rndis_packet::control, *sec, static_cast<std::uint32_t>(*n)}, *sec, true);
         if (!w) {
             send_pool_.give_back(*sec);
             ++counters_.ring_full;
@@ -607,9 +602,8 @@ struct fmt::formatter<vnet::netvsc::vsc_counters> {
                               "packets {}, received {} frames {} bytes, sent {} frames {} bytes, status {}, "
                               "ring_errors {}, unexpected {}, bad_messages {}, bad_ranges {}, bad_rndis {}, "
                               "no_send_section {}, not_ready {}, too_long {}, ring_full {}, bad_completions {}",
-                              c.packets, c.frames_received, c.bytes_received, c.frames_sent, c.bytes_sent,
-                              c.status_indications, c.ring_errors, c.unexpected, c.bad_messages, c.bad_ranges,
-                              c.bad_rndis, c.no_send_section, c.not_ready, c.too_long, c.ring_full,
-                              c.bad_completions);
+                              c.packets, c.frames_received, c.bytes_received, c.frames_sent, c.bytes_sent, c.status_indications,
+                              c.ring_errors, c.unexpected, c.bad_messages, c.bad_ranges, c.bad_rndis, c.no_send_section,
+                              c.not_ready, c.too_long, c.ring_full, c.bad_completions);
     }
 };

@@ -68,37 +68,37 @@ struct vsp_config {
 
 /// Named counters: what the VSP did and every refusal.
 struct vsp_counters {
-    std::uint64_t packets = 0;               // VMBus packets read from the guest
-    std::uint64_t ring_errors = 0;           // the guest-to-host ring was corrupt (see the reader's counters)
-    std::uint64_t unexpected_packets = 0;    // packet types the guest does not send
-    std::uint64_t short_messages = 0;        // NVSP messages shorter than 28 bytes
-    std::uint64_t bad_messages = 0;          // NVSP messages that do not parse
-    std::uint64_t unexpected_messages = 0;   // well-formed but not valid from a guest or in this state
-    std::uint64_t version_refused = 0;       // INIT answered with failure
-    std::uint64_t unknown_gpadl = 0;         // SEND_RECV_BUF / SEND_SEND_BUF naming no registered GPADL
-    std::uint64_t bad_send_section = 0;      // section index / size outside the send buffer
-    std::uint64_t bad_gpa_range = 0;         // GPA-direct range outside guest memory or too long
-    std::uint64_t bad_rndis = 0;             // RNDIS messages that do not parse
-    std::uint64_t rndis_control = 0;         // RNDIS control messages handled
-    std::uint64_t unknown_oids = 0;          // QUERY / SET answered NOT_SUPPORTED
-    std::uint64_t control_reply_dropped = 0; // no receive section or ring space for a reply
+    std::uint64_t packets = 0;                // VMBus packets read from the guest
+    std::uint64_t ring_errors = 0;            // the guest-to-host ring was corrupt (see the reader's counters)
+    std::uint64_t unexpected_packets = 0;     // packet types the guest does not send
+    std::uint64_t short_messages = 0;         // NVSP messages shorter than 28 bytes
+    std::uint64_t bad_messages = 0;           // NVSP messages that do not parse
+    std::uint64_t unexpected_messages = 0;    // well-formed but not valid from a guest or in this state
+    std::uint64_t version_refused = 0;        // INIT answered with failure
+    std::uint64_t unknown_gpadl = 0;          // SEND_RECV_BUF / SEND_SEND_BUF naming no registered GPADL
+    std::uint64_t bad_send_section = 0;       // section index / size outside the send buffer
+    std::uint64_t bad_gpa_range = 0;          // GPA-direct range outside guest memory or too long
+    std::uint64_t bad_rndis = 0;              // RNDIS messages that do not parse
+    std::uint64_t rndis_control = 0;          // RNDIS control messages handled
+    std::uint64_t unknown_oids = 0;           // QUERY / SET answered NOT_SUPPORTED
+    std::uint64_t control_reply_dropped = 0;  // no receive section or ring space for a reply
     std::uint64_t frames_from_guest = 0;
     std::uint64_t bytes_from_guest = 0;
     std::uint64_t frames_to_guest = 0;
     std::uint64_t bytes_to_guest = 0;
-    std::uint64_t not_ready = 0;             // deliver() before RNDIS INIT / receive buffer
-    std::uint64_t link_down = 0;             // deliver() while the link is down
-    std::uint64_t filtered = 0;              // deliver() with packet filter 0
-    std::uint64_t too_long = 0;              // deliver() of a frame above MTU + 14 (+ 4 tagged)
-    std::uint64_t no_receive_section = 0;    // deliver(): every receive section in flight
-    std::uint64_t ring_full = 0;             // a write to the host-to-guest ring did not fit
-    std::uint64_t bad_completions = 0;       // COMP for a section not in flight
-    std::uint64_t status_indications = 0;    // MEDIA_CONNECT / DISCONNECT sent
+    std::uint64_t not_ready = 0;           // deliver() before RNDIS INIT / receive buffer
+    std::uint64_t link_down = 0;           // deliver() while the link is down
+    std::uint64_t filtered = 0;            // deliver() with packet filter 0
+    std::uint64_t too_long = 0;            // deliver() of a frame above MTU + 14 (+ 4 tagged)
+    std::uint64_t no_receive_section = 0;  // deliver(): every receive section in flight
+    std::uint64_t ring_full = 0;           // a write to the host-to-guest ring did not fit
+    std::uint64_t bad_completions = 0;     // COMP for a section not in flight
+    std::uint64_t status_indications = 0;  // MEDIA_CONNECT / DISCONNECT sent
 };
 
 struct vsp_poll_result {
-    std::size_t packets = 0;   // packets consumed
-    bool signal_guest = false; // the ring rules say the guest must be interrupted
+    std::size_t packets = 0;    // packets consumed
+    bool signal_guest = false;  // the ring rules say the guest must be interrupted
 };
 
 class vsp {
@@ -226,7 +226,7 @@ private:
     };
 
     vsp(channel_endpoint ep, const vsp_config& cfg)
-        : ep_(std::move(ep)), cfg_(cfg), link_up_(cfg.link_up), gather_(max_gather_len) {}
+            : ep_(std::move(ep)), cfg_(cfg), link_up_(cfg.link_up), gather_(max_gather_len) {}
 
     std::optional<bytes_span> find_gpadl(std::uint32_t id) const noexcept {
         for (const auto& g : gpadls_)
@@ -261,8 +261,7 @@ private:
             case vmbus_packet_type::data_using_gpa_direct: break;
             case vmbus_packet_type::completion: {
                 auto m = parse_nvsp(p.payload(), nvsp_direction::guest_to_host);
-                if (!m || !std::holds_alternative<nvsp_rndis_packet_complete>(*m) ||
-                    !receive_pool_.give_back(p.trans_id()))
+                if (!m || !std::holds_alternative<nvsp_rndis_packet_complete>(*m) || !receive_pool_.give_back(p.trans_id()))
                     ++counters_.bad_completions;
                 return;
             }
@@ -327,9 +326,10 @@ private:
         receive_.mem = *mem;
         receive_pool_.reset(static_cast<std::uint32_t>(count));
         auto n = static_cast<std::uint32_t>(count);
-        reply(nvsp_receive_buffer_complete{nvsp_status::success, 1,
-                                           {0, cfg_.receive_section_size, n, n * cfg_.receive_section_size}},
-              p);
+        reply(
+            nvsp_receive_buffer_complete{
+                nvsp_status::success, 1, {0, cfg_.receive_section_size, n, n * cfg_.receive_section_size}},
+            p);
     }
     template <class OnFrame>
     void on_message(const nvsp_send_send_buffer& x, const vmbus_packet_view& p, OnFrame&) {
@@ -587,9 +587,8 @@ struct fmt::formatter<vnet::netvsc::vsp_counters> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::netvsc::vsp_counters& c, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "packets {}, from guest {} frames {} bytes, to guest {} frames {} bytes",
-                                  c.packets, c.frames_from_guest, c.bytes_from_guest, c.frames_to_guest,
-                                  c.bytes_to_guest);
+        auto out = fmt::format_to(ctx.out(), "packets {}, from guest {} frames {} bytes, to guest {} frames {} bytes", c.packets,
+                                  c.frames_from_guest, c.bytes_from_guest, c.frames_to_guest, c.bytes_to_guest);
         const std::pair<const char*, std::uint64_t> refusals[] = {
             {"ring_errors", c.ring_errors},
             {"unexpected_packets", c.unexpected_packets},

@@ -119,8 +119,7 @@ inline std::vector<ipv4_prefix> free_ics_ranges(std::span<const ipv4_prefix> tak
     std::vector<ipv4_prefix> out;
     const std::uint32_t base = ics_space.network().to_u32();
     for (std::size_t i = 0; i < ics_range_count; ++i) {
-        const ipv4_prefix p(ipv4_address(base + static_cast<std::uint32_t>(i << (32 - ics_range_length))),
-                            ics_range_length);
+        const ipv4_prefix p(ipv4_address(base + static_cast<std::uint32_t>(i << (32 - ics_range_length))), ics_range_length);
         if (std::none_of(taken.begin(), taken.end(), [&](const ipv4_prefix& t) { return t.canonical().overlaps(p); }))
             out.push_back(p);
     }
@@ -148,10 +147,10 @@ result<ipv4_prefix> choose_ics_range(std::span<const ipv4_prefix> taken, R& rng,
 struct default_switch_config {
     std::string name = std::string(sw::default_switch_name);
     mac_address host_mac{0x00, 0x15, 0x5d, 0x00, 0x00, 0x01};  // "vEthernet (Default Switch)"
-    std::vector<ipv4_prefix> host_networks;  // the host's other networks (adapters, vNICs, VPNs)
-    ipv4_address uplink_address{};           // the host's address on its uplink: the NAT's outside
-    std::vector<dns_endpoint> dns_upstreams;  // the host's DNS servers
-    std::optional<ipv4_prefix> range;         // a given /20 instead of a random one (a restored state)
+    std::vector<ipv4_prefix> host_networks;                    // the host's other networks (adapters, vNICs, VPNs)
+    ipv4_address uplink_address{};                             // the host's address on its uplink: the NAT's outside
+    std::vector<dns_endpoint> dns_upstreams;                   // the host's DNS servers
+    std::optional<ipv4_prefix> range;                          // a given /20 instead of a random one (a restored state)
     std::string domain = "mshome.net";
     std::chrono::seconds lease_time{86400};
     bool dhcp_authoritative = true;  // the only DHCP server on its switch: answers clients it has no record of
@@ -159,9 +158,9 @@ struct default_switch_config {
     std::uint16_t nat_port_first = 1024;  // the uplink ports (and echo identifiers) the NAT hands out
     std::uint16_t nat_port_last = 65535;
     nat_timeouts timeouts{};
-    std::size_t uplink_queue = 1024;    // packets waiting in uplink() before new ones are dropped
-    std::size_t dns_queue = 256;        // queries waiting in dns_upstream()
-    std::size_t service_queue = 4096;   // frames queued for the services within one send()
+    std::size_t uplink_queue = 1024;   // packets waiting in uplink() before new ones are dropped
+    std::size_t dns_queue = 256;       // queries waiting in dns_upstream()
+    std::size_t service_queue = 4096;  // frames queued for the services within one send()
     /// Wall-clock time at clock 0: DHCP lease times are wall-clock times (dhcp_leases.hpp).
     std::chrono::system_clock::time_point wall_epoch{};
     std::uint64_t dns_id_seed = 0x646e735f70726f78ULL;  // set secret values (RFC 5452, hash flooding)
@@ -193,34 +192,43 @@ enum class default_switch_drop : std::uint8_t {
 inline constexpr std::size_t default_switch_drop_count = static_cast<std::size_t>(default_switch_drop::count_);
 
 inline constexpr enum_name<default_switch_drop> default_switch_drop_names[] = {
-    {default_switch_drop::malformed, "malformed"}, {default_switch_drop::not_for_host, "not_for_host"},
-    {default_switch_drop::unsupported_ethertype, "unsupported_ethertype"}, {default_switch_drop::ipv6, "ipv6"},
-    {default_switch_drop::broadcast_ignored, "broadcast_ignored"}, {default_switch_drop::bad_checksum, "bad_checksum"},
-    {default_switch_drop::fragment, "fragment"}, {default_switch_drop::host_port_closed, "host_port_closed"},
-    {default_switch_drop::onlink_not_routed, "onlink_not_routed"}, {default_switch_drop::not_routable, "not_routable"},
-    {default_switch_drop::ttl_expired, "ttl_expired"}, {default_switch_drop::nat_refused, "nat_refused"},
-    {default_switch_drop::uplink_refused, "uplink_refused"}, {default_switch_drop::no_neighbor, "no_neighbor"},
+    {default_switch_drop::malformed, "malformed"},
+    {default_switch_drop::not_for_host, "not_for_host"},
+    {default_switch_drop::unsupported_ethertype, "unsupported_ethertype"},
+    {default_switch_drop::ipv6, "ipv6"},
+    {default_switch_drop::broadcast_ignored, "broadcast_ignored"},
+    {default_switch_drop::bad_checksum, "bad_checksum"},
+    {default_switch_drop::fragment, "fragment"},
+    {default_switch_drop::host_port_closed, "host_port_closed"},
+    {default_switch_drop::onlink_not_routed, "onlink_not_routed"},
+    {default_switch_drop::not_routable, "not_routable"},
+    {default_switch_drop::ttl_expired, "ttl_expired"},
+    {default_switch_drop::nat_refused, "nat_refused"},
+    {default_switch_drop::uplink_refused, "uplink_refused"},
+    {default_switch_drop::no_neighbor, "no_neighbor"},
     {default_switch_drop::uplink_queue_full, "uplink_queue_full"},
     {default_switch_drop::dns_queue_full, "dns_queue_full"},
     {default_switch_drop::service_queue_full, "service_queue_full"},
     {default_switch_drop::dns_tcp_client, "dns_tcp_client"},
 };
-constexpr std::span<const enum_name<default_switch_drop>> enum_names(default_switch_drop) noexcept { return default_switch_drop_names; }
+constexpr std::span<const enum_name<default_switch_drop>> enum_names(default_switch_drop) noexcept {
+    return default_switch_drop_names;
+}
 
 struct default_switch_counters {
-    std::uint64_t frames_in = 0;       // frames the host vNIC port received from the switch
-    std::uint64_t frames_out = 0;      // frames the services sent into the switch
-    std::uint64_t arp = 0;             // ARP frames given to the gateway responder
-    std::uint64_t dhcp = 0;            // DHCP frames given to the DHCP server
-    std::uint64_t dns_queries = 0;     // UDP queries given to the DNS proxy
-    std::uint64_t dns_replies = 0;     // DNS replies sent to VMs
-    std::uint64_t dns_upstream = 0;    // queries queued for upstream servers
-    std::uint64_t dns_answers = 0;     // upstream messages given to the proxy
-    std::uint64_t host_icmp = 0;       // other IPv4 to the host address given to the gateway responder
-    std::uint64_t routed_out = 0;      // packets NATed to the uplink
-    std::uint64_t uplink_in = 0;       // packets received from the uplink
-    std::uint64_t routed_in = 0;       // of which delivered to a VM
-    std::uint64_t hairpinned = 0;      // NAT hairpins delivered back inside
+    std::uint64_t frames_in = 0;         // frames the host vNIC port received from the switch
+    std::uint64_t frames_out = 0;        // frames the services sent into the switch
+    std::uint64_t arp = 0;               // ARP frames given to the gateway responder
+    std::uint64_t dhcp = 0;              // DHCP frames given to the DHCP server
+    std::uint64_t dns_queries = 0;       // UDP queries given to the DNS proxy
+    std::uint64_t dns_replies = 0;       // DNS replies sent to VMs
+    std::uint64_t dns_upstream = 0;      // queries queued for upstream servers
+    std::uint64_t dns_answers = 0;       // upstream messages given to the proxy
+    std::uint64_t host_icmp = 0;         // other IPv4 to the host address given to the gateway responder
+    std::uint64_t routed_out = 0;        // packets NATed to the uplink
+    std::uint64_t uplink_in = 0;         // packets received from the uplink
+    std::uint64_t routed_in = 0;         // of which delivered to a VM
+    std::uint64_t hairpinned = 0;        // NAT hairpins delivered back inside
     std::uint64_t names_registered = 0;  // <host>.<domain> names set in the DNS proxy
     std::uint64_t names_removed = 0;
     std::uint64_t names_rejected = 0;  // DHCP host names that are not DNS names
@@ -396,7 +404,7 @@ public:
     /// Frames a VM sends: switched, then what reached the host vNIC is served and the
     /// services' replies are switched.
     template <class R>
-        requires sw::frame_batch<R>
+    requires sw::frame_batch<R>
     void send(sw::port_index from, R&& frames) {
         sw_.send(from, std::forward<R>(frames));
         drain();
@@ -422,7 +430,7 @@ public:
     }
     /// A batch of them: the VMs get one batch.
     template <class R>
-        requires sw::frame_batch<R>
+    requires sw::frame_batch<R>
     void on_uplink(R&& packets) {
         const auto t = now();
         for (auto&& p : packets) from_uplink(bytes_view(p), t.steady, t.wall);
@@ -517,13 +525,13 @@ private:
     };
 
     default_switch(default_switch_config cfg, network net, Clock clock)
-        : cfg_(std::move(cfg)),
-          sw_(sw::switch_spec{cfg_.name, sw::switch_kind::default_switch, {}, false}, std::move(clock)),
-          net_(std::make_unique<network>(std::move(net))),
-          inbox_(std::make_unique<detail::service_inbox>(cfg_.service_queue)),
-          work_(std::make_unique<packet_queue>(cfg_.service_queue)),
-          tx_(std::numeric_limits<std::size_t>::max()),
-          uplink_(cfg_.uplink_queue) {
+            : cfg_(std::move(cfg)),
+              sw_(sw::switch_spec{cfg_.name, sw::switch_kind::default_switch, {}, false}, std::move(clock)),
+              net_(std::make_unique<network>(std::move(net))),
+              inbox_(std::make_unique<detail::service_inbox>(cfg_.service_queue)),
+              work_(std::make_unique<packet_queue>(cfg_.service_queue)),
+              tx_(std::numeric_limits<std::size_t>::max()),
+              uplink_(cfg_.uplink_queue) {
         cfg_.range = net_->range;
     }
 
@@ -642,8 +650,7 @@ private:
         const ipv4_address host = host_address();
         if (net_->range.contains(ip->src())) net_->gateway.neighbors().confirm(ip->src(), f.src(), t.steady);
         if (ip->dst() == host) {
-            if (ip->protocol() == wire::udp_view::ip_protocol && ip->is_fragment())
-                return drop(default_switch_drop::fragment);
+            if (ip->protocol() == wire::udp_view::ip_protocol && ip->is_fragment()) return drop(default_switch_drop::fragment);
             if (dport == wire::dns_port) return serve_dns(*ip, f.src(), t);
             if (ip->protocol() == wire::ip_protocol::icmp) {
                 ++counters_.host_icmp;
@@ -689,8 +696,7 @@ private:
 
     /// Sends what the DNS proxy emitted: replies to VMs as frames, queries upstream to the
     /// queue. `hint`: the querying VM's address and MAC, when known from its frame.
-    void dispatch_dns(dns_proxy::outbox box, const instant& t,
-                      std::optional<std::pair<ipv4_address, mac_address>> hint) {
+    void dispatch_dns(dns_proxy::outbox box, const instant& t, std::optional<std::pair<ipv4_address, mac_address>> hint) {
         for (const auto& o : box) {
             if (o.to == dns_peer::upstream) {
                 if (dns_n_ >= cfg_.dns_queue) {
@@ -722,8 +728,7 @@ private:
     /// The VM's MAC: the neighbor table, else a bound DHCP lease of the address.
     std::optional<mac_address> neighbor_mac(ipv4_address a, const instant& t) const {
         if (auto m = net_->gateway.neighbor(a, t.steady)) return m;
-        if (const auto* l = net_->dhcp.lease_at(a); l && l->state == dhcp_lease_state::bound && l->active(t.wall))
-            return l->mac;
+        if (const auto* l = net_->dhcp.lease_at(a); l && l->state == dhcp_lease_state::bound && l->active(t.wall)) return l->mac;
         return std::nullopt;
     }
 
@@ -734,8 +739,8 @@ private:
         store_be16(out, wire::ethernet_view::field::ethertype, wire::ethertype::ipv4);
     }
 
-    bool emit_udp(const mac_address& dst_mac, ipv4_address src, std::uint16_t sport, ipv4_address dst,
-                  std::uint16_t dport, bytes_view payload) {
+    bool emit_udp(const mac_address& dst_mac, ipv4_address src, std::uint16_t sport, ipv4_address dst, std::uint16_t dport,
+                  bytes_view payload) {
         constexpr std::size_t l2 = wire::ethernet_view::header_len;
         constexpr std::size_t l3 = l2 + wire::ipv4_view::header_len_min;
         constexpr std::size_t l4 = l3 + wire::udp_view::header_len;
@@ -872,7 +877,7 @@ private:
     std::unique_ptr<detail::service_inbox> inbox_;  // stable address: the host vNIC transport points at it
     std::unique_ptr<packet_queue> work_;            // the inbox being served
     sw::port_index service_port_ = 0;
-    packet_queue tx_;                                // frames the services send into the switch
+    packet_queue tx_;  // frames the services send into the switch
     packet_queue uplink_;
     std::vector<dns_outgoing> dns_out_;
     std::size_t dns_n_ = 0;
@@ -919,8 +924,7 @@ struct fmt::formatter<vnet::svc::default_switch<P, C>> {
         for (const auto& l : d.dhcp().leases().sorted())
             out = fmt::format_to(out, "\n  lease {} {} {} {}", l.address, l.mac, vnet::svc::to_string(l.state),
                                  l.host_name.empty() ? std::string_view("-") : std::string_view(l.host_name));
-        for (const auto& n : d.names())
-            out = fmt::format_to(out, "\n  name {}.{} -> {}", n.host, d.config().domain, n.address);
+        for (const auto& n : d.names()) out = fmt::format_to(out, "\n  name {}.{} -> {}", n.host, d.config().domain, n.address);
         for (const auto& e : d.gateway().neighbors().sorted()) out = fmt::format_to(out, "\n  neighbor {}", e);
         out = fmt::format_to(out, "\n  {}", d.nat());
         out = fmt::format_to(out, "\n  counters {}", d.counters());

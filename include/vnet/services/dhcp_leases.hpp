@@ -57,14 +57,15 @@ using dhcp_time = std::chrono::system_clock::time_point;
 enum class dhcp_lease_state : std::uint8_t { offered, bound, released, conflict };
 
 inline constexpr enum_name<dhcp_lease_state> dhcp_lease_state_names[] = {
-    {dhcp_lease_state::offered, "offered"}, {dhcp_lease_state::bound, "bound"},
-    {dhcp_lease_state::released, "released"}, {dhcp_lease_state::conflict, "conflict"},
+    {dhcp_lease_state::offered, "offered"},
+    {dhcp_lease_state::bound, "bound"},
+    {dhcp_lease_state::released, "released"},
+    {dhcp_lease_state::conflict, "conflict"},
 };
 constexpr std::span<const enum_name<dhcp_lease_state>> enum_names(dhcp_lease_state) noexcept { return dhcp_lease_state_names; }
 
 constexpr std::optional<dhcp_lease_state> dhcp_lease_state_from(std::string_view s) noexcept {
-    for (auto st : {dhcp_lease_state::offered, dhcp_lease_state::bound, dhcp_lease_state::released,
-                    dhcp_lease_state::conflict})
+    for (auto st : {dhcp_lease_state::offered, dhcp_lease_state::bound, dhcp_lease_state::released, dhcp_lease_state::conflict})
         if (to_string(st) == s) return st;
     return std::nullopt;
 }
@@ -73,7 +74,7 @@ struct dhcp_lease {
     ipv4_address address{};
     mac_address mac{};  // the client (conflict: the client that declined it)
     dhcp_lease_state state = dhcp_lease_state::offered;
-    dhcp_time expires{};  // offered / bound: end of the offer hold / lease; conflict: end of the hold
+    dhcp_time expires{};    // offered / bound: end of the offer hold / lease; conflict: end of the hold
     std::string host_name;  // the client's option 12 or the reservation's name
 
     /// Offered or bound and not yet expired: the address is taken by `mac`.
@@ -135,8 +136,7 @@ public:
         auto it = by_addr_.find(key);
         if (it != by_addr_.end()) {
             const dhcp_lease& old = it->second;
-            if (old.state != dhcp_lease_state::conflict &&
-                (old.mac != l.mac || l.state == dhcp_lease_state::conflict)) {
+            if (old.state != dhcp_lease_state::conflict && (old.mac != l.mac || l.state == dhcp_lease_state::conflict)) {
                 auto om = by_mac_.find(old.mac.to_u64());
                 if (om != by_mac_.end() && om->second == key) by_mac_.erase(om);
             }
@@ -214,8 +214,7 @@ public:
         std::string out = fmt::format("{} {}\n# address mac state expires host_name\n", file_magic, file_version);
         for (const auto& l : sorted()) {
             const auto secs = std::chrono::duration_cast<std::chrono::seconds>(l.expires.time_since_epoch()).count();
-            out += fmt::format("lease {} {} {} {} {}\n", l.address, l.mac, to_string(l.state), secs,
-                               escape(l.host_name));
+            out += fmt::format("lease {} {} {} {} {}\n", l.address, l.mac, to_string(l.state), secs, escape(l.host_name));
         }
         return out;
     }
@@ -289,10 +288,8 @@ private:
         std::string out;
         for (char ch : s) {
             const auto c = static_cast<unsigned char>(ch);
-            if (c < 0x21 || c > 0x7e || c == '%' || (s.size() == 1 && c == '-'))
-                out += fmt::format("%{:02X}", c);
-            else
-                out += ch;
+            if (c < 0x21 || c > 0x7e || c == '%' || (s.size() == 1 && c == '-')) out += fmt::format("%{:02X}", c);
+            else out += ch;
         }
         return out;
     }
@@ -321,8 +318,7 @@ private:
     /// Seconds since the epoch that dhcp_time can hold (system_clock counts nanoseconds
     /// in libstdc++: up to the year 2262).
     static std::optional<std::int64_t> parse_seconds(std::string_view s) {
-        constexpr std::int64_t max =
-            std::chrono::duration_cast<std::chrono::seconds>(dhcp_time::duration::max()).count();
+        constexpr std::int64_t max = std::chrono::duration_cast<std::chrono::seconds>(dhcp_time::duration::max()).count();
         if (s.empty() || s.size() > 12) return std::nullopt;
         std::int64_t v = 0;
         for (char c : s) {
@@ -359,13 +355,11 @@ struct fmt::formatter<vnet::svc::dhcp_lease_table> {
     template <class Ctx>
     auto format(const vnet::svc::dhcp_lease_table& t, Ctx& ctx) const {
         if (t.empty()) return fmt::format_to(ctx.out(), "no leases");
-        auto out = fmt::format_to(ctx.out(), "{:<15} {:<17} {:<8} {:>12} {}", "address", "mac", "state", "expires",
-                                  "host");
+        auto out = fmt::format_to(ctx.out(), "{:<15} {:<17} {:<8} {:>12} {}", "address", "mac", "state", "expires", "host");
         for (const auto& l : t.sorted()) {
             const auto secs = std::chrono::duration_cast<std::chrono::seconds>(l.expires.time_since_epoch()).count();
-            out = fmt::format_to(out, "\n{:<15} {:<17} {:<8} {:>12} {}", fmt::format("{}", l.address),
-                                 fmt::format("{}", l.mac), vnet::svc::to_string(l.state), secs,
-                                 l.host_name.empty() ? "-" : l.host_name);
+            out = fmt::format_to(out, "\n{:<15} {:<17} {:<8} {:>12} {}", fmt::format("{}", l.address), fmt::format("{}", l.mac),
+                                 vnet::svc::to_string(l.state), secs, l.host_name.empty() ? "-" : l.host_name);
         }
         return out;
     }

@@ -98,21 +98,21 @@ struct dhcp_reservation {
 };
 
 struct dhcp_server_config {
-    ipv4_prefix subnet{};           // the served network: option 1 (mask) and 28 (broadcast)
-    ipv4_address server_address{};  // option 54 and the source of every reply; inside subnet
-    mac_address server_mac{};       // the source of reply frames
-    ipv4_address range_first{}, range_last{};  // the dynamic pool, inside subnet
-    std::vector<ipv4_address> routers;         // option 3
-    std::vector<ipv4_address> dns_servers;     // option 6
-    std::string domain_name;                   // option 15
-    std::vector<std::string> domain_search;    // option 119
+    ipv4_prefix subnet{};                              // the served network: option 1 (mask) and 28 (broadcast)
+    ipv4_address server_address{};                     // option 54 and the source of every reply; inside subnet
+    mac_address server_mac{};                          // the source of reply frames
+    ipv4_address range_first{}, range_last{};          // the dynamic pool, inside subnet
+    std::vector<ipv4_address> routers;                 // option 3
+    std::vector<ipv4_address> dns_servers;             // option 6
+    std::string domain_name;                           // option 15
+    std::vector<std::string> domain_search;            // option 119
     std::optional<std::uint16_t> interface_mtu;        // option 26
     std::vector<wire::classless_route> static_routes;  // option 121 (sent when not empty)
     std::chrono::seconds lease_time{86400};            // option 51
     std::chrono::seconds min_lease_time{60};           // floor for a client's lease time request
     std::chrono::seconds offer_hold{60};               // an offered address stays reserved this long
     std::chrono::seconds conflict_hold{3600};          // a declined address is not offered this long
-    bool authoritative = false;  // answer INIT-REBOOT / REBINDING of clients without a record
+    bool authoritative = false;                        // answer INIT-REBOOT / REBINDING of clients without a record
     std::vector<dhcp_reservation> reservations;
     dhcp_mac_filter mac_filter = dhcp_mac_filter::off;
     std::vector<mac_address> mac_filter_list;
@@ -121,36 +121,45 @@ struct dhcp_server_config {
 /// Why a message got no reply (RELEASE and DECLINE are answered by nobody: they are
 /// "absorbed", not dropped, when the server acted on them).
 enum class dhcp_drop : std::uint8_t {
-    malformed,          // not a DHCP message, or a malformed option the server needs
-    not_request,        // op is BOOTREPLY (a server's message)
-    not_dhcp,           // no option 53: plain BOOTP, which this server does not answer
-    bad_hardware,       // htype / hlen are not Ethernet / 6
-    bad_message_type,   // OFFER, ACK, NAK or an unknown type sent to the server
-    mac_filtered,       // the MAC filter refused the client
-    pool_exhausted,     // DISCOVER with no free address
-    not_our_server,     // DECLINE / RELEASE naming another server's identifier
-    bad_request,        // REQUEST with neither option 50 nor ciaddr, DECLINE without option 50
-    no_binding,         // INIT-REBOOT / RENEWING / REBINDING of an unknown client (non-authoritative)
-    unknown_lease,      // RELEASE / DECLINE of an address the client does not hold
-    foreign_relay,      // relayed from a giaddr outside the served subnet
-    not_server_frame,   // frame layer: not IPv4 / UDP to port 67 for this server
-    bad_frame,          // frame layer: truncated or malformed Ethernet / IPv4 / UDP
-    bad_checksum,       // frame layer: IPv4 header or UDP checksum does not verify
-    fragment,           // frame layer: an IPv4 fragment
-    buffer_too_small,   // frame layer: the caller's buffer cannot hold the reply frame
+    malformed,         // not a DHCP message, or a malformed option the server needs
+    not_request,       // op is BOOTREPLY (a server's message)
+    not_dhcp,          // no option 53: plain BOOTP, which this server does not answer
+    bad_hardware,      // htype / hlen are not Ethernet / 6
+    bad_message_type,  // OFFER, ACK, NAK or an unknown type sent to the server
+    mac_filtered,      // the MAC filter refused the client
+    pool_exhausted,    // DISCOVER with no free address
+    not_our_server,    // DECLINE / RELEASE naming another server's identifier
+    bad_request,       // REQUEST with neither option 50 nor ciaddr, DECLINE without option 50
+    no_binding,        // INIT-REBOOT / RENEWING / REBINDING of an unknown client (non-authoritative)
+    unknown_lease,     // RELEASE / DECLINE of an address the client does not hold
+    foreign_relay,     // relayed from a giaddr outside the served subnet
+    not_server_frame,  // frame layer: not IPv4 / UDP to port 67 for this server
+    bad_frame,         // frame layer: truncated or malformed Ethernet / IPv4 / UDP
+    bad_checksum,      // frame layer: IPv4 header or UDP checksum does not verify
+    fragment,          // frame layer: an IPv4 fragment
+    buffer_too_small,  // frame layer: the caller's buffer cannot hold the reply frame
     count_
 };
 
 inline constexpr std::size_t dhcp_drop_count = static_cast<std::size_t>(dhcp_drop::count_);
 
 inline constexpr enum_name<dhcp_drop> dhcp_drop_names[] = {
-    {dhcp_drop::malformed, "malformed"}, {dhcp_drop::not_request, "not_request"}, {dhcp_drop::not_dhcp, "not_dhcp"},
-    {dhcp_drop::bad_hardware, "bad_hardware"}, {dhcp_drop::bad_message_type, "bad_message_type"},
-    {dhcp_drop::mac_filtered, "mac_filtered"}, {dhcp_drop::pool_exhausted, "pool_exhausted"},
-    {dhcp_drop::not_our_server, "not_our_server"}, {dhcp_drop::bad_request, "bad_request"},
-    {dhcp_drop::no_binding, "no_binding"}, {dhcp_drop::unknown_lease, "unknown_lease"},
-    {dhcp_drop::foreign_relay, "foreign_relay"}, {dhcp_drop::not_server_frame, "not_server_frame"},
-    {dhcp_drop::bad_frame, "bad_frame"}, {dhcp_drop::bad_checksum, "bad_checksum"}, {dhcp_drop::fragment, "fragment"},
+    {dhcp_drop::malformed, "malformed"},
+    {dhcp_drop::not_request, "not_request"},
+    {dhcp_drop::not_dhcp, "not_dhcp"},
+    {dhcp_drop::bad_hardware, "bad_hardware"},
+    {dhcp_drop::bad_message_type, "bad_message_type"},
+    {dhcp_drop::mac_filtered, "mac_filtered"},
+    {dhcp_drop::pool_exhausted, "pool_exhausted"},
+    {dhcp_drop::not_our_server, "not_our_server"},
+    {dhcp_drop::bad_request, "bad_request"},
+    {dhcp_drop::no_binding, "no_binding"},
+    {dhcp_drop::unknown_lease, "unknown_lease"},
+    {dhcp_drop::foreign_relay, "foreign_relay"},
+    {dhcp_drop::not_server_frame, "not_server_frame"},
+    {dhcp_drop::bad_frame, "bad_frame"},
+    {dhcp_drop::bad_checksum, "bad_checksum"},
+    {dhcp_drop::fragment, "fragment"},
     {dhcp_drop::buffer_too_small, "buffer_too_small"},
 };
 constexpr std::span<const enum_name<dhcp_drop>> enum_names(dhcp_drop) noexcept { return dhcp_drop_names; }
@@ -175,14 +184,16 @@ enum class dhcp_delivery : std::uint8_t {
 };
 
 inline constexpr enum_name<dhcp_delivery> dhcp_delivery_names[] = {
-    {dhcp_delivery::broadcast, "broadcast"}, {dhcp_delivery::unicast, "unicast"}, {dhcp_delivery::relay, "relay"},
+    {dhcp_delivery::broadcast, "broadcast"},
+    {dhcp_delivery::unicast, "unicast"},
+    {dhcp_delivery::relay, "relay"},
 };
 constexpr std::span<const enum_name<dhcp_delivery>> enum_names(dhcp_delivery) noexcept { return dhcp_delivery_names; }
 
 /// What the server needs to know about the frame a message came in.
 struct dhcp_ingress {
-    mac_address src_mac{};   // Ethernet source (the client, or the relay)
-    ipv4_address src_ip{};   // 0.0.0.0 from a client without an address
+    mac_address src_mac{};                            // Ethernet source (the client, or the relay)
+    ipv4_address src_ip{};                            // 0.0.0.0 from a client without an address
     ipv4_address dst_ip = ipv4_address::broadcast();  // the server's address: a unicast RENEWING request
 };
 
@@ -203,8 +214,8 @@ struct dhcp_frame_result {
 };
 
 struct dhcp_counters {
-    std::array<std::uint64_t, 9> received{};  // by message type 1-8 (index 0 unused)
-    std::array<std::uint64_t, 9> sent{};      // OFFER, ACK, NAK by message type
+    std::array<std::uint64_t, 9> received{};                                    // by message type 1-8 (index 0 unused)
+    std::array<std::uint64_t, 9> sent{};                                        // OFFER, ACK, NAK by message type
     std::uint64_t selecting = 0, init_reboot = 0, renewing = 0, rebinding = 0;  // REQUEST states
     std::uint64_t offers_withdrawn = 0;  // SELECTING REQUEST naming another server: our offer ended
     std::uint64_t conflicts = 0;         // addresses declined (put on hold)
@@ -216,9 +227,7 @@ struct dhcp_counters {
     constexpr std::uint64_t received_of(wire::dhcp_message_type t) const noexcept {
         return received[static_cast<std::size_t>(t)];
     }
-    constexpr std::uint64_t sent_of(wire::dhcp_message_type t) const noexcept {
-        return sent[static_cast<std::size_t>(t)];
-    }
+    constexpr std::uint64_t sent_of(wire::dhcp_message_type t) const noexcept { return sent[static_cast<std::size_t>(t)]; }
     constexpr std::uint64_t drop(dhcp_drop d) const noexcept { return drops[static_cast<std::size_t>(d)]; }
     constexpr void count_drop(dhcp_drop d) noexcept { ++drops[static_cast<std::size_t>(d)]; }
     constexpr std::uint64_t total_drops() const noexcept {
@@ -243,8 +252,7 @@ public:
         auto bad = [](std::string_view field) { return fail(layer::service, errc::bad_value, field); };
         if (s.length() == 0 || s.length() > 30) return bad("dhcp.subnet");
         c.subnet = s.canonical();
-        if (!s.contains(c.server_address) || s.is_network_or_broadcast(c.server_address))
-            return bad("dhcp.server_address");
+        if (!s.contains(c.server_address) || s.is_network_or_broadcast(c.server_address)) return bad("dhcp.server_address");
         if (!s.contains(c.range_first) || !s.contains(c.range_last) || c.range_last < c.range_first ||
             s.is_network_or_broadcast(c.range_first) || s.is_network_or_broadcast(c.range_last))
             return bad("dhcp.range");
@@ -256,8 +264,7 @@ public:
         if (c.offer_hold < std::chrono::seconds(1) || c.offer_hold > longest) return bad("dhcp.offer_hold");
         if (c.conflict_hold < std::chrono::seconds(0) || c.conflict_hold > longest) return bad("dhcp.conflict_hold");
         if (c.interface_mtu && *c.interface_mtu < 68) return bad("dhcp.interface_mtu");
-        if (!c.domain_search.empty() && !wire::dhcp_repr::encode_domain_search(c.domain_search))
-            return bad("dhcp.domain_search");
+        if (!c.domain_search.empty() && !wire::dhcp_repr::encode_domain_search(c.domain_search)) return bad("dhcp.domain_search");
         for (const auto& r : c.static_routes)
             if (r.destination.length() > 32) return bad("dhcp.static_routes");
         for (std::size_t i = 0; i < c.reservations.size(); ++i) {
@@ -510,8 +517,7 @@ private:
     }
     /// Addresses never handed out dynamically: network, broadcast, the server, routers, DNS servers.
     bool excluded(ipv4_address a) const noexcept {
-        if (!cfg_.subnet.contains(a) || cfg_.subnet.is_network_or_broadcast(a) || a == cfg_.server_address)
-            return true;
+        if (!cfg_.subnet.contains(a) || cfg_.subnet.is_network_or_broadcast(a) || a == cfg_.server_address) return true;
         return std::find(cfg_.routers.begin(), cfg_.routers.end(), a) != cfg_.routers.end() ||
                std::find(cfg_.dns_servers.begin(), cfg_.dns_servers.end(), a) != cfg_.dns_servers.end();
     }
@@ -577,8 +583,7 @@ private:
                                    [&](const auto& r) { return r.mac == c.mac; });
             it != cfg_.reservations.end() && !it->host_name.empty())
             l.host_name = it->host_name;
-        else if (c.host_len != 0)
-            l.host_name.assign(c.host_name());
+        else if (c.host_len != 0) l.host_name.assign(c.host_name());
     }
 
     // ---- messages ----
@@ -640,8 +645,7 @@ private:
         if (reserved) {
             if (a != *reserved || !available_for(c.mac, a, now)) return nak(msg, in, c, "requested address not available", out);
         } else if (l) {
-            if (l->address != a || !available_for(c.mac, a, now))
-                return nak(msg, in, c, "requested address not available", out);
+            if (l->address != a || !available_for(c.mac, a, now)) return nak(msg, in, c, "requested address not available", out);
         } else if (!cfg_.authoritative) {
             return dropped(dhcp_drop::no_binding);
         } else if (!available_for(c.mac, a, now)) {
@@ -650,8 +654,8 @@ private:
         return ack(msg, in, c, a, now, out);
     }
 
-    dhcp_result ack(const wire::dhcp_view& msg, const dhcp_ingress& in, const client_message& c, ipv4_address a,
-                    dhcp_time now, dhcp_reply& out) {
+    dhcp_result ack(const wire::dhcp_view& msg, const dhcp_ingress& in, const client_message& c, ipv4_address a, dhcp_time now,
+                    dhcp_reply& out) {
         const std::uint32_t secs = lease_seconds(c);
         dhcp_lease bound;
         bound.address = a;
@@ -693,8 +697,7 @@ private:
     dhcp_result release(const wire::dhcp_view& msg, const client_message& c, dhcp_time now) {
         if (c.server_id && *c.server_id != cfg_.server_address) return dropped(dhcp_drop::not_our_server);
         dhcp_lease* l = leases_.find(msg.ciaddr());
-        if (!l || l->mac != c.mac ||
-            (l->state != dhcp_lease_state::bound && l->state != dhcp_lease_state::offered))
+        if (!l || l->mac != c.mac || (l->state != dhcp_lease_state::bound && l->state != dhcp_lease_state::offered))
             return dropped(dhcp_drop::unknown_lease);
         l->state = dhcp_lease_state::released;
         l->expires = now;
@@ -710,8 +713,7 @@ private:
                                    [&](const auto& r) { return r.mac == c.mac; });
             it != cfg_.reservations.end() && !it->host_name.empty())
             host = it->host_name;
-        else
-            host = c.host_name();
+        else host = c.host_name();
         add_configuration(out.message, host, std::nullopt);
         finish_reply(c, out.message);
         deliver(msg, in, false, out);
@@ -726,8 +728,7 @@ private:
     // ---- reply building (RFC 2131 section 4.3.1, table 3) ----
 
     /// Resets r (keeping its storage) to a reply header for msg.
-    static void begin_reply(const wire::dhcp_view& msg, const client_message& c, wire::dhcp_message_type t,
-                            wire::dhcp_repr& r) {
+    static void begin_reply(const wire::dhcp_view& msg, const client_message& c, wire::dhcp_message_type t, wire::dhcp_repr& r) {
         r.op = wire::bootp_op::reply;
         r.htype = msg.htype();
         r.hlen = msg.hlen();
@@ -737,8 +738,7 @@ private:
         r.broadcast = msg.broadcast();
         r.ciaddr = r.yiaddr = r.siaddr = ipv4_address{};
         r.giaddr = msg.giaddr();
-        for (std::size_t i = 0; i < r.chaddr.size(); ++i)
-            r.chaddr[i] = load_u8(msg.bytes(), wire::dhcp_view::field::chaddr + i);
+        for (std::size_t i = 0; i < r.chaddr.size(); ++i) r.chaddr[i] = load_u8(msg.bytes(), wire::dhcp_view::field::chaddr + i);
         r.sname.clear();
         r.file.clear();
         r.magic_cookie = true;
@@ -768,12 +768,11 @@ private:
     }
 
     /// The configured options; lease times when lease_secs is set (not for INFORM).
-    void add_configuration(wire::dhcp_repr& r, std::string_view host_name,
-                           std::optional<std::uint32_t> lease_secs) const {
+    void add_configuration(wire::dhcp_repr& r, std::string_view host_name, std::optional<std::uint32_t> lease_secs) const {
         r.server_identifier = cfg_.server_address;
         if (lease_secs) {
             r.lease_time = *lease_secs;
-            r.renewal_time = *lease_secs / 2;                                          // T1 = 0.5 (section 4.4.5)
+            r.renewal_time = *lease_secs / 2;                                                   // T1 = 0.5 (section 4.4.5)
             r.rebinding_time = static_cast<std::uint32_t>(std::uint64_t{*lease_secs} * 7 / 8);  // T2 = 0.875
         }
         r.subnet_mask = cfg_.subnet.netmask();
@@ -831,7 +830,7 @@ private:
     std::vector<wire::classless_route> routes_;  // option 121 as sent (default route added)
     std::uint32_t cursor_ = 0;                   // next range offset to try for a new address
     std::uint16_t ip_id_ = 0;
-    dhcp_reply scratch_{};                       // handle_frame's reply storage
+    dhcp_reply scratch_{};  // handle_frame's reply storage
 };
 
 }  // namespace vnet::svc
@@ -850,8 +849,8 @@ struct fmt::formatter<vnet::svc::dhcp_counters> {
         out = fmt::format_to(out,
                              ", requests selecting {} init_reboot {} renewing {} rebinding {}, withdrawn {}, "
                              "conflicts {}, released {}, expired {}, trimmed {}, drops:",
-                             c.selecting, c.init_reboot, c.renewing, c.rebinding, c.offers_withdrawn, c.conflicts,
-                             c.released, c.expired, c.trimmed_replies);
+                             c.selecting, c.init_reboot, c.renewing, c.rebinding, c.offers_withdrawn, c.conflicts, c.released,
+                             c.expired, c.trimmed_replies);
         return vnet::format_counters<vnet::svc::dhcp_drop>(out, c.drops);
     }
 };

@@ -92,7 +92,8 @@ struct dns_endpoint {
 enum class dns_transport : std::uint8_t { udp, tcp };
 
 inline constexpr enum_name<dns_transport> dns_transport_names[] = {
-    {dns_transport::udp, "udp"}, {dns_transport::tcp, "tcp"},
+    {dns_transport::udp, "udp"},
+    {dns_transport::tcp, "tcp"},
 };
 constexpr std::span<const enum_name<dns_transport>> enum_names(dns_transport) noexcept { return dns_transport_names; }
 
@@ -100,7 +101,8 @@ constexpr std::span<const enum_name<dns_transport>> enum_names(dns_transport) no
 enum class dns_peer : std::uint8_t { client, upstream };
 
 inline constexpr enum_name<dns_peer> dns_peer_names[] = {
-    {dns_peer::client, "client"}, {dns_peer::upstream, "upstream"},
+    {dns_peer::client, "client"},
+    {dns_peer::upstream, "upstream"},
 };
 constexpr std::span<const enum_name<dns_peer>> enum_names(dns_peer) noexcept { return dns_peer_names; }
 
@@ -115,65 +117,65 @@ struct dns_outgoing {
     /// The DNS message itself (without the TCP length prefix).
     bytes_view message() const noexcept {
         bytes_view b(payload);
-        return transport == dns_transport::tcp && b.size() >= wire::dns_tcp_length_len
-                   ? b.subspan(wire::dns_tcp_length_len)
-                   : b;
+        return transport == dns_transport::tcp && b.size() >= wire::dns_tcp_length_len ? b.subspan(wire::dns_tcp_length_len) : b;
     }
 };
 
 /// The proxy's settings. Times are whole milliseconds; TTLs seconds.
 struct dns_proxy_config {
-    std::string local_domain = "mshome.net";           // the ICS domain of Default Switch VMs
-    std::vector<dns_endpoint> upstreams;               // tried in this order (at most 16)
-    std::chrono::milliseconds server_timeout{2000};    // wait per server before the next
-    std::chrono::milliseconds query_timeout{10000};    // then SERVFAIL to the client
-    std::uint32_t local_ttl = 60;                      // TTL of local and static answers
-    std::size_t cache_capacity = 1024;                 // entries; 0 disables the cache
-    std::uint32_t max_cache_ttl = 86400;               // cap of positive TTLs
-    std::uint32_t max_negative_ttl = 10800;            // cap of negative TTLs (RFC 2308 5: 1-3 h)
-    std::uint32_t negative_ttl_without_soa = 0;        // NXDOMAIN/NODATA without SOA; 0: not cached
-    std::uint16_t edns_udp_size = 1232;                // the proxy's EDNS UDP payload size (>= 512)
-    std::size_t max_outstanding = 1024;                // forwarded queries waiting for an answer
-    std::uint64_t id_seed = 0x646e735f70726f78ULL;     // set a secret value: IDs must be unguessable
+    std::string local_domain = "mshome.net";         // the ICS domain of Default Switch VMs
+    std::vector<dns_endpoint> upstreams;             // tried in this order (at most 16)
+    std::chrono::milliseconds server_timeout{2000};  // wait per server before the next
+    std::chrono::milliseconds query_timeout{10000};  // then SERVFAIL to the client
+    std::uint32_t local_ttl = 60;                    // TTL of local and static answers
+    std::size_t cache_capacity = 1024;               // entries; 0 disables the cache
+    std::uint32_t max_cache_ttl = 86400;             // cap of positive TTLs
+    std::uint32_t max_negative_ttl = 10800;          // cap of negative TTLs (RFC 2308 5: 1-3 h)
+    std::uint32_t negative_ttl_without_soa = 0;      // NXDOMAIN/NODATA without SOA; 0: not cached
+    std::uint16_t edns_udp_size = 1232;              // the proxy's EDNS UDP payload size (>= 512)
+    std::size_t max_outstanding = 1024;              // forwarded queries waiting for an answer
+    std::uint64_t id_seed = 0x646e735f70726f78ULL;   // set a secret value: IDs must be unguessable
 };
 
 enum class dns_proxy_drop : std::uint8_t {
-    client_short,         // under 12 bytes (or an incomplete TCP frame): no header to answer
-    client_response,      // a response (QR set) arrived from a client
-    upstream_malformed,   // an upstream message that does not parse (or is not a response)
-    upstream_unmatched,   // no outstanding query with that server, transport, ID and question
-    outstanding_full,     // max_outstanding queries are waiting: the client got SERVFAIL
-    encode_failed,        // a reply could not be encoded (never expected; counted, not sent)
+    client_short,        // under 12 bytes (or an incomplete TCP frame): no header to answer
+    client_response,     // a response (QR set) arrived from a client
+    upstream_malformed,  // an upstream message that does not parse (or is not a response)
+    upstream_unmatched,  // no outstanding query with that server, transport, ID and question
+    outstanding_full,    // max_outstanding queries are waiting: the client got SERVFAIL
+    encode_failed,       // a reply could not be encoded (never expected; counted, not sent)
     count_
 };
 
 inline constexpr std::size_t dns_proxy_drop_count = static_cast<std::size_t>(dns_proxy_drop::count_);
 
 inline constexpr enum_name<dns_proxy_drop> dns_proxy_drop_names[] = {
-    {dns_proxy_drop::client_short, "client_short"}, {dns_proxy_drop::client_response, "client_response"},
+    {dns_proxy_drop::client_short, "client_short"},
+    {dns_proxy_drop::client_response, "client_response"},
     {dns_proxy_drop::upstream_malformed, "upstream_malformed"},
-    {dns_proxy_drop::upstream_unmatched, "upstream_unmatched"}, {dns_proxy_drop::outstanding_full, "outstanding_full"},
+    {dns_proxy_drop::upstream_unmatched, "upstream_unmatched"},
+    {dns_proxy_drop::outstanding_full, "outstanding_full"},
     {dns_proxy_drop::encode_failed, "encode_failed"},
 };
 constexpr std::span<const enum_name<dns_proxy_drop>> enum_names(dns_proxy_drop) noexcept { return dns_proxy_drop_names; }
 
 struct dns_proxy_counters {
     // client side
-    std::uint64_t queries = 0;           // client messages with a readable header
-    std::uint64_t local_answers = 0;     // <vm>.<local domain> A answered from the host table
-    std::uint64_t local_nxdomain = 0;    // under the local domain, no such host
-    std::uint64_t local_nodata = 0;      // a local or static name, no record of that type
-    std::uint64_t ptr_answers = 0;       // in-addr.arpa PTR for a local or static address
-    std::uint64_t static_answers = 0;    // a configured static name
-    std::uint64_t cache_answers = 0;     // answered from the cache
-    std::uint64_t forwarded = 0;         // client queries sent upstream
-    std::uint64_t formerr = 0;           // FORMERR sent (malformed query)
-    std::uint64_t notimp = 0;            // NOTIMP sent (opcode not QUERY)
-    std::uint64_t badvers = 0;           // BADVERS sent (EDNS version not 0)
-    std::uint64_t servfail_timeout = 0;  // SERVFAIL sent: no server answered before query_timeout
-    std::uint64_t servfail_busy = 0;     // SERVFAIL sent: max_outstanding reached
+    std::uint64_t queries = 0;               // client messages with a readable header
+    std::uint64_t local_answers = 0;         // <vm>.<local domain> A answered from the host table
+    std::uint64_t local_nxdomain = 0;        // under the local domain, no such host
+    std::uint64_t local_nodata = 0;          // a local or static name, no record of that type
+    std::uint64_t ptr_answers = 0;           // in-addr.arpa PTR for a local or static address
+    std::uint64_t static_answers = 0;        // a configured static name
+    std::uint64_t cache_answers = 0;         // answered from the cache
+    std::uint64_t forwarded = 0;             // client queries sent upstream
+    std::uint64_t formerr = 0;               // FORMERR sent (malformed query)
+    std::uint64_t notimp = 0;                // NOTIMP sent (opcode not QUERY)
+    std::uint64_t badvers = 0;               // BADVERS sent (EDNS version not 0)
+    std::uint64_t servfail_timeout = 0;      // SERVFAIL sent: no server answered before query_timeout
+    std::uint64_t servfail_busy = 0;         // SERVFAIL sent: max_outstanding reached
     std::uint64_t servfail_no_upstream = 0;  // SERVFAIL sent: no upstream server configured
-    std::uint64_t truncated_replies = 0; // replies the proxy cut to the client's size (TC set)
+    std::uint64_t truncated_replies = 0;     // replies the proxy cut to the client's size (TC set)
     // upstream side
     std::uint64_t upstream_queries = 0;  // messages sent upstream (first tries, failovers, TCP)
     std::uint64_t failovers = 0;         // moves to a server not asked yet (timeout or error answer)
@@ -230,7 +232,9 @@ class dns_cache {
 public:
     using time_point = dns_cache_entry::time_point;
 
-    explicit dns_cache(std::size_t capacity = 1024) : capacity_(capacity) { index_.reserve(std::min<std::size_t>(capacity, 4096)); }
+    explicit dns_cache(std::size_t capacity = 1024) : capacity_(capacity) {
+        index_.reserve(std::min<std::size_t>(capacity, 4096));
+    }
 
     std::size_t size() const noexcept { return index_.size(); }
     std::size_t capacity() const noexcept { return capacity_; }
@@ -259,8 +263,7 @@ public:
 
     /// Stores answer for q for ttl seconds from now (replacing an entry for q). Nothing is
     /// stored when ttl is 0 or the capacity is 0.
-    void insert(const wire::dns_question& q, wire::dns_message_repr answer, std::uint32_t ttl, bool negative,
-                time_point now) {
+    void insert(const wire::dns_question& q, wire::dns_message_repr answer, std::uint32_t ttl, bool negative, time_point now) {
         if (ttl == 0 || capacity_ == 0) return;
         make_key(q);
         dns_cache_entry e{q, std::move(answer), ttl, negative, now};
@@ -573,7 +576,10 @@ public:
     void for_each_pending(F&& f) const {
         for (const auto& [id, slot] : by_id_) {
             const pending& p = slots_[slot];
-            dns_pending_info i{p.upstream_id, p.client_id, p.client, p.question,
+            dns_pending_info i{p.upstream_id,
+                               p.client_id,
+                               p.client,
+                               p.question,
                                p.server < cfg_.upstreams.size() ? cfg_.upstreams[p.server] : dns_endpoint{},
                                p.over_tcp ? dns_transport::tcp : dns_transport::udp};
             f(i);
@@ -614,7 +620,7 @@ private:
     using id_map = std::unordered_map<std::uint16_t, std::uint32_t>;
 
     dns_proxy(dns_proxy_config cfg, wire::dns_name domain)
-        : cfg_(std::move(cfg)), domain_(domain), cache_(cfg_.cache_capacity), rng_(cfg_.id_seed) {
+            : cfg_(std::move(cfg)), domain_(domain), cache_(cfg_.cache_capacity), rng_(cfg_.id_seed) {
         slots_.resize(cfg_.max_outstanding);
         free_.reserve(cfg_.max_outstanding);
         for (std::size_t i = cfg_.max_outstanding; i > 0; --i) free_.push_back(static_cast<std::uint32_t>(i - 1));
@@ -697,8 +703,8 @@ private:
     // ---- local answers ----
 
     wire::dns_record_repr local_soa() const {
-        return wire::dns_record_repr::make(
-            domain_, cfg_.local_ttl, wire::dns_soa{domain_, hostmaster_, 1, 900, 900, 86400, cfg_.local_ttl});
+        return wire::dns_record_repr::make(domain_, cfg_.local_ttl,
+                                           wire::dns_soa{domain_, hostmaster_, 1, 900, 900, 86400, cfg_.local_ttl});
     }
 
     /// "d.c.b.a.in-addr.arpa" -> a.b.c.d (RFC 1035 3.5).
@@ -744,8 +750,7 @@ private:
             for (const auto& h : hosts_) {
                 if (!(h.name == q.name)) continue;
                 exists = true;
-                if (want_a)
-                    r.answers.push_back(wire::dns_record_repr::make(q.name, cfg_.local_ttl, wire::dns_a{h.address}));
+                if (want_a) r.answers.push_back(wire::dns_record_repr::make(q.name, cfg_.local_ttl, wire::dns_a{h.address}));
             }
             if (q.name == domain_ && q.type == wire::dns_type::soa) r.answers.push_back(local_soa());
             if (!exists) {
@@ -990,9 +995,9 @@ struct fmt::formatter<vnet::svc::dns_proxy_counters> {
             "queries {}, local {} (nxdomain {}, nodata {}, ptr {}, static {}), cache {}, forwarded {}, formerr {}, "
             "notimp {}, badvers {}, servfail timeout {} busy {} no upstream {}, truncated {}; upstream queries {}, "
             "failovers {}, retransmits {}, tcp fallbacks {}, answers {}, cached {} (negative {}); drops:",
-            c.queries, c.local_answers, c.local_nxdomain, c.local_nodata, c.ptr_answers, c.static_answers,
-            c.cache_answers, c.forwarded, c.formerr, c.notimp, c.badvers, c.servfail_timeout, c.servfail_busy,
-            c.servfail_no_upstream, c.truncated_replies, c.upstream_queries, c.failovers, c.retransmits, c.tcp_fallbacks, c.upstream_answers, c.cached,
+            c.queries, c.local_answers, c.local_nxdomain, c.local_nodata, c.ptr_answers, c.static_answers, c.cache_answers,
+            c.forwarded, c.formerr, c.notimp, c.badvers, c.servfail_timeout, c.servfail_busy, c.servfail_no_upstream,
+            c.truncated_replies, c.upstream_queries, c.failovers, c.retransmits, c.tcp_fallbacks, c.upstream_answers, c.cached,
             c.negative_cached);
         return vnet::format_counters<vnet::svc::dns_proxy_drop>(out, c.drops);
     }
@@ -1020,8 +1025,8 @@ struct fmt::formatter<vnet::svc::dns_cache_entry> {
         out = fmt::format_to(out, " {}", rc);
         if (rc == "RCODE") out = fmt::format_to(out, "{}", e.answer.header.rcode);
         if (e.negative) return fmt::format_to(out, " negative ttl {}", e.ttl);
-        return fmt::format_to(out, " {} answer{} ttl {}", e.answer.answers.size(),
-                              e.answer.answers.size() == 1 ? "" : "s", e.ttl);
+        return fmt::format_to(out, " {} answer{} ttl {}", e.answer.answers.size(), e.answer.answers.size() == 1 ? "" : "s",
+                              e.ttl);
     }
 };
 

@@ -79,7 +79,7 @@ public:
     using time_point = std::chrono::steady_clock::time_point;
 
     explicit neighbor_table(std::size_t capacity = 4096, std::chrono::seconds timeout = std::chrono::seconds(300))
-        : capacity_(std::max<std::size_t>(capacity, 1)), timeout_(timeout) {}
+            : capacity_(std::max<std::size_t>(capacity, 1)), timeout_(timeout) {}
 
     std::size_t size() const noexcept { return map_.size(); }
     std::size_t capacity() const noexcept { return capacity_; }
@@ -185,9 +185,12 @@ enum class gateway_drop : std::uint8_t {
 inline constexpr std::size_t gateway_drop_count = static_cast<std::size_t>(gateway_drop::count_);
 
 inline constexpr enum_name<gateway_drop> gateway_drop_names[] = {
-    {gateway_drop::malformed, "malformed"}, {gateway_drop::bad_checksum, "bad_checksum"},
-    {gateway_drop::fragment, "fragment"}, {gateway_drop::arp_unsupported, "arp_unsupported"},
-    {gateway_drop::arp_bad_sender, "arp_bad_sender"}, {gateway_drop::echo_to_broadcast, "echo_to_broadcast"},
+    {gateway_drop::malformed, "malformed"},
+    {gateway_drop::bad_checksum, "bad_checksum"},
+    {gateway_drop::fragment, "fragment"},
+    {gateway_drop::arp_unsupported, "arp_unsupported"},
+    {gateway_drop::arp_bad_sender, "arp_bad_sender"},
+    {gateway_drop::echo_to_broadcast, "echo_to_broadcast"},
     {gateway_drop::buffer_too_small, "buffer_too_small"},
 };
 constexpr std::span<const enum_name<gateway_drop>> enum_names(gateway_drop) noexcept { return gateway_drop_names; }
@@ -201,7 +204,7 @@ enum class gateway_verdict : std::uint8_t {
 };
 
 inline constexpr enum_name<gateway_verdict> gateway_verdict_names[] = {
-    {gateway_verdict::replied, "replied"}, {gateway_verdict::absorbed, "absorbed"}, {gateway_verdict::pass, "pass"},
+    {gateway_verdict::replied, "replied"},   {gateway_verdict::absorbed, "absorbed"}, {gateway_verdict::pass, "pass"},
     {gateway_verdict::not_ours, "not_ours"}, {gateway_verdict::dropped, "dropped"},
 };
 constexpr std::span<const enum_name<gateway_verdict>> enum_names(gateway_verdict) noexcept { return gateway_verdict_names; }
@@ -209,7 +212,7 @@ constexpr std::span<const enum_name<gateway_verdict>> enum_names(gateway_verdict
 struct gateway_result {
     gateway_verdict verdict = gateway_verdict::not_ours;
     gateway_drop drop = gateway_drop::count_;  // count_ unless dropped
-    std::size_t length = 0;                     // the reply frame's length in the caller's buffer
+    std::size_t length = 0;                    // the reply frame's length in the caller's buffer
     constexpr explicit operator bool() const noexcept { return length != 0; }
 };
 
@@ -247,10 +250,9 @@ public:
         if (c.mac.is_multicast() || c.mac.is_zero())
             return fail(layer::service, errc::bad_value, "gateway MAC must be a unicast address");
         const auto& p = c.address;
-        if (p.length() == 0 || p.length() > 30 || p.is_network_or_broadcast(p.address()) ||
-            p.address().is_unspecified() || p.address().is_multicast() || p.address().is_loopback())
-            return fail(layer::service, errc::bad_value,
-                        "gateway address must be a host address of a /1 to /30 prefix");
+        if (p.length() == 0 || p.length() > 30 || p.is_network_or_broadcast(p.address()) || p.address().is_unspecified() ||
+            p.address().is_multicast() || p.address().is_loopback())
+            return fail(layer::service, errc::bad_value, "gateway address must be a host address of a /1 to /30 prefix");
         if (c.ttl == 0) return fail(layer::service, errc::bad_value, "gateway TTL must be from 1 to 255");
         if (c.defend_interval.count() < 0 || c.neighbor_timeout.count() < 1)
             return fail(layer::service, errc::bad_value, "gateway timers must be positive");
@@ -266,9 +268,7 @@ public:
     neighbor_table& neighbors() noexcept { return neighbors_; }
 
     /// The station's MAC, if its binding is live.
-    std::optional<mac_address> neighbor(ipv4_address a, time_point now) const noexcept {
-        return neighbors_.lookup(a, now);
-    }
+    std::optional<mac_address> neighbor(ipv4_address a, time_point now) const noexcept { return neighbors_.lookup(a, now); }
 
     /// Handles one frame (802.1Q / QinQ tags allowed). A reply goes into out, which must
     /// not overlap frame and should hold max(frame.size(), 60) octets.
@@ -281,8 +281,7 @@ public:
     }
 
 private:
-    explicit gateway_responder(const gateway_config& c)
-        : cfg_(c), neighbors_(c.max_neighbors, c.neighbor_timeout) {}
+    explicit gateway_responder(const gateway_config& c) : cfg_(c), neighbors_(c.max_neighbors, c.neighbor_timeout) {}
 
     gateway_result dropped(gateway_drop d) noexcept {
         counters_.count_drop(d);
@@ -296,8 +295,8 @@ private:
 
     /// Writes the Ethernet header (with f's tags) and returns its length, or 0 when out
     /// cannot hold header + payload_len padded to the minimum.
-    static std::size_t l2_header(const wire::frame_view& f, const mac_address& dst, const mac_address& src,
-                                 std::uint16_t type, std::size_t payload_len, bytes_span out) noexcept {
+    static std::size_t l2_header(const wire::frame_view& f, const mac_address& dst, const mac_address& src, std::uint16_t type,
+                                 std::size_t payload_len, bytes_span out) noexcept {
         const std::size_t l2 = wire::ethernet_view::header_len + f.tag_count() * wire::vlan_tag::size;
         if (out.size() < std::max(min_frame_len, l2 + payload_len)) return 0;
         dst.store(out, wire::ethernet_view::field::dst);
@@ -315,8 +314,7 @@ private:
         return n;
     }
 
-    gateway_result emit_arp(const wire::frame_view& f, const mac_address& dst, const wire::arp_repr& a,
-                            bytes_span out) {
+    gateway_result emit_arp(const wire::frame_view& f, const mac_address& dst, const wire::arp_repr& a, bytes_span out) {
         const std::size_t l2 = l2_header(f, dst, cfg_.mac, wire::ethertype::arp, a.buffer_len(), out);
         if (l2 == 0) return dropped(gateway_drop::buffer_too_small);
         auto n = a.emit(out.subspan(l2));
@@ -428,8 +426,8 @@ struct fmt::formatter<vnet::svc::gateway_counters> {
         auto out = fmt::format_to(ctx.out(),
                                   "arp requests {} replies {} probes {} conflicts {} announcements {}, echo {}/{}, "
                                   "learned {}, passed {}, not ours {}, drops:",
-                                  c.arp_requests, c.arp_replies, c.probes_defended, c.conflicts, c.announcements,
-                                  c.echo_requests, c.echo_replies, c.learned, c.passed, c.not_ours);
+                                  c.arp_requests, c.arp_replies, c.probes_defended, c.conflicts, c.announcements, c.echo_requests,
+                                  c.echo_replies, c.learned, c.passed, c.not_ours);
         return vnet::format_counters<vnet::svc::gateway_drop>(out, c.drops);
     }
 };
@@ -452,8 +450,7 @@ struct fmt::formatter<vnet::svc::gateway_responder> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::svc::gateway_responder& g, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "gateway {} at {}, {} neighbors", g.config().address, g.mac(),
-                                  g.neighbors().size());
+        auto out = fmt::format_to(ctx.out(), "gateway {} at {}, {} neighbors", g.config().address, g.mac(), g.neighbors().size());
         for (const auto& e : g.neighbors().sorted()) out = fmt::format_to(out, "\n  {}", e);
         return fmt::format_to(out, "\n  {}", g.counters());
     }

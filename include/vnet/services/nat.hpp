@@ -75,7 +75,9 @@ using vnet::to_string;
 enum class nat_protocol : std::uint8_t { icmp = 1, tcp = 6, udp = 17 };
 
 inline constexpr enum_name<nat_protocol> nat_protocol_names[] = {
-    {nat_protocol::icmp, "icmp"}, {nat_protocol::tcp, "tcp"}, {nat_protocol::udp, "udp"},
+    {nat_protocol::icmp, "icmp"},
+    {nat_protocol::tcp, "tcp"},
+    {nat_protocol::udp, "udp"},
 };
 constexpr std::span<const enum_name<nat_protocol>> enum_names(nat_protocol) noexcept { return nat_protocol_names; }
 
@@ -128,10 +130,15 @@ enum class nat_drop : std::uint8_t {
 inline constexpr std::size_t nat_drop_count = static_cast<std::size_t>(nat_drop::count_);
 
 inline constexpr enum_name<nat_drop> nat_drop_names[] = {
-    {nat_drop::malformed, "malformed"}, {nat_drop::bad_checksum, "bad_checksum"}, {nat_drop::not_inside, "not_inside"},
-    {nat_drop::not_external, "not_external"}, {nat_drop::unsupported_protocol, "unsupported_protocol"},
-    {nat_drop::unsupported_icmp, "unsupported_icmp"}, {nat_drop::fragment, "fragment"},
-    {nat_drop::no_mapping, "no_mapping"}, {nat_drop::port_exhausted, "port_exhausted"},
+    {nat_drop::malformed, "malformed"},
+    {nat_drop::bad_checksum, "bad_checksum"},
+    {nat_drop::not_inside, "not_inside"},
+    {nat_drop::not_external, "not_external"},
+    {nat_drop::unsupported_protocol, "unsupported_protocol"},
+    {nat_drop::unsupported_icmp, "unsupported_icmp"},
+    {nat_drop::fragment, "fragment"},
+    {nat_drop::no_mapping, "no_mapping"},
+    {nat_drop::port_exhausted, "port_exhausted"},
     {nat_drop::table_full, "table_full"},
 };
 constexpr std::span<const enum_name<nat_drop>> enum_names(nat_drop) noexcept { return nat_drop_names; }
@@ -143,7 +150,9 @@ enum class nat_verdict : std::uint8_t {
 };
 
 inline constexpr enum_name<nat_verdict> nat_verdict_names[] = {
-    {nat_verdict::translated, "translated"}, {nat_verdict::hairpinned, "hairpinned"}, {nat_verdict::dropped, "dropped"},
+    {nat_verdict::translated, "translated"},
+    {nat_verdict::hairpinned, "hairpinned"},
+    {nat_verdict::dropped, "dropped"},
 };
 constexpr std::span<const enum_name<nat_verdict>> enum_names(nat_verdict) noexcept { return nat_verdict_names; }
 
@@ -175,7 +184,8 @@ struct nat_counters {
 enum class nat_tcp_phase : std::uint8_t { opening, established, closing };
 
 inline constexpr enum_name<nat_tcp_phase> nat_tcp_phase_names[] = {
-    {nat_tcp_phase::opening, "opening"}, {nat_tcp_phase::established, "established"},
+    {nat_tcp_phase::opening, "opening"},
+    {nat_tcp_phase::established, "established"},
     {nat_tcp_phase::closing, "closing"},
 };
 constexpr std::span<const enum_name<nat_tcp_phase>> enum_names(nat_tcp_phase) noexcept { return nat_tcp_phase_names; }
@@ -331,10 +341,10 @@ public:
 
     /// The flow of an inside endpoint towards a remote endpoint (remote_port 0 and the
     /// identifier as inside_port for ICMP echo), expired or not.
-    std::optional<nat_flow_info> find_flow(nat_protocol p, ipv4_address inside, std::uint16_t inside_port,
-                                           ipv4_address remote, std::uint16_t remote_port) const noexcept {
-        const auto idx = table_.find_outbound(static_cast<std::uint8_t>(p), inside.to_u32(), inside_port,
-                                              remote.to_u32(), remote_port);
+    std::optional<nat_flow_info> find_flow(nat_protocol p, ipv4_address inside, std::uint16_t inside_port, ipv4_address remote,
+                                           std::uint16_t remote_port) const noexcept {
+        const auto idx = table_.find_outbound(static_cast<std::uint8_t>(p), inside.to_u32(), inside_port, remote.to_u32(),
+                                              remote_port);
         if (idx == nat_flow_table::npos) return std::nullopt;
         return info(table_[idx]);
     }
@@ -483,18 +493,15 @@ private:
             if (static_cast<std::uint8_t>(s.protocol) == proto && s.external_port == port) return &s;
         return nullptr;
     }
-    const nat_static_mapping* static_by_internal(std::uint8_t proto, std::uint32_t addr,
-                                                 std::uint16_t port) const noexcept {
+    const nat_static_mapping* static_by_internal(std::uint8_t proto, std::uint32_t addr, std::uint16_t port) const noexcept {
         for (const auto& s : statics_)
-            if (static_cast<std::uint8_t>(s.protocol) == proto && s.internal_address.to_u32() == addr &&
-                s.internal_port == port)
+            if (static_cast<std::uint8_t>(s.protocol) == proto && s.internal_address.to_u32() == addr && s.internal_port == port)
                 return &s;
         return nullptr;
     }
 
     /// No live flow from (remote, remote_port) uses external port ep.
-    bool inbound_free(std::uint8_t proto, std::uint32_t remote, std::uint16_t remote_port, std::uint16_t ep,
-                      std::uint32_t t) {
+    bool inbound_free(std::uint8_t proto, std::uint32_t remote, std::uint16_t remote_port, std::uint16_t ep, std::uint32_t t) {
         return !live(table_.find_inbound(proto, remote, remote_port, ep), t);
     }
 
@@ -504,17 +511,14 @@ private:
         // sent to: its reverse key would then be its own
         const bool hairpin = remote == cfg_.external_address.to_u32();
         if (const auto* s = static_by_internal(proto, inside, inside_port)) {
-            if (!(hairpin && s->external_port == remote_port) &&
-                inbound_free(proto, remote, remote_port, s->external_port, t))
+            if (!(hairpin && s->external_port == remote_port) && inbound_free(proto, remote, remote_port, s->external_port, t))
                 return s->external_port;
             return std::nullopt;
         }
         auto usable = [&](std::uint16_t p) {
-            return !(hairpin && p == remote_port) && !is_static_port(proto, p) &&
-                   inbound_free(proto, remote, remote_port, p, t);
+            return !(hairpin && p == remote_port) && !is_static_port(proto, p) && inbound_free(proto, remote, remote_port, p, t);
         };
-        const bool preserve =
-            proto == proto_icmp || (inside_port >= cfg_.port_first && inside_port <= cfg_.port_last);
+        const bool preserve = proto == proto_icmp || (inside_port >= cfg_.port_first && inside_port <= cfg_.port_last);
         if (preserve && usable(inside_port)) return inside_port;
         const std::uint32_t range = std::uint32_t{cfg_.port_last} - cfg_.port_first + 1;
         std::uint32_t& cursor = cursor_[proto == proto_icmp ? 0 : proto == proto_tcp ? 1 : 2];
@@ -700,8 +704,8 @@ private:
         if (!emb) return dropped(nat_drop::malformed);
         if (emb->fragment_offset() != 0) return dropped(nat_drop::fragment);
         const std::size_t q = h + wire::icmpv4_view::field::data;  // the quoted IP header
-        const std::size_t qt = q + emb->header_len();               // the quoted transport header
-        const std::size_t quoted = p.size() - qt;                   // transport octets quoted (>= 8)
+        const std::size_t qt = q + emb->header_len();              // the quoted transport header
+        const std::size_t quoted = p.size() - qt;                  // transport octets quoted (>= 8)
         const std::uint8_t proto = emb->protocol();
         const std::uint32_t qsrc = emb->src().to_u32(), qdst = emb->dst().to_u32();
 
@@ -807,8 +811,7 @@ public:
         }
         for (const auto& u : uplink_networks)
             if (u.overlaps(cfg.internal_prefix))
-                return fail(layer::service, errc::conflict,
-                            "the NAT internal prefix overlaps a network the host is attached to");
+                return fail(layer::service, errc::conflict, "the NAT internal prefix overlaps a network the host is attached to");
         auto n = nat::make(std::move(cfg));
         if (!n) return unexpected(n.error());
         nat_.emplace(std::move(*n));
@@ -850,9 +853,9 @@ struct fmt::formatter<vnet::svc::nat_counters> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::svc::nat_counters& c, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "out {}, in {}, hairpinned {}, icmp errors {}, flows created {} expired {}, drops:",
-                                  c.outbound, c.inbound, c.hairpinned, c.icmp_errors, c.flows_created,
-                                  c.flows_expired);
+        auto out = fmt::format_to(ctx.out(),
+                                  "out {}, in {}, hairpinned {}, icmp errors {}, flows created {} expired {}, drops:", c.outbound,
+                                  c.inbound, c.hairpinned, c.icmp_errors, c.flows_created, c.flows_expired);
         return vnet::format_counters<vnet::svc::nat_drop>(out, c.drops);
     }
 };
@@ -880,11 +883,11 @@ struct fmt::formatter<vnet::svc::nat> {
     auto format(const vnet::svc::nat& n, Ctx& ctx) const {
         const auto& c = n.config();
         auto out = fmt::format_to(ctx.out(), "nat {} {} -> {} ports {}-{}, {}/{} flows, {} static mappings", c.name,
-                                  c.internal_prefix, c.external_address, c.port_first, c.port_last, n.flow_count(),
-                                  c.max_flows, n.static_mappings().size());
+                                  c.internal_prefix, c.external_address, c.port_first, c.port_last, n.flow_count(), c.max_flows,
+                                  n.static_mappings().size());
         for (const auto& s : n.static_mappings())
-            out = fmt::format_to(out, "\n  static {} {}:{} -> {}:{}", s.protocol, s.external_address,
-                                 s.external_port, s.internal_address, s.internal_port);
+            out = fmt::format_to(out, "\n  static {} {}:{} -> {}:{}", s.protocol, s.external_address, s.external_port,
+                                 s.internal_address, s.internal_port);
         n.for_each_flow([&](const vnet::svc::nat_flow_info& f) { out = fmt::format_to(out, "\n  {}", f); });
         return out;
     }

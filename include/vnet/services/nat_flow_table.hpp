@@ -26,13 +26,13 @@ namespace vnet::svc {
 /// One translation. Addresses are host-order IPv4 values (ipv4_address::to_u32()).
 struct nat_flow {
     std::uint32_t inside_addr = 0;
-    std::uint32_t remote_addr = 0;   // next free record while the record is free
-    std::uint16_t inside_port = 0;   // or the inside ICMP echo identifier
-    std::uint16_t remote_port = 0;   // 0 for ICMP echo
-    std::uint16_t external_port = 0; // or the external ICMP echo identifier
-    std::uint8_t protocol = 0;       // IP protocol number; 0 marks a free record
-    std::uint8_t tcp_state = 0;      // nat_tcp_bits of the flow (TCP only)
-    std::uint32_t deadline = 0;      // the NAT's clock, in seconds: expired once now >= deadline
+    std::uint32_t remote_addr = 0;    // next free record while the record is free
+    std::uint16_t inside_port = 0;    // or the inside ICMP echo identifier
+    std::uint16_t remote_port = 0;    // 0 for ICMP echo
+    std::uint16_t external_port = 0;  // or the external ICMP echo identifier
+    std::uint8_t protocol = 0;        // IP protocol number; 0 marks a free record
+    std::uint8_t tcp_state = 0;       // nat_tcp_bits of the flow (TCP only)
+    std::uint32_t deadline = 0;       // the NAT's clock, in seconds: expired once now >= deadline
 };
 static_assert(sizeof(nat_flow) == 20, "a flow record is 20 bytes");
 
@@ -47,8 +47,8 @@ public:
     bool empty() const noexcept { return size_ == 0; }
 
     /// The flow whose outbound 5-tuple matches, or npos.
-    index_type find_outbound(std::uint8_t proto, std::uint32_t inside_addr, std::uint16_t inside_port,
-                             std::uint32_t remote_addr, std::uint16_t remote_port) const noexcept {
+    index_type find_outbound(std::uint8_t proto, std::uint32_t inside_addr, std::uint16_t inside_port, std::uint32_t remote_addr,
+                             std::uint16_t remote_port) const noexcept {
         std::size_t i = out_hash(proto, inside_addr, inside_port, remote_addr, remote_port) & mask_;
         for (;; i = (i + 1) & mask_) {
             const index_type f = out_[i];
@@ -148,12 +148,11 @@ private:
     }
     std::size_t out_hash(std::uint8_t proto, std::uint32_t ia, std::uint16_t ip, std::uint32_t ra,
                          std::uint16_t rp) const noexcept {
-        return static_cast<std::size_t>(mix((std::uint64_t{ia} << 32 | ra) ^ seed_,
-                                            std::uint64_t{proto} << 32 | std::uint64_t{ip} << 16 | rp));
+        return static_cast<std::size_t>(
+            mix((std::uint64_t{ia} << 32 | ra) ^ seed_, std::uint64_t{proto} << 32 | std::uint64_t{ip} << 16 | rp));
     }
     std::size_t in_hash(std::uint8_t proto, std::uint32_t ra, std::uint16_t rp, std::uint16_t ep) const noexcept {
-        return static_cast<std::size_t>(
-            mix((std::uint64_t{ra} << 16 | ep) ^ (seed_ >> 1), std::uint64_t{proto} << 32 | rp));
+        return static_cast<std::size_t>(mix((std::uint64_t{ra} << 16 | ep) ^ (seed_ >> 1), std::uint64_t{proto} << 32 | rp));
     }
     std::size_t out_slot_of(const nat_flow& r) const noexcept {
         return out_hash(r.protocol, r.inside_addr, r.inside_port, r.remote_addr, r.remote_port) & mask_;

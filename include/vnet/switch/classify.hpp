@@ -31,12 +31,12 @@ inline constexpr std::uint8_t icmpv6 = 58;
 
 /// Layer 2 facts of one frame, read once on ingress.
 struct l2_info {
-    std::uint64_t dst = 0;          // 48-bit MAC, most significant octet first
+    std::uint64_t dst = 0;  // 48-bit MAC, most significant octet first
     std::uint64_t src = 0;
-    std::uint16_t vid = 0;          // outer tag's VID (0: untagged or priority-tagged)
-    bool tagged = false;            // an outer 802.1Q / 802.1ad tag is present
-    std::uint16_t ethertype = 0;    // after the tag stack
-    std::uint16_t l3_offset = 0;    // where the L3 header starts
+    std::uint16_t vid = 0;        // outer tag's VID (0: untagged or priority-tagged)
+    bool tagged = false;          // an outer 802.1Q / 802.1ad tag is present
+    std::uint16_t ethertype = 0;  // after the tag stack
+    std::uint16_t l3_offset = 0;  // where the L3 header starts
 
     static constexpr bool is_group(std::uint64_t mac) noexcept { return (mac >> 40) & 0x01; }
     constexpr bool dst_is_group() const noexcept { return is_group(dst); }
@@ -86,9 +86,9 @@ struct flow_key {
     std::uint8_t proto = 0;       // IPv4 protocol / IPv6 upper-layer next header
     ipv4_address src4{}, dst4{};
     ipv6_address src6{}, dst6{};
-    bool has_ports = false;       // UDP / TCP with a readable port pair (first fragment)
+    bool has_ports = false;  // UDP / TCP with a readable port pair (first fragment)
     std::uint16_t sport = 0, dport = 0;
-    bool has_icmp_type = false;   // ICMPv4 / ICMPv6 with a readable type
+    bool has_icmp_type = false;  // ICMPv4 / ICMPv6 with a readable type
     std::uint8_t icmp_type = 0;
 
     constexpr bool is_ip() const noexcept { return ip_version != 0; }

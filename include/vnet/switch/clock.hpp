@@ -20,8 +20,7 @@ concept clock_source = requires(C& c) {
 /// std::chrono::steady_clock as a clock_source.
 struct steady_clock_source {
     std::chrono::nanoseconds now() const noexcept {
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::steady_clock::now().time_since_epoch());
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch());
     }
 };
 

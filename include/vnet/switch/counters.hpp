@@ -36,10 +36,14 @@ enum class drop_reason : std::uint8_t {
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
 
 inline constexpr enum_name<drop_reason> drop_reason_names[] = {
-    {drop_reason::malformed, "malformed"}, {drop_reason::vlan_filter, "vlan_filter"},
-    {drop_reason::spoofed_source, "spoofed_source"}, {drop_reason::dhcp_guard, "dhcp_guard"},
-    {drop_reason::router_guard, "router_guard"}, {drop_reason::acl_deny, "acl_deny"},
-    {drop_reason::storm_limit, "storm_limit"}, {drop_reason::table_full, "table_full"},
+    {drop_reason::malformed, "malformed"},
+    {drop_reason::vlan_filter, "vlan_filter"},
+    {drop_reason::spoofed_source, "spoofed_source"},
+    {drop_reason::dhcp_guard, "dhcp_guard"},
+    {drop_reason::router_guard, "router_guard"},
+    {drop_reason::acl_deny, "acl_deny"},
+    {drop_reason::storm_limit, "storm_limit"},
+    {drop_reason::table_full, "table_full"},
     {drop_reason::reflect, "reflect"},
 };
 constexpr std::span<const enum_name<drop_reason>> enum_names(drop_reason) noexcept { return drop_reason_names; }
@@ -49,8 +53,8 @@ struct port_counters {
     std::uint64_t rx_bytes = 0;
     std::uint64_t tx_frames = 0;  // frames the switch delivered to the port (mirror copies included)
     std::uint64_t tx_bytes = 0;
-    std::uint64_t flooded = 0;    // received frames flooded (broadcast, multicast, unknown unicast)
-    std::uint64_t mirrored = 0;   // mirror copies delivered to this port
+    std::uint64_t flooded = 0;   // received frames flooded (broadcast, multicast, unknown unicast)
+    std::uint64_t mirrored = 0;  // mirror copies delivered to this port
     std::array<std::uint64_t, drop_reason_count> drops{};
 
     constexpr std::uint64_t drop(drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }
@@ -71,8 +75,9 @@ struct fmt::formatter<vnet::sw::port_counters> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::sw::port_counters& c, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "rx {} frames {} bytes, tx {} frames {} bytes, flooded {}, mirrored {}, drops:",
-                                  c.rx_frames, c.rx_bytes, c.tx_frames, c.tx_bytes, c.flooded, c.mirrored);
+        auto out = fmt::format_to(ctx.out(),
+                                  "rx {} frames {} bytes, tx {} frames {} bytes, flooded {}, mirrored {}, drops:", c.rx_frames,
+                                  c.rx_bytes, c.tx_frames, c.tx_bytes, c.flooded, c.mirrored);
         return vnet::format_counters<vnet::sw::drop_reason>(out, c.drops);
     }
 };

@@ -40,7 +40,9 @@ using vnet::to_string;
 enum class switch_kind : std::uint8_t { external, internal, private_, default_switch, default_ = default_switch };
 
 inline constexpr enum_name<switch_kind> switch_kind_names[] = {
-    {switch_kind::external, "external"}, {switch_kind::internal, "internal"}, {switch_kind::private_, "private"},
+    {switch_kind::external, "external"},
+    {switch_kind::internal, "internal"},
+    {switch_kind::private_, "private"},
     {switch_kind::default_switch, "default"},
 };
 constexpr std::span<const enum_name<switch_kind>> enum_names(switch_kind) noexcept { return switch_kind_names; }
@@ -53,7 +55,9 @@ enum class port_role : std::uint8_t {
 };
 
 inline constexpr enum_name<port_role> port_role_names[] = {
-    {port_role::vm, "vm"}, {port_role::host_vnic, "host_vnic"}, {port_role::external_adapter, "external_adapter"},
+    {port_role::vm, "vm"},
+    {port_role::host_vnic, "host_vnic"},
+    {port_role::external_adapter, "external_adapter"},
 };
 constexpr std::span<const enum_name<port_role>> enum_names(port_role) noexcept { return port_role_names; }
 
@@ -96,7 +100,10 @@ struct host_vnic {
 /// The host's switches and physical adapters. Starts with the Default Switch present.
 class switch_registry {
 public:
-    switch_registry() { switches_.push_back({switch_spec{std::string(default_switch_name), switch_kind::default_switch, {}, false}, host_vnic{"vEthernet (Default Switch)", {}, {}, {}}}); }
+    switch_registry() {
+        switches_.push_back({switch_spec{std::string(default_switch_name), switch_kind::default_switch, {}, false},
+                             host_vnic{"vEthernet (Default Switch)", {}, {}, {}}});
+    }
 
     /// Declares a physical adapter of the host (an adapter must be known to be bound).
     result<void> add_adapter(physical_adapter a) {
@@ -287,4 +294,3 @@ private:
 };
 
 }  // namespace vnet::sw
-

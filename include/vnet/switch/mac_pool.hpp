@@ -123,9 +123,7 @@ public:
     }
 
 private:
-    mac_address address(std::size_t i) const noexcept {
-        return {0x00, 0x15, 0x5d, dd_, ee_, static_cast<std::uint8_t>(i)};
-    }
+    mac_address address(std::size_t i) const noexcept { return {0x00, 0x15, 0x5d, dd_, ee_, static_cast<std::uint8_t>(i)}; }
 
     std::uint8_t dd_, ee_;
     std::array<std::string, pool_size> used_{};

@@ -42,8 +42,8 @@ enum class table_full_policy : std::uint8_t {
 };
 
 struct mac_table_config {
-    std::size_t capacity = 8192;                                  // Open vSwitch default
-    std::chrono::nanoseconds aging = std::chrono::seconds(300);   // idle time before an entry expires
+    std::size_t capacity = 8192;                                 // Open vSwitch default
+    std::chrono::nanoseconds aging = std::chrono::seconds(300);  // idle time before an entry expires
     table_full_policy when_full = table_full_policy::evict_fair;
     /// An entry's last-seen time moves only when it is this much older (Open vSwitch keeps
     /// MAC learning times in whole seconds), so steady traffic does not rewrite the
@@ -329,9 +329,8 @@ struct fmt::formatter<vnet::sw::mac_table> {
         t.for_each([&](std::uint16_t v, vnet::mac_address m, vnet::sw::port_index p, std::chrono::nanoseconds s) {
             rows.push_back({v, m, p, s});
         });
-        std::sort(rows.begin(), rows.end(), [](const row& a, const row& b) {
-            return a.vlan != b.vlan ? a.vlan < b.vlan : a.mac < b.mac;
-        });
+        std::sort(rows.begin(), rows.end(),
+                  [](const row& a, const row& b) { return a.vlan != b.vlan ? a.vlan < b.vlan : a.mac < b.mac; });
         auto out = fmt::format_to(ctx.out(), "VLAN  MAC                PORT  LAST SEEN\n");
         for (const auto& r : rows) {
             out = fmt::format_to(out, "{:>4}  {}  {:>4}  {:.3f}s\n", r.vlan, r.mac, r.port,

@@ -32,12 +32,16 @@ namespace vnet::sw {
 using vnet::to_string;
 
 template <class T>
-concept frame_sink = requires(T& t, std::span<const bytes_view> batch) { t.receive(batch); };
+concept frame_sink = requires(T& t, std::span<const bytes_view> batch) {
+    t.receive(batch);
+};
 
 enum class mirror_mode : std::uint8_t { none, source, destination };
 
 inline constexpr enum_name<mirror_mode> mirror_mode_names[] = {
-    {mirror_mode::none, "none"}, {mirror_mode::source, "source"}, {mirror_mode::destination, "destination"},
+    {mirror_mode::none, "none"},
+    {mirror_mode::source, "source"},
+    {mirror_mode::destination, "destination"},
 };
 constexpr std::span<const enum_name<mirror_mode>> enum_names(mirror_mode) noexcept { return mirror_mode_names; }
 
@@ -46,10 +50,10 @@ struct port_config {
     port_role role = port_role::vm;
     std::optional<mac_address> mac;  // the adapter's assigned MAC (static or from the dynamic pool)
     vlan_setting vlan{};
-    bool mac_spoofing = false;       // off: a VM port may send only from its assigned MAC
-    bool dhcp_guard = false;         // drop DHCP server messages sent by the port
-    bool router_guard = false;       // drop router advertisements and redirects sent by the port
-    std::uint32_t storm_limit = 0;   // broadcast + multicast + unknown unicast frames per second, 0: none
+    bool mac_spoofing = false;      // off: a VM port may send only from its assigned MAC
+    bool dhcp_guard = false;        // drop DHCP server messages sent by the port
+    bool router_guard = false;      // drop router advertisements and redirects sent by the port
+    std::uint32_t storm_limit = 0;  // broadcast + multicast + unknown unicast frames per second, 0: none
     mirror_mode mirror = mirror_mode::none;
     acl_list acls{};
 

@@ -29,19 +29,21 @@ enum class vlan_mode : std::uint8_t { untagged, access, trunk, pvlan };
 enum class pvlan_mode : std::uint8_t { isolated, community, promiscuous };
 
 inline constexpr enum_name<vlan_mode> vlan_mode_names[] = {
-    {vlan_mode::untagged, "untagged"}, {vlan_mode::access, "access"}, {vlan_mode::trunk, "trunk"},
+    {vlan_mode::untagged, "untagged"},
+    {vlan_mode::access, "access"},
+    {vlan_mode::trunk, "trunk"},
     {vlan_mode::pvlan, "private"},
 };
 constexpr std::span<const enum_name<vlan_mode>> enum_names(vlan_mode) noexcept { return vlan_mode_names; }
 
 struct vlan_setting {
     vlan_mode mode = vlan_mode::untagged;
-    std::uint16_t access_vid = 0;        // access
-    std::bitset<4096> allowed{};         // trunk: allowed VLAN ids (1-4094)
-    std::uint16_t native_vid = 0;        // trunk: the VLAN sent and received untagged (0: untagged network)
+    std::uint16_t access_vid = 0;          // access
+    std::bitset<4096> allowed{};           // trunk: allowed VLAN ids (1-4094)
+    std::uint16_t native_vid = 0;          // trunk: the VLAN sent and received untagged (0: untagged network)
     pvlan_mode pv = pvlan_mode::isolated;  // pvlan
-    std::uint16_t primary_vid = 0;       // pvlan
-    std::uint16_t secondary_vid = 0;     // pvlan isolated / community
+    std::uint16_t primary_vid = 0;         // pvlan
+    std::uint16_t secondary_vid = 0;       // pvlan isolated / community
 
     static vlan_setting untagged() noexcept { return {}; }
     static vlan_setting access(std::uint16_t vid) noexcept {
@@ -74,9 +76,7 @@ struct vlan_setting {
     static vlan_setting community(std::uint16_t primary, std::uint16_t secondary) noexcept {
         return pvlan(pvlan_mode::community, primary, secondary);
     }
-    static vlan_setting promiscuous(std::uint16_t primary) noexcept {
-        return pvlan(pvlan_mode::promiscuous, primary, 0);
-    }
+    static vlan_setting promiscuous(std::uint16_t primary) noexcept { return pvlan(pvlan_mode::promiscuous, primary, 0); }
 
     /// Checks the ids: VLAN ids are 1-4094 (802.1Q table 9-2), a trunk's native VLAN is
     /// 0 or one of 1-4094, a secondary VLAN differs from its primary.
@@ -93,8 +93,7 @@ struct vlan_setting {
             case vlan_mode::pvlan:
                 if (!ok(primary_vid)) return fail(layer::vswitch, errc::bad_value, "primary VLAN id must be 1-4094");
                 if (pv != pvlan_mode::promiscuous) {
-                    if (!ok(secondary_vid))
-                        return fail(layer::vswitch, errc::bad_value, "secondary VLAN id must be 1-4094");
+                    if (!ok(secondary_vid)) return fail(layer::vswitch, errc::bad_value, "secondary VLAN id must be 1-4094");
                     if (secondary_vid == primary_vid)
                         return fail(layer::vswitch, errc::bad_value, "secondary VLAN id must differ from the primary");
                 }

@@ -61,8 +61,7 @@ namespace vnet::sw {
 /// A batch: any range-v3 / std input range whose elements are frames the caller owns for
 /// the duration of send(): lvalues convertible to bytes_view, or views such as bytes_view.
 template <class R>
-concept frame_batch =
-    ranges::input_range<R> && std::convertible_to<ranges::range_reference_t<R>, bytes_view> &&
+concept frame_batch = ranges::input_range<R> && std::convertible_to<ranges::range_reference_t<R>, bytes_view> &&
     (std::is_lvalue_reference_v<ranges::range_reference_t<R>> ||
      std::ranges::borrowed_range<std::remove_cvref_t<ranges::range_reference_t<R>>>);
 
@@ -105,7 +104,7 @@ public:
     using clock_type = Clock;
 
     explicit vswitch(switch_spec spec, Clock clock = Clock{}, mac_table_config table = {})
-        : spec_(std::move(spec)), clock_(std::move(clock)), table_(table) {}
+            : spec_(std::move(spec)), clock_(std::move(clock)), table_(table) {}
 
     vswitch(const vswitch&) = delete;
     vswitch& operator=(const vswitch&) = delete;
@@ -210,7 +209,7 @@ public:
     /// output port's transport receives one batch. Frames on an unknown port are ignored.
     /// A transport must not call send() on the same switch from receive().
     template <class R>
-        requires frame_batch<R>
+    requires frame_batch<R>
     void send(port_index in, R&& frames) {
         if (!has_port(in)) return;
         const std::chrono::nanoseconds now = clock_.now();
@@ -280,14 +279,14 @@ private:
             if (spec_.kind == switch_kind::private_)
                 return fail(layer::vswitch, errc::conflict, "a private switch has no host vNIC");
             if (spec_.kind == switch_kind::external && !spec_.allow_management_os)
-                return fail(layer::vswitch, errc::conflict,
-                            "external switch does not share its adapter with the management OS");
+                return fail(layer::vswitch, errc::conflict, "external switch does not share its adapter with the management OS");
         }
         if (c.vlan.mode == vlan_mode::pvlan && c.vlan.pv != pvlan_mode::promiscuous) {
             const auto s = c.vlan.secondary_vid;
             const auto k = c.vlan.pv == pvlan_mode::isolated ? frame_class::isolated : frame_class::community;
             if (pvlan_refs_[s] != 0 && (pvlan_primary_[s] != c.vlan.primary_vid || pvlan_class_[s] != k))
-                return fail(layer::vswitch, errc::conflict, "private VLAN secondary id already used with another primary or mode");
+                return fail(layer::vswitch, errc::conflict,
+                            "private VLAN secondary id already used with another primary or mode");
             if (pvlan_refs_[c.vlan.primary_vid] != 0)
                 return fail(layer::vswitch, errc::conflict, "private VLAN primary id already used as a secondary");
         }
@@ -402,8 +401,7 @@ private:
                     case frame_class::normal: return true;
                     case frame_class::isolated: return v.pv == pvlan_mode::promiscuous;
                     case frame_class::community:
-                        return v.pv == pvlan_mode::promiscuous ||
-                               (v.pv == pvlan_mode::community && v.secondary_vid == w.vid);
+                        return v.pv == pvlan_mode::promiscuous || (v.pv == pvlan_mode::community && v.secondary_vid == w.vid);
                 }
                 return false;
         }

@@ -38,8 +38,7 @@ public:
     /// Bytes up to and including plen: enough to know whether the packet is Ethernet/IPv4.
     static constexpr std::size_t fixed_len = 8;
     struct field {
-        static constexpr std::size_t htype = 0, ptype = 2, hlen = 4, plen = 5, oper = 6, sha = 8, spa = 14,
-                                     tha = 18, tpa = 24;
+        static constexpr std::size_t htype = 0, ptype = 2, hlen = 4, plen = 5, oper = 6, sha = 8, spa = 14, tha = 18, tpa = 24;
     };
     static_assert(field::tpa + 4 == header_len);
     static_assert(field::sha + mac_address::size == field::spa);
@@ -60,9 +59,7 @@ public:
     constexpr std::uint8_t protocol_len() const noexcept { return load_u8(b_, field::plen); }
     /// The raw ar$op value (1 request, 2 reply; others are RARP/InARP and not built here).
     constexpr std::uint16_t operation() const noexcept { return load_be16(b_, field::oper); }
-    constexpr bool is_request() const noexcept {
-        return operation() == static_cast<std::uint16_t>(arp_operation::request);
-    }
+    constexpr bool is_request() const noexcept { return operation() == static_cast<std::uint16_t>(arp_operation::request); }
     constexpr bool is_reply() const noexcept { return operation() == static_cast<std::uint16_t>(arp_operation::reply); }
 
     constexpr mac_address sender_mac() const noexcept { return mac_address::load(b_, field::sha); }
@@ -72,9 +69,7 @@ public:
 
     /// Gratuitous ARP: sender and target protocol address are the same, non-zero address
     /// (a request or reply announcing the sender's own binding; RFC 5227 section 3).
-    constexpr bool is_gratuitous() const noexcept {
-        return sender_ip() == target_ip() && !sender_ip().is_unspecified();
-    }
+    constexpr bool is_gratuitous() const noexcept { return sender_ip() == target_ip() && !sender_ip().is_unspecified(); }
     /// ARP Probe (RFC 5227 section 2.1.1): a request whose sender IP is 0.0.0.0, sent to
     /// check whether the target address is in use before claiming it.
     constexpr bool is_probe() const noexcept { return is_request() && sender_ip().is_unspecified(); }
@@ -102,13 +97,11 @@ struct arp_repr {
     /// Operations other than request and reply are errc::unsupported ("oper").
     static constexpr result<arp_repr> parse(const arp_view& v) noexcept {
         if (!v.is_request() && !v.is_reply()) return fail(layer::arp, errc::unsupported, "oper");
-        return arp_repr{static_cast<arp_operation>(v.operation()), v.sender_mac(), v.sender_ip(), v.target_mac(),
-                        v.target_ip()};
+        return arp_repr{static_cast<arp_operation>(v.operation()), v.sender_mac(), v.sender_ip(), v.target_mac(), v.target_ip()};
     }
 
     /// "Who has target_ip? Tell sender_ip": target MAC left zero (RFC 826, RFC 5227 section 2.1.1).
-    static constexpr arp_repr make_request(mac_address sender_mac, ipv4_address sender_ip,
-                                           ipv4_address target_ip) noexcept {
+    static constexpr arp_repr make_request(mac_address sender_mac, ipv4_address sender_ip, ipv4_address target_ip) noexcept {
         return {arp_operation::request, sender_mac, sender_ip, mac_address{}, target_ip};
     }
     /// The reply a responder owning request.target_ip sends back (RFC 826 "swap the
@@ -128,9 +121,7 @@ struct arp_repr {
     }
 
     constexpr bool is_gratuitous() const noexcept { return sender_ip == target_ip && !sender_ip.is_unspecified(); }
-    constexpr bool is_probe() const noexcept {
-        return operation == arp_operation::request && sender_ip.is_unspecified();
-    }
+    constexpr bool is_probe() const noexcept { return operation == arp_operation::request && sender_ip.is_unspecified(); }
 
     constexpr std::size_t buffer_len() const noexcept { return header_len; }
 

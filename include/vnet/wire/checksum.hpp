@@ -58,8 +58,7 @@ constexpr std::uint16_t internet_checksum(bytes_view b) noexcept { return checks
 constexpr bool checksum_verifies(const checksum_acc& acc) noexcept { return acc.sum() == 0xffff; }
 
 /// IPv4 pseudo header: src, dst, zero, protocol, upper-layer length.
-constexpr checksum_acc pseudo_header_v4(ipv4_address src, ipv4_address dst, std::uint8_t proto,
-                                        std::uint16_t length) noexcept {
+constexpr checksum_acc pseudo_header_v4(ipv4_address src, ipv4_address dst, std::uint8_t proto, std::uint16_t length) noexcept {
     checksum_acc a;
     a.add32(src.to_u32()).add32(dst.to_u32()).add16(proto).add16(length);
     return a;

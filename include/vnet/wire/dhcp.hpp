@@ -139,13 +139,11 @@ enum class dhcp_message_type : std::uint8_t {
 
 inline constexpr enum_name<dhcp_message_type> dhcp_message_type_names[] = {
     {dhcp_message_type::discover, "DHCPDISCOVER"}, {dhcp_message_type::offer, "DHCPOFFER"},
-    {dhcp_message_type::request, "DHCPREQUEST"}, {dhcp_message_type::decline, "DHCPDECLINE"},
-    {dhcp_message_type::ack, "DHCPACK"}, {dhcp_message_type::nak, "DHCPNAK"},
-    {dhcp_message_type::release, "DHCPRELEASE"}, {dhcp_message_type::inform, "DHCPINFORM"},
+    {dhcp_message_type::request, "DHCPREQUEST"},   {dhcp_message_type::decline, "DHCPDECLINE"},
+    {dhcp_message_type::ack, "DHCPACK"},           {dhcp_message_type::nak, "DHCPNAK"},
+    {dhcp_message_type::release, "DHCPRELEASE"},   {dhcp_message_type::inform, "DHCPINFORM"},
 };
-constexpr std::span<const enum_name<dhcp_message_type>> enum_names(dhcp_message_type) noexcept {
-    return dhcp_message_type_names;
-}
+constexpr std::span<const enum_name<dhcp_message_type>> enum_names(dhcp_message_type) noexcept { return dhcp_message_type_names; }
 constexpr std::string_view enum_unnamed(dhcp_message_type) noexcept { return "unknown"; }
 
 /// One RFC 3442 route: destination prefix (host bits cleared) and router.
@@ -326,9 +324,9 @@ class dhcp_view {
 public:
     /// Offsets of RFC 2131 figure 1.
     struct field {
-        static constexpr std::size_t op = 0, htype = 1, hlen = 2, hops = 3, xid = 4, secs = 8, flags = 10,
-                                     ciaddr = 12, yiaddr = 16, siaddr = 20, giaddr = 24, chaddr = 28, sname = 44,
-                                     file = 108, cookie = 236, options = 240;
+        static constexpr std::size_t op = 0, htype = 1, hlen = 2, hops = 3, xid = 4, secs = 8, flags = 10, ciaddr = 12,
+                                     yiaddr = 16, siaddr = 20, giaddr = 24, chaddr = 28, sname = 44, file = 108, cookie = 236,
+                                     options = 240;
     };
     static constexpr std::size_t chaddr_len = 16, sname_len = 64, file_len = 128;
     /// The fixed header up to the vendor / options field.
@@ -402,12 +400,8 @@ public:
         return mac_address::load(b_, field::chaddr);
     }
     /// The sname / file fields as NUL-terminated text; empty when they hold options.
-    std::string_view sname() const noexcept {
-        return (overload_ & 2) ? std::string_view{} : c_string(field::sname, sname_len);
-    }
-    std::string_view file() const noexcept {
-        return (overload_ & 1) ? std::string_view{} : c_string(field::file, file_len);
-    }
+    std::string_view sname() const noexcept { return (overload_ & 2) ? std::string_view{} : c_string(field::sname, sname_len); }
+    std::string_view file() const noexcept { return (overload_ & 1) ? std::string_view{} : c_string(field::file, file_len); }
     constexpr bytes_view sname_bytes() const noexcept { return b_.subspan(field::sname, sname_len); }
     constexpr bytes_view file_bytes() const noexcept { return b_.subspan(field::file, file_len); }
 
@@ -478,25 +472,15 @@ public:
         return static_cast<dhcp_message_type>((*v)[0]);
     }
     constexpr result<ipv4_address> subnet_mask() const noexcept { return address(dhcp_option_code::subnet_mask); }
-    constexpr result<ipv4_address> broadcast_address() const noexcept {
-        return address(dhcp_option_code::broadcast_address);
-    }
-    constexpr result<ipv4_address> requested_address() const noexcept {
-        return address(dhcp_option_code::requested_address);
-    }
-    constexpr result<ipv4_address> server_identifier() const noexcept {
-        return address(dhcp_option_code::server_identifier);
-    }
+    constexpr result<ipv4_address> broadcast_address() const noexcept { return address(dhcp_option_code::broadcast_address); }
+    constexpr result<ipv4_address> requested_address() const noexcept { return address(dhcp_option_code::requested_address); }
+    constexpr result<ipv4_address> server_identifier() const noexcept { return address(dhcp_option_code::server_identifier); }
     /// Seconds; 0xffffffff is infinite (RFC 2131 section 3.3).
     constexpr result<std::uint32_t> lease_time() const noexcept { return seconds(dhcp_option_code::lease_time); }
     constexpr result<std::uint32_t> renewal_time() const noexcept { return seconds(dhcp_option_code::renewal_time); }
-    constexpr result<std::uint32_t> rebinding_time() const noexcept {
-        return seconds(dhcp_option_code::rebinding_time);
-    }
+    constexpr result<std::uint32_t> rebinding_time() const noexcept { return seconds(dhcp_option_code::rebinding_time); }
     /// RFC 2132 section 5.1: at least 68.
-    constexpr result<std::uint16_t> interface_mtu() const noexcept {
-        return u16_at_least(dhcp_option_code::interface_mtu, 68);
-    }
+    constexpr result<std::uint16_t> interface_mtu() const noexcept { return u16_at_least(dhcp_option_code::interface_mtu, 68); }
     /// RFC 2132 section 9.10: at least 576.
     constexpr result<std::uint16_t> max_message_size() const noexcept {
         return u16_at_least(dhcp_option_code::max_message_size, 576);
@@ -512,15 +496,9 @@ public:
     constexpr std::size_t router_count() const noexcept { return option_len(dhcp_option_code::router) / 4; }
     constexpr std::size_t dns_server_count() const noexcept { return option_len(dhcp_option_code::dns_servers) / 4; }
     /// Text options (at least one octet), copied into out.
-    result<std::string_view> host_name(std::span<char> out) const noexcept {
-        return text(dhcp_option_code::host_name, out);
-    }
-    result<std::string_view> domain_name(std::span<char> out) const noexcept {
-        return text(dhcp_option_code::domain_name, out);
-    }
-    result<std::string_view> message(std::span<char> out) const noexcept {
-        return text(dhcp_option_code::message, out);
-    }
+    result<std::string_view> host_name(std::span<char> out) const noexcept { return text(dhcp_option_code::host_name, out); }
+    result<std::string_view> domain_name(std::span<char> out) const noexcept { return text(dhcp_option_code::domain_name, out); }
+    result<std::string_view> message(std::span<char> out) const noexcept { return text(dhcp_option_code::message, out); }
     /// Opaque options copied into out: 55 and 60 at least one octet, 61 at least two.
     constexpr result<bytes_view> parameter_request_list(bytes_span out) const noexcept {
         return opaque(dhcp_option_code::parameter_request_list, 1, out);
@@ -663,11 +641,11 @@ struct dhcp_repr {
     std::optional<ipv4_address> subnet_mask, broadcast_address, requested_address, server_identifier;
     std::optional<std::uint32_t> lease_time, renewal_time, rebinding_time;
     std::optional<std::uint16_t> interface_mtu, max_message_size;
-    std::vector<ipv4_address> routers, dns_servers;                        // empty: not sent
-    std::string host_name, domain_name, message;                          // empty: not sent
+    std::vector<ipv4_address> routers, dns_servers;                                        // empty: not sent
+    std::string host_name, domain_name, message;                                           // empty: not sent
     std::vector<std::uint8_t> parameter_request_list, vendor_class_id, client_identifier;  // empty: not sent
-    std::vector<std::string> domain_search;                               // RFC 3397, dotted names
-    std::vector<classless_route> classless_static_routes;                 // RFC 3442
+    std::vector<std::string> domain_search;                                                // RFC 3397, dotted names
+    std::vector<classless_route> classless_static_routes;                                  // RFC 3442
     /// Options without a typed field, emitted after the typed ones in this order.
     std::vector<dhcp_raw_option> extra_options;
     /// Codes emitted in this order, after the message type (53) unless 53 is listed here: a
@@ -680,16 +658,26 @@ struct dhcp_repr {
     std::size_t min_len = dhcp_view::bootp_min_len;
 
     static constexpr std::array<std::uint8_t, 20> default_option_order = {
-        dhcp_option_code::message_type,      dhcp_option_code::server_identifier,
-        dhcp_option_code::lease_time,        dhcp_option_code::renewal_time,
-        dhcp_option_code::rebinding_time,    dhcp_option_code::subnet_mask,
-        dhcp_option_code::broadcast_address, dhcp_option_code::router,
-        dhcp_option_code::dns_servers,       dhcp_option_code::host_name,
-        dhcp_option_code::domain_name,       dhcp_option_code::interface_mtu,
-        dhcp_option_code::domain_search,     dhcp_option_code::classless_static_routes,
-        dhcp_option_code::requested_address, dhcp_option_code::client_identifier,
-        dhcp_option_code::vendor_class_id,   dhcp_option_code::max_message_size,
-        dhcp_option_code::parameter_request_list, dhcp_option_code::message,
+        dhcp_option_code::message_type,
+        dhcp_option_code::server_identifier,
+        dhcp_option_code::lease_time,
+        dhcp_option_code::renewal_time,
+        dhcp_option_code::rebinding_time,
+        dhcp_option_code::subnet_mask,
+        dhcp_option_code::broadcast_address,
+        dhcp_option_code::router,
+        dhcp_option_code::dns_servers,
+        dhcp_option_code::host_name,
+        dhcp_option_code::domain_name,
+        dhcp_option_code::interface_mtu,
+        dhcp_option_code::domain_search,
+        dhcp_option_code::classless_static_routes,
+        dhcp_option_code::requested_address,
+        dhcp_option_code::client_identifier,
+        dhcp_option_code::vendor_class_id,
+        dhcp_option_code::max_message_size,
+        dhcp_option_code::parameter_request_list,
+        dhcp_option_code::message,
     };
 
     /// chaddr as a MAC (sets htype Ethernet, hlen 6).
@@ -721,8 +709,7 @@ struct dhcp_repr {
         r.yiaddr = v.yiaddr();
         r.siaddr = v.siaddr();
         r.giaddr = v.giaddr();
-        for (std::size_t i = 0; i < dhcp_view::chaddr_len; ++i)
-            r.chaddr[i] = load_u8(v.bytes(), dhcp_view::field::chaddr + i);
+        for (std::size_t i = 0; i < dhcp_view::chaddr_len; ++i) r.chaddr[i] = load_u8(v.bytes(), dhcp_view::field::chaddr + i);
         r.sname = std::string(v.sname());
         r.file = std::string(v.file());
         r.magic_cookie = v.has_cookie();
@@ -811,8 +798,7 @@ struct dhcp_repr {
             if (name.size() > 253) return fail(layer::dhcp, errc::too_long, fld);
             bool pointed = false;
             while (!name.empty()) {
-                auto hit = std::find_if(suffixes.begin(), suffixes.end(),
-                                        [&](const auto& s) { return s.first == name; });
+                auto hit = std::find_if(suffixes.begin(), suffixes.end(), [&](const auto& s) { return s.first == name; });
                 if (hit != suffixes.end()) {
                     out.push_back(static_cast<std::uint8_t>(0xc0 | (hit->second >> 8)));
                     out.push_back(static_cast<std::uint8_t>(hit->second & 0xff));
@@ -863,12 +849,10 @@ private:
             if (!e) return unexpected(e.error());
         }
         for (const auto& x : extra_options)
-            if (x.code == dhcp_option_code::pad || x.code == dhcp_option_code::end ||
-                x.code == dhcp_option_code::overload)
+            if (x.code == dhcp_option_code::pad || x.code == dhcp_option_code::end || x.code == dhcp_option_code::overload)
                 return fail(layer::dhcp, errc::bad_value, "option");
         if (interface_mtu && *interface_mtu < 68) return fail(layer::dhcp, errc::bad_value, "interface_mtu");
-        if (max_message_size && *max_message_size < 576)
-            return fail(layer::dhcp, errc::bad_value, "max_message_size");
+        if (max_message_size && *max_message_size < 576) return fail(layer::dhcp, errc::bad_value, "max_message_size");
         if (message_type && static_cast<std::uint8_t>(*message_type) == 0)
             return fail(layer::dhcp, errc::bad_value, "message_type");
         for (const auto& r : classless_static_routes)
@@ -943,8 +927,7 @@ private:
     }
 
     static constexpr bool is_typed(std::uint8_t code) noexcept {
-        return std::find(default_option_order.begin(), default_option_order.end(), code) !=
-               default_option_order.end();
+        return std::find(default_option_order.begin(), default_option_order.end(), code) != default_option_order.end();
     }
 
     /// Calls f(code, data) for every option to send, in emission order, each code once.
@@ -1026,8 +1009,7 @@ private:
                 return {};
             }
             case c::classless_static_routes: {
-                auto n = for_each_classless_route(
-                    data, [&](const classless_route& r) { classless_static_routes.push_back(r); });
+                auto n = for_each_classless_route(data, [&](const classless_route& r) { classless_static_routes.push_back(r); });
                 if (!n) return unexpected(n.error());
                 return {};
             }

@@ -135,10 +135,8 @@ private:
         if (a->is_request())
             summary_ += a->is_probe() ? fmt::format(", ARP, Probe who-has {}", a->target_ip())
                                       : fmt::format(", ARP, Request who-has {} tell {}", a->target_ip(), a->sender_ip());
-        else if (a->is_reply())
-            summary_ += fmt::format(", ARP, Reply {} is-at {}", a->sender_ip(), a->sender_mac());
-        else
-            summary_ += fmt::format(", ARP, operation {}", a->operation());
+        else if (a->is_reply()) summary_ += fmt::format(", ARP, Reply {} is-at {}", a->sender_ip(), a->sender_mac());
+        else summary_ += fmt::format(", ARP, operation {}", a->operation());
     }
 
     void ipv4(bytes_view b) {
@@ -161,15 +159,22 @@ private:
         put("ip.src", fmt::format("{}", ip->src()));
         put("ip.dst", fmt::format("{}", ip->dst()));
         if (!ip->is_first_fragment()) {
-            summary_ += fmt::format(", IPv4 {} > {}: fragment offset {}, length {}", ip->src(), ip->dst(),
-                                    ip->fragment_offset(), ip->payload_len());
+            summary_ += fmt::format(", IPv4 {} > {}: fragment offset {}, length {}", ip->src(), ip->dst(), ip->fragment_offset(),
+                                    ip->payload_len());
             return;
         }
         const auto src = fmt::format("{}", ip->src()), dst = fmt::format("{}", ip->dst());
         switch (ip->protocol()) {
             case ip_protocol::icmp: icmpv4(ip->payload(), src, dst); break;
-            case ip_protocol::udp: udp(ip->payload(), src, dst, pseudo_header_v4(ip->src(), ip->dst(), ip_protocol::udp, static_cast<std::uint16_t>(ip->payload_len())), true); break;
-            case ip_protocol::tcp: tcp(ip->payload(), src, dst, pseudo_header_v4(ip->src(), ip->dst(), ip_protocol::tcp, static_cast<std::uint16_t>(ip->payload_len()))); break;
+            case ip_protocol::udp:
+                udp(ip->payload(), src, dst,
+                    pseudo_header_v4(ip->src(), ip->dst(), ip_protocol::udp, static_cast<std::uint16_t>(ip->payload_len())),
+                    true);
+                break;
+            case ip_protocol::tcp:
+                tcp(ip->payload(), src, dst,
+                    pseudo_header_v4(ip->src(), ip->dst(), ip_protocol::tcp, static_cast<std::uint16_t>(ip->payload_len())));
+                break;
             default:
                 summary_ += fmt::format(", IPv4 {} > {}: protocol {}, length {}", src, dst, ip->protocol(), ip->payload_len());
         }
@@ -242,8 +247,12 @@ private:
         const auto plen = static_cast<std::uint32_t>(ul->payload.size());
         switch (ul->protocol) {
             case ip_protocol::icmpv6: icmpv6(*ip, ul->payload, src, dst); break;
-            case ip_protocol::udp: udp(ul->payload, src, dst, pseudo_header_v6(ip->src(), ip->dst(), ip_protocol::udp, plen), false); break;
-            case ip_protocol::tcp: tcp(ul->payload, src, dst, pseudo_header_v6(ip->src(), ip->dst(), ip_protocol::tcp, plen)); break;
+            case ip_protocol::udp:
+                udp(ul->payload, src, dst, pseudo_header_v6(ip->src(), ip->dst(), ip_protocol::udp, plen), false);
+                break;
+            case ip_protocol::tcp:
+                tcp(ul->payload, src, dst, pseudo_header_v6(ip->src(), ip->dst(), ip_protocol::tcp, plen));
+                break;
             default: summary_ += fmt::format(", IPv6 {} > {}: next header {}", src, dst, ul->protocol);
         }
     }
@@ -262,8 +271,9 @@ private:
             case icmpv6_type::echo_reply:
                 put("icmpv6.echo.id", std::uint64_t{m->echo_identifier()});
                 put("icmpv6.echo.seq", std::uint64_t{m->echo_sequence()});
-                summary_ += fmt::format(", echo {}, id {}, seq {}", m->msg_type() == icmpv6_type::echo_request ? "request" : "reply",
-                                        m->echo_identifier(), m->echo_sequence());
+                summary_ += fmt::format(", echo {}, id {}, seq {}",
+                                        m->msg_type() == icmpv6_type::echo_request ? "request" : "reply", m->echo_identifier(),
+                                        m->echo_sequence());
                 return;
             case icmpv6_type::packet_too_big:
                 put("icmpv6.mtu", std::uint64_t{m->mtu()});
@@ -352,7 +362,8 @@ private:
         put("udp.checksum_ok", u->checksum_ok(pseudo, v4 ? udp_zero_checksum::none : udp_zero_checksum::invalid));
         const auto s = fmt::format("{}.{} > {}.{}", src, u->src_port(), dst, u->dst_port());
         const auto sp = u->src_port(), dp = u->dst_port();
-        if (sp == well_known_port::dhcp_server || dp == well_known_port::dhcp_server || sp == well_known_port::dhcp_client || dp == well_known_port::dhcp_client) {
+        if (sp == well_known_port::dhcp_server || dp == well_known_port::dhcp_server || sp == well_known_port::dhcp_client ||
+            dp == well_known_port::dhcp_client) {
             if (dhcp(u->payload(), s)) return;
         }
         if (sp == well_known_port::dns || dp == well_known_port::dns) {
@@ -616,8 +627,9 @@ inline bool detail::dissector::dns(bytes_view b, const std::string& endpoints) {
     if (!srv.empty()) put("dns.srv", srv);
     if (!txt.empty()) put("dns.txt", txt);
     if (h.qr) {
-        text += m->full_rcode() == 0 ? fmt::format(" {}/{}/{}", m->ancount(), m->nscount(), m->arcount())
-                                     : fmt::format(" rcode {} {}/{}/{}", m->full_rcode(), m->ancount(), m->nscount(), m->arcount());
+        text += m->full_rcode() == 0
+                    ? fmt::format(" {}/{}/{}", m->ancount(), m->nscount(), m->arcount())
+                    : fmt::format(" rcode {} {}/{}/{}", m->full_rcode(), m->ancount(), m->nscount(), m->arcount());
         for (auto& x : answers) text += " " + x;
     }
     summary_ += text;

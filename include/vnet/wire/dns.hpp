@@ -119,7 +119,9 @@ enum class dns_section : std::uint8_t { question, answer, authority, additional 
 
 /// The section's name as used in error fields ("dns.answer: truncated").
 inline constexpr enum_name<dns_section> dns_section_names[] = {
-    {dns_section::question, "question"}, {dns_section::answer, "answer"}, {dns_section::authority, "authority"},
+    {dns_section::question, "question"},
+    {dns_section::answer, "answer"},
+    {dns_section::authority, "authority"},
     {dns_section::additional, "additional"},
 };
 constexpr std::span<const enum_name<dns_section>> enum_names(dns_section) noexcept { return dns_section_names; }
@@ -133,8 +135,8 @@ constexpr std::span<const enum_name<dns_section>> enum_names(dns_section) noexce
 /// case-insensitive for ASCII letters (RFC 1035 2.3.3, RFC 4343); wire() keeps the case.
 class dns_name {
 public:
-    static constexpr std::size_t max_wire_len = 255;   // RFC 1035 3.1
-    static constexpr std::size_t max_label_len = 63;   // RFC 1035 2.3.4
+    static constexpr std::size_t max_wire_len = 255;  // RFC 1035 3.1
+    static constexpr std::size_t max_label_len = 63;  // RFC 1035 2.3.4
     static constexpr std::size_t max_text_len = 253;
 
     /// The root name ".".
@@ -156,10 +158,8 @@ public:
         while (i < s.size()) {
             char c = s[i];
             if (c == '.') {
-                if (!label_open || len == 0)
-                    return fail(layer::dns, errc::syntax, "invalid DNS name: empty label");
-                if (auto r = n.append_label(bytes_view(label).first(len)); !r)
-                    return unexpected(r.error());
+                if (!label_open || len == 0) return fail(layer::dns, errc::syntax, "invalid DNS name: empty label");
+                if (auto r = n.append_label(bytes_view(label).first(len)); !r) return unexpected(r.error());
                 len = 0;
                 label_open = false;
                 ++i;
@@ -171,8 +171,8 @@ public:
                 if (is_digit(s[i + 1])) {
                     if (i + 3 >= s.size() || !is_digit(s[i + 2]) || !is_digit(s[i + 3]))
                         return fail(layer::dns, errc::syntax, "invalid DNS name: \\DDD needs three digits");
-                    unsigned v = static_cast<unsigned>(s[i + 1] - '0') * 100 +
-                                 static_cast<unsigned>(s[i + 2] - '0') * 10 + static_cast<unsigned>(s[i + 3] - '0');
+                    unsigned v = static_cast<unsigned>(s[i + 1] - '0') * 100 + static_cast<unsigned>(s[i + 2] - '0') * 10 +
+                                 static_cast<unsigned>(s[i + 3] - '0');
                     if (v > 255) return fail(layer::dns, errc::syntax, "invalid DNS name: \\DDD above 255");
                     byte = static_cast<std::uint8_t>(v);
                     i += 4;
@@ -188,8 +188,7 @@ public:
             label_open = true;
         }
         if (label_open) {
-            if (auto r = n.append_label(bytes_view(label).first(len)); !r)
-                return unexpected(r.error());
+            if (auto r = n.append_label(bytes_view(label).first(len)); !r) return unexpected(r.error());
         }
         return n;
     }
@@ -263,9 +262,14 @@ public:
                     continue;
                 }
                 switch (c) {
-                    case '.': case '\\': case '"': case '(': case ')': case ';': case '@': case '$':
-                        *out++ = '\\';
-                        break;
+                    case '.':
+                    case '\\':
+                    case '"':
+                    case '(':
+                    case ')':
+                    case ';':
+                    case '@':
+                    case '$': *out++ = '\\'; break;
                     default: break;
                 }
                 *out++ = c;
@@ -417,9 +421,9 @@ struct dns_header {
     std::uint8_t rcode = 0;   // 4 bits (the low bits of the extended RCODE with EDNS)
 
     constexpr std::uint16_t flags() const noexcept {
-        return static_cast<std::uint16_t>((qr ? 0x8000 : 0) | ((opcode & 0xF) << 11) | (aa ? 0x0400 : 0) |
-                                          (tc ? 0x0200 : 0) | (rd ? 0x0100 : 0) | (ra ? 0x0080 : 0) |
-                                          (z ? 0x0040 : 0) | (ad ? 0x0020 : 0) | (cd ? 0x0010 : 0) | (rcode & 0xF));
+        return static_cast<std::uint16_t>((qr ? 0x8000 : 0) | ((opcode & 0xF) << 11) | (aa ? 0x0400 : 0) | (tc ? 0x0200 : 0) |
+                                          (rd ? 0x0100 : 0) | (ra ? 0x0080 : 0) | (z ? 0x0040 : 0) | (ad ? 0x0020 : 0) |
+                                          (cd ? 0x0010 : 0) | (rcode & 0xF));
     }
     static constexpr dns_header from_flags(std::uint16_t id, std::uint16_t f) noexcept {
         dns_header h;
@@ -466,8 +470,7 @@ struct dns_question {
         if (off >= message.size()) return fail(layer::dns, errc::truncated, detail::dns_section_field(s));
         auto n = read_dns_name(message, off);
         if (!n) return unexpected(n.error());
-        if (!in_bounds(message.size(), n->end, fixed_len))
-            return fail(layer::dns, errc::truncated, detail::dns_section_field(s));
+        if (!in_bounds(message.size(), n->end, fixed_len)) return fail(layer::dns, errc::truncated, detail::dns_section_field(s));
         dns_question q{n->name, load_be16(message, n->end), load_be16(message, n->end + 2)};
         off = n->end + fixed_len;
         return q;
@@ -501,8 +504,7 @@ struct dns_record {
         auto n = read_dns_name(message, off);
         if (!n) return unexpected(n.error());
         std::size_t p = n->end;
-        if (!in_bounds(message.size(), p, fixed_len))
-            return fail(layer::dns, errc::truncated, detail::dns_section_field(s));
+        if (!in_bounds(message.size(), p, fixed_len)) return fail(layer::dns, errc::truncated, detail::dns_section_field(s));
         dns_record r;
         r.name = n->name;
         r.type = load_be16(message, p);
@@ -552,7 +554,7 @@ class dns_section_range : public tlv_range<dns_entry_layout<Entry>> {
 public:
     constexpr dns_section_range() noexcept = default;
     constexpr dns_section_range(bytes_view message, std::size_t off, std::size_t count, dns_section s) noexcept
-        : tlv_range<dns_entry_layout<Entry>>(message, {off, count, s}), count_(count), section_(s) {}
+            : tlv_range<dns_entry_layout<Entry>>(message, {off, count, s}), count_(count), section_(s) {}
     constexpr std::size_t size() const noexcept { return count_; }
     constexpr bool empty() const noexcept { return count_ == 0; }
     constexpr dns_section section() const noexcept { return section_; }
@@ -877,8 +879,7 @@ private:
             if (!e) return unexpected(e.error());
             off = e->next;
         }
-        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority,
-                                                        dns_section::additional};
+        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority, dns_section::additional};
         for (dns_section s : rr_sections) {
             start_[static_cast<std::size_t>(s)] = off;
             for (std::size_t k = count(s); k > 0; --k) {
@@ -996,9 +997,8 @@ struct dns_record_repr {
     }
 
     /// An OPT pseudo-RR (RFC 6891 6.1.2) with the given options (already encoded).
-    static dns_record_repr make_opt(std::uint16_t udp_payload_size, bool dnssec_ok = false,
-                                    std::uint8_t extended_rcode = 0, std::uint8_t version = 0,
-                                    std::vector<std::byte> options = {}) {
+    static dns_record_repr make_opt(std::uint16_t udp_payload_size, bool dnssec_ok = false, std::uint8_t extended_rcode = 0,
+                                    std::uint8_t version = 0, std::vector<std::byte> options = {}) {
         dns_opt o{udp_payload_size, extended_rcode, version, dnssec_ok, 0, {}};
         return dns_record_repr{dns_name::root(), dns_type::opt, udp_payload_size, o.ttl(),
                                dns_rdata(dns_raw_rdata{std::move(options)})};
@@ -1023,9 +1023,7 @@ struct dns_record_repr {
             case dns_type::txt: return take(dns_txt::parse(r));
             case dns_type::srv: return take(dns_srv::parse(r));
             case dns_type::soa: return take(dns_soa::parse(r));
-            default:
-                out.rdata = dns_raw_rdata{std::vector<std::byte>(r.rdata.begin(), r.rdata.end())};
-                return out;
+            default: out.rdata = dns_raw_rdata{std::vector<std::byte>(r.rdata.begin(), r.rdata.end())}; return out;
         }
     }
 
@@ -1041,7 +1039,9 @@ private:
     static std::size_t rdata_len(const dns_a&) { return 4; }
     static std::size_t rdata_len(const dns_aaaa&) { return 16; }
     template <std::uint16_t T>
-    static std::size_t rdata_len(const dns_single_name<T>& r) { return r.target.wire_len(); }
+    static std::size_t rdata_len(const dns_single_name<T>& r) {
+        return r.target.wire_len();
+    }
     static std::size_t rdata_len(const dns_mx& r) { return 2 + r.exchange.wire_len(); }
     static std::size_t rdata_len(const dns_txt& r) {
         std::size_t n = 0;
@@ -1064,7 +1064,7 @@ public:
     static constexpr std::size_t max_pointer_target = 0x3FFF;
 
     dns_writer(bytes_span out, std::size_t limit, dns_compression c)
-        : out_(out), limit_(std::min(limit, out.size())), compress_(c == dns_compression::on) {}
+            : out_(out), limit_(std::min(limit, out.size())), compress_(c == dns_compression::on) {}
 
     std::size_t pos() const noexcept { return pos_; }
     bytes_span out() const noexcept { return out_; }
@@ -1230,8 +1230,7 @@ struct dns_message_repr {
             if (!q) return unexpected(q.error());
             m.questions.push_back(*q);
         }
-        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority,
-                                                        dns_section::additional};
+        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority, dns_section::additional};
         for (dns_section s : rr_sections) {
             for (const auto& r : v.records(s)) {
                 if (!r) return unexpected(r.error());
@@ -1312,8 +1311,7 @@ private:
         std::array<std::size_t, 3> written{};
         bool tc = header.tc;
         bool stop = false;
-        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority,
-                                                        dns_section::additional};
+        constexpr std::array<dns_section, 3> rr_sections{dns_section::answer, dns_section::authority, dns_section::additional};
         for (std::size_t si = 0; si < rr_sections.size() && !stop; ++si) {
             dns_section s = rr_sections[si];
             for (const auto& rr : section(s)) {
@@ -1350,8 +1348,7 @@ private:
 };
 
 /// A standard query (opcode QUERY, RD set as host resolvers send it) for one name and type.
-inline dns_message_repr make_query(std::uint16_t id, const dns_name& name, std::uint16_t type,
-                                   bool recursion_desired = true) {
+inline dns_message_repr make_query(std::uint16_t id, const dns_name& name, std::uint16_t type, bool recursion_desired = true) {
     dns_message_repr m;
     m.header.id = id;
     m.header.rd = recursion_desired;

@@ -88,9 +88,8 @@ inline constexpr std::uint8_t bad_length = 2;
 
 /// True for the message types that quote an original datagram.
 constexpr bool icmpv4_is_error(std::uint8_t type) noexcept {
-    return type == icmpv4_type::dest_unreachable || type == icmpv4_type::source_quench ||
-           type == icmpv4_type::redirect || type == icmpv4_type::time_exceeded ||
-           type == icmpv4_type::parameter_problem;
+    return type == icmpv4_type::dest_unreachable || type == icmpv4_type::source_quench || type == icmpv4_type::redirect ||
+           type == icmpv4_type::time_exceeded || type == icmpv4_type::parameter_problem;
 }
 
 /// The IPv4 header and first payload octets quoted inside an ICMP error message. Lenient:
@@ -133,8 +132,8 @@ public:
         return (load_be16(b_, field::flags_fragment_offset) & ipv4_view::flag_more_fragments) != 0;
     }
     constexpr std::uint32_t fragment_offset() const noexcept {
-        return std::uint32_t{static_cast<std::uint16_t>(load_be16(b_, field::flags_fragment_offset) &
-                                                        ipv4_view::fragment_offset_mask)} *
+        return std::uint32_t{
+                   static_cast<std::uint16_t>(load_be16(b_, field::flags_fragment_offset) & ipv4_view::fragment_offset_mask)} *
                8;
     }
     constexpr std::uint8_t ttl() const noexcept { return load_u8(b_, field::ttl); }
@@ -157,16 +156,12 @@ public:
     /// Everything quoted after the IP header (8 octets or more).
     constexpr bytes_view payload() const noexcept { return b_.subspan(header_len()); }
     /// UDP/TCP/SCTP ports of the original datagram.
-    constexpr std::uint16_t source_port() const noexcept {
-        return load_be16(transport(), transport_field::source_port);
-    }
+    constexpr std::uint16_t source_port() const noexcept { return load_be16(transport(), transport_field::source_port); }
     constexpr std::uint16_t destination_port() const noexcept {
         return load_be16(transport(), transport_field::destination_port);
     }
     /// The identifier of a quoted ICMP query (echo request).
-    constexpr std::uint16_t icmp_identifier() const noexcept {
-        return load_be16(transport(), transport_field::icmp_identifier);
-    }
+    constexpr std::uint16_t icmp_identifier() const noexcept { return load_be16(transport(), transport_field::icmp_identifier); }
     constexpr bytes_view bytes() const noexcept { return b_; }
 
 private:
@@ -266,8 +261,7 @@ struct icmpv4_dest_unreachable {
     std::uint16_t next_hop_mtu = 0;  // code fragmentation_needed only; emitted as 0 otherwise
     bytes_view original_datagram{};
     friend constexpr bool operator==(const icmpv4_dest_unreachable& a, const icmpv4_dest_unreachable& b) noexcept {
-        return a.code == b.code && a.next_hop_mtu == b.next_hop_mtu &&
-               equal_bytes(a.original_datagram, b.original_datagram);
+        return a.code == b.code && a.next_hop_mtu == b.next_hop_mtu && equal_bytes(a.original_datagram, b.original_datagram);
     }
 };
 
@@ -304,13 +298,12 @@ struct icmpv4_other {
     std::uint32_t rest_of_header = 0;
     bytes_view data{};
     friend constexpr bool operator==(const icmpv4_other& a, const icmpv4_other& b) noexcept {
-        return a.type == b.type && a.code == b.code && a.rest_of_header == b.rest_of_header &&
-               equal_bytes(a.data, b.data);
+        return a.type == b.type && a.code == b.code && a.rest_of_header == b.rest_of_header && equal_bytes(a.data, b.data);
     }
 };
 
-using icmpv4_message = std::variant<icmpv4_echo_request, icmpv4_echo_reply, icmpv4_dest_unreachable,
-                                    icmpv4_time_exceeded, icmpv4_redirect, icmpv4_parameter_problem, icmpv4_other>;
+using icmpv4_message = std::variant<icmpv4_echo_request, icmpv4_echo_reply, icmpv4_dest_unreachable, icmpv4_time_exceeded,
+                                    icmpv4_redirect, icmpv4_parameter_problem, icmpv4_other>;
 
 /// The original datagram an error message should quote: as much as keeps the error
 /// within 576 octets (RFC 1812 section 4.3.2.3), by default.
@@ -332,12 +325,10 @@ struct icmpv4_repr {
             case icmpv4_type::echo_reply:
                 if (code0) return icmpv4_repr{icmpv4_echo_reply{v.identifier(), v.sequence(), v.data()}};
                 break;
-            case icmpv4_type::dest_unreachable:
-                return icmpv4_repr{icmpv4_dest_unreachable{v.code(), v.next_hop_mtu(), v.data()}};
+            case icmpv4_type::dest_unreachable: return icmpv4_repr{icmpv4_dest_unreachable{v.code(), v.next_hop_mtu(), v.data()}};
             case icmpv4_type::time_exceeded: return icmpv4_repr{icmpv4_time_exceeded{v.code(), v.data()}};
             case icmpv4_type::redirect: return icmpv4_repr{icmpv4_redirect{v.code(), v.gateway(), v.data()}};
-            case icmpv4_type::parameter_problem:
-                return icmpv4_repr{icmpv4_parameter_problem{v.code(), v.pointer(), v.data()}};
+            case icmpv4_type::parameter_problem: return icmpv4_repr{icmpv4_parameter_problem{v.code(), v.pointer(), v.data()}};
             default: break;
         }
         return icmpv4_repr{icmpv4_other{v.type(), v.code(), v.rest_of_header(), v.data()}};
@@ -374,9 +365,7 @@ private:
         std::uint32_t rest_of_header;
         bytes_view data;
     };
-    static constexpr std::uint32_t pack16(std::uint16_t hi, std::uint16_t lo) noexcept {
-        return (std::uint32_t{hi} << 16) | lo;
-    }
+    static constexpr std::uint32_t pack16(std::uint16_t hi, std::uint16_t lo) noexcept { return (std::uint32_t{hi} << 16) | lo; }
     constexpr fields wire_fields() const noexcept {
         if (auto* m = std::get_if<icmpv4_echo_request>(&message))
             return {icmpv4_type::echo_request, 0, pack16(m->identifier, m->sequence), m->data};

@@ -144,9 +144,7 @@ struct mldv2_record {
     constexpr ipv6_address source(std::size_t i) const noexcept {
         return i < source_count() ? ipv6_address::load(bytes, header_len + 16 * i) : ipv6_address{};
     }
-    constexpr bytes_view aux_data() const noexcept {
-        return bytes.subspan(header_len + 16 * std::size_t{source_count()});
-    }
+    constexpr bytes_view aux_data() const noexcept { return bytes.subspan(header_len + 16 * std::size_t{source_count()}); }
 };
 
 /// The layout of the records of an MLDv2 report: `count` records, each a header, its
@@ -190,13 +188,13 @@ public:
     struct field {
         static constexpr std::size_t type = 0, code = 1, checksum = 2,
                                      // errors: MTU (2), pointer (4), unused otherwise; echo: id, seq
-                                     parameter = 4, identifier = 4, sequence = 6,
+            parameter = 4, identifier = 4, sequence = 6,
                                      // MLDv1 (RFC 2710 section 3)
-                                     max_response_delay = 4, multicast_address = 8,
+            max_response_delay = 4, multicast_address = 8,
                                      // MLDv2 report (RFC 3810 section 5.2)
-                                     record_count = 6, records = 8,
+            record_count = 6, records = 8,
                                      // errors: invoking packet; echo: data
-                                     body = 8;
+            body = 8;
     };
     static_assert(field::multicast_address + 16 == 24);
 
@@ -249,7 +247,9 @@ public:
 
     // ---- MLDv1 query / report / done (types 130-132, length >= 24) ----
     /// In milliseconds (RFC 2710 section 3.4).
-    constexpr std::uint16_t mld_max_response_delay() const noexcept { return detail::load_be16_or_zero(b_, field::max_response_delay); }
+    constexpr std::uint16_t mld_max_response_delay() const noexcept {
+        return detail::load_be16_or_zero(b_, field::max_response_delay);
+    }
     constexpr ipv6_address mld_multicast_address() const noexcept {
         return detail::load_ipv6_or_unspecified(b_, field::multicast_address);
     }
@@ -295,8 +295,7 @@ struct icmpv6_echo_repr {
     static constexpr result<icmpv6_echo_repr> parse(const icmpv6_view& v, const ipv6_address& src,
                                                     const ipv6_address& dst) noexcept {
         const auto t = v.msg_type();
-        if (auto ok = detail::icmpv6_check(v, src, dst, t == icmpv6_type::echo_request || t == icmpv6_type::echo_reply);
-            !ok)
+        if (auto ok = detail::icmpv6_check(v, src, dst, t == icmpv6_type::echo_request || t == icmpv6_type::echo_reply); !ok)
             return unexpected(ok.error());
         if (v.code() != 0) return fail(layer::icmpv6, errc::bad_value, "code");
         return icmpv6_echo_repr{t, v.echo_identifier(), v.echo_sequence(), v.echo_data()};
@@ -314,8 +313,7 @@ struct icmpv6_echo_repr {
         return m.size();
     }
     friend constexpr bool operator==(const icmpv6_echo_repr& a, const icmpv6_echo_repr& b) noexcept {
-        return a.type == b.type && a.identifier == b.identifier && a.sequence == b.sequence &&
-               equal_bytes(a.data, b.data);
+        return a.type == b.type && a.identifier == b.identifier && a.sequence == b.sequence && equal_bytes(a.data, b.data);
     }
 };
 
@@ -334,8 +332,8 @@ struct icmpv6_error_repr {
     static constexpr result<icmpv6_error_repr> parse(const icmpv6_view& v, const ipv6_address& src,
                                                      const ipv6_address& dst) noexcept {
         const auto t = v.msg_type();
-        if (auto ok = detail::icmpv6_check(v, src, dst, t >= icmpv6_type::destination_unreachable &&
-                                                            t <= icmpv6_type::parameter_problem);
+        if (auto ok = detail::icmpv6_check(v, src, dst,
+                                           t >= icmpv6_type::destination_unreachable && t <= icmpv6_type::parameter_problem);
             !ok)
             return unexpected(ok.error());
         return icmpv6_error_repr{t, v.code(), v.parameter(), v.invoking_packet()};
@@ -366,11 +364,10 @@ struct mld_repr {
 
     static constexpr std::size_t message_len = 24;
 
-    static constexpr result<mld_repr> parse(const icmpv6_view& v, const ipv6_address& src,
-                                            const ipv6_address& dst) noexcept {
+    static constexpr result<mld_repr> parse(const icmpv6_view& v, const ipv6_address& src, const ipv6_address& dst) noexcept {
         const auto t = v.msg_type();
-        if (auto ok = detail::icmpv6_check(v, src, dst, t >= icmpv6_type::multicast_listener_query &&
-                                                            t <= icmpv6_type::multicast_listener_done);
+        if (auto ok = detail::icmpv6_check(
+                v, src, dst, t >= icmpv6_type::multicast_listener_query && t <= icmpv6_type::multicast_listener_done);
             !ok)
             return unexpected(ok.error());
         if (t == icmpv6_type::multicast_listener_query && v.size() != message_len)
@@ -454,8 +451,7 @@ struct icmpv6_repr {
     std::variant<icmpv6_echo_repr, icmpv6_error_repr, mld_repr, mldv2_report_repr> message;
 
     /// Verifies the checksum with src and dst; other types are errc::unsupported.
-    static constexpr result<icmpv6_repr> parse(const icmpv6_view& v, const ipv6_address& src,
-                                               const ipv6_address& dst) noexcept {
+    static constexpr result<icmpv6_repr> parse(const icmpv6_view& v, const ipv6_address& src, const ipv6_address& dst) noexcept {
         auto wrap = [](auto r) -> result<icmpv6_repr> {
             if (!r) return unexpected(r.error());
             return icmpv6_repr{*r};

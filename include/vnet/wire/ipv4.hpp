@@ -60,11 +60,11 @@ inline constexpr std::uint8_t ce = 3;
 
 /// IPv4 option types: the whole first octet (copied flag, class, number), IANA "IP Option Numbers".
 namespace ipv4_option_type {
-inline constexpr std::uint8_t end_of_list = 0;        // RFC 791
-inline constexpr std::uint8_t no_operation = 1;       // RFC 791
-inline constexpr std::uint8_t record_route = 7;       // RFC 791
-inline constexpr std::uint8_t timestamp = 68;         // RFC 791
-inline constexpr std::uint8_t security = 130;         // RFC 1108 basic security
+inline constexpr std::uint8_t end_of_list = 0;            // RFC 791
+inline constexpr std::uint8_t no_operation = 1;           // RFC 791
+inline constexpr std::uint8_t record_route = 7;           // RFC 791
+inline constexpr std::uint8_t timestamp = 68;             // RFC 791
+inline constexpr std::uint8_t security = 130;             // RFC 1108 basic security
 inline constexpr std::uint8_t loose_source_route = 131;   // RFC 791
 inline constexpr std::uint8_t extended_security = 133;    // RFC 1108
 inline constexpr std::uint8_t commercial_security = 134;  // CIPSO (draft-ietf-cipso-ipsecurity)
@@ -124,9 +124,7 @@ public:
     /// Route options: number of 4-octet address slots (filled or not).
     constexpr std::size_t route_size() const noexcept { return is_route() ? (data().size() - 1) / 4 : 0; }
     /// Route options: address slot i (precondition: i < route_size()).
-    constexpr ipv4_address route_address(std::size_t i) const noexcept {
-        return ipv4_address::load(data(), 1 + 4 * i);
-    }
+    constexpr ipv4_address route_address(std::size_t i) const noexcept { return ipv4_address::load(data(), 1 + 4 * i); }
     /// Timestamp: the overflow count (high nibble of the third octet).
     constexpr std::uint8_t timestamp_overflow() const noexcept {
         return type() == ipv4_option_type::timestamp ? static_cast<std::uint8_t>(load_u8(data(), 1) >> 4) : 0;
@@ -154,8 +152,7 @@ public:
     static constexpr result<ipv4_option> decode(bytes_view area, std::size_t off) noexcept {
         if (off >= area.size()) return fail(layer::ipv4, errc::truncated, "options");
         const std::uint8_t t = load_u8(area, off);
-        if (t == ipv4_option_type::end_of_list || t == ipv4_option_type::no_operation)
-            return ipv4_option(area.subspan(off, 1));
+        if (t == ipv4_option_type::end_of_list || t == ipv4_option_type::no_operation) return ipv4_option(area.subspan(off, 1));
         if (!in_bounds(area.size(), off, 2)) return fail(layer::ipv4, errc::bad_option, "options");
         const std::size_t len = load_u8(area, off + 1);
         if (len < 2 || !in_bounds(area.size(), off, len)) return fail(layer::ipv4, errc::bad_option, "options");
@@ -174,9 +171,7 @@ public:
         return ipv4_option(area.subspan(off, len));
     }
 
-    friend constexpr bool operator==(const ipv4_option& a, const ipv4_option& b) noexcept {
-        return equal_bytes(a.b_, b.b_);
-    }
+    friend constexpr bool operator==(const ipv4_option& a, const ipv4_option& b) noexcept { return equal_bytes(a.b_, b.b_); }
 
 private:
     constexpr explicit ipv4_option(bytes_view b) noexcept : b_(b) {}
@@ -217,13 +212,13 @@ public:
     static constexpr std::size_t options_len_max = header_len_max - header_len_min;
     struct field {
         static constexpr std::size_t version_ihl = 0, dscp_ecn = 1, total_length = 2, identification = 4,
-                                     flags_fragment_offset = 6, ttl = 8, protocol = 9, checksum = 10, src = 12,
-                                     dst = 16, options = 20;
+                                     flags_fragment_offset = 6, ttl = 8, protocol = 9, checksum = 10, src = 12, dst = 16,
+                                     options = 20;
     };
     static_assert(field::dst + 4 == header_len_min && field::options == header_len_min);
     /// Flag bits in the flags / fragment offset word (RFC 791 section 3.1).
-    static constexpr std::uint16_t flag_reserved = 0x8000, flag_dont_fragment = 0x4000,
-                                   flag_more_fragments = 0x2000, fragment_offset_mask = 0x1fff;
+    static constexpr std::uint16_t flag_reserved = 0x8000, flag_dont_fragment = 0x4000, flag_more_fragments = 0x2000,
+                                   fragment_offset_mask = 0x1fff;
 
     static constexpr result<ipv4_view> parse(bytes_view b) noexcept {
         if (b.empty()) return fail(layer::ipv4, errc::truncated, "header");
@@ -233,8 +228,7 @@ public:
         if (hlen < header_len_min || hlen > b.size()) return fail(layer::ipv4, errc::bad_length, "ihl");
         const std::size_t total = load_be16(b, field::total_length);
         if (total < hlen || total > b.size()) return fail(layer::ipv4, errc::bad_length, "total_length");
-        if (load_be16(b, field::flags_fragment_offset) & flag_reserved)
-            return fail(layer::ipv4, errc::bad_value, "flags");
+        if (load_be16(b, field::flags_fragment_offset) & flag_reserved) return fail(layer::ipv4, errc::bad_value, "flags");
         if (auto ok = ipv4_options::validate(b.subspan(field::options, hlen - header_len_min)); !ok)
             return unexpected(ok.error());
         return ipv4_view(b);
@@ -268,9 +262,7 @@ public:
     constexpr ipv4_address src() const noexcept { return ipv4_address::load(b_, field::src); }
     constexpr ipv4_address dst() const noexcept { return ipv4_address::load(b_, field::dst); }
 
-    constexpr bytes_view options_bytes() const noexcept {
-        return b_.subspan(field::options, header_len() - header_len_min);
-    }
+    constexpr bytes_view options_bytes() const noexcept { return b_.subspan(field::options, header_len() - header_len_min); }
     /// The options; every entry is a value (parse() rejected malformed ones).
     constexpr ipv4_options options() const noexcept { return ipv4_options(options_bytes()); }
 

@@ -71,9 +71,7 @@ struct ipv6_extension_header {
     constexpr std::uint8_t routing_type() const noexcept { return load_u8(bytes, 2); }
     constexpr std::uint8_t segments_left() const noexcept { return load_u8(bytes, 3); }
     /// Fragment header (section 4.5): offset in 8-octet units, M flag, Identification.
-    constexpr std::uint16_t fragment_offset() const noexcept {
-        return static_cast<std::uint16_t>(load_be16(bytes, 2) >> 3);
-    }
+    constexpr std::uint16_t fragment_offset() const noexcept { return static_cast<std::uint16_t>(load_be16(bytes, 2) >> 3); }
     constexpr bool more_fragments() const noexcept { return (load_u8(bytes, 3) & 0x01) != 0; }
     constexpr std::uint32_t identification() const noexcept { return load_be32(bytes, 4); }
 };
@@ -86,7 +84,7 @@ struct ipv6_extension_header_layout {
     using value_type = result<ipv6_extension_header>;
     static constexpr std::size_t fixed_header_len = 40;
     struct cursor {
-        std::size_t off = fixed_header_len;                         // where the next header starts
+        std::size_t off = fixed_header_len;                           // where the next header starts
         std::uint8_t next_header = ipv6_next_header::no_next_header;  // its type
     };
     /// packet: the IPv6 header and payload (trimmed to the payload length).
@@ -108,7 +106,7 @@ struct ipv6_extension_header_layout {
         switch (c.next_header) {
             case ipv6_next_header::fragment: len = ipv6_extension_header::fragment_header_len; break;
             case ipv6_next_header::authentication: len = (len_field + 2) * 4; break;  // RFC 4302 section 2.2
-            default: len = (len_field + 1) * 8; break;                                 // RFC 8200 sections 4.3-4.6
+            default: len = (len_field + 1) * 8; break;                                // RFC 8200 sections 4.3-4.6
         }
         if (!in_bounds(packet.size(), c.off, len)) {
             out = fail(layer::ipv6, errc::bad_length, name);
@@ -129,15 +127,15 @@ using ipv6_extension_header_iterator = tlv_iterator<ipv6_extension_header_layout
 class ipv6_extension_header_range : public tlv_range<ipv6_extension_header_layout> {
 public:
     constexpr ipv6_extension_header_range(bytes_view packet, std::uint8_t first_next_header) noexcept
-        : tlv_range(packet, {ipv6_extension_header_layout::fixed_header_len, first_next_header}) {}
+            : tlv_range(packet, {ipv6_extension_header_layout::fixed_header_len, first_next_header}) {}
 };
 
 /// The protocol after the extension headers and its bytes.
 struct ipv6_upper_layer {
-    std::uint8_t protocol = 0;      // tcp, udp, icmpv6, no_next_header, esp, ...
-    std::size_t offset = 0;         // from the start of the IPv6 header
-    bytes_view payload{};           // up to the end of the IPv6 payload
-    bool fragmented = false;        // a Fragment header was walked
+    std::uint8_t protocol = 0;          // tcp, udp, icmpv6, no_next_header, esp, ...
+    std::size_t offset = 0;             // from the start of the IPv6 header
+    bytes_view payload{};               // up to the end of the IPv6 payload
+    bool fragmented = false;            // a Fragment header was walked
     std::uint16_t fragment_offset = 0;  // in 8-octet units; non-zero: payload is not the upper-layer header
 };
 
@@ -146,8 +144,8 @@ public:
     static constexpr std::size_t header_len = 40;
     static constexpr std::uint8_t version_6 = 6;
     struct field {
-        static constexpr std::size_t version_class_flow = 0, payload_length = 4, next_header = 6, hop_limit = 7,
-                                     src = 8, dst = 24;
+        static constexpr std::size_t version_class_flow = 0, payload_length = 4, next_header = 6, hop_limit = 7, src = 8,
+                                     dst = 24;
     };
     static_assert(field::dst + 16 == header_len);
 
@@ -163,9 +161,7 @@ public:
     }
 
     constexpr std::uint8_t version() const noexcept { return static_cast<std::uint8_t>(load_u8(b_, 0) >> 4); }
-    constexpr std::uint8_t traffic_class() const noexcept {
-        return static_cast<std::uint8_t>((load_be16(b_, 0) >> 4) & 0xff);
-    }
+    constexpr std::uint8_t traffic_class() const noexcept { return static_cast<std::uint8_t>((load_be16(b_, 0) >> 4) & 0xff); }
     /// The DS field (RFC 2474) and ECN (RFC 3168) halves of the traffic class.
     constexpr std::uint8_t dscp() const noexcept { return static_cast<std::uint8_t>(traffic_class() >> 2); }
     constexpr std::uint8_t ecn() const noexcept { return static_cast<std::uint8_t>(traffic_class() & 0x3); }
@@ -219,8 +215,7 @@ struct ipv6_repr {
     static constexpr std::uint32_t max_flow_label = 0xfffff;
 
     static constexpr result<ipv6_repr> parse(const ipv6_view& v) noexcept {
-        return ipv6_repr{v.traffic_class(), v.flow_label(), v.payload_length(), v.next_header(),
-                         v.hop_limit(),     v.src(),        v.dst()};
+        return ipv6_repr{v.traffic_class(), v.flow_label(), v.payload_length(), v.next_header(), v.hop_limit(), v.src(), v.dst()};
     }
     constexpr std::size_t buffer_len() const noexcept { return header_len + payload_length; }
 

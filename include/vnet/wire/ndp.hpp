@@ -141,8 +141,8 @@ using ndp_option_range = tlv_range<ndp_option_layout>;
 class ndp_view {
 public:
     struct field {
-        static constexpr std::size_t cur_hop_limit = 4, ra_flags = 5, router_lifetime = 6, reachable_time = 8,
-                                     retrans_timer = 12, na_flags = 4, target = 8, destination = 24;
+        static constexpr std::size_t cur_hop_limit = 4, ra_flags = 5, router_lifetime = 6, reachable_time = 8, retrans_timer = 12,
+                                     na_flags = 4, target = 8, destination = 24;
     };
     /// Where the options start, per message type.
     static constexpr std::size_t options_offset(std::uint8_t type) noexcept {
@@ -217,15 +217,13 @@ constexpr result<void> ndp_validate(const ndp_view& m, std::uint8_t hop_limit, c
     if (!m.icmp().checksum_ok(src, dst)) return fail(layer::ndp, errc::bad_checksum, "checksum");
     if (m.code() != 0) return fail(layer::ndp, errc::bad_value, "code");
     // 7.1.1, 7.1.2: Target Address is not a multicast address.
-    if ((t == icmpv6_type::neighbor_solicitation || t == icmpv6_type::neighbor_advertisement) &&
-        m.target().is_multicast())
+    if ((t == icmpv6_type::neighbor_solicitation || t == icmpv6_type::neighbor_advertisement) && m.target().is_multicast())
         return fail(layer::ndp, errc::bad_value, "target");
     if (t == icmpv6_type::redirect) {
         // 8.1: the ICMP Destination Address field is not a multicast address; the ICMP
         // Target Address is either a link-local address or the same as the destination.
         if (m.destination().is_multicast()) return fail(layer::ndp, errc::bad_value, "destination");
-        if (!m.target().is_link_local() && m.target() != m.destination())
-            return fail(layer::ndp, errc::bad_value, "target");
+        if (!m.target().is_link_local() && m.target() != m.destination()) return fail(layer::ndp, errc::bad_value, "target");
     }
     // All included options have a length that is greater than zero (and lie inside the message).
     bool source_lla = false;
@@ -260,8 +258,7 @@ struct ndp_link_layer_address_option {
     mac_address address{};
 
     static constexpr result<ndp_link_layer_address_option> parse(const ndp_option& o) noexcept {
-        if (o.type() != ndp_option_type::source_link_layer_address &&
-            o.type() != ndp_option_type::target_link_layer_address)
+        if (o.type() != ndp_option_type::source_link_layer_address && o.type() != ndp_option_type::target_link_layer_address)
             return fail(layer::ndp, errc::bad_option, "type");
         if (o.length() != 1) return fail(layer::ndp, errc::unsupported, "link_layer_address");
         return ndp_link_layer_address_option{o.type(), o.link_layer_address()};
@@ -274,8 +271,7 @@ struct ndp_link_layer_address_option {
         address.store(out, 2);
         return std::size_t{8};
     }
-    friend constexpr bool operator==(const ndp_link_layer_address_option&,
-                                     const ndp_link_layer_address_option&) = default;
+    friend constexpr bool operator==(const ndp_link_layer_address_option&, const ndp_link_layer_address_option&) = default;
 };
 
 /// Prefix information option (4.6.2): 32 bytes.
@@ -306,8 +302,7 @@ struct ndp_prefix_information_option {
         prefix.store(out, 16);
         return std::size_t{32};
     }
-    friend constexpr bool operator==(const ndp_prefix_information_option&,
-                                     const ndp_prefix_information_option&) = default;
+    friend constexpr bool operator==(const ndp_prefix_information_option&, const ndp_prefix_information_option&) = default;
 };
 
 /// MTU option (4.6.4): 8 bytes.
@@ -372,8 +367,7 @@ constexpr result<void> ndp_repr_check(const ndp_view& v, const ipv6_address& src
 constexpr result<bytes_span> ndp_emit_start(bytes_span out, std::uint8_t type, bytes_view options) noexcept {
     const std::size_t fixed = ndp_view::options_offset(type);
     if (options.size() % 8 != 0) return fail(layer::ndp, errc::bad_option, "length");
-    if (out.size() < fixed + options.size())
-        return fail(layer::ndp, errc::buffer_too_small, icmpv6_message_name(type));
+    if (out.size() < fixed + options.size()) return fail(layer::ndp, errc::buffer_too_small, icmpv6_message_name(type));
     auto m = out.first(fixed + options.size());
     for (std::size_t i = 0; i < fixed; ++i) m[i] = std::byte{0};
     store_u8(m, icmpv6_view::field::type, type);
@@ -420,9 +414,8 @@ struct router_advertisement_repr {
     static constexpr result<router_advertisement_repr> parse(const ndp_view& v, const ipv6_address& src,
                                                              const ipv6_address& dst) noexcept {
         if (auto ok = detail::ndp_repr_check(v, src, dst, type); !ok) return unexpected(ok.error());
-        return router_advertisement_repr{v.cur_hop_limit(),  v.managed_flag(),  v.other_flag(),
-                                         v.router_lifetime(), v.reachable_time(), v.retrans_timer(),
-                                         v.options().bytes()};
+        return router_advertisement_repr{v.cur_hop_limit(),  v.managed_flag(),  v.other_flag(),     v.router_lifetime(),
+                                         v.reachable_time(), v.retrans_timer(), v.options().bytes()};
     }
     constexpr std::size_t buffer_len() const noexcept { return ndp_view::options_offset(type) + options.size(); }
     constexpr result<std::size_t> emit(bytes_span out, const ipv6_address& src, const ipv6_address& dst) const noexcept {
@@ -494,10 +487,9 @@ struct neighbor_advertisement_repr {
         icmpv6_fill_checksum(*m, src, dst);
         return m->size();
     }
-    friend constexpr bool operator==(const neighbor_advertisement_repr& a,
-                                     const neighbor_advertisement_repr& b) noexcept {
-        return a.router == b.router && a.solicited == b.solicited && a.override_flag == b.override_flag &&
-               a.target == b.target && equal_bytes(a.options, b.options);
+    friend constexpr bool operator==(const neighbor_advertisement_repr& a, const neighbor_advertisement_repr& b) noexcept {
+        return a.router == b.router && a.solicited == b.solicited && a.override_flag == b.override_flag && a.target == b.target &&
+               equal_bytes(a.options, b.options);
     }
 };
 
@@ -509,8 +501,7 @@ struct redirect_repr {
 
     static constexpr std::uint8_t type = icmpv6_type::redirect;
 
-    static constexpr result<redirect_repr> parse(const ndp_view& v, const ipv6_address& src,
-                                                 const ipv6_address& dst) noexcept {
+    static constexpr result<redirect_repr> parse(const ndp_view& v, const ipv6_address& src, const ipv6_address& dst) noexcept {
         if (auto ok = detail::ndp_repr_check(v, src, dst, type); !ok) return unexpected(ok.error());
         return redirect_repr{v.target(), v.destination(), v.options().bytes()};
     }
@@ -530,13 +521,12 @@ struct redirect_repr {
 
 /// Any NDP message.
 struct ndp_repr {
-    std::variant<router_solicitation_repr, router_advertisement_repr, neighbor_solicitation_repr,
-                 neighbor_advertisement_repr, redirect_repr>
+    std::variant<router_solicitation_repr, router_advertisement_repr, neighbor_solicitation_repr, neighbor_advertisement_repr,
+                 redirect_repr>
         message;
 
     /// Verifies the checksum and the options (not the section 6-8 rules: see ndp_validate).
-    static constexpr result<ndp_repr> parse(const ndp_view& v, const ipv6_address& src,
-                                            const ipv6_address& dst) noexcept {
+    static constexpr result<ndp_repr> parse(const ndp_view& v, const ipv6_address& src, const ipv6_address& dst) noexcept {
         auto wrap = [](auto r) -> result<ndp_repr> {
             if (!r) return unexpected(r.error());
             return ndp_repr{*r};

@@ -88,8 +88,8 @@ class pcap_writer {
 public:
     enum class precision { micro, nano };
 
-    static io_result<pcap_writer> create(const std::string& path, int link = linktype::ethernet,
-                                         int snaplen = 262144, precision prec = precision::micro) {
+    static io_result<pcap_writer> create(const std::string& path, int link = linktype::ethernet, int snaplen = 262144,
+                                         precision prec = precision::micro) {
         pcap_t* p = pcap_open_dead_with_tstamp_precision(
             link, snaplen, prec == precision::nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
         if (!p) return unexpected(io_error{"pcap_open_dead failed"});
@@ -103,7 +103,7 @@ public:
     }
 
     pcap_writer(pcap_writer&& o) noexcept
-        : p_(std::exchange(o.p_, nullptr)), d_(std::exchange(o.d_, nullptr)), prec_(o.prec_), snaplen_(o.snaplen_) {}
+            : p_(std::exchange(o.p_, nullptr)), d_(std::exchange(o.d_, nullptr)), prec_(o.prec_), snaplen_(o.snaplen_) {}
     pcap_writer& operator=(pcap_writer&& o) noexcept {
         if (this != &o) {
             close();
@@ -125,8 +125,7 @@ public:
         auto frac = ts - secs;
         h.ts.tv_sec = static_cast<decltype(h.ts.tv_sec)>(secs.count());
         h.ts.tv_usec = static_cast<decltype(h.ts.tv_usec)>(
-            prec_ == precision::nano ? frac.count()
-                                     : std::chrono::duration_cast<std::chrono::microseconds>(frac).count());
+            prec_ == precision::nano ? frac.count() : std::chrono::duration_cast<std::chrono::microseconds>(frac).count());
         h.len = static_cast<bpf_u_int32>(frame.size());
         h.caplen = static_cast<bpf_u_int32>(
             frame.size() < static_cast<std::size_t>(snaplen_) ? frame.size() : static_cast<std::size_t>(snaplen_));
@@ -141,7 +140,7 @@ public:
 
 private:
     pcap_writer(pcap_t* p, pcap_dumper_t* d, precision prec, int snaplen) noexcept
-        : p_(p), d_(d), prec_(prec), snaplen_(snaplen) {}
+            : p_(p), d_(d), prec_(prec), snaplen_(snaplen) {}
     void close() noexcept {
         if (d_) pcap_dump_close(d_);
         if (p_) pcap_close(p_);

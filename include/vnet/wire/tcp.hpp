@@ -105,9 +105,7 @@ public:
         auto s = window_scale_raw();
         return s > max_window_scale ? max_window_scale : s;
     }
-    constexpr std::size_t sack_block_count() const noexcept {
-        return kind() == tcp_option_kind::sack ? (b_.size() - 2) / 8 : 0;
-    }
+    constexpr std::size_t sack_block_count() const noexcept { return kind() == tcp_option_kind::sack ? (b_.size() - 2) / 8 : 0; }
     constexpr sack_block sack(std::size_t i) const noexcept {
         if (i >= sack_block_count()) return {};
         return {load_be32(b_, 2 + 8 * i), load_be32(b_, 6 + 8 * i)};
@@ -192,9 +190,8 @@ public:
     /// The IP protocol / IPv6 next header number of TCP.
     static constexpr std::uint8_t ip_protocol = 6;
     struct field {
-        static constexpr std::size_t src_port = 0, dst_port = 2, seq_number = 4, ack_number = 8,
-                                     data_offset = 12, flags = 12, window_len = 14, checksum = 16,
-                                     urgent_pointer = 18, options = 20;
+        static constexpr std::size_t src_port = 0, dst_port = 2, seq_number = 4, ack_number = 8, data_offset = 12, flags = 12,
+                                     window_len = 14, checksum = 16, urgent_pointer = 18, options = 20;
     };
     static_assert(field::options == min_header_len);
     static_assert(max_header_len == 15 * 4);
@@ -228,21 +225,15 @@ public:
     constexpr bool ece() const noexcept { return has(tcp_flag::ece); }
     constexpr bool cwr() const noexcept { return has(tcp_flag::cwr); }
     /// The four reserved bits as a number 0-15.
-    constexpr std::uint8_t reserved() const noexcept {
-        return static_cast<std::uint8_t>((flags() & tcp_flag::reserved) >> 8);
-    }
+    constexpr std::uint8_t reserved() const noexcept { return static_cast<std::uint8_t>((flags() & tcp_flag::reserved) >> 8); }
     constexpr std::uint16_t window_len() const noexcept { return load_be16(b_, field::window_len); }
     constexpr std::uint16_t checksum() const noexcept { return load_be16(b_, field::checksum); }
     constexpr std::uint16_t urgent_pointer() const noexcept { return load_be16(b_, field::urgent_pointer); }
-    constexpr bytes_view options_bytes() const noexcept {
-        return b_.subspan(min_header_len, header_len() - min_header_len);
-    }
+    constexpr bytes_view options_bytes() const noexcept { return b_.subspan(min_header_len, header_len() - min_header_len); }
     constexpr tcp_options options() const noexcept { return tcp_options(options_bytes()); }
     constexpr bytes_view payload() const noexcept { return b_.subspan(header_len()); }
     /// SEG.LEN of RFC 9293 section 3.4: the payload plus one for SYN and one for FIN.
-    constexpr std::size_t segment_len() const noexcept {
-        return payload().size() + (syn() ? 1 : 0) + (fin() ? 1 : 0);
-    }
+    constexpr std::size_t segment_len() const noexcept { return payload().size() + (syn() ? 1 : 0) + (fin() ? 1 : 0); }
     constexpr bytes_view bytes() const noexcept { return b_; }
 
     /// Verifies the checksum over pseudo (a pseudo_header_v4/v6 whose length is
@@ -343,8 +334,7 @@ struct tcp_repr {
     static constexpr result<tcp_repr> parse(const tcp_view& v, ipv4_address src, ipv4_address dst) noexcept {
         return parse(v, pseudo_header_v4(src, dst, tcp_view::ip_protocol, static_cast<std::uint16_t>(v.bytes().size())));
     }
-    static constexpr result<tcp_repr> parse(const tcp_view& v, const ipv6_address& src,
-                                            const ipv6_address& dst) noexcept {
+    static constexpr result<tcp_repr> parse(const tcp_view& v, const ipv6_address& src, const ipv6_address& dst) noexcept {
         return parse(v, pseudo_header_v6(src, dst, tcp_view::ip_protocol, static_cast<std::uint32_t>(v.bytes().size())));
     }
 
@@ -352,9 +342,9 @@ struct tcp_repr {
     constexpr std::size_t linux_layout_len() const noexcept {
         std::size_t n = 0;
         if (mss) n += 4;
-        if (timestamps) n += 12;                   // SACK-Permitted rides in its two NOPs
+        if (timestamps) n += 12;                    // SACK-Permitted rides in its two NOPs
         if (sack_permitted && !timestamps) n += 4;  // NOP NOP SACK-Permitted
-        if (window_scale) n += 4;                  // NOP Window Scale
+        if (window_scale) n += 4;                   // NOP Window Scale
         if (sack_block_count > 0) n += 4 + 8 * std::size_t{sack_block_count};
         return n;
     }
@@ -380,8 +370,7 @@ struct tcp_repr {
     /// Writes header, options and payload at the start of out over IPv4; returns the bytes
     /// written. payload.size() must equal payload_len. A payload already in place at
     /// out + header_len() is not copied; otherwise it must not overlap out.
-    constexpr result<std::size_t> emit(bytes_span out, bytes_view payload, ipv4_address src,
-                                       ipv4_address dst) const noexcept {
+    constexpr result<std::size_t> emit(bytes_span out, bytes_view payload, ipv4_address src, ipv4_address dst) const noexcept {
         auto n = emit_unchecksummed(out, payload);
         if (!n) return n;
         finish(out, *n, pseudo_header_v4(src, dst, tcp_view::ip_protocol, static_cast<std::uint16_t>(*n)));

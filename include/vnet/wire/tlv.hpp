@@ -108,9 +108,7 @@ public:
     constexpr bool empty() const noexcept { return begin() == end(); }
 
     /// The first error the walk meets, or success (for layouts that can fail).
-    constexpr result<void> validate() const noexcept
-        requires detail::yields_results<typename L::value_type>
-    {
+    constexpr result<void> validate() const noexcept requires detail::yields_results<typename L::value_type> {
         for (auto it = begin(); it != end(); ++it)
             if (!it->has_value()) return unexpected(it->error());
         return {};

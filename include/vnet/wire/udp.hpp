@@ -101,16 +101,14 @@ struct udp_repr {
     static constexpr std::size_t max_payload_len = 0xffff - header_len;
 
     /// Decodes the header after verifying the checksum; errc::bad_checksum when it fails.
-    static constexpr result<udp_repr> parse(const udp_view& v, const checksum_acc& pseudo,
-                                            udp_zero_checksum zero) noexcept {
+    static constexpr result<udp_repr> parse(const udp_view& v, const checksum_acc& pseudo, udp_zero_checksum zero) noexcept {
         if (!v.checksum_ok(pseudo, zero)) return fail(layer::udp, errc::bad_checksum, "checksum");
         return udp_repr{v.src_port(), v.dst_port(), v.payload().size()};
     }
     static constexpr result<udp_repr> parse(const udp_view& v, ipv4_address src, ipv4_address dst) noexcept {
         return parse(v, pseudo_header_v4(src, dst, udp_view::ip_protocol, v.length()), udp_zero_checksum::none);
     }
-    static constexpr result<udp_repr> parse(const udp_view& v, const ipv6_address& src,
-                                            const ipv6_address& dst) noexcept {
+    static constexpr result<udp_repr> parse(const udp_view& v, const ipv6_address& src, const ipv6_address& dst) noexcept {
         return parse(v, pseudo_header_v6(src, dst, udp_view::ip_protocol, v.length()), udp_zero_checksum::invalid);
     }
 
@@ -119,8 +117,7 @@ struct udp_repr {
     /// Writes header and payload at the start of out over IPv4; returns the bytes written.
     /// payload.size() must equal payload_len. A payload already in place at out + 8 is
     /// not copied; otherwise it must not overlap out.
-    constexpr result<std::size_t> emit(bytes_span out, bytes_view payload, ipv4_address src,
-                                       ipv4_address dst) const noexcept {
+    constexpr result<std::size_t> emit(bytes_span out, bytes_view payload, ipv4_address src, ipv4_address dst) const noexcept {
         auto n = emit_unchecksummed(out, payload);
         if (!n) return n;
         finish(out, pseudo_header_v4(src, dst, udp_view::ip_protocol, static_cast<std::uint16_t>(*n)));

@@ -88,8 +88,11 @@ public:
 private:
     constexpr frame_view(bytes_view b, const vlan_tag& outer, const vlan_tag& inner, std::size_t ntags,
                          std::uint16_t type) noexcept
-        : b_(b), tags_{outer, inner}, ntags_(ntags), type_(type),
-          hdr_len_(ethernet_view::header_len + ntags * vlan_tag::size) {}
+            : b_(b),
+              tags_{outer, inner},
+              ntags_(ntags),
+              type_(type),
+              hdr_len_(ethernet_view::header_len + ntags * vlan_tag::size) {}
     /// The tag whose TPID is at off (the TPID already read); the frame must hold its TCI
     /// and the EtherType after it.
     static constexpr result<vlan_tag> read_tag(bytes_view b, std::size_t off, std::uint16_t tpid) noexcept {

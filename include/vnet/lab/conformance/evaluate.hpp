@@ -123,8 +123,7 @@ inline diagnosis row_diagnosis(const row_spec& r, const execution* ex) {
         std::size_t k = r.diag_first_check + i;
         if (ex && k < ex->checks.size() && ex->checks[k].implemented && ex->checks[k].observed != "error")
             oc.push_back({true, ex->checks[k].observed == "ok", ex->checks[k].detail});
-        else
-            oc.push_back({});
+        else oc.push_back({});
     }
     return diagnose(observe(*r.diag_plan, oc));
 }
@@ -259,9 +258,9 @@ inline void eval_support(row_context& x, const cell_spec& cs, cell_result& c) {
     const auto mode = o->any_static() ? eflow::ip_mode::static_ip : eflow::ip_mode::dhcp;
     bool ok = cs.kind == cell_kind::support ? eflow::switch_supported(*ty, sku) : eflow::ip_mode_supported(*ty, mode);
     c.observed = ok ? "ok" : "fail";
-    c.detail = std::string(cs.kind == cell_kind::support ? eflow::support_for(*ty).sku_source : eflow::support_for(*ty).ip_source);
+    c.detail = std::string(cs.kind == cell_kind::support ? eflow::support_for(*ty).sku_source
+                                                         : eflow::support_for(*ty).ip_source);
     return;
-
 }
 
 /// default_route: the route model over the row's boots.
@@ -299,7 +298,6 @@ inline void eval_default_route(row_context& x, const cell_spec& cs, cell_result&
     }
     c.observed = winners.size() == 1 ? *winners.begin() : "varies";
     return;
-
 }
 
 /// dns_servers: the DNS servers the deploy plan (and Set-EflowVmDnsServers) give the VM (model).
@@ -318,13 +316,11 @@ inline void eval_dns_servers(row_context& x, const cell_spec&, cell_result& c) {
             origin = "Set-EflowVmDnsServers";
         }
     }
-    c.observed = x.plan->dns == eflow::dns_origin::dhcp_lease && !x.r.set_dns_command ? "from the DHCP lease"
-                 : x.plan->dns == eflow::dns_origin::default_switch && !x.r.set_dns_command
-                     ? "the Default Switch's DNS proxy"
-                     : detail::join_addresses(servers);
+    c.observed = x.plan->dns == eflow::dns_origin::dhcp_lease && !x.r.set_dns_command       ? "from the DHCP lease"
+                 : x.plan->dns == eflow::dns_origin::default_switch && !x.r.set_dns_command ? "the Default Switch's DNS proxy"
+                                                                                            : detail::join_addresses(servers);
     c.detail = origin;
     return;
-
 }
 
 /// port_policy: the guide's firewall table (model).
@@ -334,7 +330,6 @@ inline void eval_port_policy(row_context&, const cell_spec& cs, cell_result& c) 
     c.observed = !pr ? "not in the guide" : cs.direction == "inbound" ? std::string(pr->inbound) : std::string(pr->outbound);
     if (pr) c.detail = std::string(pr->guidance);
     return;
-
 }
 
 /// diagnosis, remedy: the troubleshooting order over the row's observations.
@@ -359,14 +354,15 @@ inline void eval_diagnosis(row_context& x, const cell_spec& cs, cell_result& c) 
         }
     }
     if (!x.diag) x.diag = row_diagnosis(x.r, x.ex ? &*x.ex : nullptr);
-    c.origin = x.r.given ? cell_origin::model
-                       : (x.diag->component == net_component::none || x.diag->decided_by == fact_source::vm ? cell_origin::guest
+    c.origin = x.r.given
+                   ? cell_origin::model
+                   : (x.diag->component == net_component::none || x.diag->decided_by == fact_source::vm ? cell_origin::guest
                                                                                                         : cell_origin::model);
     c.observed = cs.kind == cell_kind::diagnosis ? std::string(to_string(x.diag->component)) : x.diag->remedy;
-    c.detail = x.diag->component == net_component::none ? x.diag->finding
-                                                       : fmt::format("{}: {}; {}", x.diag->step, x.diag->finding, x.diag->source);
+    c.detail = x.diag->component == net_component::none
+                   ? x.diag->finding
+                   : fmt::format("{}: {}; {}", x.diag->step, x.diag->finding, x.diag->source);
     return;
-
 }
 
 /// switch_op: Hyper-V switch operations on the switch registry (model).

@@ -54,7 +54,6 @@ public:
     explicit toml_rows(std::string file) : file_(std::move(file)) {}
 
 protected:
-
     [[noreturn]] void fail_at(const toml::node* n, std::string key, std::string msg) const {
         conf_fail(file_, line_of(n), std::move(key), std::move(msg));
     }
@@ -102,7 +101,6 @@ protected:
         for (const auto& s : v) a.push_back(s);
         return a;
     }
-
 
     std::string file_;
 };
@@ -307,11 +305,12 @@ protected:
                     // The admin's DHCP server on the internal network: .100-.199 of the host
                     // vNIC's prefix, router and DNS the host vNIC ([TS] "Check IP addresses").
                     if (vnic.length() > 24)
-                        fail_at(rt.get("internal_dhcp"), "row.internal_dhcp", fmt::format("needs a /24 or larger host vNIC prefix, not {}", vnic));
+                        fail_at(rt.get("internal_dhcp"), "row.internal_dhcp",
+                                fmt::format("needs a /24 or larger host vNIC prefix, not {}", vnic));
                     const auto base = vnic.network().to_u32();
-                    sw.insert("dhcp", toml::table{{"range", fmt::format("{}-{}", ipv4_address(base + 100),
-                                                                         ipv4_address(base + 199))},
-                                                  {"dns", toml::array{s(vnic.address())}}});
+                    sw.insert("dhcp",
+                              toml::table{{"range", fmt::format("{}-{}", ipv4_address(base + 100), ipv4_address(base + 199))},
+                                          {"dns", toml::array{s(vnic.address())}}});
                 }
                 break;
             }
@@ -361,8 +360,8 @@ protected:
         const toml::table* nic = nullptr;
         if (const toml::node* vms = root.get("vm"))
             for (const auto& v : *vms->as_array())
-                if (const toml::table* vt = v.as_table(); vt && vt->get("name") && vt->get("name")->is_string() &&
-                                                          vt->get("name")->as_string()->get() == c.from)
+                if (const toml::table* vt = v.as_table();
+                    vt && vt->get("name") && vt->get("name")->is_string() && vt->get("name")->as_string()->get() == c.from)
                     if (const toml::node* nics = vt->get("nic"); nics && nics->as_array() && !nics->as_array()->empty())
                         nic = (*nics->as_array())[0].as_table();
         if (!nic) fail_line(c.line, "row.cells.to", fmt::format("'{}' needs a VM '{}' with a NIC", what, c.from));
@@ -371,8 +370,8 @@ protected:
             return n && n->is_string() ? std::string(n->as_string()->get()) : std::string();
         };
         if (what == "dns-server") {
-            if (const toml::node* d = nic->get("dns"); d && d->as_array() && !d->as_array()->empty() &&
-                                                        (*d->as_array())[0].is_string())
+            if (const toml::node* d = nic->get("dns");
+                d && d->as_array() && !d->as_array()->empty() && (*d->as_array())[0].is_string())
                 return std::string((*d->as_array())[0].as_string()->get());
             return "192.168.0.1";  // the LAN's DHCP option 6
         }
@@ -393,8 +392,9 @@ protected:
                     return ha.substr(0, ha.find('/'));
                 }
             }
-        fail_line(c.line, "row.cells.to",
-                  fmt::format("the gateway of {} is not known from the lab file (a Default Switch lease); use an address", c.from));
+        fail_line(
+            c.line, "row.cells.to",
+            fmt::format("the gateway of {} is not known from the lab file (a Default Switch lease); use an address", c.from));
     }
 
     /// The reference boot's random metrics for the draw VM, written into its NICs.

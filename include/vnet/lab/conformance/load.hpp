@@ -75,7 +75,6 @@ public:
         return t;
     }
 
-
 private:
     table_matrix read_matrix(toml::node* mn) const {
         toml::table* m = mn->as_table();
@@ -88,7 +87,8 @@ private:
             std::vector<std::string> v;
             toml::node* n = m->get(key);
             toml::array* a = n ? n->as_array() : nullptr;
-            if (!a || a->empty()) fail_at(n ? n : mn, fmt::format("table.matrix.{}", key), "must be a non-empty array of strings");
+            if (!a || a->empty())
+                fail_at(n ? n : mn, fmt::format("table.matrix.{}", key), "must be a non-empty array of strings");
             for (auto& e : *a) {
                 if (!e.is_string()) fail_at(&e, fmt::format("table.matrix.{}", key), "must be a non-empty array of strings");
                 v.push_back(e.as_string()->get());
@@ -104,9 +104,30 @@ private:
         row_spec r;
         r.line = line_of(&rt);
         allow(rt, "row",
-              {"id", "source", "eval", "note", "sku", "deploy", "switch_exists", "nat", "internal_dhcp", "adapters",
-               "lan_dhcp", "lan_allow_macs", "lan_blocked_ports", "mac", "set_dns", "draw_seed", "draw_vm", "observe", "diagnose", "cells",
-               "network", "switch", "vm", "peer"});
+              {"id",
+               "source",
+               "eval",
+               "note",
+               "sku",
+               "deploy",
+               "switch_exists",
+               "nat",
+               "internal_dhcp",
+               "adapters",
+               "lan_dhcp",
+               "lan_allow_macs",
+               "lan_blocked_ports",
+               "mac",
+               "set_dns",
+               "draw_seed",
+               "draw_vm",
+               "observe",
+               "diagnose",
+               "cells",
+               "network",
+               "switch",
+               "vm",
+               "peer"});
         r.id = str(rt, "id", "row", true);
         if (r.id.empty() || r.id.size() > 24 ||
             r.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
@@ -141,9 +162,8 @@ private:
 
     observations read_observations(const toml::table& ot) const {
         allow(ot, "row.observe",
-              {"switch", "ip", "has_address", "address_free", "gateway_reachable", "default_route_primary",
-               "internet_reachable", "dns_configured", "name_resolves", "dns_server_reachable", "dns_server",
-               "outbound_blocked"});
+              {"switch", "ip", "has_address", "address_free", "gateway_reachable", "default_route_primary", "internet_reachable",
+               "dns_configured", "name_resolves", "dns_server_reachable", "dns_server", "outbound_blocked"});
         observations o;
         const std::string sw = str(ot, "switch", "row.observe", false);
         if (sw == "internal") o.sw = eflow::switch_type::internal;
@@ -199,11 +219,12 @@ private:
             c.line = line_of(ct);
             if (!c.line) c.line = line_of(&e);
             const std::string kind = str(*ct, "kind", "row.cells", true);
-            static constexpr cell_kind all[] = {
-                cell_kind::ping, cell_kind::tcp, cell_kind::dns, cell_kind::dhcp, cell_kind::route,
-                cell_kind::deploy, cell_kind::support, cell_kind::ip_support, cell_kind::default_route,
-                cell_kind::dns_servers, cell_kind::port_policy, cell_kind::diagnosis, cell_kind::remedy,
-                cell_kind::switch_op, cell_kind::mac_after_reboot, cell_kind::flooding};
+            static constexpr cell_kind all[] = {cell_kind::ping,        cell_kind::tcp,         cell_kind::dns,
+                                                cell_kind::dhcp,        cell_kind::route,       cell_kind::deploy,
+                                                cell_kind::support,     cell_kind::ip_support,  cell_kind::default_route,
+                                                cell_kind::dns_servers, cell_kind::port_policy, cell_kind::diagnosis,
+                                                cell_kind::remedy,      cell_kind::switch_op,   cell_kind::mac_after_reboot,
+                                                cell_kind::flooding};
             bool known = false;
             std::vector<std::string_view> names;
             for (auto k : all) {
@@ -288,7 +309,6 @@ private:
             default: return std::string(to_string(c.kind));
         }
     }
-
 };
 
 }  // namespace detail

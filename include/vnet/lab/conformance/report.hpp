@@ -86,8 +86,8 @@ inline std::string md_cell(std::string_view v) {
 /// runner set one (`--nic-model`).
 inline std::string to_markdown(const std::vector<table_result>& tables, std::optional<nic_model> nics = std::nullopt) {
     auto n = count_cells(tables);
-    std::string s = fmt::format("# vnet conformance\n\n{} cells: {} pass, {} fail, {} missing, {} error: **{}**.\n\n",
-                                n.total(), n.pass, n.mismatch, n.missing, n.error, exit_status(tables) == 0 ? "passed" : "failed");
+    std::string s = fmt::format("# vnet conformance\n\n{} cells: {} pass, {} fail, {} missing, {} error: **{}**.\n\n", n.total(),
+                                n.pass, n.mismatch, n.missing, n.error, exit_status(tables) == 0 ? "passed" : "failed");
     if (nics)
         s += fmt::format("VM NICs: model = \"{}\"{}.\n\n", nic_model_name(*nics),
                          *nics == nic_model::netvsc ? " (every frame crosses the netvsc channel: VSC, VMBus ring, VSP)" : "");
@@ -148,9 +148,9 @@ inline std::string to_junit_xml(const std::vector<table_result>& tables, std::op
         all.missing += n.missing;
         all.error += n.error;
         all_seconds += secs;
-        body += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3f}\">\n",
-                            xml_escape(fmt::format("{:02} {}", t.number, t.name)), n.total(), n.mismatch + n.missing,
-                            n.error, secs);
+        body += fmt::format(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3f}\">\n",
+            xml_escape(fmt::format("{:02} {}", t.number, t.name)), n.total(), n.mismatch + n.missing, n.error, secs);
         if (nics)
             body += fmt::format("    <properties>\n      <property name=\"nic_model\" value=\"{}\"/>\n    </properties>\n",
                                 nic_model_name(*nics));
@@ -160,8 +160,8 @@ inline std::string to_junit_xml(const std::vector<table_result>& tables, std::op
                 body += fmt::format("    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{:.3f}\"",
                                     xml_escape(fmt::format("conformance.{}.{}", t.name, r.id)), xml_escape(c.label),
                                     xml_escape(t.file), c.line, per);
-                const std::string text = fmt::format("expected: {}\nobserved: {}\n{}: {}\nsource: {}", c.expected,
-                                                     c.observed, to_string(c.origin), c.detail, r.source);
+                const std::string text = fmt::format("expected: {}\nobserved: {}\n{}: {}\nsource: {}", c.expected, c.observed,
+                                                     to_string(c.origin), c.detail, r.source);
                 switch (c.status) {
                     case cell_status::pass:
                         body += fmt::format(">\n      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(text));
@@ -184,9 +184,10 @@ inline std::string to_junit_xml(const std::vector<table_result>& tables, std::op
         }
         body += "  </testsuite>\n";
     }
-    return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"vnet conformance\" tests=\"{}\" "
-                       "failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n{}</testsuites>\n",
-                       all.total(), all.mismatch + all.missing, all.error, all_seconds, body);
+    return fmt::format(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"vnet conformance\" tests=\"{}\" "
+        "failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n{}</testsuites>\n",
+        all.total(), all.mismatch + all.missing, all.error, all_seconds, body);
 }
 
 }  // namespace vnet::lab

@@ -48,17 +48,21 @@ enum class row_eval : std::uint8_t { model, vm };
 /// evaluated by the model.
 enum class cell_kind : std::uint8_t {
     // observed on a VM (the lab file's check kinds)
-    ping, tcp, dns, dhcp, route,
+    ping,
+    tcp,
+    dns,
+    dhcp,
+    route,
     // evaluated by the model (or, for deploy on a DHCP VM row, derived from the VM's lease)
-    deploy,          // Deploy-Eflow validation: "ok" or the exact message
-    support,         // the switch type on the host SKU (support matrix): ok | fail
-    ip_support,      // the IP allocation on the switch type (support matrix): ok | fail
-    default_route,   // which NIC the default route leaves by: eth0 | eth1 | varies
-    dns_servers,     // the VM's DNS servers after deploy (and set_dns): "a b" | none
-    port_policy,     // the guide's firewall rule for a port and direction
-    diagnosis,       // the first failing component of the troubleshooting order
-    remedy,          // the guide's remedy text for it
-    switch_op,       // Hyper-V switch operations on the switch registry: ok | the error
+    deploy,         // Deploy-Eflow validation: "ok" or the exact message
+    support,        // the switch type on the host SKU (support matrix): ok | fail
+    ip_support,     // the IP allocation on the switch type (support matrix): ok | fail
+    default_route,  // which NIC the default route leaves by: eth0 | eth1 | varies
+    dns_servers,    // the VM's DNS servers after deploy (and set_dns): "a b" | none
+    port_policy,    // the guide's firewall rule for a port and direction
+    diagnosis,      // the first failing component of the troubleshooting order
+    remedy,         // the guide's remedy text for it
+    switch_op,      // Hyper-V switch operations on the switch registry: ok | the error
     // observed on a VM, compared as text (lab check kinds "reboot" and "flooding")
     mac_after_reboot,  // the MAC of eth0 after the VM rebooted (when it kept the one before)
     flooding,          // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
@@ -87,18 +91,16 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
 }
 
 constexpr bool is_vm_kind(cell_kind k) noexcept {
-    return k == cell_kind::ping || k == cell_kind::tcp || k == cell_kind::dns || k == cell_kind::dhcp ||
-           k == cell_kind::route || k == cell_kind::mac_after_reboot || k == cell_kind::flooding;
+    return k == cell_kind::ping || k == cell_kind::tcp || k == cell_kind::dns || k == cell_kind::dhcp || k == cell_kind::route ||
+           k == cell_kind::mac_after_reboot || k == cell_kind::flooding;
 }
 /// VM kinds whose expect is a text of their own rather than "ok" | "fail".
-constexpr bool is_text_vm_kind(cell_kind k) noexcept {
-    return k == cell_kind::mac_after_reboot || k == cell_kind::flooding;
-}
+constexpr bool is_text_vm_kind(cell_kind k) noexcept { return k == cell_kind::mac_after_reboot || k == cell_kind::flooding; }
 
 struct cell_spec {
     cell_kind kind = cell_kind::deploy;
     std::string expect;
-    std::string label;             // what the cell is, in one phrase (for reports)
+    std::string label;  // what the cell is, in one phrase (for reports)
     std::uint32_t line = 0;
     // VM kinds
     std::string from = "eflow";
@@ -106,9 +108,9 @@ struct cell_spec {
     std::optional<std::uint16_t> port;
     std::string name;
     // model kinds
-    std::string op;                // switch_op script
-    std::string direction;         // port_policy: inbound | outbound
-    std::uint32_t boots = 1;       // default_route: boots to look at
+    std::string op;                          // switch_op script
+    std::string direction;                   // port_policy: inbound | outbound
+    std::uint32_t boots = 1;                 // default_route: boots to look at
     std::optional<std::size_t> check_index;  // vm kinds: index into the row's lab.checks
 };
 
@@ -133,15 +135,15 @@ struct row_spec {
     std::vector<cell_spec> cells;
 
     // ---- generated at load time ----
-    lab_file lab;                                       // the row's lab (checks = its VM cells, then helpers)
-    std::optional<eflow::deploy_result> deploy;         // the validated deploy command
-    std::optional<std::size_t> lease_check;             // DHCP deploy: the lease check deciding the deploy cell
-    std::optional<eflow::deploy_options> deploy_options;  // the parsed deploy command and the host it ran on,
-    std::optional<eflow::host_state> deploy_host;          // for validating again with the lab's probe answers
+    lab_file lab;                                                    // the row's lab (checks = its VM cells, then helpers)
+    std::optional<eflow::deploy_result> deploy;                      // the validated deploy command
+    std::optional<std::size_t> lease_check;                          // DHCP deploy: the lease check deciding the deploy cell
+    std::optional<eflow::deploy_options> deploy_options;             // the parsed deploy command and the host it ran on,
+    std::optional<eflow::host_state> deploy_host;                    // for validating again with the lab's probe answers
     std::vector<std::pair<ipv4_address, std::size_t>> probe_checks;  // eval = "vm": the ARP probe check per address
-    std::optional<diagnostic_plan> diag_plan;           // diagnose_vm: the guide's checks
-    std::size_t diag_first_check = 0;                   // their first index in lab.checks
-    std::string missing_reason;                         // non-empty: the lab cannot express this row's VM part
+    std::optional<diagnostic_plan> diag_plan;                        // diagnose_vm: the guide's checks
+    std::size_t diag_first_check = 0;                                // their first index in lab.checks
+    std::string missing_reason;                                      // non-empty: the lab cannot express this row's VM part
 
     bool deployed() const noexcept { return !deploy || deploy->report.ok(); }
     /// A lab runs for the row: its VM cells, or the ARP probes of a deploy that the model refused.
@@ -169,7 +171,8 @@ struct table_spec {
     std::vector<row_spec> rows;
 
     std::size_t vm_rows() const noexcept {
-        return static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), [](const row_spec& r) { return r.eval == row_eval::vm; }));
+        return static_cast<std::size_t>(
+            std::count_if(rows.begin(), rows.end(), [](const row_spec& r) { return r.eval == row_eval::vm; }));
     }
 };
 
@@ -179,10 +182,10 @@ struct table_spec {
 
 /// The outcome of one [[check]] of a lab.
 struct check_outcome {
-    std::string observed;      // "ok" | "fail" | "error" (not carried out: nothing observed), or a text kind's text
-    std::string detail;        // the evidence, or why nothing was observed
-    bool implemented = true;   // false: this executor cannot run the check's kind
-    bool in_guest = false;     // observed inside a guest (else on the lab's host, network or switch)
+    std::string observed;     // "ok" | "fail" | "error" (not carried out: nothing observed), or a text kind's text
+    std::string detail;       // the evidence, or why nothing was observed
+    bool implemented = true;  // false: this executor cannot run the check's kind
+    bool in_guest = false;    // observed inside a guest (else on the lab's host, network or switch)
 };
 
 /// A whole lab run: one outcome per [[check]], in order, or why the lab did not run.
@@ -192,7 +195,7 @@ struct execution {
 };
 
 struct exec_options {
-    std::string report_dir;                 // per-row logs and captures, empty: none
+    std::string report_dir;  // per-row logs and captures, empty: none
     std::chrono::seconds timeout{600};
     std::function<bool()> should_stop;
 };
