@@ -27,27 +27,16 @@
 
 #include <vnet/core/error.hpp>
 #include <vnet/io/os_error.hpp>
+#include <vnet/io/packet_fd.hpp>
 
 namespace vnet::lab {
 
-/// A non-blocking AF_PACKET socket bound to `ifname` in the calling thread's namespace
-/// (io::in_netns): it receives every frame the interface sends (PACKET_OUTGOING) and
-/// receives, and send() transmits a frame out of the interface.
+/// The packet socket a service serves, bound to `ifname` in the calling thread's namespace
+/// (io::open_packet_fd): the caller owns the descriptor it returns.
 inline result<int> bind_packet_socket(const std::string& ifname) {
-    const unsigned idx = ::if_nametoindex(ifname.c_str());
-    if (idx == 0) return io::os_fail("packet_socket.if_nametoindex", errno);
-    int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    if (s < 0) return io::os_fail("packet_socket.socket", errno);
-    sockaddr_ll sa{};
-    sa.sll_family = AF_PACKET;
-    sa.sll_protocol = htons(ETH_P_ALL);
-    sa.sll_ifindex = static_cast<int>(idx);
-    if (::bind(s, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-        const int e = errno;
-        ::close(s);
-        return io::os_fail("packet_socket.bind", e);
-    }
-    return s;
+    auto fd = io::open_packet_fd(ifname);
+    if (!fd) return unexpected(fd.error());
+    return fd->release();
 }
 
 class service_thread {
@@ -89,8 +78,7 @@ private:
         for (std::size_t i = 0; i < fds.size(); ++i) p[i + 1] = {fds[i], POLLIN, 0};
         auto next_tick = std::chrono::steady_clock::now() + tick;
         for (;;) {
-            const auto wait =
-                std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - std::chrono::steady_clock::now());
+            const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - std::chrono::steady_clock::now());
             for (auto& e : p) e.revents = 0;
             const int r = ::poll(p.data(), p.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
             if (r < 0 && errno != EINTR) return;

@@ -52,6 +52,7 @@
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/io/netns.hpp>
+#include <vnet/io/packet_fd.hpp>
 #include <vnet/netvsc/port.hpp>
 #include <vnet/switch/vswitch.hpp>
 #include <vnet/wire/pcap.hpp>
@@ -62,8 +63,8 @@ enum class port_fd_kind : std::uint8_t { packet_socket, tap_fd };
 
 /// Counters of one port's file descriptor (beside the switch's own port counters).
 struct fd_port_counters {
-    std::uint64_t write_errors = 0;   // send()/write() refused (link down, queue full)
-    std::uint64_t truncated = 0;      // frames longer than the receive buffer, dropped
+    std::uint64_t write_errors = 0;      // send()/write() refused (link down, queue full)
+    std::uint64_t truncated = 0;         // frames longer than the receive buffer, dropped
     std::uint64_t outgoing_skipped = 0;  // PACKET_OUTGOING copies of our own sends
 };
 
@@ -99,25 +100,9 @@ using lab_switch = sw::vswitch<fd_port>;
 /// non-blocking, not receiving its own sends where the kernel supports that.
 inline result<int> open_packet_socket(const std::string& netns, const std::string& ifname) {
     return io::in_netns(netns, [&]() -> result<int> {
-        unsigned idx = ::if_nametoindex(ifname.c_str());
-        if (idx == 0) return fail(layer::io, errc::not_found, "packet_socket.ifindex");
-        int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-        if (s < 0) return fail(layer::io, errc::io, "packet_socket.socket");
-#ifdef PACKET_IGNORE_OUTGOING
-        int one = 1;
-        (void)::setsockopt(s, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
-#endif
-        sockaddr_ll sa{};
-        sa.sll_family = AF_PACKET;
-        sa.sll_protocol = htons(ETH_P_ALL);
-        sa.sll_ifindex = static_cast<int>(idx);
-        if (::bind(s, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-            ::close(s);
-            return fail(layer::io, errc::io, "packet_socket.bind");
-        }
-        int buf = 1 << 20;
-        (void)::setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-        return s;
+        auto fd = io::open_packet_fd(ifname, {.ignore_outgoing = true, .receive_buffer = 1 << 20});
+        if (!fd) return unexpected(fd.error());
+        return fd->release();
     });
 }
 
@@ -146,8 +131,8 @@ public:
 
     /// Connects `fd` (owned by the pump when owns_fd) as a port of switch `sw`. pcap_path
     /// empty: no capture. Before start() only.
-    result<sw::port_index> add_port(std::size_t sw_index, sw::port_config cfg, int fd, port_fd_kind kind,
-                                    bool owns_fd, const std::string& pcap_path) {
+    result<sw::port_index> add_port(std::size_t sw_index, sw::port_config cfg, int fd, port_fd_kind kind, bool owns_fd,
+                                    const std::string& pcap_path) {
         if (running_) return fail(layer::lab, errc::conflict, "pump.running");
         if (sw_index >= switches_.size()) return fail(layer::lab, errc::not_found, "pump.switch");
         auto p = std::make_unique<port>();
@@ -177,8 +162,7 @@ public:
     /// up here; cfg.mac defaults to the port's MAC). Before start() only.
     result<void> attach_netvsc(std::size_t sw_index, sw::port_index id, netvsc::netvsc_link_config cfg = {}) {
         if (running_) return fail(layer::lab, errc::conflict, "pump.running");
-        auto it = std::find_if(ports_.begin(), ports_.end(),
-                               [&](const auto& p) { return p->sw == sw_index && p->id == id; });
+        auto it = std::find_if(ports_.begin(), ports_.end(), [&](const auto& p) { return p->sw == sw_index && p->id == id; });
         if (it == ports_.end()) return fail(layer::lab, errc::not_found, "pump.port");
         port& p = **it;
         if (p.kind != port_fd_kind::packet_socket) return fail(layer::lab, errc::unsupported, "pump.netvsc_port_kind");
@@ -205,8 +189,7 @@ public:
         for (std::size_t i = 0; i < ports_.size(); ++i) {
             ev.events = EPOLLIN;
             ev.data.u64 = i;
-            if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, ports_[i]->fd, &ev) != 0)
-                return fail(layer::lab, errc::io, "pump.epoll_ctl");
+            if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, ports_[i]->fd, &ev) != 0) return fail(layer::lab, errc::io, "pump.epoll_ctl");
         }
         running_ = true;
         thread_ = std::thread([this] { loop(); });
@@ -338,8 +321,7 @@ private:
                         // The guest's frames cross the channel; what the VSP takes out enters the switch.
                         p.link->guest_send(frames, [&](std::span<const bytes_view> to_switch) {
                             if (p.pcap)
-                                for (auto f : to_switch)
-                                    p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+                                for (auto f : to_switch) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
                             switches_[p.sw]->send(p.id, to_switch);
                         });
                     } else {
