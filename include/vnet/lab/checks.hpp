@@ -120,7 +120,6 @@ inline void check_arp(check_env& env, const check_config& c, check_result& r) {
         r.observed = "error";
         r.detail = fmt::format("cannot probe from {} on {}: {}", c.from, dev,
                                !fd ? fd.error().message() : std::string("no MAC address"));
-        if (fd) ::close(*fd);
         return;
     }
     std::array<std::byte, 60> probe{};
@@ -134,14 +133,14 @@ inline void check_arp(check_env& env, const check_config& c, check_result& r) {
     std::array<std::byte, 2048> buf{};
     while (!answer && std::chrono::steady_clock::now() < deadline) {
         if (sent < 3 && std::chrono::steady_clock::now() >= next_probe) {
-            (void)::send(*fd, probe.data(), probe.size(), 0);
+            (void)::send(fd->get(), probe.data(), probe.size(), 0);
             ++sent;
             next_probe += std::chrono::milliseconds(250);
         }
-        pollfd p{*fd, POLLIN, 0};
+        pollfd p{fd->get(), POLLIN, 0};
         if (::poll(&p, 1, 50) <= 0) continue;
         for (;;) {
-            const ssize_t n = ::recv(*fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            const ssize_t n = ::recv(fd->get(), buf.data(), buf.size(), MSG_DONTWAIT);
             if (n < 0) break;
             auto f = wire::ethernet_view::parse(bytes_view(buf.data(), static_cast<std::size_t>(n)));
             if (!f || f->ethertype() != wire::ethertype::arp) continue;
@@ -151,7 +150,7 @@ inline void check_arp(check_env& env, const check_config& c, check_result& r) {
             if (v && v->sender_ip() == target_ip && v->sender_mac() != *mac) answer = v->sender_mac();
         }
     }
-    ::close(*fd);
+    fd->reset();
     r.observed = answer ? "ok" : "fail";
     r.detail = answer ? fmt::format("{} answered from {} ({} probe{} on {})", target_ip, *answer, sent, sent == 1 ? "" : "s", dev)
                       : fmt::format("no answer for {} to {} ARP probes on {}", target_ip, sent, dev);

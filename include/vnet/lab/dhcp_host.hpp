@@ -32,6 +32,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/core/mac.hpp>
 #include <vnet/io/netns.hpp>
+#include <vnet/io/packet_fd.hpp>
 #include <vnet/lab/service_thread.hpp>
 #include <vnet/services/dhcp_server.hpp>
 #include <vnet/wire/ethernet.hpp>
@@ -72,21 +73,18 @@ public:
         auto srv = svc::dhcp_server::make(o.server);
         if (!srv) return unexpected(srv.error());
         std::unique_ptr<dhcp_host> h(new dhcp_host(std::move(o), std::move(*srv)));
-        auto fd = io::in_netns(h->o_.netns, [&]() -> result<int> { return bind_packet_socket(h->o_.ifname); });
+        auto fd = io::in_netns(h->o_.netns, [&] { return io::open_packet_fd(h->o_.ifname); });
         if (!fd) return unexpected(fd.error());
-        h->fd_ = *fd;
+        h->fd_ = std::move(*fd);
         return h;
     }
 
     dhcp_host(const dhcp_host&) = delete;
     dhcp_host& operator=(const dhcp_host&) = delete;
-    ~dhcp_host() {
-        stop();
-        if (fd_ >= 0) ::close(fd_);
-    }
+    ~dhcp_host() { stop(); }
 
     result<void> start() {
-        return thread_.start({fd_}, o_.tick,
+        return thread_.start({fd_.get()}, o_.tick,
                              {[this](std::size_t) { drain(); },
                               [this] {
                                   std::lock_guard lock(mu_);
@@ -135,7 +133,7 @@ private:
         for (int i = 0; i < 64; ++i) {
             sockaddr_ll from{};
             socklen_t fl = sizeof from;
-            const ssize_t r = ::recvfrom(fd_, in_.data(), in_.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+            const ssize_t r = ::recvfrom(fd_.get(), in_.data(), in_.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
             if (r < 0) return;
             if (from.sll_pkttype == PACKET_OUTGOING) continue;
             const bytes_view fr(in_.data(), static_cast<std::size_t>(r));
@@ -143,7 +141,7 @@ private:
             ++counters_.frames;
             const auto res = server_.handle_frame(fr, std::chrono::system_clock::now(), out_);
             if (!res) continue;
-            if (::send(fd_, out_.data(), res.length, MSG_DONTWAIT) < 0) ++counters_.send_errors;
+            if (::send(fd_.get(), out_.data(), res.length, MSG_DONTWAIT) < 0) ++counters_.send_errors;
             else ++counters_.replies;
         }
     }
@@ -153,7 +151,7 @@ private:
     dhcp_host_counters counters_{};
     std::array<std::byte, 2048> in_{};
     std::array<std::byte, svc::dhcp_server::max_frame_len> out_{};
-    int fd_ = -1;
+    io::unique_fd fd_;
     mutable std::mutex mu_;
     service_thread thread_;  // after what its callbacks use: destroyed (joined) before them
 };

@@ -48,6 +48,7 @@
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
 #include <vnet/io/netns.hpp>
+#include <vnet/io/packet_fd.hpp>
 #include <vnet/io/os_error.hpp>
 #include <vnet/lab/nat_uplink.hpp>
 #include <vnet/lab/service_thread.hpp>
@@ -117,14 +118,10 @@ public:
 
     ics_host(const ics_host&) = delete;
     ics_host& operator=(const ics_host&) = delete;
-    ~ics_host() {
-        stop();
-        for (int fd : {vnic_fd_, udp_fd_})
-            if (fd >= 0) ::close(fd);
-    }
+    ~ics_host() { stop(); }
 
     result<void> start() {
-        std::vector<int> fds{vnic_fd_, udp_fd_};
+        std::vector<int> fds{vnic_fd_.get(), udp_fd_.get()};
         if (uplink_) fds.push_back(uplink_->fd());
         return thread_.start(std::move(fds), o_.tick,
                              {[this](std::size_t i) { on_ready(i); },
@@ -199,11 +196,11 @@ private:
             uplink_.emplace(std::move(*u));
         }
         return io::in_netns(o_.netns, [&]() -> result<void> {
-            auto v = bind_packet_socket(o_.vnic);
+            auto v = io::open_packet_fd(o_.vnic);
             if (!v) return unexpected(v.error());
-            vnic_fd_ = *v;
-            udp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (udp_fd_ < 0) return io::os_fail("ics.udp_socket", errno);
+            vnic_fd_ = std::move(*v);
+            udp_fd_.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+            if (!udp_fd_) return io::os_fail("ics.udp_socket", errno);
             return {};
         });
     }
@@ -239,7 +236,7 @@ private:
         for (int i = 0; i < 64; ++i) {
             sockaddr_ll from{};
             socklen_t fl = sizeof from;
-            const ssize_t r = ::recvfrom(vnic_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+            const ssize_t r = ::recvfrom(vnic_fd_.get(), buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
             if (r < 0) return;
             if (from.sll_pkttype == PACKET_OUTGOING) continue;  // the kernel's sends and ours
             const bytes_view f(buf.data(), static_cast<std::size_t>(r));
@@ -261,7 +258,7 @@ private:
         for (int i = 0; i < 64; ++i) {
             sockaddr_in from{};
             socklen_t fl = sizeof from;
-            const ssize_t r = ::recvfrom(udp_fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+            const ssize_t r = ::recvfrom(udp_fd_.get(), buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
             if (r < 0) return;
             ++counters_.dns_received;
             const svc::dns_endpoint src{ipv4_address(ntohl(from.sin_addr.s_addr)), ntohs(from.sin_port)};
@@ -273,7 +270,7 @@ private:
     void flush() {
         auto& out = bundle_->port(link_);
         for (const auto& f : out.frames) {
-            if (::send(vnic_fd_, f.data(), f.size(), MSG_DONTWAIT) < 0) ++counters_.send_errors;
+            if (::send(vnic_fd_.get(), f.data(), f.size(), MSG_DONTWAIT) < 0) ++counters_.send_errors;
             else ++counters_.vnic_sent;
         }
         out.clear();
@@ -291,8 +288,8 @@ private:
             to.sin_addr.s_addr = htonl(q.endpoint.address.to_u32());
             to.sin_port = htons(q.endpoint.port);
             if (q.transport == svc::dns_transport::udp) {
-                if (::sendto(udp_fd_, q.payload.data(), q.payload.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
-                             sizeof to) < 0)
+                if (::sendto(udp_fd_.get(), q.payload.data(), q.payload.size(), MSG_DONTWAIT,
+                             reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
                     ++counters_.send_errors;
                 else ++counters_.dns_sent;
                 continue;
@@ -347,8 +344,8 @@ private:
     ics_host_counters counters_{};
     mutable std::mutex mu_;
     service_thread thread_;  // after what its callbacks use: destroyed (joined) before them
-    int vnic_fd_ = -1;
-    int udp_fd_ = -1;
+    io::unique_fd vnic_fd_;
+    io::unique_fd udp_fd_;
 };
 
 }  // namespace vnet::lab

@@ -35,6 +35,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/io/netns.hpp>
+#include <vnet/io/packet_fd.hpp>
 #include <vnet/io/os_error.hpp>
 #include <vnet/lab/service_thread.hpp>
 #include <vnet/wire/checksum.hpp>
@@ -68,28 +69,8 @@ public:
     nat_uplink() = default;
     nat_uplink(const nat_uplink&) = delete;
     nat_uplink& operator=(const nat_uplink&) = delete;
-    nat_uplink(nat_uplink&& o) noexcept
-            : ifname_(std::move(o.ifname_)),
-              address_(o.address_),
-              first_(o.first_),
-              last_(o.last_),
-              packet_fd_(std::exchange(o.packet_fd_, -1)),
-              raw_fd_(std::exchange(o.raw_fd_, -1)),
-              ctr_(o.ctr_) {}
-    nat_uplink& operator=(nat_uplink&& o) noexcept {
-        if (this != &o) {
-            close();
-            ifname_ = std::move(o.ifname_);
-            address_ = o.address_;
-            first_ = o.first_;
-            last_ = o.last_;
-            packet_fd_ = std::exchange(o.packet_fd_, -1);
-            raw_fd_ = std::exchange(o.raw_fd_, -1);
-            ctr_ = o.ctr_;
-        }
-        return *this;
-    }
-    ~nat_uplink() { close(); }
+    nat_uplink(nat_uplink&&) noexcept = default;
+    nat_uplink& operator=(nat_uplink&&) noexcept = default;
 
     /// Opens the sockets on `ifname` (holding `address`) in namespace `netns`, for the NAT
     /// ports first..last.
@@ -101,14 +82,14 @@ public:
         u.first_ = first;
         u.last_ = last;
         auto r = io::in_netns(netns, [&]() -> result<void> {
-            auto p = bind_packet_socket(ifname);
+            auto p = io::open_packet_fd(ifname);
             if (!p) return unexpected(p.error());
-            u.packet_fd_ = *p;
+            u.packet_fd_ = std::move(*p);
             int one = 1;
-            if (::setsockopt(u.packet_fd_, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0)
+            if (::setsockopt(u.packet_fd_.get(), SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0)
                 return io::os_fail("nat_uplink.packet_auxdata", errno);
-            u.raw_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-            if (u.raw_fd_ < 0) return io::os_fail("nat_uplink.raw_socket", errno);
+            u.raw_fd_.reset(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+            if (!u.raw_fd_) return io::os_fail("nat_uplink.raw_socket", errno);
             return {};
         });
         if (!r) return unexpected(r.error());
@@ -117,7 +98,7 @@ public:
 
     std::string kernel_rules() const { return nat_uplink_rules(ifname_, address_, first_, last_); }
 
-    int fd() const noexcept { return packet_fd_; }
+    int fd() const noexcept { return packet_fd_.get(); }
     const std::string& ifname() const noexcept { return ifname_; }
     ipv4_address address() const noexcept { return address_; }
     const nat_uplink_counters& counters() const noexcept { return ctr_; }
@@ -137,7 +118,7 @@ public:
             msg.msg_iovlen = 1;
             msg.msg_control = control.data();
             msg.msg_controllen = control.size();
-            const ssize_t r = ::recvmsg(packet_fd_, &msg, 0);
+            const ssize_t r = ::recvmsg(packet_fd_.get(), &msg, 0);
             if (r < 0) return;
             if (from.sll_pkttype != PACKET_HOST) continue;
             bool partial = false;
@@ -173,7 +154,8 @@ public:
         sockaddr_in to{};
         to.sin_family = AF_INET;
         to.sin_addr.s_addr = htonl(ip->dst().to_u32());
-        if (::sendto(raw_fd_, packet.data(), packet.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+        if (::sendto(raw_fd_.get(), packet.data(), packet.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
+                     sizeof to) < 0)
             ++ctr_.send_errors;
         else ++ctr_.sent;
     }
@@ -195,17 +177,11 @@ private:
         ++ctr_.checksums_completed;
     }
 
-    void close() {
-        if (packet_fd_ >= 0) ::close(packet_fd_);
-        if (raw_fd_ >= 0) ::close(raw_fd_);
-        packet_fd_ = raw_fd_ = -1;
-    }
-
     std::string ifname_;
     ipv4_address address_{};
     std::uint16_t first_ = 0, last_ = 0;
-    int packet_fd_ = -1;
-    int raw_fd_ = -1;
+    io::unique_fd packet_fd_;
+    io::unique_fd raw_fd_;
     nat_uplink_counters ctr_{};
 };
 

@@ -27,17 +27,8 @@
 
 #include <vnet/core/error.hpp>
 #include <vnet/io/os_error.hpp>
-#include <vnet/io/packet_fd.hpp>
 
 namespace vnet::lab {
-
-/// The packet socket a service serves, bound to `ifname` in the calling thread's namespace
-/// (io::open_packet_fd): the caller owns the descriptor it returns.
-inline result<int> bind_packet_socket(const std::string& ifname) {
-    auto fd = io::open_packet_fd(ifname);
-    if (!fd) return unexpected(fd.error());
-    return fd->release();
-}
 
 class service_thread {
 public:

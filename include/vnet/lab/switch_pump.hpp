@@ -98,12 +98,8 @@ using lab_switch = sw::vswitch<fd_port>;
 
 /// Opens an AF_PACKET socket bound to `ifname` inside namespace `netns` (empty: ours),
 /// non-blocking, not receiving its own sends where the kernel supports that.
-inline result<int> open_packet_socket(const std::string& netns, const std::string& ifname) {
-    return io::in_netns(netns, [&]() -> result<int> {
-        auto fd = io::open_packet_fd(ifname, {.ignore_outgoing = true, .receive_buffer = 1 << 20});
-        if (!fd) return unexpected(fd.error());
-        return fd->release();
-    });
+inline result<io::unique_fd> open_packet_socket(const std::string& netns, const std::string& ifname) {
+    return io::in_netns(netns, [&] { return io::open_packet_fd(ifname, {.ignore_outgoing = true, .receive_buffer = 1 << 20}); });
 }
 
 /// The switches of a lab and the thread that moves frames between them and the kernel.

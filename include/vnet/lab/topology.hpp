@@ -280,7 +280,7 @@ public:
                 auto cfg = sw::port_config::vm(fmt::format("{}-eth{}", vm.name, k), mac);
                 if (nic.vlan) cfg.vlan = sw::vlan_setting::access(*nic.vlan);
                 auto swi = *switch_index(nic.switch_name);
-                st.ports.push_back(add_port(swi, std::move(cfg), *fd, port_fd_kind::packet_socket, true));
+                st.ports.push_back(add_port(swi, std::move(cfg), fd->release(), port_fd_kind::packet_socket, true));
                 if (nic.model == nic_model::netvsc)  // VSC -> VMBus ring -> VSP between the TAP and the port
                     if (auto r = pump_->attach_netvsc(swi, st.ports.back()); !r)
                         failure(
