@@ -86,7 +86,7 @@ programs_of_script() {  # programs_of_script FILE|- -> "program line" lines, fro
   [ "$src" = - ] && src=/dev/stdin
   # A script that cannot be read or parsed is an error of this check, never "nothing found".
   out=$(shfmt --to-json < "$src" | python3 "$root/ci/lib/shell_programs.py") ||
-    { echo "ci/check-programs.sh: cannot read the commands of $2" >&2; exit 2; }
+    { echo "ci/check-programs.sh: cannot read the commands of $2" >&2; return 2; }
   [ -z "$out" ] || printf '%s\n' "$out"
 }
 
