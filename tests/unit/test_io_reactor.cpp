@@ -21,6 +21,7 @@
 
 #include <vnet/io/os_error.hpp>
 #include <vnet/io/reactor.hpp>
+#include <vnet/io/reactor_thread.hpp>
 
 #include "test_util.hpp"
 
@@ -290,6 +291,67 @@ BOOST_AUTO_TEST_CASE(moved_reactor_keeps_entries) {
     auto e = b.run();
     BOOST_REQUIRE(e.has_value());
     BOOST_TEST(*e == io::run_exit::stopped);
+}
+
+// reactor_thread header: setup runs before the thread exists; the callbacks run on the
+// loop thread until stop(), which joins; a stopped thread starts again with a fresh loop.
+BOOST_AUTO_TEST_CASE(reactor_thread_runs_callbacks_until_stop_and_restarts) {
+    io::reactor_thread t;
+    BOOST_TEST(!t.running());
+    BOOST_TEST(t.loop() == nullptr);
+    pipe_pair p;
+    std::atomic<int> bytes{0};
+    std::atomic<int> ticks{0};
+    std::atomic<bool> off_thread{false};
+    const auto caller = std::this_thread::get_id();
+    auto setup = [&](io::reactor& r) -> result<void> {
+        if (auto h = r.watch(p.r, EPOLLIN,
+                             [&](std::uint32_t) {
+                                 off_thread = std::this_thread::get_id() != caller;
+                                 bytes += p.drain();
+                             });
+            !h)
+            return unexpected(h.error());
+        if (auto h = r.every(5ms, [&](std::uint64_t) { ++ticks; }); !h) return unexpected(h.error());
+        return {};
+    };
+    BOOST_REQUIRE(t.start(setup).has_value());
+    BOOST_TEST(t.running());
+    BOOST_TEST(t.start(setup).has_value());  // running already: nothing is done
+    p.put();
+    p.put();
+    p.put();
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while ((bytes < 3 || ticks < 2) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+    BOOST_TEST(bytes.load() == 3);
+    BOOST_TEST(ticks.load() >= 2);
+    BOOST_TEST(off_thread.load());
+    t.stop();
+    BOOST_TEST(!t.running());
+    BOOST_TEST(!t.failure().has_value());
+    const int ticks_at_stop = ticks;
+    p.put();
+    std::this_thread::sleep_for(30ms);
+    BOOST_TEST(bytes.load() == 3);  // stopped: no callback, the byte waits
+    BOOST_TEST(ticks.load() == ticks_at_stop);
+    t.stop();  // idempotent
+
+    BOOST_REQUIRE(t.start(setup).has_value());
+    const auto again = std::chrono::steady_clock::now() + 5s;
+    while (bytes < 4 && std::chrono::steady_clock::now() < again) std::this_thread::sleep_for(1ms);
+    BOOST_TEST(bytes.load() == 4);
+}
+
+// A failing setup leaves no thread behind and says why.
+BOOST_AUTO_TEST_CASE(reactor_thread_setup_failure_starts_nothing) {
+    io::reactor_thread t;
+    auto r = t.start([](io::reactor& loop) -> result<void> {
+        if (auto h = loop.watch(-1, EPOLLIN, [](std::uint32_t) {}); !h) return unexpected(h.error());
+        return {};
+    });
+    BOOST_REQUIRE(!r.has_value());
+    BOOST_TEST(r.error().what == errc::bad_value);
+    BOOST_TEST(!t.running());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,7 +12,10 @@
 #include <string>
 #include <utility>
 
+#include <cerrno>
+
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -50,6 +53,14 @@ public:
 private:
     int fd_ = -1;
 };
+
+/// A descriptor of its own for what `fd` refers to (F_DUPFD_CLOEXEC): how a part that
+/// closes its descriptors borrows one that another part keeps (a TAP the topology holds).
+inline result<unique_fd> dup_fd(int fd) {
+    const int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0) return os_fail("dup_fd", errno);
+    return unique_fd(d);
+}
 
 struct packet_fd_options {
     bool ignore_outgoing = false;  // PACKET_IGNORE_OUTGOING: not the frames the interface sends

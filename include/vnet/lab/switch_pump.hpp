@@ -20,8 +20,10 @@
 // written to the TAP. The port's pcap then records the switch side: what came out of the
 // VSP and what the switch delivered, before it entered the channel.
 //
-// The switches are touched only by the pump thread while it runs; counters() and
-// with_switch() take the same lock, so readers see a consistent state.
+// The pump thread is an io::reactor (io/reactor_thread.hpp): one callback per port fd that
+// drains it in batches, and a one-second timer that ages the MAC tables. The switches are
+// touched only by that thread while it runs; counters() and with_switch() take the same
+// lock, so readers see a consistent state.
 #pragma once
 
 #include <algorithm>
@@ -45,14 +47,16 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
 #include <vnet/io/netns.hpp>
+#include <vnet/io/os_error.hpp>
 #include <vnet/io/packet_fd.hpp>
+#include <vnet/io/reactor.hpp>
+#include <vnet/io/reactor_thread.hpp>
 #include <vnet/netvsc/port.hpp>
 #include <vnet/switch/vswitch.hpp>
 #include <vnet/wire/pcap.hpp>
@@ -111,13 +115,7 @@ public:
     switch_pump() = default;
     switch_pump(const switch_pump&) = delete;
     switch_pump& operator=(const switch_pump&) = delete;
-    ~switch_pump() {
-        stop();
-        for (auto& p : ports_)
-            if (p->owns_fd && p->fd >= 0) ::close(p->fd);
-        if (epfd_ >= 0) ::close(epfd_);
-        if (wake_ >= 0) ::close(wake_);
-    }
+    ~switch_pump() { stop(); }
 
     /// Adds a switch; its index.
     std::size_t add_switch(sw::switch_spec spec) {
@@ -125,17 +123,16 @@ public:
         return switches_.size() - 1;
     }
 
-    /// Connects `fd` (owned by the pump when owns_fd) as a port of switch `sw`. pcap_path
-    /// empty: no capture. Before start() only.
-    result<sw::port_index> add_port(std::size_t sw_index, sw::port_config cfg, int fd, port_fd_kind kind, bool owns_fd,
+    /// Connects `fd` as a port of switch `sw`; the pump closes it when it goes (io::dup_fd
+    /// lends it a descriptor someone else keeps open). pcap_path empty: no capture. Before
+    /// start() only.
+    result<sw::port_index> add_port(std::size_t sw_index, sw::port_config cfg, io::unique_fd fd, port_fd_kind kind,
                                     const std::string& pcap_path) {
-        if (running_) return fail(layer::lab, errc::conflict, "pump.running");
+        if (loop_.running()) return fail(layer::lab, errc::conflict, "pump.running");
         if (sw_index >= switches_.size()) return fail(layer::lab, errc::not_found, "pump.switch");
         auto p = std::make_unique<port>();
         p->sw = sw_index;
-        p->fd = fd;
         p->kind = kind;
-        p->owns_fd = owns_fd;
         p->name = cfg.name;
         if (!pcap_path.empty()) {
             auto w = wire::pcap_writer::create(pcap_path);
@@ -143,10 +140,11 @@ public:
             p->pcap.emplace(std::move(*w));
         }
         if (kind == port_fd_kind::tap_fd) {
-            int fl = ::fcntl(fd, F_GETFL);
-            ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+            const int fl = ::fcntl(fd.get(), F_GETFL);
+            if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) != 0) return io::os_fail("pump.nonblock", errno);
         }
-        fd_port t{fd, kind, p->pcap ? &*p->pcap : nullptr, &p->fdc};
+        p->fd = std::move(fd);
+        fd_port t{p->fd.get(), kind, p->pcap ? &*p->pcap : nullptr, &p->fdc};
         auto id = switches_[sw_index]->add_port(std::move(cfg), t);
         if (!id) return unexpected(id.error());
         p->id = *id;
@@ -157,7 +155,7 @@ public:
     /// Runs packet-socket port `id` of switch `sw_index` through a netvsc channel (brought
     /// up here; cfg.mac defaults to the port's MAC). Before start() only.
     result<void> attach_netvsc(std::size_t sw_index, sw::port_index id, netvsc::netvsc_link_config cfg = {}) {
-        if (running_) return fail(layer::lab, errc::conflict, "pump.running");
+        if (loop_.running()) return fail(layer::lab, errc::conflict, "pump.running");
         auto it = std::find_if(ports_.begin(), ports_.end(), [&](const auto& p) { return p->sw == sw_index && p->id == id; });
         if (it == ports_.end()) return fail(layer::lab, errc::not_found, "pump.port");
         port& p = **it;
@@ -174,31 +172,24 @@ public:
 
     /// Starts the pump thread.
     result<void> start() {
-        if (running_) return {};
-        epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
-        wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (epfd_ < 0 || wake_ < 0) return fail(layer::lab, errc::io, "pump.epoll");
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.u64 = ~std::uint64_t{0};
-        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_, &ev) != 0) return fail(layer::lab, errc::io, "pump.epoll_ctl");
-        for (std::size_t i = 0; i < ports_.size(); ++i) {
-            ev.events = EPOLLIN;
-            ev.data.u64 = i;
-            if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, ports_[i]->fd, &ev) != 0) return fail(layer::lab, errc::io, "pump.epoll_ctl");
-        }
-        running_ = true;
-        thread_ = std::thread([this] { loop(); });
-        return {};
+        return loop_.start([this](io::reactor& r) -> result<void> {
+            for (auto& p : ports_)
+                if (auto h = r.watch(p->fd.get(), EPOLLIN, [this, q = p.get()](std::uint32_t) { drain(*q); }); !h)
+                    return unexpected(h.error());
+            // MAC aging: entries idle for the table's age limit (300 s) go.
+            auto t = r.every(std::chrono::seconds(1), [this](std::uint64_t) {
+                std::lock_guard lock(mu_);
+                for (auto& s : switches_) (void)s->table().expire(s->clock().now());
+            });
+            if (!t) return unexpected(t.error());
+            return {};
+        });
     }
 
     /// Stops the thread and flushes the captures (idempotent).
     void stop() {
-        if (!running_) return;
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
-        thread_.join();
-        running_ = false;
+        if (!loop_.running()) return;
+        loop_.stop();
         for (auto& p : ports_)
             if (p->pcap) (void)p->pcap->flush();
     }
@@ -256,86 +247,65 @@ private:
     struct port {
         std::size_t sw = 0;
         sw::port_index id = 0;
-        int fd = -1;
+        io::unique_fd fd;
         port_fd_kind kind = port_fd_kind::packet_socket;
-        bool owns_fd = false;
         std::string name;
         std::optional<wire::pcap_writer> pcap;
         fd_port_counters fdc;
         std::optional<netvsc::netvsc_link> link;  // model = "netvsc": the channel between the TAP and the switch
     };
 
-    void loop() {
-        std::vector<std::byte> buf(max_frame * batch_size);
-        std::vector<bytes_view> frames;
-        frames.reserve(batch_size);
-        epoll_event evs[32];
+    /// Moves what port p's fd holds into its switch, in batches (on the pump thread).
+    void drain(port& p) {
+        std::lock_guard lock(mu_);
         for (;;) {
-            int n = ::epoll_wait(epfd_, evs, 32, 1000);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return;
-            }
-            std::lock_guard lock(mu_);
-            if (n == 0) {  // idle second: age the MAC tables (300 s idle entries go)
-                for (auto& s : switches_) (void)s->table().expire(s->clock().now());
-                continue;
-            }
-            for (int e = 0; e < n; ++e) {
-                if (evs[e].data.u64 == ~std::uint64_t{0}) return;
-                auto& p = *ports_[evs[e].data.u64];
-                // Drain the fd in batches.
-                for (;;) {
-                    frames.clear();
-                    std::size_t used = 0;
-                    while (frames.size() < batch_size) {
-                        std::byte* at = buf.data() + used;
-                        ssize_t r;
-                        if (p.kind == port_fd_kind::packet_socket) {
-                            sockaddr_ll from{};
-                            socklen_t fl = sizeof from;
-                            r = ::recvfrom(p.fd, at, max_frame, MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fl);
-                            if (r >= 0 && from.sll_pkttype == PACKET_OUTGOING) {
-                                ++p.fdc.outgoing_skipped;
-                                continue;
-                            }
-                        } else {
-                            r = ::read(p.fd, at, max_frame);
-                        }
-                        if (r < 0) break;
-                        if (static_cast<std::size_t>(r) > max_frame) {
-                            ++p.fdc.truncated;
-                            continue;
-                        }
-                        auto f = bytes_view(at, static_cast<std::size_t>(r));
-                        if (p.pcap && !p.link) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
-                        frames.push_back(f);
-                        used += max_frame;
+            frames_.clear();
+            std::size_t used = 0;
+            while (frames_.size() < batch_size) {
+                std::byte* at = buf_.data() + used;
+                ssize_t r;
+                if (p.kind == port_fd_kind::packet_socket) {
+                    sockaddr_ll from{};
+                    socklen_t fl = sizeof from;
+                    r = ::recvfrom(p.fd.get(), at, max_frame, MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fl);
+                    if (r >= 0 && from.sll_pkttype == PACKET_OUTGOING) {
+                        ++p.fdc.outgoing_skipped;
+                        continue;
                     }
-                    if (frames.empty()) break;
-                    if (p.link) {
-                        // The guest's frames cross the channel; what the VSP takes out enters the switch.
-                        p.link->guest_send(frames, [&](std::span<const bytes_view> to_switch) {
-                            if (p.pcap)
-                                for (auto f : to_switch) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
-                            switches_[p.sw]->send(p.id, to_switch);
-                        });
-                    } else {
-                        switches_[p.sw]->send(p.id, frames);
-                    }
-                    if (frames.size() < batch_size) break;
+                } else {
+                    r = ::read(p.fd.get(), at, max_frame);
                 }
+                if (r < 0) break;
+                if (static_cast<std::size_t>(r) > max_frame) {
+                    ++p.fdc.truncated;
+                    continue;
+                }
+                auto f = bytes_view(at, static_cast<std::size_t>(r));
+                if (p.pcap && !p.link) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+                frames_.push_back(f);
+                used += max_frame;
             }
+            if (frames_.empty()) return;
+            if (p.link) {
+                // The guest's frames cross the channel; what the VSP takes out enters the switch.
+                p.link->guest_send(frames_, [&](std::span<const bytes_view> to_switch) {
+                    if (p.pcap)
+                        for (auto f : to_switch) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
+                    switches_[p.sw]->send(p.id, to_switch);
+                });
+            } else {
+                switches_[p.sw]->send(p.id, frames_);
+            }
+            if (frames_.size() < batch_size) return;
         }
     }
 
     std::vector<std::unique_ptr<lab_switch>> switches_;
     std::vector<std::unique_ptr<port>> ports_;
     mutable std::mutex mu_;
-    std::thread thread_;
-    int epfd_ = -1;
-    int wake_ = -1;
-    bool running_ = false;
+    std::vector<std::byte> buf_ = std::vector<std::byte>(max_frame * batch_size);  // the pump thread's
+    std::vector<bytes_view> frames_;
+    io::reactor_thread loop_;  // last: stopped before the ports and switches go
 };
 
 }  // namespace vnet::lab

@@ -196,10 +196,7 @@ public:
             const auto& s = lf_.switches[i];
             sw::switch_spec spec;
             spec.name = s.name;
-            spec.kind = s.kind == switch_kind::external   ? sw::switch_kind::external
-                        : s.kind == switch_kind::internal ? sw::switch_kind::internal
-                        : s.kind == switch_kind::private_ ? sw::switch_kind::private_
-                                                          : sw::switch_kind::default_switch;
+            spec.kind = s.kind;
             if (s.kind == switch_kind::external) {
                 spec.adapter = names_.uplink(i);
                 spec.allow_management_os = s.allow_management_os;
@@ -209,13 +206,13 @@ public:
                 auto ns = names_.network_ns(*s.network);
                 auto& t = held_tap(ns, names_.uplink(i));
                 ip(ns, {"link", "set", t.name(), "master", names_.bridge(), "up"});
-                add_port(swi, sw::port_config::uplink("uplink"), t.fd(), port_fd_kind::tap_fd);
+                add_port(swi, sw::port_config::uplink("uplink"), io::dup_fd(t.fd()), port_fd_kind::tap_fd);
             }
             if (!spec.has_host_vnic()) continue;
             auto& v = held_tap(names_.host_ns(), names_.host_vnic(i));
             auto mac = host_vnic_mac(lf_, i);
             ip(names_.host_ns(), {"link", "set", v.name(), "address", fmt::format("{}", mac)});
-            add_port(swi, sw::port_config::host("host", mac), v.fd(), port_fd_kind::tap_fd);
+            add_port(swi, sw::port_config::host("host", mac), io::dup_fd(v.fd()), port_fd_kind::tap_fd);
             if (s.kind == switch_kind::external) {
                 if (adapter.use == host_adapter_use::switch_vnic && adapter.switch_index == i) configure_host_ip(v.name());
             } else if (s.kind == switch_kind::internal) {
@@ -280,7 +277,7 @@ public:
                 auto cfg = sw::port_config::vm(fmt::format("{}-eth{}", vm.name, k), mac);
                 if (nic.vlan) cfg.vlan = sw::vlan_setting::access(*nic.vlan);
                 auto swi = *switch_index(nic.switch_name);
-                st.ports.push_back(add_port(swi, std::move(cfg), fd->release(), port_fd_kind::packet_socket, true));
+                st.ports.push_back(add_port(swi, std::move(cfg), std::move(fd), port_fd_kind::packet_socket));
                 if (nic.model == nic_model::netvsc)  // VSC -> VMBus ring -> VSP between the TAP and the port
                     if (auto r = pump_->attach_netvsc(swi, st.ports.back()); !r)
                         failure(
@@ -530,13 +527,12 @@ private:
         must({"nft", "-f", file}, ns);
     }
 
-    sw::port_index add_port(std::size_t swi, sw::port_config cfg, int fd, port_fd_kind kind, bool owns = false) {
+    /// Connects a port to switch swi; fd is the port's own descriptor (or why there is none).
+    sw::port_index add_port(std::size_t swi, sw::port_config cfg, result<io::unique_fd> fd, port_fd_kind kind) {
         auto name = cfg.name;
-        auto id = pump_->add_port(swi, std::move(cfg), fd, kind, owns, pcap_path(lf_.switches[swi].name, name));
-        if (!id) {
-            if (owns) ::close(fd);
-            failure(fmt::format("switch {}: cannot add port {}: {}", lf_.switches[swi].name, name, id.error().message()));
-        }
+        auto id = fd ? pump_->add_port(swi, std::move(cfg), std::move(*fd), kind, pcap_path(lf_.switches[swi].name, name))
+                     : result<sw::port_index>(unexpected(fd.error()));
+        if (!id) failure(fmt::format("switch {}: cannot add port {}: {}", lf_.switches[swi].name, name, id.error().message()));
         return *id;
     }
 
