@@ -59,8 +59,7 @@ struct fake_executor : lab_executor {
             for (std::size_t i = 0; i < lf.checks.size(); ++i) {
                 auto o = overrides.find(fmt::format("{}/{}", lf.name, i));
                 // as the runtime does: a check from a VM is observed in that guest
-                const bool guest = lf.find_vm(lf.checks[i].from) != nullptr && lf.checks[i].kind != check_kind::flooding &&
-                                   lf.checks[i].kind != check_kind::arp;
+                const bool guest = lf.find_vm(lf.checks[i].from) != nullptr && rules_of(lf.checks[i].kind).in_guest;
                 ex.checks.push_back(o != overrides.end() ? o->second : check_outcome{lf.checks[i].expect, "fake", true, guest});
             }
         }

@@ -42,9 +42,11 @@ BOOST_AUTO_TEST_CASE(example_lab_parses) {
     BOOST_TEST(fmt::format("{}", *nic.address) == "192.168.0.20/24");
     BOOST_TEST(fmt::format("{}", *nic.mac) == "00:15:5d:00:00:10");
     BOOST_TEST((nic.model == nic_model::virtio));
-    BOOST_REQUIRE(r->checks.size() == 4u);
+    BOOST_REQUIRE(r->checks.size() == 5u);
     BOOST_TEST(*r->checks[3].port == 8883);
     BOOST_TEST(r->checks[3].line == 56u);
+    BOOST_TEST((r->checks[4].kind == check_kind::resolvers));
+    BOOST_TEST(r->checks[4].expect == "192.168.0.1");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_key_names_line_and_key) {
@@ -177,6 +179,27 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
     BOOST_TEST(e.key == "check.to");
     e = parse_error(lab + "[[check]]\nkind = \"reboot\"\nfrom = \"host\"\n");
     BOOST_TEST(e.key == "check.from");
+}
+
+// check_kinds.hpp: every rule comes from the kind's row; resolvers (free text, from a VM)
+// and the port rule (only the kinds whose row needs one) as examples.
+BOOST_AUTO_TEST_CASE(check_rules_come_from_the_kind_row) {
+    const std::string lab = head +
+                            "[[switch]]\nname = \"s\"\nkind = \"private\"\n"
+                            "[[vm]]\nname = \"a\"\n[[vm.nic]]\nswitch = \"s\"\n";
+    auto r = parse_lab(lab + "[[check]]\nkind = \"resolvers\"\nfrom = \"a\"\nexpect = \"192.168.0.1, 8.8.8.8\"\n", "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST((r->checks.at(0).kind == check_kind::resolvers));
+    BOOST_TEST(r->checks[0].expect == "192.168.0.1, 8.8.8.8");
+    auto e = parse_error(lab + "[[check]]\nkind = \"resolvers\"\nfrom = \"host\"\n");
+    BOOST_TEST(e.key == "check.from");
+    BOOST_TEST(e.message == "a resolvers check runs from a VM ('host' is not one)");
+    e = parse_error(lab + "[[check]]\nkind = \"ping\"\nfrom = \"a\"\nto = \"b\"\nport = 80\n");
+    BOOST_TEST(e.key == "check.port");
+    BOOST_TEST(e.message == "only for kind = \"tcp\"");
+    e = parse_error(lab + "[[check]]\nkind = \"arp\"\nfrom = \"a\"\nto = \"1.2.3.4\"\n");
+    BOOST_TEST(e.message == "an arp check probes from the host, a network or a peer before the VMs boot ('a' is a VM)");
+    for (const auto& row : check_kinds) BOOST_TEST(to_string(row.kind) == row.name);
 }
 
 BOOST_AUTO_TEST_CASE(arp_checks_probe_from_outside_the_vms) {

@@ -209,3 +209,24 @@ BOOST_AUTO_TEST_CASE(anything_else_is_neither) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(resolvers)
+
+BOOST_AUTO_TEST_CASE(resolv_conf_nameservers_in_order) {
+    const auto v = guest_resolvers(
+        "# written by the guest's init\nsearch lan\nnameserver 192.168.0.1\nnameserver 8.8.8.8 # public\n"
+        "options ndots:1\nnameserver 192.168.0.1\n");
+    BOOST_TEST((v == std::vector<std::string>{"192.168.0.1", "8.8.8.8"}));
+}
+
+BOOST_AUTO_TEST_CASE(resolvectl_per_link_servers) {
+    const auto v = guest_resolvers("Global:\nLink 1 (lo):\nLink 2 (eth0): 192.168.0.1 10.0.0.53\nLink 3 (eth1): 172.20.0.1\n");
+    BOOST_TEST((v == std::vector<std::string>{"192.168.0.1", "10.0.0.53", "172.20.0.1"}));
+}
+
+BOOST_AUTO_TEST_CASE(nothing_listed_is_empty) {
+    BOOST_TEST(guest_resolvers("").empty());
+    BOOST_TEST(guest_resolvers("search lan\n# nameserver 1.1.1.1\n").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -67,7 +67,7 @@ public:
                 return ex;
             }
         // every kind but deploy (vnet conformance validates deploy commands itself)
-        for (const auto& c : r.checks) ex.checks.push_back({c.observed, c.detail, c.kind != lab::check_kind::deploy, c.in_guest});
+        for (const auto& c : r.checks) ex.checks.push_back({c.observed, c.detail, lab::rules_of(c.kind).lab_run, c.in_guest});
         if (ex.checks.size() < lf.checks.size())
             ex.error = fmt::format("the run stopped after {} of {} checks", ex.checks.size(), lf.checks.size());
         return ex;

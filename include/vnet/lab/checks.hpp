@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -51,6 +52,7 @@
 #include <vnet/lab/verdicts.hpp>
 #include <vnet/lab/switch_pump.hpp>
 #include <vnet/lab/check_env.hpp>
+#include <vnet/lab/check_kinds.hpp>
 
 namespace vnet::lab {
 
@@ -89,11 +91,17 @@ inline std::optional<std::pair<ipv4_address, ipv4_address>> dhcp_range_for(const
     return std::nullopt;
 }
 
+/// The function of check kind K, one specialisation per row of check_kinds
+/// (lab/check_kinds.hpp). Declared only: a kind without its function does not link.
+template <check_kind K>
+void run_check_kind(check_env& env, const check_config& c, check_result& r);
+
 /// RFC 5227 section 2.1.1 ARP probes (sender IP 0.0.0.0) for the target from `from`'s
 /// interface towards it: "ok" when some device answers for the address (in use /
 /// reachable), "fail" when three probes 250 ms apart get nothing within a second. An
 /// address of `from` itself is "ok" without a probe (the host answers for itself).
-inline void check_arp(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::arp>(check_env& env, const check_config& c, check_result& r) {
     auto a = env.target(c, r);
     if (!a) return;
     const auto target_ip = *a;
@@ -156,7 +164,8 @@ inline void check_arp(check_env& env, const check_config& c, check_result& r) {
                       : fmt::format("no answer for {} to {} ARP probes on {}", target_ip, sent, dev);
 }
 
-inline void check_ping(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::ping>(check_env& env, const check_config& c, check_result& r) {
     auto a = env.target(c, r);
     if (!a) return;
     auto o = env.run_from(c.from, ping_command(*a), std::chrono::seconds(8));
@@ -164,7 +173,8 @@ inline void check_ping(check_env& env, const check_config& c, check_result& r) {
     detail::take(ping_verdict(o.status, o.out, *a), r);
 }
 
-inline void check_tcp(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::tcp>(check_env& env, const check_config& c, check_result& r) {
     auto a = env.target(c, r);
     if (!a) return;
     if (env.is_vm(c.from)) {
@@ -206,7 +216,8 @@ inline void check_tcp(check_env& env, const check_config& c, check_result& r) {
     detail::take(*res, r);
 }
 
-inline void check_dns(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::dns>(check_env& env, const check_config& c, check_result& r) {
     std::string cmd = dns_command(c.name);
     if (!env.is_vm(c.from)) {
         // A namespace has no resolver of its own: ask `to` or the network's gateway.
@@ -242,7 +253,8 @@ inline void check_dns(check_env& env, const check_config& c, check_result& r) {
     detail::take(v, r);
 }
 
-inline void check_dhcp(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::dhcp>(check_env& env, const check_config& c, check_result& r) {
     if (!env.is_vm(c.from)) {
         auto o = env.ns_exec(c.from, {"ip", "-o", "-4", "addr", "show", "scope", "global"});
         if (!o || o->status != 0) {
@@ -285,7 +297,8 @@ inline void check_dhcp(check_env& env, const check_config& c, check_result& r) {
     detail::take(dhcp_lease_verdict(k, p, vm->nics[k].ip == ip_mode::dhcp, dhcp_range_for(env, vm->nics[k])), r);
 }
 
-inline void check_route(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::route>(check_env& env, const check_config& c, check_result& r) {
     auto a = c.to.empty() ? std::optional<ipv4_address>(internet_server) : env.target(c, r);
     if (!a) return;
     r.target = fmt::format("{}", *a);
@@ -318,7 +331,8 @@ inline void check_route(check_env& env, const check_config& c, check_result& r) 
 /// only the destination's. Frames the other ports flooded meanwhile (the guests' own
 /// broadcasts and multicasts) are taken off what a third port received. Observed:
 /// "first frame flooded|to one port, later frames flooded|to one port".
-inline void check_flooding(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::flooding>(check_env& env, const check_config& c, check_result& r) {
     const auto* src = env.lf().find_vm(c.from);
     const auto* dst = env.lf().find_vm(c.to);
     std::optional<std::size_t> swi;
@@ -414,7 +428,8 @@ inline void check_flooding(check_env& env, const check_config& c, check_result& 
 /// is started again with its stored configuration (NICs and the MACs generated at
 /// creation), as Hyper-V keeps a VM's settings across a restart. Observed: the MAC of
 /// NIC `to` after the reboot when it equals the one before, else "changed: A -> B".
-inline void check_reboot(check_env& env, const check_config& c, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::reboot>(check_env& env, const check_config& c, check_result& r) {
     auto k = nic_index(c.to);
     auto nics = env.fleet().nic_count(c.from);
     if (!k || !nics || *k >= *nics) {
@@ -444,37 +459,36 @@ inline void check_reboot(check_env& env, const check_config& c, check_result& r)
 }
 
 /// deploy: run by `vnet conformance` (the EFLOW model), never by the lab runtime.
-inline void check_deploy(check_env&, const check_config&, check_result& r) {
+template <>
+inline void run_check_kind<check_kind::deploy>(check_env&, const check_config&, check_result& r) {
     r.observed = "error";
     r.detail = "deploy checks are run by vnet conformance, not by the lab runtime";
 }
 
-/// One kind of [[check]]: the function that carries it out, and whether its probe runs in
-/// the guest when `from` is a VM (flooding reads the switch's counters, arp probes from a
-/// namespace). A new check kind: a check_kind value, one entry here, one function.
-struct check_entry {
-    check_kind kind;
-    void (*run)(check_env&, const check_config&, check_result&);
-    bool in_guest;
-};
+/// resolvers: the DNS servers VM `from` uses, read in the guest (/etc/resolv.conf, or
+/// `resolvectl dns` where that file holds only systemd-resolved's stub 127.0.0.53).
+/// Observed: the servers in order, ", " between them, or "none" when the guest lists none.
+template <>
+inline void run_check_kind<check_kind::resolvers>(check_env& env, const check_config& c, check_result& r) {
+    auto o = env.run_from(c.from, std::string(resolvers_command), std::chrono::seconds(5));
+    if (!o.ran) return detail::not_run(o, r);
+    if (o.status != 0) {
+        r.detail = fmt::format("reading the resolver configuration exited {}: {}", o.status, detail::first_line(o.out));
+        return;
+    }
+    const auto servers = guest_resolvers(o.out);
+    r.observed = servers.empty() ? "none" : fmt::format("{}", fmt::join(servers, ", "));
+    r.detail = fmt::format("{} in the guest", detail::contains(o.out, "Link ") || detail::contains(o.out, "Global:")
+                                                  ? "resolvectl dns"
+                                                  : "/etc/resolv.conf");
+}
 
-inline constexpr std::array<check_entry, 9> check_table{{
-    {check_kind::ping, check_ping, true},
-    {check_kind::tcp, check_tcp, true},
-    {check_kind::dns, check_dns, true},
-    {check_kind::dhcp, check_dhcp, true},
-    {check_kind::route, check_route, true},
-    {check_kind::flooding, check_flooding, false},
-    {check_kind::reboot, check_reboot, true},
-    {check_kind::arp, check_arp, false},
-    {check_kind::deploy, check_deploy, false},
-}};
-
-/// The table entry of a check kind (nullptr: none).
-constexpr const check_entry* find_check(check_kind k) noexcept {
-    for (const auto& e : check_table)
-        if (e.kind == k) return &e;
-    return nullptr;
+/// Carries out check c with the function of its kind.
+inline void run_check(check_env& env, const check_config& c, check_result& r) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (void)((c.kind == check_kinds[I].kind && (run_check_kind<check_kinds[I].kind>(env, c, r), true)) || ...);
+    }
+    (std::make_index_sequence<std::size(check_kinds)>{});
 }
 
 }  // namespace vnet::lab

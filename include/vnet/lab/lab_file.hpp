@@ -29,6 +29,7 @@
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/lab/check_kinds.hpp>
 #include <vnet/lab/guest_profile.hpp>
 #include <vnet/switch/kinds.hpp>
 
@@ -57,12 +58,6 @@ enum class host_sku { client, server };
 using switch_kind = sw::switch_kind;
 enum class ip_mode { static_, dhcp };
 enum class nic_model { virtio, netvsc };
-/// flooding: from a VM to a VM on the same switch, whether the switch's other ports get a
-/// frame to an unknown destination and then one to a learned destination (expect is the
-/// observed text, e.g. "first frame flooded, later frames to one port").
-/// reboot: reboots the VM `from` and observes the MAC of its NIC `to` (default eth0) before
-/// and after (expect is the MAC).
-enum class check_kind { ping, tcp, dns, dhcp, route, deploy, flooding, reboot, arp };
 
 // The lab file's spellings.
 inline constexpr enum_name<host_sku> host_sku_names[] = {{host_sku::client, "client"}, {host_sku::server, "server"}};
@@ -71,12 +66,6 @@ inline constexpr enum_name<ip_mode> ip_mode_names[] = {{ip_mode::static_, "stati
 constexpr std::span<const enum_name<ip_mode>> enum_names(ip_mode) noexcept { return ip_mode_names; }
 inline constexpr enum_name<nic_model> nic_model_names[] = {{nic_model::virtio, "virtio"}, {nic_model::netvsc, "netvsc"}};
 constexpr std::span<const enum_name<nic_model>> enum_names(nic_model) noexcept { return nic_model_names; }
-inline constexpr enum_name<check_kind> check_kind_names[] = {
-    {check_kind::ping, "ping"},         {check_kind::tcp, "tcp"},       {check_kind::dns, "dns"},
-    {check_kind::dhcp, "dhcp"},         {check_kind::route, "route"},   {check_kind::deploy, "deploy"},
-    {check_kind::flooding, "flooding"}, {check_kind::reboot, "reboot"}, {check_kind::arp, "arp"},
-};
-constexpr std::span<const enum_name<check_kind>> enum_names(check_kind) noexcept { return check_kind_names; }
 
 struct dhcp_config {
     ipv4_address range_first{};
@@ -504,6 +493,18 @@ private:
         return vm;
     }
 
+    static std::string_view article(std::string_view word) {
+        return !word.empty() && std::string_view("aeiou").find(word[0]) != std::string_view::npos ? "an" : "a";
+    }
+
+    /// "\"tcp\"" or "\"tcp\" or \"udp\"": the kinds whose row has `flag` set.
+    static std::string kinds_with(bool check_kind_rules::*flag) {
+        std::string out;
+        for (const auto& r : check_kinds)
+            if (r.*flag) out += fmt::format("{}\"{}\"", out.empty() ? "" : " or ", r.name);
+        return out;
+    }
+
     check_config read_check(const toml::table& t, const std::string& key) const {
         allow_keys(t, key, {"kind", "from", "to", "port", "name", "expect"});
         check_config c;
@@ -514,16 +515,16 @@ private:
         if (auto p = opt_int(t, "port", key, 1, 65535)) c.port = static_cast<std::uint16_t>(*p);
         if (auto n = opt_string(t, "name", key)) c.name = *n;
         c.expect = opt_string(t, "expect", key).value_or("ok");
-        const bool free_text = c.kind == check_kind::deploy || c.kind == check_kind::flooding || c.kind == check_kind::reboot;
-        if (!free_text && c.expect != "ok" && c.expect != "fail")
+        const auto& rule = rules_of(c.kind);
+        if (!rule.free_text && c.expect != "ok" && c.expect != "fail")
             fail_at(t.get("expect"), key + ".expect", fmt::format("'{}': expected \"ok\" or \"fail\"", c.expect));
-        if (c.kind == check_kind::tcp && !c.port) fail_line(c.line, key + ".port", "a tcp check needs a port");
-        if (c.kind != check_kind::tcp && c.port) fail_at(t.get("port"), key + ".port", "only for kind = \"tcp\"");
-        if (c.kind == check_kind::dns && c.name.empty()) fail_line(c.line, key + ".name", "a dns check needs a name");
-        if ((c.kind == check_kind::ping || c.kind == check_kind::tcp || c.kind == check_kind::flooding ||
-             c.kind == check_kind::arp) &&
-            c.to.empty())
-            fail_line(c.line, key + ".to", fmt::format("a {} check needs a target", to_string(c.kind)));
+        if (rule.needs_port && !c.port) fail_line(c.line, key + ".port", fmt::format("a {} check needs a port", rule.name));
+        if (!rule.needs_port && c.port)
+            fail_at(t.get("port"), key + ".port", fmt::format("only for kind = {}", kinds_with(&check_kind_rules::needs_port)));
+        if (rule.needs_name && c.name.empty())
+            fail_line(c.line, key + ".name", fmt::format("{} {} check needs a name", article(rule.name), rule.name));
+        if (rule.needs_to && c.to.empty())
+            fail_line(c.line, key + ".to", fmt::format("{} {} check needs a target", article(rule.name), rule.name));
         return c;
     }
 
@@ -557,15 +558,17 @@ private:
                 for (auto& p : n.peers) known = known || p.name == c.from;
             if (!known)
                 fail_line(c.line, "check.from", fmt::format("'{}' is not a VM, \"host\", a network peer or a network", c.from));
-            if ((c.kind == check_kind::flooding || c.kind == check_kind::reboot) && !lf.find_vm(c.from))
+            const auto& rule = rules_of(c.kind);
+            if (rule.from == check_end::vm && !lf.find_vm(c.from))
                 fail_line(c.line, "check.from",
-                          fmt::format("a {} check runs from a VM ('{}' is not one)", to_string(c.kind), c.from));
-            if (c.kind == check_kind::arp && lf.find_vm(c.from))
+                          fmt::format("{} {} check runs from a VM ('{}' is not one)", article(rule.name), rule.name, c.from));
+            if (rule.from == check_end::not_vm && lf.find_vm(c.from))
                 fail_line(c.line, "check.from",
-                          fmt::format("an arp check probes from the host, a network or a peer before the VMs boot ('{}' is a VM)",
-                                      c.from));
-            if (c.kind == check_kind::flooding && !lf.find_vm(c.to))
-                fail_line(c.line, "check.to", fmt::format("a flooding check sends to a VM ('{}' is not one)", c.to));
+                          fmt::format("{} {} check probes from the host, a network or a peer{} ('{}' is a VM)",
+                                      article(rule.name), rule.name, rule.before_boot ? " before the VMs boot" : "", c.from));
+            if (rule.to == check_end::vm && !lf.find_vm(c.to))
+                fail_line(c.line, "check.to",
+                          fmt::format("{} {} check sends to a VM ('{}' is not one)", article(rule.name), rule.name, c.to));
         }
     }
 

@@ -222,6 +222,11 @@ inline std::string ping_command(ipv4_address to) { return fmt::format("ping -c 3
 /// busybox nc of the guest has no -z: connect with stdin at EOF; the lab servers close at once.
 inline std::string tcp_command(ipv4_address to, std::uint16_t port) { return fmt::format("nc -w 3 {} {} </dev/null", to, port); }
 inline std::string dns_command(std::string_view name) { return fmt::format("nslookup {}", name); }
+/// What the resolvers check runs in the guest: resolv.conf, or resolved's per-link servers
+/// when resolv.conf names only its stub.
+inline constexpr std::string_view resolvers_command =
+    "if grep -qx 'nameserver 127.0.0.53' /etc/resolv.conf && command -v resolvectl >/dev/null 2>&1; "
+    "then resolvectl dns; else cat /etc/resolv.conf; fi";
 
 /// The addresses in busybox nslookup's answer section (after the "Name:" line; the
 /// server's own address comes before it and is skipped).

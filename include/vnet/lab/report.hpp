@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <vnet/lab/check_kinds.hpp>
 #include <vnet/lab/lab_file.hpp>
 #include <vnet/netvsc/port.hpp>
 #include <vnet/switch/counters.hpp>
@@ -74,13 +75,8 @@ struct run_report {
 
 /// "ping eflow -> 192.168.0.1" and friends: what a check is, in one phrase.
 inline std::string describe(const check_result& c) {
-    switch (c.kind) {
-        case check_kind::tcp: return fmt::format("tcp {} -> {}", c.from, c.to);
-        case check_kind::dns: return fmt::format("dns {} {}", c.from, c.to);
-        case check_kind::dhcp: return fmt::format("dhcp {}{}{}", c.from, c.to.empty() ? "" : " ", c.to);
-        case check_kind::route: return fmt::format("route {} -> {}", c.from, c.to);
-        default: return fmt::format("{} {} -> {}", to_string(c.kind), c.from, c.to);
-    }
+    if (c.to.empty()) return fmt::format("{} {}", to_string(c.kind), c.from);
+    return fmt::format(fmt::runtime(rules_of(c.kind).arrow ? "{} {} -> {}" : "{} {} {}"), to_string(c.kind), c.from, c.to);
 }
 
 /// "PASS  ping eflow -> 192.168.0.1  expected ok, observed ok (3/3 replies)"

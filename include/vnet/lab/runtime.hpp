@@ -68,8 +68,9 @@ namespace vnet::lab {
 /// A lab file the runtime cannot run (exit 2, like a bad lab file): "FILE:LINE: KEY: MESSAGE".
 inline std::optional<lab_error> unsupported_by_runtime(const lab_file& lf) {
     for (const auto& c : lf.checks)
-        if (c.kind == check_kind::deploy)
-            return lab_error{lf.path, c.line, "check.kind", "deploy checks are run by `vnet conformance`, not `vnet lab run`"};
+        if (!rules_of(c.kind).lab_run)
+            return lab_error{lf.path, c.line, "check.kind",
+                             fmt::format("{} checks are run by `vnet conformance`, not `vnet lab run`", to_string(c.kind))};
     if (lf.vms.size() > 99) return lab_error{lf.path, 0, "vm", "at most 99 VMs per lab"};
     for (const auto& vm : lf.vms)
         if (vm.nics.size() > 9) return lab_error{lf.path, vm.line, "vm.nic", "at most 9 NICs per VM"};
@@ -156,7 +157,7 @@ public:
     /// network before it creates the VM); run_checks() reports them in their place.
     void run_probes() {
         for (std::size_t i = 0; i < topo_->file().checks.size(); ++i)
-            if (topo_->file().checks[i].kind == check_kind::arp && !topo_->stopping()) probes_[i] = run_check(i);
+            if (rules_of(topo_->file().checks[i].kind).before_boot && !topo_->stopping()) probes_[i] = run_check(i);
     }
 
     /// Runs every [[check]] in order; each result also goes to `on_result` as it is known.
@@ -180,18 +181,13 @@ public:
         r.line = cc.line;
         r.kind = cc.kind;
         r.from = cc.from;
-        r.to = cc.kind == check_kind::dns ? cc.name : cc.to;
+        const auto& rule = rules_of(cc.kind);
+        r.to = rule.needs_name ? cc.name : cc.to;
         r.expected = cc.expect;
         auto t0 = clock::now();
-        const auto* entry = find_check(cc.kind);
         try {
-            if (!entry) {
-                r.observed = "error";
-                r.detail = fmt::format("no check of kind {}", to_string(cc.kind));
-            } else {
-                auto env = check_env(*topo_, *fleet_);
-                entry->run(env, cc, r);
-            }
+            auto env = check_env(*topo_, *fleet_);
+            lab::run_check(env, cc, r);
         } catch (const std::exception& e) {
             r.observed = "error";
             r.detail = fmt::format("the check stopped: {}", e.what());
@@ -202,7 +198,7 @@ public:
             r.observed = "error";
             if (r.detail.empty()) r.detail = "the check observed nothing";
         }
-        r.in_guest = topo_->file().find_vm(cc.from) != nullptr && entry && entry->in_guest;
+        r.in_guest = topo_->file().find_vm(cc.from) != nullptr && rule.in_guest;
         r.seconds = std::chrono::duration<double>(clock::now() - t0).count();
         return r;
     }

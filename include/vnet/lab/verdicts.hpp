@@ -12,6 +12,7 @@
 //          failure: a cell that expects "fail" does not pass on it.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -231,6 +232,34 @@ inline std::string_view flood_word(const flood_window& w) {
         none = none && flood_from_sender(w, i) == 0;
     }
     return all ? "flooded" : none ? "to one port" : "neither";
+}
+
+/// The DNS servers a guest uses, in order, from what it printed: /etc/resolv.conf
+/// ("nameserver 192.168.0.1"; comments, search and options lines skipped) or, where that
+/// file names only systemd-resolved's stub, `resolvectl dns` ("Global: ...",
+/// "Link 2 (eth0): 192.168.0.1 8.8.8.8"). A server listed twice is kept once.
+inline std::vector<std::string> guest_resolvers(std::string_view out) {
+    std::vector<std::string> servers;
+    auto add_words = [&](std::string_view rest) {
+        while (!rest.empty()) {
+            const auto start = rest.find_first_not_of(" \t");
+            if (start == std::string_view::npos) break;
+            rest.remove_prefix(start);
+            const auto end = std::min(rest.find_first_of(" \t"), rest.size());
+            std::string w(rest.substr(0, end));
+            if (std::find(servers.begin(), servers.end(), w) == servers.end()) servers.push_back(std::move(w));
+            rest.remove_prefix(end);
+        }
+    };
+    while (!out.empty()) {
+        const auto nl = std::min(out.find('\n'), out.size());
+        std::string_view line = out.substr(0, nl);
+        out.remove_prefix(std::min(nl + 1, out.size()));
+        if (line.starts_with("nameserver")) add_words(line.substr(10).substr(0, line.substr(10).find('#')));
+        else if (line.starts_with("Global:") || (line.starts_with("Link ") && detail::contains(line, "):")))
+            add_words(line.substr(line.find(':') + 1));
+    }
+    return servers;
 }
 
 }  // namespace vnet::lab
