@@ -18,6 +18,7 @@
 #include "test_util.hpp"
 
 VNET_TEST_PRINTABLE_NAMESPACE(vnet::eflow)
+VNET_TEST_PRINTABLE_NAMESPACE(vnet::sw)
 
 using namespace vnet;
 using namespace vnet::eflow;

@@ -16,6 +16,7 @@
 #include "test_util.hpp"
 
 VNET_TEST_PRINTABLE_NAMESPACE(vnet::eflow)
+VNET_TEST_PRINTABLE_NAMESPACE(vnet::sw)
 
 using namespace vnet;
 using namespace vnet::eflow;
@@ -74,14 +75,20 @@ BOOST_AUTO_TEST_CASE(ip_mode_by_switch_type) {
 
 // Every row cites its seed and section.
 BOOST_AUTO_TEST_CASE(every_row_cites_its_source) {
-    BOOST_TEST(support_matrix.size() == 3u);
+    BOOST_TEST(support_matrix.size() == 4u);  // one row per switch kind
     for (const auto& r : support_matrix) {
         BOOST_TEST(r.sku_source.starts_with("[NW] \"Virtual switch choices\""));
         BOOST_TEST(r.ip_source.starts_with("[NW] \"IP address allocations\""));
+        const std::string name(hyperv_name(r.type));
         BOOST_TEST(std::string(r.sku_source)
-                       .find(to_string(r.type) == "Default Switch" ? "Default switch" : std::string(to_string(r.type))) !=
-                   std::string::npos);
+                       .find(name == "Default Switch" ? "Default switch"
+                             : name == "Private"      ? "private"
+                                                      : name) != std::string::npos);
     }
+    // A private switch is none of EFLOW's choices: supported nowhere.
+    BOOST_TEST(!switch_supported(switch_type::private_, host_sku::client));
+    BOOST_TEST(!switch_supported(switch_type::private_, host_sku::server));
+    BOOST_TEST(!ip_mode_supported(switch_type::private_, ip_mode::dhcp));
     BOOST_TEST(fmt::format("{}", support_for(switch_type::internal)) == "Internal: client no, server yes, static yes, dhcp yes");
 }
 

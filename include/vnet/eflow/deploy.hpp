@@ -532,7 +532,7 @@ inline deploy_result validate_deploy(const deploy_options& o, const host_state& 
             return r;
         }
         if (!o.vswitch_name) {  // 4
-            f.refuse(check::switch_name_missing, fmt::format("Error: vSwitchName required for {} switch", to_string(*t)));
+            f.refuse(check::switch_name_missing, fmt::format("Error: vSwitchName required for {} switch", hyperv_name(*t)));
             return r;
         }
         p.type = *t;
@@ -540,7 +540,7 @@ inline deploy_result validate_deploy(const deploy_options& o, const host_state& 
         const existing_switch* sw = host.find_switch(*o.vswitch_name);
         if (sw && sw->type != *t) {  // 5
             f.refuse(check::switch_type_mismatch,
-                     fmt::format("Error: virtual switch {} is {}, not {}", sw->name, to_string(sw->type), to_string(*t)));
+                     fmt::format("Error: virtual switch {} is {}, not {}", sw->name, hyperv_name(sw->type), hyperv_name(*t)));
             return r;
         }
         p.create_switch = (sw == nullptr);
@@ -657,7 +657,7 @@ struct fmt::formatter<vnet::eflow::deploy_plan> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
     template <class Ctx>
     auto format(const vnet::eflow::deploy_plan& p, Ctx& ctx) const {
-        auto out = fmt::format_to(ctx.out(), "{} switch \"{}\"{} on {} SKU, ", p.type, p.switch_name,
+        auto out = fmt::format_to(ctx.out(), "{} switch \"{}\"{} on {} SKU, ", vnet::eflow::hyperv_name(p.type), p.switch_name,
                                   p.create_switch ? " (to create)" : "", p.sku);
         if (p.static_ip) out = fmt::format_to(out, "static {} via {}", p.static_ip->address, p.static_ip->gateway);
         else out = fmt::format_to(out, "dhcp");

@@ -66,6 +66,7 @@ inline std::pair<dns_origin, std::vector<ipv4_address>> default_dns(switch_type 
             if (mode == ip_mode::static_ip) return {dns_origin::none, out};
             for (auto a : lease_servers) add(a);
             return {dns_origin::dhcp_lease, out};
+        case switch_type::private_: break;  // not EFLOW's: nothing gives it a server
     }
     return {dns_origin::none, out};
 }

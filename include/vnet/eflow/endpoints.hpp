@@ -131,7 +131,7 @@ public:
         else if (*t == switch_type::internal && sku == host_sku::client)
             f.refuse(check::internal_on_client, std::string(msg_switch_type_incorrect));
         else if (vswitch_name.empty())
-            f.refuse(check::switch_name_missing, fmt::format("Error: vSwitchName required for {} switch", to_string(*t)));
+            f.refuse(check::switch_name_missing, fmt::format("Error: vSwitchName required for {} switch", hyperv_name(*t)));
         else if (find_network(vswitch_name))
             f.refuse(check::network_exists, fmt::format("Error: network {} already exists", vswitch_name));
         if (f.error) return unexpected(*f.error);

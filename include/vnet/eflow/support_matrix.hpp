@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <vnet/core/enum_names.hpp>
+#include <vnet/switch/kinds.hpp>
 
 namespace vnet::eflow {
 
@@ -27,9 +28,22 @@ using vnet::to_string;
 /// The Windows edition of the host.
 enum class host_sku : std::uint8_t { client, server };
 
-/// The switch the VM's primary endpoint goes on. default_switch is what the VM gets when
-/// neither -vSwitchName nor -vSwitchType is given.
-enum class switch_type : std::uint8_t { external, internal, default_switch };
+/// The switch the VM's primary endpoint goes on: the switch's own kind (switch/kinds.hpp).
+/// default_switch is what the VM gets when neither -vSwitchName nor -vSwitchType is given;
+/// a private switch is none of EFLOW's choices (its row below supports nothing).
+using switch_type = sw::switch_kind;
+
+/// The switch type as Hyper-V and the EFLOW cmdlets spell it ("External", "Internal",
+/// "Private", and "Default Switch", which is a name rather than a -SwitchType value).
+constexpr std::string_view hyperv_name(switch_type t) noexcept {
+    switch (t) {
+        case switch_type::external: return "External";
+        case switch_type::internal: return "Internal";
+        case switch_type::private_: return "Private";
+        case switch_type::default_switch: return "Default Switch";
+    }
+    return "?";
+}
 
 /// How the VM's address is configured.
 enum class ip_mode : std::uint8_t { static_ip, dhcp };
@@ -39,13 +53,6 @@ inline constexpr enum_name<host_sku> host_sku_names[] = {
     {host_sku::server, "server"},
 };
 constexpr std::span<const enum_name<host_sku>> enum_names(host_sku) noexcept { return host_sku_names; }
-
-inline constexpr enum_name<switch_type> switch_type_names[] = {
-    {switch_type::external, "External"},
-    {switch_type::internal, "Internal"},
-    {switch_type::default_switch, "Default Switch"},
-};
-constexpr std::span<const enum_name<switch_type>> enum_names(switch_type) noexcept { return switch_type_names; }
 
 inline constexpr enum_name<ip_mode> ip_mode_names[] = {
     {ip_mode::static_ip, "static"},
@@ -89,7 +96,7 @@ struct support_row {
 };
 
 /// The matrix, one row per switch type ([NW], docs/eflow-facts.md "Support matrix [NW]").
-inline constexpr std::array<support_row, 3> support_matrix{{
+inline constexpr std::array<support_row, 4> support_matrix{{
     {switch_type::external, true, true, true, true, "[NW] \"Virtual switch choices\": External - client yes, server yes",
      "[NW] \"IP address allocations\": External - static IP yes, DHCP yes"},
     {switch_type::internal, false, true, true, true, "[NW] \"Virtual switch choices\": Internal - client no, server yes",
@@ -97,6 +104,9 @@ inline constexpr std::array<support_row, 3> support_matrix{{
     {switch_type::default_switch, true, false, false, true,
      "[NW] \"Virtual switch choices\": Default switch - client yes, server no",
      "[NW] \"IP address allocations\": Default switch - static IP no, DHCP yes"},
+    {switch_type::private_, false, false, false, false,
+     "[NW] \"Virtual switch choices\": a private switch is not among the choices (External, Internal, Default switch)",
+     "[NW] \"IP address allocations\": a private switch is not among the choices"},
 }};
 
 constexpr const support_row& support_for(switch_type t) noexcept {
@@ -123,8 +133,8 @@ constexpr bool supported(switch_type t, host_sku s, ip_mode m) noexcept {
 }
 
 static_assert(support_matrix[0].type == switch_type::external && support_matrix[1].type == switch_type::internal &&
-                  support_matrix[2].type == switch_type::default_switch,
-              "one row per switch type, in enumerator order");
+                  support_matrix[2].type == switch_type::default_switch && support_matrix[3].type == switch_type::private_,
+              "one row per switch type");
 
 }  // namespace vnet::eflow
 
@@ -134,7 +144,7 @@ struct fmt::formatter<vnet::eflow::support_row> {
     template <class Ctx>
     auto format(const vnet::eflow::support_row& r, Ctx& ctx) const {
         auto yn = [](bool b) { return b ? "yes" : "no"; };
-        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", r.type, yn(r.client_sku),
-                              yn(r.server_sku), yn(r.static_ip), yn(r.dhcp));
+        return fmt::format_to(ctx.out(), "{}: client {}, server {}, static {}, dhcp {}", vnet::eflow::hyperv_name(r.type),
+                              yn(r.client_sku), yn(r.server_sku), yn(r.static_ip), yn(r.dhcp));
     }
 };

@@ -220,7 +220,7 @@ inline diagnosis diagnose(const observations& o) {
         return d;
     };
     const std::string ip_step = "Check IP addresses";
-    const std::string ip_src = fmt::format("[TS] \"Check IP addresses\", row {} | {}", eflow::to_string(o.sw),
+    const std::string ip_src = fmt::format("[TS] \"Check IP addresses\", row {} | {}", eflow::hyperv_name(o.sw),
                                            o.mode == eflow::ip_mode::static_ip ? "Static IP" : "DHCP");
     if (failed(o.has_address))
         return set(net_component::ip_configuration, ip_step, *o.has_address, "eth0 has no IPv4 address", ip_remedy(o.sw, o.mode),
@@ -310,15 +310,9 @@ struct observed_check {
 };
 
 namespace detail {
-inline eflow::switch_type eflow_type(switch_kind k) noexcept {
-    switch (k) {
-        case switch_kind::internal:
-        case switch_kind::private_: return eflow::switch_type::internal;
-        case switch_kind::default_: return eflow::switch_type::default_switch;
-        case switch_kind::external: return eflow::switch_type::external;
-    }
-    return eflow::switch_type::external;
-}
+/// The switch whose remedies apply: a private switch gets an internal switch's (no uplink,
+/// addresses set by hand or by a DHCP server on the same switch).
+constexpr eflow::switch_type eflow_type(switch_kind k) noexcept { return k == switch_kind::private_ ? switch_kind::internal : k; }
 }  // namespace detail
 
 /// The guide's checks for VM `vm` of a lab file: IP (lease, gateway, route, internet),

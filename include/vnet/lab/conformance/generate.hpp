@@ -314,7 +314,8 @@ protected:
                 }
                 break;
             }
-            case eflow::switch_type::default_switch: sw.insert("kind", "default"); break;
+            case eflow::switch_type::default_switch:
+            case eflow::switch_type::private_: sw.insert("kind", std::string(to_string(p.type))); break;
         }
         switches.push_back(std::move(sw));
         std::vector<ipv4_address> dns = p.dns_servers;
