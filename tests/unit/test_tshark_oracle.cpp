@@ -132,6 +132,17 @@ std::vector<bytes> build_frames() {
         syn.timestamps = tcp_timestamps{123456, 0};
         frames.push_back(eth(gw_mac, vm_mac, ethertype::ipv4,
                              ipv4(vm_ip, server_ip, ip_protocol::tcp, emit(syn, bytes_view{}, vm_ip, server_ip))));
+        // A firewall's refusal of that SYN (administratively prohibited, RFC 1812) and a
+        // router's time exceeded, each quoting the IP header and 8 octets of the SYN.
+        const bytes syn_ip = ipv4(vm_ip, server_ip, ip_protocol::tcp, emit(syn, bytes_view{}, vm_ip, server_ip), 1);
+        const bytes syn_quote(syn_ip.begin(), syn_ip.begin() + 28);
+        frames.push_back(
+            eth(vm_mac, gw_mac, ethertype::ipv4,
+                ipv4(gw_ip, vm_ip, ip_protocol::icmp,
+                     emit(icmpv4_repr{icmpv4_dest_unreachable{icmpv4_unreachable::communication_prohibited, 0, syn_quote}}))));
+        frames.push_back(eth(vm_mac, gw_mac, ethertype::ipv4,
+                             ipv4(gw_ip, vm_ip, ip_protocol::icmp,
+                                  emit(icmpv4_repr{icmpv4_time_exceeded{icmpv4_time_exceeded_code::ttl_exceeded, syn_quote}}))));
         tcp_repr synack = syn;
         std::swap(synack.src_port, synack.dst_port);
         synack.ack_number = syn.seq_number + 1;
@@ -304,14 +315,48 @@ BOOST_AUTO_TEST_CASE(vnet_built_frames_decode_the_same_in_tshark) {
     BOOST_TEST(rc == 0);
     BOOST_TEST(report.find(" 0 disagree") != std::string::npos);
     // Every layer was compared: a field of each must appear in the report.
-    for (auto field : {"vlan.id", "arp.opcode", "icmp.mtu", "tcp.options.mss", "tcp.options.ts.ecr", "icmpv6.nd.target",
-                       "icmpv6.nd.ra.router_lifetime", "icmpv6.echo.seq", "udp.dport", "ip.checksum", "dhcp.msgtype", "dhcp.dns",
-                       "dhcp.param_list", "dns.qname", "dns.a", "dns.aaaa", "dns.cname", "dns.rcode"}) {
+    for (auto field : {"vlan.id",          "arp.opcode",
+                       "icmp.mtu",         "icmp.orig.dst",
+                       "icmp.orig.dport",  "icmp.orig.ttl",
+                       "tcp.options.mss",  "tcp.options.ts.ecr",
+                       "icmpv6.nd.target", "icmpv6.nd.ra.router_lifetime",
+                       "icmpv6.echo.seq",  "udp.dport",
+                       "ip.checksum",      "dhcp.msgtype",
+                       "dhcp.dns",         "dhcp.param_list",
+                       "dns.qname",        "dns.a",
+                       "dns.aaaa",         "dns.cname",
+                       "dns.rcode"}) {
         BOOST_TEST_INFO(field);
         BOOST_TEST(report.find(field) != std::string::npos);
     }
     std::filesystem::remove(path);
     std::filesystem::remove(out);
+}
+
+// ICMP errors say what was unreachable as tcpdump does, and carry the quoted datagram's
+// addresses, ports and TTL as fields (--json): what a user diagnosing a blocked port reads.
+BOOST_AUTO_TEST_CASE(icmp_errors_name_the_quoted_datagram) {
+    auto frames = build_frames();
+    std::vector<frame_dissection> errs;
+    for (const auto& f : frames) {
+        auto d = dissect_frame(f);
+        if (d.find("icmp.orig.proto")) errs.push_back(std::move(d));
+    }
+    BOOST_REQUIRE(errs.size() == 4u);  // port unreachable, need to frag, admin prohibited, time exceeded
+    BOOST_TEST(errs[0].summary.find("ICMP 198.51.100.10 udp port 1883 unreachable") != std::string::npos, errs[0].summary);
+    BOOST_TEST(errs[0].summary.find("(for udp 192.168.0.100:40000 > 198.51.100.10:1883, ttl 64)") != std::string::npos,
+               errs[0].summary);
+    BOOST_TEST(field_text(*errs[0].find("icmp.orig.sport")) == "40000");
+    BOOST_TEST(field_text(*errs[0].find("icmp.orig.dport")) == "1883");
+    BOOST_TEST(field_text(*errs[0].find("icmp.orig.ttl")) == "64");
+    BOOST_TEST(errs[1].summary.find("ICMP 198.51.100.10 unreachable - need to frag (mtu 1400)") != std::string::npos,
+               errs[1].summary);
+    BOOST_TEST(errs[2].summary.find("ICMP host 198.51.100.10 unreachable - admin prohibited filter") != std::string::npos,
+               errs[2].summary);
+    BOOST_TEST(field_text(*errs[2].find("icmp.orig.dport")) == "8883");
+    BOOST_TEST(errs[3].summary.find("ICMP time exceeded in-transit (for tcp 192.168.0.100:51000 > 198.51.100.10:8883, ttl 1)") !=
+                   std::string::npos,
+               errs[3].summary);
 }
 
 BOOST_AUTO_TEST_CASE(real_captures_decode_the_same_in_tshark) {

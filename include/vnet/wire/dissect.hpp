@@ -196,28 +196,79 @@ private:
                                     m->identifier(), m->sequence(), b.size());
             return;
         }
+        // Error messages read as tcpdump prints them: what was unreachable, from the quoted
+        // datagram ("ICMP 198.51.100.10 udp port 1883 unreachable").
+        std::optional<embedded_ipv4_view> e;
+        if (m->is_error())
+            if (auto q = m->embedded_ipv4()) e = *q;
+        const bool ports = e && (e->protocol() == ip_protocol::udp || e->protocol() == ip_protocol::tcp ||
+                                 e->protocol() == ip_protocol::sctp);
         switch (m->type()) {
             case icmpv4_type::dest_unreachable:
-                summary_ += fmt::format(" unreachable, code {}", m->code());
+                summary_ += unreachable_text(m->code(), e, ports);
                 if (m->code() == icmpv4_unreachable::fragmentation_needed) {
                     put("icmp.mtu", std::uint64_t{m->next_hop_mtu()});
-                    summary_ += fmt::format(", mtu {}", m->next_hop_mtu());
+                    summary_ += fmt::format(" (mtu {})", m->next_hop_mtu());
                 }
                 break;
-            case icmpv4_type::time_exceeded: summary_ += fmt::format(" time exceeded, code {}", m->code()); break;
+            case icmpv4_type::time_exceeded:
+                summary_ += m->code() == icmpv4_time_exceeded_code::ttl_exceeded ? " time exceeded in-transit"
+                            : m->code() == icmpv4_time_exceeded_code::reassembly_time_exceeded
+                                ? " ip reassembly time exceeded"
+                                : fmt::format(" time exceeded, code {}", m->code());
+                break;
             case icmpv4_type::redirect:
                 put("icmp.gateway", fmt::format("{}", m->gateway()));
                 summary_ += fmt::format(" redirect to {}", m->gateway());
                 break;
             default: summary_ += fmt::format(" type {}, code {}", m->type(), m->code());
         }
-        if (m->is_error()) {
-            if (auto e = m->embedded_ipv4()) {
-                put("icmp.orig.src", fmt::format("{}", e->src()));
-                put("icmp.orig.dst", fmt::format("{}", e->dst()));
-                put("icmp.orig.proto", std::uint64_t{e->protocol()});
-                summary_ += fmt::format(" (for {} > {} proto {})", e->src(), e->dst(), e->protocol());
-            }
+        if (!e) return;
+        put("icmp.orig.src", fmt::format("{}", e->src()));
+        put("icmp.orig.dst", fmt::format("{}", e->dst()));
+        put("icmp.orig.proto", std::uint64_t{e->protocol()});
+        put("icmp.orig.ttl", std::uint64_t{e->ttl()});
+        if (ports) {
+            put("icmp.orig.sport", std::uint64_t{e->source_port()});
+            put("icmp.orig.dport", std::uint64_t{e->destination_port()});
+            summary_ += fmt::format(" (for {} {}:{} > {}:{}, ttl {})", proto_name(e->protocol()), e->src(), e->source_port(),
+                                    e->dst(), e->destination_port(), e->ttl());
+        } else {
+            summary_ += fmt::format(" (for {} {} > {}, ttl {})", proto_name(e->protocol()), e->src(), e->dst(), e->ttl());
+        }
+    }
+
+    /// "udp", "tcp", "icmp", "sctp" or "proto N", as tcpdump names the quoted protocol.
+    static std::string proto_name(std::uint8_t p) {
+        switch (p) {
+            case ip_protocol::udp: return "udp";
+            case ip_protocol::tcp: return "tcp";
+            case ip_protocol::icmp: return "icmp";
+            case ip_protocol::sctp: return "sctp";
+            default: return fmt::format("proto {}", p);
+        }
+    }
+
+    /// tcpdump's words for a destination unreachable (print-icmp.c): " host 10.0.0.1
+    /// unreachable", " 198.51.100.10 udp port 1883 unreachable", " 10.0.0.1 unreachable -
+    /// need to frag", " host 10.0.0.1 unreachable - admin prohibited filter", ...
+    static std::string unreachable_text(std::uint8_t code, const std::optional<embedded_ipv4_view>& e, bool ports) {
+        namespace u = icmpv4_unreachable;
+        if (!e) return fmt::format(" unreachable, code {}", code);
+        const auto dst = e->dst();
+        switch (code) {
+            case u::net: return fmt::format(" net {} unreachable", dst);
+            case u::host: return fmt::format(" host {} unreachable", dst);
+            case u::protocol: return fmt::format(" {} protocol {} unreachable", dst, e->protocol());
+            case u::port:
+                if (ports)
+                    return fmt::format(" {} {} port {} unreachable", dst, proto_name(e->protocol()), e->destination_port());
+                return fmt::format(" {} {} port unreachable", dst, proto_name(e->protocol()));
+            case u::fragmentation_needed: return fmt::format(" {} unreachable - need to frag", dst);
+            case u::net_prohibited: return fmt::format(" net {} unreachable - admin prohibited", dst);
+            case u::host_prohibited: return fmt::format(" host {} unreachable - admin prohibited", dst);
+            case u::communication_prohibited: return fmt::format(" host {} unreachable - admin prohibited filter", dst);
+            default: return fmt::format(" {} unreachable, code {}", dst, code);
         }
     }
 
