@@ -597,6 +597,45 @@ BOOST_AUTO_TEST_CASE(deploy_cell_follows_the_lab_probes) {
     BOOST_TEST((cell(r3, "reach", "deploy").status == cell_status::missing));
 }
 
+// A VM row's dns_servers cell is what the guest uses, put in the table's words only when
+// it matches what the lab offered the NIC: the DHCP server's servers on its network, or
+// the Default Switch's host address.
+BOOST_AUTO_TEST_CASE(guest_resolvers_in_the_tables_words) {
+    const std::string head =
+        "[lab]\nname = \"t\"\n"
+        "[[network]]\nname = \"lan\"\nsubnet = \"192.168.0.0/24\"\ngateway = \"192.168.0.1\"\n"
+        "dhcp = { range = \"192.168.0.100-192.168.0.199\", dns = [\"192.168.0.1\"] }\n";
+    auto ext = parse_lab(head +
+                             "[[switch]]\nname = \"x\"\nkind = \"external\"\nnetwork = \"lan\"\n"
+                             "[[vm]]\nname = \"eflow\"\n[[vm.nic]]\nswitch = \"x\"\n",
+                         "t.toml");
+    BOOST_REQUIRE_MESSAGE(ext.has_value(), (ext ? std::string() : ext.error().to_string()));
+    std::string why;
+    BOOST_TEST(detail::resolvers_in_table_terms(*ext, "eflow", "192.168.0.1", why) == "from the DHCP lease");
+    BOOST_TEST(why.find("DHCP server on x") != std::string::npos);
+    BOOST_TEST(detail::resolvers_in_table_terms(*ext, "eflow", "192.168.0.1, 8.8.8.8", why) == "192.168.0.1 8.8.8.8");
+    BOOST_TEST(detail::resolvers_in_table_terms(*ext, "eflow", "none", why) == "none");
+    BOOST_TEST(detail::resolvers_in_table_terms(*ext, "eflow", "127.0.0.53x", why) == "127.0.0.53x");  // not an address: as is
+
+    auto def = parse_lab(head +
+                             "[[switch]]\nname = \"d\"\nkind = \"default\"\n"
+                             "[[vm]]\nname = \"eflow\"\n[[vm.nic]]\nswitch = \"d\"\n",
+                         "t.toml");
+    BOOST_REQUIRE_MESSAGE(def.has_value(), (def ? std::string() : def.error().to_string()));
+    const auto ics = default_switch_host_address(*pick_default_switch_subnet(prefixes_in_use(*def))).address();
+    BOOST_TEST(detail::resolvers_in_table_terms(*def, "eflow", fmt::format("{}", ics), why) == "the Default Switch's DNS proxy");
+    BOOST_TEST(detail::resolvers_in_table_terms(*def, "eflow", "192.168.0.1", why) == "192.168.0.1");
+
+    // A NIC given its servers (static, Set-EflowVmDnsServers): the addresses, even when they
+    // equal the lease's.
+    auto fixed = parse_lab(head +
+                               "[[switch]]\nname = \"x\"\nkind = \"external\"\nnetwork = \"lan\"\n"
+                               "[[vm]]\nname = \"eflow\"\n[[vm.nic]]\nswitch = \"x\"\ndns = [\"192.168.0.1\"]\n",
+                           "t.toml");
+    BOOST_REQUIRE_MESSAGE(fixed.has_value(), (fixed ? std::string() : fixed.error().to_string()));
+    BOOST_TEST(detail::resolvers_in_table_terms(*fixed, "eflow", "192.168.0.1", why) == "192.168.0.1");
+}
+
 BOOST_AUTO_TEST_CASE(exit_status_zero_only_when_every_cell_passes) {
     auto t = parse_table(header + R"([[row]]
 id = "rule"

@@ -181,6 +181,21 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
     BOOST_TEST(e.key == "check.from");
 }
 
+// A network's firewall: outbound TCP ports and whole destinations its router drops.
+BOOST_AUTO_TEST_CASE(network_firewall_keys) {
+    const std::string net = head + "[[network]]\nname = \"lan\"\nsubnet = \"192.168.0.0/24\"\ngateway = \"192.168.0.1\"\n";
+    auto r = parse_lab(net + "blocked_tcp_ports = [8883]\nblocked_addresses = [\"8.8.8.8\", \"8.8.4.4\"]\n", "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(r->networks.at(0).blocked_tcp_ports == std::vector<std::uint16_t>{8883});
+    BOOST_REQUIRE(r->networks[0].blocked_addresses.size() == 2u);
+    BOOST_TEST(fmt::format("{}", r->networks[0].blocked_addresses[1]) == "8.8.4.4");
+    auto e = parse_error(net + "blocked_addresses = [\"8.8.8\"]\n");
+    BOOST_TEST(e.key == "network.blocked_addresses");
+    BOOST_TEST(e.line == 7u);
+    e = parse_error(net + "blocked_addresses = \"8.8.8.8\"\n");
+    BOOST_TEST(e.message == "must be an array of IPv4 addresses");
+}
+
 // check_kinds.hpp: every rule comes from the kind's row; resolvers (free text, from a VM)
 // and the port rule (only the kinds whose row needs one) as examples.
 BOOST_AUTO_TEST_CASE(check_rules_come_from_the_kind_row) {

@@ -35,6 +35,7 @@ enum class id : std::uint8_t {
     host_vnic_unaddressed,      // an internal switch's host vNIC gets no address
     dhcp_outside_range,         // leases come from outside the configured range
     agent_cannot_run_ping,      // the guests cannot run ping (exit 127)
+    dhcp_no_dns,                // the DHCP servers send no DNS server option
 };
 
 struct entry {
@@ -42,7 +43,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 16> names{{
+inline constexpr std::array<entry, 17> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -59,6 +60,7 @@ inline constexpr std::array<entry, 16> names{{
     {id::host_vnic_unaddressed, "host-vnic-unaddressed"},
     {id::dhcp_outside_range, "dhcp-outside-range"},
     {id::agent_cannot_run_ping, "agent-cannot-run-ping"},
+    {id::dhcp_no_dns, "dhcp-no-dns"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

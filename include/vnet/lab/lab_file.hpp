@@ -87,6 +87,7 @@ struct network_config {
     std::optional<dhcp_config> dhcp;
     std::map<std::string, ipv4_address> dns;       // names the LAN's DNS answers
     std::vector<std::uint16_t> blocked_tcp_ports;  // the router drops these on the way out (a firewall)
+    std::vector<ipv4_address> blocked_addresses;   // the router drops everything to these (a firewall)
     std::vector<network_peer> peers;
     std::uint32_t line = 0;
 };
@@ -359,7 +360,7 @@ private:
     }
 
     network_config read_network(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "subnet", "gateway", "dhcp", "dns", "peer", "blocked_tcp_ports"});
+        allow_keys(t, key, {"name", "subnet", "gateway", "dhcp", "dns", "peer", "blocked_tcp_ports", "blocked_addresses"});
         network_config n;
         n.line = line_of(&t);
         n.name = name_of(t, key);
@@ -391,6 +392,17 @@ private:
                 if (!v.is_integer() || !port || *port < 1 || *port > 65535)
                     fail_at(&v, key + ".blocked_tcp_ports", "must be TCP ports from 1 to 65535");
                 n.blocked_tcp_ports.push_back(static_cast<std::uint16_t>(*port));
+            }
+        }
+        if (auto b = t.get("blocked_addresses")) {
+            const toml::array* a = b->as_array();
+            if (!a) fail_at(b, key + ".blocked_addresses", "must be an array of IPv4 addresses");
+            for (auto&& v : *a) {
+                std::optional<ipv4_address> addr;
+                if (v.is_string())
+                    if (auto parsed = ipv4_address::parse(v.as_string()->get())) addr = *parsed;
+                if (!addr) fail_at(&v, key + ".blocked_addresses", "must be IPv4 addresses (\"8.8.8.8\")");
+                n.blocked_addresses.push_back(*addr);
             }
         }
         for (auto& [pt, pkey] : tables(t, "peer")) {

@@ -103,6 +103,10 @@ inline ipv4_prefix transit_internet_side(std::size_t i) {
 inline constexpr ipv4_address internet_server{198, 51, 100, 10};
 /// The TCP ports it accepts.
 inline constexpr std::uint16_t internet_tcp_ports[] = {80, 443, 1883, 5671, 5672, 8883};
+/// Public resolvers in the lab's internet: Google DNS, the servers [TS] "Check DNS" names as
+/// ones some networks block. They answer ping and resolve the lab's names, so a VM that
+/// cannot use them is stopped by a firewall (network.blocked_addresses), not by absence.
+inline constexpr ipv4_address public_resolvers[] = {{8, 8, 8, 8}, {8, 8, 4, 4}};
 
 /// Every prefix the lab uses outside the Default Switch (networks, host, internal switches).
 inline std::vector<ipv4_prefix> prefixes_in_use(const lab_file& lf) {

@@ -130,6 +130,7 @@ public:
         // The internet.
         make_ns(names_.inet_ns());
         ip(names_.inet_ns(), {"addr", "add", fmt::format("{}/32", internet_server), "dev", "lo"});
+        for (auto a : public_resolvers) ip(names_.inet_ns(), {"addr", "add", fmt::format("{}/32", a), "dev", "lo"});
         std::map<std::string, ipv4_address> all_names;
         for (const auto& n : lf_.networks) all_names.insert(n.dns.begin(), n.dns.end());
 
@@ -156,12 +157,9 @@ public:
                     fmt::format("table ip vnet_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; "
                                 "policy accept;\n    oifname \"{}\" masquerade\n  }}\n}}\n",
                                 names_.transit_net(i)));
-            if (!n.blocked_tcp_ports.empty() &&
-                !mutant::on(mutant::id::firewall_open))  // the LAN's firewall: outbound TCP to these ports dropped
-                load_nft(ns, "fw",
-                         fmt::format("table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority "
-                                     "filter; policy accept;\n    oifname \"{}\" tcp dport {{ {} }} drop\n  }}\n}}\n",
-                                     names_.transit_net(i), fmt::join(n.blocked_tcp_ports, ", ")));
+            if ((!n.blocked_tcp_ports.empty() || !n.blocked_addresses.empty()) &&
+                !mutant::on(mutant::id::firewall_open))  // the LAN's firewall: what it drops on the way out, counted
+                load_nft(ns, "fw", firewall_rules(n, names_.transit_net(i)));
             start_dnsmasq(ns, "net-" + n.name, names_.bridge(), n.dns);
             if (n.dhcp) start_dhcp(ns, "net-" + n.name, names_.bridge(), bridge_mac(lf_, i), *n.dhcp, n.subnet, n.gateway);
             for (std::size_t j = 0; j < n.peers.size(); ++j) {
@@ -480,14 +478,35 @@ private:
         services_.push_back(std::move(*c));
     }
 
+    /// The LAN router's firewall (nft): outbound TCP to the blocked ports and everything to
+    /// the blocked addresses is dropped, each rule with a counter (nft list ruleset shows
+    /// what it stopped).
+    static std::string firewall_rules(const network_config& n, const std::string& out_if) {
+        std::string rules;
+        if (!n.blocked_tcp_ports.empty())
+            rules += fmt::format("    oifname \"{}\" tcp dport {{ {} }} counter drop\n", out_if,
+                                 fmt::join(n.blocked_tcp_ports, ", "));
+        if (!n.blocked_addresses.empty())
+            rules += fmt::format("    oifname \"{}\" ip daddr {{ {} }} counter drop\n", out_if,
+                                 fmt::join(n.blocked_addresses, ", "));
+        return fmt::format(
+            "table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority filter; policy "
+            "accept;\n{}  }}\n}}\n",
+            rules);
+    }
+
     /// dnsmasq: DNS for `names` on `ifname`'s addresses (or on the internet server's).
     void start_dnsmasq(const std::string& ns, const std::string& tag, const std::string& ifname,
                        const std::map<std::string, ipv4_address>& dns_names, bool listen_lo = false) {
         std::vector<std::string> a = {"dnsmasq",           "--keep-in-foreground", "--conf-file=/dev/null",
                                       "--user=root",       "--no-resolv",          "--no-hosts",
                                       "--bind-interfaces", "--pid-file=",          "--log-facility=-"};
-        if (listen_lo) a.push_back(fmt::format("--listen-address={}", internet_server));
-        else a.push_back("--interface=" + ifname);
+        if (listen_lo) {  // the internet server and the public resolvers
+            a.push_back(fmt::format("--listen-address={}", internet_server));
+            for (auto r : public_resolvers) a.push_back(fmt::format("--listen-address={}", r));
+        } else {
+            a.push_back("--interface=" + ifname);
+        }
         for (const auto& [n, addr] : dns_names) a.push_back(fmt::format("--address=/{}/{}", n, addr));
         a.push_back("--address=/#/");  // no upstream: every other name is NXDOMAIN at once
         spawn_service(ns, std::move(a), fmt::format("{}/dnsmasq-{}.log", log_dir_, tag));

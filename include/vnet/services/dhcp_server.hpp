@@ -278,6 +278,7 @@ public:
         std::sort(c.mac_filter_list.begin(), c.mac_filter_list.end());
         if (mutant::on(mutant::id::dhcp_wrong_gateway) && !c.routers.empty())
             c.routers.front() = ipv4_address(c.routers.front().to_u32() + 100);
+        if (mutant::on(mutant::id::dhcp_no_dns)) c.dns_servers.clear();
         return dhcp_server(std::move(c));
     }
 

@@ -34,6 +34,7 @@
 #include <vnet/eflow/support_matrix.hpp>
 #include <vnet/lab/diagnosis.hpp>
 #include <vnet/lab/lab_file.hpp>
+#include <vnet/lab/plan.hpp>
 #include <vnet/switch/kinds.hpp>
 #include <vnet/lab/conformance/load.hpp>
 #include <vnet/lab/conformance/table.hpp>
@@ -111,6 +112,53 @@ inline std::string run_switch_ops(std::string_view script) {
 inline std::string join_addresses(const std::vector<ipv4_address>& v) {
     if (v.empty()) return "none";
     return fmt::format("{}", fmt::join(v, " "));
+}
+
+/// The DNS servers a guest uses (the resolvers check: "a, b" or "none") in the words of the
+/// table's dns_servers cells, from what the lab offered VM `vm`'s eth0: "from the DHCP
+/// lease" when its NIC was given no servers and they are those of the DHCP server on its
+/// network, "the Default Switch's DNS proxy" when they are the Default Switch's host
+/// address (its ICS), else the addresses ("a b") or "none". `why` says what they matched.
+inline std::string resolvers_in_table_terms(const lab_file& lf, std::string_view vm, std::string_view observed,
+                                            std::string& why) {
+    std::vector<ipv4_address> seen;
+    bool parsed = true;
+    if (observed != "none") {
+        std::string_view rest = observed;
+        while (!rest.empty()) {
+            const auto comma = std::min(rest.find(','), rest.size());
+            auto word = rest.substr(0, comma);
+            while (!word.empty() && word.front() == ' ') word.remove_prefix(1);
+            if (auto a = ipv4_address::parse(word)) seen.push_back(*a);
+            else parsed = false;
+            rest.remove_prefix(std::min(comma + 1, rest.size()));
+        }
+    }
+    if (!parsed) {
+        why = "the guest lists a server that is not an IPv4 address";
+        return std::string(observed);
+    }
+    const vm_config* v = lf.find_vm(vm);
+    const nic_config* nic = v && !v->nics.empty() ? &v->nics[0] : nullptr;
+    const switch_config* sw = nic ? lf.find_switch(nic->switch_name) : nullptr;
+    if (!seen.empty() && nic && nic->dns.empty() && nic->ip == ip_mode::dhcp && sw) {
+        std::optional<std::vector<ipv4_address>> lease;
+        if (sw->kind == switch_kind::external && sw->network)
+            if (const auto* n = lf.find_network(*sw->network); n && n->dhcp) lease = n->dhcp->dns;
+        if (sw->kind == switch_kind::internal && sw->dhcp) lease = sw->dhcp->dns;
+        if (lease && *lease == seen) {
+            why = fmt::format("{}: the DNS servers of the DHCP server on {}", join_addresses(seen), sw->name);
+            return "from the DHCP lease";
+        }
+        if (sw->kind == switch_kind::default_switch)
+            if (auto subnet = pick_default_switch_subnet(prefixes_in_use(lf));
+                subnet && seen == std::vector<ipv4_address>{default_switch_host_address(*subnet).address()}) {
+                why = fmt::format("{}: the Default Switch's host address (ICS)", join_addresses(seen));
+                return "the Default Switch's DNS proxy";
+            }
+    }
+    why = seen.empty() ? "no nameserver in the guest" : fmt::format("{} in the guest", join_addresses(seen));
+    return join_addresses(seen);
 }
 
 }  // namespace detail
@@ -300,8 +348,18 @@ inline void eval_default_route(row_context& x, const cell_spec& cs, cell_result&
     return;
 }
 
-/// dns_servers: the DNS servers the deploy plan (and Set-EflowVmDnsServers) give the VM (model).
-inline void eval_dns_servers(row_context& x, const cell_spec&, cell_result& c) {
+/// dns_servers: in a VM row, the servers the guest uses (read in the guest by the row's
+/// resolvers check); in a model row, those the deploy plan (and Set-EflowVmDnsServers)
+/// give the VM.
+inline void eval_dns_servers(row_context& x, const cell_spec& cs, cell_result& c) {
+    if (cs.check_index) {
+        x.vm_outcome(*cs.check_index, c);
+        if (!x.observed(c)) return;
+        std::string why;
+        c.observed = detail::resolvers_in_table_terms(x.r.lab, "eflow", c.observed, why);
+        c.detail = fmt::format("{} ({})", why, c.detail);
+        return;
+    }
     c.origin = cell_origin::model;
     if (!x.plan) {
         c.observed = "not deployed";

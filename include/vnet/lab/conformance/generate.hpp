@@ -164,6 +164,11 @@ protected:
             if (!b->is_array()) fail_at(b, "row.lan_blocked_ports", "must be an array of TCP ports");
             lan.insert("blocked_tcp_ports", *b->as_array());
         }
+        // ... and everything to these addresses (network.blocked_addresses).
+        if (toml::node* b = rt.get("lan_blocked_addresses")) {
+            if (!b->is_array()) fail_at(b, "row.lan_blocked_addresses", "must be an array of IPv4 addresses");
+            lan.insert("blocked_addresses", *b->as_array());
+        }
         toml::array peers;
         take(rt, "peer", peers);
         if (!peers.empty()) lan.insert("peer", std::move(peers));
@@ -201,6 +206,13 @@ protected:
             c.check_index = next++;
             checks.push_back(check_table(c, root));
         }
+        // dns_servers: the servers the deployed guest uses, read in the guest.
+        if (r.eval == row_eval::vm && r.deploy && r.deploy->plan)
+            for (auto& c : r.cells)
+                if (c.kind == cell_kind::dns_servers) {
+                    c.check_index = next++;
+                    checks.push_back(toml::table{{"kind", "resolvers"}, {"from", "eflow"}, {"expect", c.expect}});
+                }
         if (r.eval == row_eval::vm && r.deploy && r.deploy->plan && !r.deploy->plan->static_ip &&
             std::any_of(r.cells.begin(), r.cells.end(), [](const cell_spec& c) { return c.kind == cell_kind::deploy; })) {
             r.lease_check = next++;

@@ -117,6 +117,7 @@ private:
                "lan_dhcp",
                "lan_allow_macs",
                "lan_blocked_ports",
+               "lan_blocked_addresses",
                "mac",
                "set_dns",
                "draw_seed",

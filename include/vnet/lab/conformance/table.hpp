@@ -111,7 +111,7 @@ struct cell_spec {
     std::string op;                          // switch_op script
     std::string direction;                   // port_policy: inbound | outbound
     std::uint32_t boots = 1;                 // default_route: boots to look at
-    std::optional<std::size_t> check_index;  // vm kinds: index into the row's lab.checks
+    std::optional<std::size_t> check_index;  // vm kinds, and dns_servers in a VM row: index into the row's lab.checks
 };
 
 /// A diagnosis row's given observations (eval = "model").
