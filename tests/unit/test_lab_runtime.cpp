@@ -98,6 +98,18 @@ BOOST_AUTO_TEST_CASE(run_id_is_read_back_from_a_namespace_name) {
 
 // docs/eflow-facts.md: the Default Switch takes a /20 from 172.16.0.0/12 that does not collide
 // with the host's networks.
+// A LAN's firewall drops what the lab file says on the way out, and counts it.
+BOOST_AUTO_TEST_CASE(lan_firewall_drops_ports_and_addresses_with_counters) {
+    network_config n;
+    n.blocked_tcp_ports = {8883, 5671};
+    n.blocked_addresses = {ipv4_address(8, 8, 8, 8), ipv4_address(8, 8, 4, 4)};
+    const auto rules = lan_firewall_rules(n, "vt-n0");
+    BOOST_TEST(rules.find("oifname \"vt-n0\" tcp dport { 8883, 5671 } counter drop") != std::string::npos, rules);
+    BOOST_TEST(rules.find("oifname \"vt-n0\" ip daddr { 8.8.8.8, 8.8.4.4 } counter drop") != std::string::npos, rules);
+    n.blocked_tcp_ports.clear();
+    BOOST_TEST(lan_firewall_rules(n, "vt-n0").find("tcp dport") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(default_switch_subnet_avoids_the_labs_networks) {
     auto free = pick_default_switch_subnet({});
     BOOST_REQUIRE(free.has_value());

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
@@ -107,6 +108,23 @@ inline constexpr std::uint16_t internet_tcp_ports[] = {80, 443, 1883, 5671, 5672
 /// ones some networks block. They answer ping and resolve the lab's names, so a VM that
 /// cannot use them is stopped by a firewall (network.blocked_addresses), not by absence.
 inline constexpr ipv4_address public_resolvers[] = {{8, 8, 8, 8}, {8, 8, 4, 4}};
+
+/// The nft ruleset of a network router's firewall on its way out (`out_if`, towards the
+/// internet): outbound TCP to network.blocked_tcp_ports and everything to
+/// network.blocked_addresses is dropped, each rule with a counter (`nft list ruleset` shows
+/// what it stopped).
+inline std::string lan_firewall_rules(const network_config& n, const std::string& out_if) {
+    std::string rules;
+    if (!n.blocked_tcp_ports.empty())
+        rules += fmt::format("    oifname \"{}\" tcp dport {{ {} }} counter drop\n", out_if,
+                             fmt::join(n.blocked_tcp_ports, ", "));
+    if (!n.blocked_addresses.empty())
+        rules += fmt::format("    oifname \"{}\" ip daddr {{ {} }} counter drop\n", out_if, fmt::join(n.blocked_addresses, ", "));
+    return fmt::format(
+        "table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority filter; policy "
+        "accept;\n{}  }}\n}}\n",
+        rules);
+}
 
 /// Every prefix the lab uses outside the Default Switch (networks, host, internal switches).
 inline std::vector<ipv4_prefix> prefixes_in_use(const lab_file& lf) {

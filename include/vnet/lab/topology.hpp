@@ -159,7 +159,7 @@ public:
                                 names_.transit_net(i)));
             if ((!n.blocked_tcp_ports.empty() || !n.blocked_addresses.empty()) &&
                 !mutant::on(mutant::id::firewall_open))  // the LAN's firewall: what it drops on the way out, counted
-                load_nft(ns, "fw", firewall_rules(n, names_.transit_net(i)));
+                load_nft(ns, "fw", lan_firewall_rules(n, names_.transit_net(i)));
             start_dnsmasq(ns, "net-" + n.name, names_.bridge(), n.dns);
             if (n.dhcp) start_dhcp(ns, "net-" + n.name, names_.bridge(), bridge_mac(lf_, i), *n.dhcp, n.subnet, n.gateway);
             for (std::size_t j = 0; j < n.peers.size(); ++j) {
@@ -476,23 +476,6 @@ private:
         if (!c) failure(fmt::format("cannot start {} in {}: {}", argv.front(), ns, c.error().message()));
         detail::append_line(names_.state_dir() + "/pids", fmt::format("{} {}", c->pid(), detail::process_start_time(c->pid())));
         services_.push_back(std::move(*c));
-    }
-
-    /// The LAN router's firewall (nft): outbound TCP to the blocked ports and everything to
-    /// the blocked addresses is dropped, each rule with a counter (nft list ruleset shows
-    /// what it stopped).
-    static std::string firewall_rules(const network_config& n, const std::string& out_if) {
-        std::string rules;
-        if (!n.blocked_tcp_ports.empty())
-            rules += fmt::format("    oifname \"{}\" tcp dport {{ {} }} counter drop\n", out_if,
-                                 fmt::join(n.blocked_tcp_ports, ", "));
-        if (!n.blocked_addresses.empty())
-            rules += fmt::format("    oifname \"{}\" ip daddr {{ {} }} counter drop\n", out_if,
-                                 fmt::join(n.blocked_addresses, ", "));
-        return fmt::format(
-            "table inet vnet_fw {{\n  chain forward {{\n    type filter hook forward priority filter; policy "
-            "accept;\n{}  }}\n}}\n",
-            rules);
     }
 
     /// dnsmasq: DNS for `names` on `ifname`'s addresses (or on the internet server's).
