@@ -394,17 +394,7 @@ private:
                 n.blocked_tcp_ports.push_back(static_cast<std::uint16_t>(*port));
             }
         }
-        if (auto b = t.get("blocked_addresses")) {
-            const toml::array* a = b->as_array();
-            if (!a) fail_at(b, key + ".blocked_addresses", "must be an array of IPv4 addresses");
-            for (auto&& v : *a) {
-                std::optional<ipv4_address> addr;
-                if (v.is_string())
-                    if (auto parsed = ipv4_address::parse(v.as_string()->get())) addr = *parsed;
-                if (!addr) fail_at(&v, key + ".blocked_addresses", "must be IPv4 addresses (\"8.8.8.8\")");
-                n.blocked_addresses.push_back(*addr);
-            }
-        }
+        n.blocked_addresses = address_list(t, "blocked_addresses", key);
         for (auto& [pt, pkey] : tables(t, "peer")) {
             std::string pk = key + ".peer";
             allow_keys(*pt, pk, {"name", "address"});
