@@ -9,6 +9,10 @@
 //                         a port of io::switch_host (TPACKET_V3 RX ring, TX ring); the
 //                         reactor runs on a thread of this process
 //   vnet_switch_sendmmsg  the same with sendmmsg() batches instead of the TX ring
+//   vnet_switch_netvsc    the lab's switch pump with both ports on model = "netvsc": every
+//                         frame also crosses an emulated VMBus channel (VSC, ring, VSP:
+//                         RNDIS in send / receive sections) as a lab VM's NIC does;
+//                         netvsc_drops counts what either channel dropped (expected 0)
 //   kernel_bridge         the same veths enslaved to a Linux bridge (ip link add type bridge)
 //   kernel_bridge_offload the same bridge with the veths' default offloads (checksum, TSO,
 //                         GSO, GRO on), as a bridge is run in practice: 64 KiB TCP
@@ -49,6 +53,7 @@
 #include <vnet/io/reactor.hpp>
 #include <vnet/io/switch_host.hpp>
 #include <vnet/io/veth.hpp>
+#include <vnet/lab/switch_pump.hpp>
 
 namespace {
 
@@ -57,7 +62,7 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view prefix = "vniob";
 
-enum class fabric { vnet_ring, vnet_sendmmsg, kernel_bridge, kernel_bridge_offload, vde };
+enum class fabric { vnet_ring, vnet_sendmmsg, vnet_netvsc, kernel_bridge, kernel_bridge_offload, vde };
 enum class traffic { tcp, udp64 };
 
 /// The vde_switch process and its files. vde_switch exits at EOF on stdin, so its stdin is
@@ -84,9 +89,11 @@ struct bench_lab {
     std::unique_ptr<io::switch_host<>> host;
     std::thread loop;
     std::optional<vde_run> vde;
+    std::optional<lab::switch_pump> pump;
 
     ~bench_lab() {
         vde.reset();
+        pump.reset();
         if (loop.joinable()) {
             r->stop();
             loop.join();
@@ -170,6 +177,21 @@ std::optional<std::string> build(bench_lab& L, fabric f) {
                                {"ip", "link", "set", end_name('a'), "master", "br0"},
                                {"ip", "link", "set", end_name('b'), "master", "br0"},
                                {"ip", "link", "set", "br0", "up"}});
+    if (f == fabric::vnet_netvsc) {
+        L.pump.emplace();
+        auto s = L.pump->add_switch(sw::switch_spec{"bench", sw::switch_kind::private_, {}, false});
+        for (char side : {'a', 'b'}) {
+            auto fd = lab::open_packet_socket(L.sw->name(), end_name(side));
+            if (!fd) return fd.error().message();
+            sw::port_config cfg;
+            cfg.name = std::string(1, side);
+            auto id = L.pump->add_port(s, cfg, std::move(*fd), lab::port_fd_kind::packet_socket, "");
+            if (!id) return id.error().message();
+            if (auto n = L.pump->attach_netvsc(s, *id); !n) return n.error().message();
+        }
+        if (auto st = L.pump->start(); !st) return st.error().message();
+        return std::nullopt;
+    }
     auto r = io::reactor::create();
     if (!r) return r.error().message();
     L.r.emplace(std::move(*r));
@@ -248,27 +270,42 @@ void run_iperf(benchmark::State& state, fabric f, traffic t) {
             for (auto id : L.host->vswitch().ports()) drops += L.host->socket(id).counters().rx_kernel_drops;
             state.counters["ring_drops"] = static_cast<double>(drops);
         }
+        if (L.pump) {
+            L.pump->stop();
+            std::uint64_t drops = 0, frames = 0;
+            for (const auto& p : L.pump->ports())
+                if (p.netvsc) {
+                    drops += p.netvsc->guest_to_host.total_drops() + p.netvsc->host_to_guest.total_drops();
+                    frames += p.netvsc->guest_to_host.frames + p.netvsc->host_to_guest.frames;
+                }
+            state.counters["netvsc_drops"] = static_cast<double>(drops);
+            state.counters["netvsc_frames"] = static_cast<double>(frames);
+        }
     }
 }
 
 void vnet_switch_tcp(benchmark::State& s) { run_iperf(s, fabric::vnet_ring, traffic::tcp); }
 void vnet_switch_sendmmsg_tcp(benchmark::State& s) { run_iperf(s, fabric::vnet_sendmmsg, traffic::tcp); }
+void vnet_switch_netvsc_tcp(benchmark::State& s) { run_iperf(s, fabric::vnet_netvsc, traffic::tcp); }
 void kernel_bridge_tcp(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge, traffic::tcp); }
 void kernel_bridge_offload_tcp(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge_offload, traffic::tcp); }
 void vde_switch_tcp(benchmark::State& s) { run_iperf(s, fabric::vde, traffic::tcp); }
 void vnet_switch_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_ring, traffic::udp64); }
 void vnet_switch_sendmmsg_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_sendmmsg, traffic::udp64); }
+void vnet_switch_netvsc_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_netvsc, traffic::udp64); }
 void kernel_bridge_udp64(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge, traffic::udp64); }
 void kernel_bridge_offload_udp64(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge_offload, traffic::udp64); }
 void vde_switch_udp64(benchmark::State& s) { run_iperf(s, fabric::vde, traffic::udp64); }
 
 BENCHMARK(vnet_switch_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vnet_switch_sendmmsg_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_netvsc_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(kernel_bridge_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(kernel_bridge_offload_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vde_switch_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vnet_switch_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vnet_switch_sendmmsg_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_netvsc_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(kernel_bridge_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(kernel_bridge_offload_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vde_switch_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

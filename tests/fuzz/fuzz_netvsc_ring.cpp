@@ -23,10 +23,13 @@ void check_packet(const vmbus_packet_view& p, bytes_view scratch) {
     if (p.bytes().data() != scratch.data() || p.bytes().size() > scratch.size()) __builtin_trap();
     if (p.header_len() < vmbus_descriptor_len || p.header_len() > p.bytes().size()) __builtin_trap();
     volatile std::uint64_t sink = 0;
-    for (std::size_t i = 0; i < p.range_count(); ++i) {
-        if (p.type() == vmbus_packet_type::data_using_xfer_pages) sink = sink + p.xfer_range(i).byte_count;
-        else sink = sink + p.gpa(i).pfn;
-    }
+    if (p.type() == vmbus_packet_type::data_using_xfer_pages)
+        for (std::size_t i = 0; i < p.range_count(); ++i) sink = sink + p.xfer_range(i).byte_count;
+    if (p.type() == vmbus_packet_type::data_using_gpa_direct)
+        p.for_each_gpa([&](const gpa_range_view& g) {
+            if (g.page_count() != gpa_page_count(g.offset(), g.len()) || g.offset() >= vmbus_page_size) __builtin_trap();
+            for (std::size_t j = 0; j < g.page_count(); ++j) sink = sink + g.pfn(j);
+        });
     (void)sink;
 }
 

@@ -11,6 +11,7 @@
 // gather buffer the VSP owns.
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -103,6 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (load_u8(in, 0) & 1) h.setup();
     std::size_t off = 1;
     std::uint64_t tid = 1000;
+    auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
     while (off + 2 <= in.size()) {
         std::uint8_t op = load_u8(in, off);
         std::size_t len = std::min<std::size_t>(load_u8(in, off + 1), in.size() - off - 2);
@@ -118,7 +120,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             case 3: store_bytes(op & 0x80 ? h.guest_mem : h.send_buf, (std::size_t{op} >> 3) * 8, body); break;
             case 4: (void)h.host->deliver(body); break;
-            case 5: (void)h.host->set_link(!h.host->link_up()); break;
+            case 5:
+                // Link changes on a clock the input drives: spaced indications wait, then go.
+                now += std::chrono::milliseconds(std::size_t{op} * 40);
+                (void)h.host->set_link(!h.host->link_up(), now);
+                (void)h.host->tick(now);
+                break;
         }
         h.poll();
     }

@@ -4,6 +4,7 @@
 // order", "Data path") and section 3 (RNDIS, "Linux guest RNDIS init order").
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -45,7 +46,8 @@ struct channel_lab {
     std::optional<vsp> host;
     std::vector<received> at_host, at_guest;
 
-    explicit channel_lab(vsp_config hc = {}, vsc_config gc = {}) {
+    explicit channel_lab(vsp_config hc = {}, vsc_config gc = {}, std::size_t receive_sections = 64) {
+        recv_buf.resize(1728 * receive_sections);
         hc.mac = host_mac;
         gc.receive_gpadl = recv_gpadl;
         gc.send_gpadl = send_gpadl;
@@ -144,6 +146,7 @@ struct raw_guest {
     std::optional<ring_reader> in;
     std::optional<vsp> host;
     std::size_t frames = 0;
+    std::vector<received> got;
 
     raw_guest() {
         auto rings = split_channel_memory(gpadl, 5);
@@ -161,7 +164,10 @@ struct raw_guest {
     void send(bytes_view nvsp, std::uint64_t tid, bool completion = true, vmbus_packet_type t = vmbus_packet_type::data_inband,
               bytes_view th = {}) {
         BOOST_REQUIRE(out->write(t, completion ? vmbus_flag_completion_requested : 0, tid, th, nvsp));
-        BOOST_REQUIRE(host->poll([&](bytes_view, const rndis_packet_info&) { ++frames; }));
+        BOOST_REQUIRE(host->poll([&](bytes_view f, const rndis_packet_info& info) {
+            ++frames;
+            got.push_back({{f.begin(), f.end()}, info});
+        }));
     }
     void send(const nvsp_message& m, std::uint64_t tid, bool completion = true) { send(make_nvsp(m).view(), tid, completion); }
     /// The next host packet (must exist).
@@ -319,9 +325,28 @@ BOOST_AUTO_TEST_CASE(receive_and_send_buffer_completions) {
     g.send(nvsp_subchannel_request{1, 4}, 5);
     auto sc = g.next();
     BOOST_TEST(equal_bytes(sc.payload().first(12), view(hex("85000000 02000000 00000000"))));
-    // SWITCH_DATA_PATH is recorded, no reply.
+    // SWITCH_DATA_PATH is recorded; without the completion flag, no reply.
     g.send(nvsp_switch_data_path{nvsp_switch_data_path::vf}, 6, false);
     BOOST_TEST(g.host->data_path() == 1u);
+    BOOST_TEST(g.empty());
+    // With it (Linux netvsc_switch_datapath waits for it), a COMP with no payload echoing
+    // trans_id: Linux's netvsc_send_completion takes msglen 0 as "completion without data
+    // payload" and completes the SWITCH_DATA_PATH it sent.
+    g.send(nvsp_switch_data_path{nvsp_switch_data_path::synthetic}, 7);
+    auto dp = g.next();
+    BOOST_TEST(dp.type() == vmbus_packet_type::completion);
+    BOOST_TEST(dp.trans_id() == 7u);
+    BOOST_TEST(dp.payload().size() == 0u);
+    BOOST_TEST(equal_bytes(dp.bytes(), view(hex("0b00 0200 0200 0000 0700000000000000"))));
+    BOOST_TEST(g.host->data_path() == 0u);
+    // NDIS_VER and NDIS_CONFIG the same way when asked (Linux does not ask).
+    g.send(nvsp_ndis_version{6, 30}, 8);
+    BOOST_TEST(g.next().payload().size() == 0u);
+    g.send(nvsp_ndis_config{1514, 0, ndis_config_cap::ieee8021q}, 9);
+    auto nc = g.next();
+    BOOST_TEST(nc.trans_id() == 9u);
+    BOOST_TEST(nc.payload().size() == 0u);
+    BOOST_TEST(g.host->counters().empty_completions == 3u);
     BOOST_TEST(g.empty());
 }
 
@@ -345,16 +370,27 @@ BOOST_AUTO_TEST_CASE(hostile_guest_data_path) {
     g.send(nvsp_rndis_packet{0, 0, 64}, 4);
     BOOST_TEST(equal_bytes(g.next().payload().first(8), view(hex("6c000000 05000000"))));  // INVALID_RNDIS_PKT
     BOOST_TEST(g.host->counters().bad_rndis == 1u);
-    // GPA direct with a pfn past guest memory and an offset + len past the page.
-    for (gpa_range r : {gpa_range{64, 0, 4}, gpa_range{64, 4090, 0}, gpa_range{0xffffffff, 0, 0}}) {
+    // GPA direct with a pfn past guest memory (4 pages), and a range that crosses from the
+    // last page into one past the end.
+    for (gpa_range r : {gpa_range{64, 0, 4}, gpa_range{64, 4090, 3}}) {
         std::array<gpa_range, 1> rs{r};
-        std::array<std::byte, 24> th{};
+        std::array<std::byte, 32> th{};
         auto n = emit_gpa_direct_header(th, rs);
         g.send(make_nvsp(nvsp_rndis_packet{0, nvsp_no_section, 0}).view(), 9, true, vmbus_packet_type::data_using_gpa_direct,
                bytes_view(th).first(*n));
         BOOST_TEST(equal_bytes(g.next().payload().first(8), view(hex("6c000000 02000000"))));
     }
-    BOOST_TEST(g.host->counters().bad_gpa_range == 3u);
+    BOOST_TEST(g.host->counters().bad_gpa_range == 2u);
+    // A partial copy (type 9 with a section) naming a section past the send buffer.
+    {
+        std::array<gpa_range, 1> rs{{{64, 0, 0}}};
+        std::array<std::byte, 24> th{};
+        auto n = emit_gpa_direct_header(th, rs);
+        g.send(make_nvsp(nvsp_rndis_packet{0, 9, 44}).view(), 10, true, vmbus_packet_type::data_using_gpa_direct,
+               bytes_view(th).first(*n));
+        BOOST_TEST(equal_bytes(g.next().payload().first(8), view(hex("6c000000 02000000"))));
+        BOOST_TEST(g.host->counters().bad_send_section == 3u);
+    }
     // A completion for a section that is not in flight.
     g.send(nvsp_rndis_packet_complete{1}, 5, false);
     BOOST_REQUIRE(g.out->write(vmbus_packet_type::completion, 0, 3, {}, make_nvsp(nvsp_rndis_packet_complete{1}).view()));
@@ -443,9 +479,8 @@ BOOST_AUTO_TEST_CASE(media_disconnect_and_connect) {
     channel_lab lab;
     lab.bring_up();
     BOOST_TEST(lab.guest->link_up());
-    auto s = lab.host->set_link(false);
-    BOOST_REQUIRE(s);
-    BOOST_TEST(*s);
+    const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    BOOST_TEST(lab.host->set_link(false, t0));
     // The indication sits in the receive buffer section the type 7 packet points at.
     BOOST_TEST(lab.host->receive_sections().in_use() == 1u);
     int found = 0;
@@ -461,13 +496,48 @@ BOOST_AUTO_TEST_CASE(media_disconnect_and_connect) {
     BOOST_REQUIRE(!refused);
     BOOST_TEST(refused.error() == (error{layer::netvsc, errc::unsupported, "vsp.link_down"}));
     BOOST_TEST(lab.host->counters().link_down == 1u);
-    BOOST_REQUIRE(lab.host->set_link(true));
+    // Up again one second later: the connect waits until 5 s after the disconnect
+    // (OpenVMM LINK_DELAY_DURATION), so the guest does see the link go down.
+    (void)lab.host->set_link(true, t0 + std::chrono::seconds(1));
+    lab.pump();
+    BOOST_TEST(!lab.guest->link_up());
+    BOOST_TEST(lab.host->guest_link_up() == false);
+    BOOST_TEST((lab.host->next_link_indication() == t0 + std::chrono::seconds(5)));
+    (void)lab.host->tick(t0 + std::chrono::milliseconds(4999));
+    lab.pump();
+    BOOST_TEST(!lab.guest->link_up());
+    (void)lab.host->tick(t0 + std::chrono::seconds(5));
     lab.pump();
     BOOST_TEST(lab.guest->link_up());
     BOOST_TEST(lab.host->counters().status_indications == 2u);
-    BOOST_REQUIRE(lab.host->set_link(true));  // no change: no indication
+    BOOST_TEST(!lab.host->set_link(true, t0 + std::chrono::seconds(6)));  // no change: no indication
     BOOST_TEST(lab.host->counters().status_indications == 2u);
     BOOST_TEST(lab.host->deliver(view(test_frame(60, 0))).has_value());
+    // Down, up, down within two seconds, 7 s after the last indication: the disconnect
+    // goes at once, and the guest sees each later change 5 s after the one before.
+    const auto t1 = t0 + std::chrono::seconds(12);
+    (void)lab.host->set_link(false, t1);
+    (void)lab.host->set_link(true, t1 + std::chrono::seconds(1));
+    (void)lab.host->set_link(false, t1 + std::chrono::seconds(2));
+    lab.pump();
+    BOOST_TEST(lab.host->counters().status_indications == 3u);
+    (void)lab.host->tick(t1 + std::chrono::seconds(5));
+    lab.pump();
+    BOOST_TEST(lab.guest->link_up());
+    BOOST_TEST((lab.host->next_link_indication() == t1 + std::chrono::seconds(10)));
+    (void)lab.host->tick(t1 + std::chrono::seconds(10));
+    lab.pump();
+    BOOST_TEST(!lab.guest->link_up());
+    BOOST_TEST(lab.host->counters().status_indications == 5u);
+    BOOST_TEST(!lab.host->next_link_indication().has_value());
+    // Down-up-down while one change still waits: the pending pair cancels out.
+    (void)lab.host->set_link(true, t1 + std::chrono::seconds(11));
+    (void)lab.host->set_link(false, t1 + std::chrono::seconds(12));
+    (void)lab.host->set_link(true, t1 + std::chrono::seconds(13));
+    (void)lab.host->tick(t1 + std::chrono::seconds(15));
+    lab.pump();
+    BOOST_TEST(lab.guest->link_up());
+    BOOST_TEST(lab.host->counters().status_indications == 6u);
 }
 
 // A host whose link is down at init answers OID_GEN_MEDIA_CONNECT_STATUS with 1
@@ -480,7 +550,7 @@ BOOST_AUTO_TEST_CASE(link_down_at_init) {
     lab.pump();
     BOOST_TEST(lab.guest->state() == vsc_state::ready);
     BOOST_TEST(!lab.guest->link_up());
-    BOOST_REQUIRE(lab.host->set_link(true));
+    (void)lab.host->set_link(true);
     lab.pump();
     BOOST_TEST(lab.guest->link_up());
 }
@@ -573,8 +643,11 @@ BOOST_AUTO_TEST_CASE(rndis_control_answers) {
     BOOST_TEST(ic->packet_alignment == 3u);
     BOOST_TEST(equal_bytes(control(rndis_simple_request{rndis_type::keepalive, 6}, 11),
                            view(hex("08000080 10000000 06000000 00000000"))));
+    // Unknown OID: NOT_SUPPORTED, info_len 0 and info_off 16 all the same (the size of the
+    // completion's fields after the header, as OpenVMM's netvsp writes it; Linux's
+    // rndis_filter_query takes an offset below that as a failed query).
     BOOST_TEST(equal_bytes(control(rndis_oid_request{rndis_type::query, 7, 0x12345678, {}}, 12),
-                           view(hex("04000080 18000000 07000000 bb0000c0 00000000 00000000"))));
+                           view(hex("04000080 18000000 07000000 bb0000c0 00000000 10000000"))));
     BOOST_TEST(equal_bytes(control(rndis_oid_request{rndis_type::query, 8, rndis_oid::permanent_address_802_3, {}}, 13),
                            view(hex("04000080 1e000000 08000000 00000000 06000000 10000000 00155d000010"))));
     BOOST_TEST(
@@ -654,6 +727,169 @@ BOOST_AUTO_TEST_CASE(guest_init_bytes_on_the_ring) {
     auto down = ring.subspan((ring_pages + 1) * vmbus_page_size);
     BOOST_TEST(equal_bytes(down.subspan(ring_header_len, 32),
                            view(hex("0b00 0200 0700 0000 0100000000000000 02000000 01000600 00000000 01000000"))));
+}
+
+// The bulk TCP transmit pattern of the Linux driver (netvsc_send with xmit_more): segments
+// of 1514 bytes are copied into one 6144-byte send section, each RNDIS PACKET padded to 8
+// with the padding added to its msg_len (netvsc_copy_to_send_buf); the fourth does not fit,
+// so only its RNDIS header goes into the section after the other three (cp_partial) and its
+// data travels as a GPA range, here 1514 bytes from offset 3500 of page 1 (crossing into
+// page 2). The one type 9 packet carries section 0, section_size = 3 * 1560 + 44 = 4724.
+BOOST_AUTO_TEST_CASE(linux_batched_transmit_with_partial_copy) {
+    raw_guest g;
+    g.setup();
+    std::vector<std::vector<std::byte>> segs;
+    for (std::uint8_t i = 0; i < 4; ++i) segs.push_back(test_frame(1514, i));
+    bytes_span sec = bytes_span(g.send_buf).first(6144);
+    std::size_t msd = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+        auto n = emit_rndis_packet(sec.subspan(msd), {}, view(segs[i]));
+        BOOST_REQUIRE(n);
+        BOOST_REQUIRE(*n == 1558u);
+        store_le32(sec, msd + 4, 1560);  // msg_len += padding
+        msd += 1560;
+    }
+    // The fourth: header only (msg_len 1558, data_len 1514, data_offset 36), data in the range.
+    store_bytes(sec, msd,
+                view(hex("01000000 16060000 24000000 ea050000 00000000 00000000 00000000 00000000 00000000"
+                         "00000000 00000000")));
+    std::copy(segs[3].begin(), segs[3].end(), g.guest_mem.begin() + 4096 + 3500);
+    std::array<gpa_range, 1> rs{{{1514, 3500, 1}}};
+    std::array<std::byte, 32> th{};
+    auto hn = emit_gpa_direct_header(th, rs);
+    BOOST_REQUIRE(hn);
+    BOOST_TEST(equal_bytes(bytes_view(th).first(*hn), view(hex("00000000 01000000 ea050000 ac0d0000 0100000000000000"
+                                                               "0200000000000000"))));
+    g.send(make_nvsp(nvsp_rndis_packet{0, 0, static_cast<std::uint32_t>(msd + 44)}).view(), 0xffff888012345678u, true,
+           vmbus_packet_type::data_using_gpa_direct, bytes_view(th).first(*hn));
+    BOOST_REQUIRE(g.got.size() == 4u);
+    for (std::size_t i = 0; i < 4; ++i) BOOST_TEST((g.got[i].frame == segs[i]));
+    auto c = g.next();
+    BOOST_TEST(c.type() == vmbus_packet_type::completion);
+    BOOST_TEST(c.trans_id() == 0xffff888012345678u);
+    BOOST_TEST(equal_bytes(c.payload().first(8), view(hex("6c000000 01000000"))));
+    BOOST_TEST(g.host->counters().bad_rndis == 0u);
+    BOOST_TEST(g.host->counters().bad_gpa_range == 0u);
+    // The same frame without a section: the header range crosses from page 0 into page 1
+    // (4080 + 60 > 4096) and the data range sits in page 3.
+    rndis_packet_info csum;
+    csum.checksum = 0x11;  // a TX checksum PPI: 60-byte header
+    std::vector<std::byte> whole(60 + 1514);
+    BOOST_REQUIRE(emit_rndis_packet(whole, csum, view(segs[3])));
+    std::copy(whole.begin(), whole.begin() + 60, g.guest_mem.begin() + 4080);
+    std::copy(whole.begin() + 60, whole.end(), g.guest_mem.begin() + 3 * 4096 + 100);
+    std::array<gpa_range, 2> two{{{60, 4080, 0}, {1514, 100, 3}}};
+    std::array<std::byte, 48> th2{};
+    auto hn2 = emit_gpa_direct_header(th2, two);
+    BOOST_REQUIRE(hn2);
+    BOOST_TEST(*hn2 == 48u);  // 8, then 8 + 2 pfns, then 8 + 1 pfn
+    g.send(make_nvsp(nvsp_rndis_packet{0, nvsp_no_section, 0}).view(), 11, true, vmbus_packet_type::data_using_gpa_direct,
+           bytes_view(th2).first(*hn2));
+    BOOST_REQUIRE(g.got.size() == 5u);
+    BOOST_TEST((g.got[4].frame == segs[3]));
+    BOOST_TEST(g.got[4].info.checksum.value_or(0) == 0x11u);
+    BOOST_TEST(equal_bytes(g.next().payload().first(8), view(hex("6c000000 01000000"))));
+}
+
+// NDIS_CONFIG's mtu is the guest's MTU + 14 (Linux netvsc_connect_vsp). A guest at MTU
+// 9000 gets 9000 from OID_GEN_MAXIMUM_FRAME_SIZE, receive sections of 256 + 9014 + 36
+// rounded to 8 = 9312 bytes, and 9014-byte frames; one at MTU 16000 is held to the
+// host's 9216 - 14 (OpenVMM MAX_MTU).
+BOOST_AUTO_TEST_CASE(ndis_config_mtu_sets_frame_and_section_size) {
+    vsc_config jumbo;
+    jumbo.mtu = 9000;
+    channel_lab lab({}, jumbo);
+    lab.bring_up();
+    BOOST_TEST(lab.host->ndis_config().mtu == 9014u);
+    BOOST_TEST(lab.host->max_frame() == 9014u);
+    BOOST_TEST(lab.guest->host_mtu() == 9000u);
+    BOOST_TEST(lab.host->receive_section_size() == 9312u);
+    BOOST_TEST(lab.guest->receive_section_size() == 9312u);
+    BOOST_TEST(lab.guest->receive_section_count() == 1728u * 64 / 9312);
+    auto f = test_frame(9014, 7);
+    BOOST_REQUIRE(lab.host->deliver(view(f)));
+    lab.pump();
+    BOOST_REQUIRE(lab.at_guest.size() == 1u);
+    BOOST_TEST((lab.at_guest[0].frame == f));
+    BOOST_TEST(lab.host->deliver(view(test_frame(9015, 7))).error() == (error{layer::netvsc, errc::too_long, "vsp.frame"}));
+
+    vsc_config huge;
+    huge.mtu = 16000;
+    channel_lab big({}, huge);
+    big.bring_up();
+    BOOST_TEST(big.host->max_frame() == 9216u);
+    BOOST_TEST(big.guest->host_mtu() == 9202u);
+}
+
+// Nothing owed to the guest is dropped: with the host-to-guest ring full of frames (deliver
+// stops at the control reserve), the completions of 15 guest sends and the SET_C of the
+// guest's close() wait in order and arrive once the guest has read its ring.
+BOOST_AUTO_TEST_CASE(completions_wait_for_ring_space) {
+    channel_lab lab({}, {}, 512);
+    lab.bring_up();
+    auto f = test_frame(60, 1);
+    std::size_t delivered = 0;
+    for (;;) {
+        auto d = lab.host->deliver(view(f));
+        if (!d) {
+            BOOST_TEST(d.error() == (error{layer::netvsc, errc::exhausted, "ring.space"}));
+            break;
+        }
+        ++delivered;
+    }
+    BOOST_TEST(delivered > 300u);  // 32 KiB of ring, 80 bytes a frame
+    for (std::uint8_t i = 0; i < 15; ++i) BOOST_REQUIRE(lab.guest->send(view(test_frame(100, i))));
+    BOOST_REQUIRE(lab.guest->close());
+    // The host handles the guest's packets; what does not fit waits.
+    BOOST_REQUIRE(lab.host->poll([&](bytes_view fr, const rndis_packet_info&) {
+        lab.at_host.push_back({{fr.begin(), fr.end()}, {}});
+    }));
+    BOOST_TEST(lab.at_host.size() == 15u);
+    BOOST_TEST(lab.host->pending() > 0u);
+    BOOST_TEST(lab.host->counters().queued > 0u);
+    lab.pump();
+    BOOST_TEST(lab.host->pending() == 0u);
+    BOOST_TEST(lab.at_guest.size() == delivered);
+    BOOST_TEST(lab.guest->send_sections().in_use() == 0u);  // every completion arrived
+    BOOST_TEST(lab.guest->packet_filter() == 0u);           // and the SET_C
+    BOOST_TEST(lab.host->packet_filter() == 0u);
+    BOOST_TEST(lab.host->counters().control_reply_dropped == 0u);
+    BOOST_TEST(lab.guest->counters().bad_completions == 0u);
+}
+
+// An 802.1Q-tagged frame for the guest travels untagged with the IEEE_8021Q PPI {size 16,
+// type 6, offset 12, priority bits 0-2, VLAN ID bits 4-15} (docs/netvsc-facts.md section 3),
+// as Hyper-V hands Linux a hardware-accelerated tag; the VSC's tagged frame goes the same
+// way to the host.
+BOOST_AUTO_TEST_CASE(vlan_travels_in_the_ppi) {
+    channel_lab lab;
+    lab.bring_up();
+    auto plain = test_frame(100, 4);
+    std::vector<std::byte> tagged(plain.size() + 4);
+    BOOST_REQUIRE(insert_8021q(tagged, view(plain), ieee8021q_info{5, false, 20}));
+    BOOST_TEST(equal_bytes(bytes_view(tagged).subspan(12, 6), view(hex("8100 a014 0800"))));
+    BOOST_REQUIRE(lab.host->deliver(view(tagged)));
+    int found = 0;
+    for (std::size_t sec = 0; sec < 64; ++sec) {
+        auto m = bytes_view(lab.recv_buf).subspan(sec * 1728, 76);
+        if (!equal_bytes(m.first(4), view(hex("01000000")))) continue;
+        ++found;
+        // msg_len 44 + 16 + 100, data_offset 52, data_len 100, ppi_offset 36, ppi_len 16.
+        BOOST_TEST(equal_bytes(m.first(16), view(hex("01000000 a0000000 34000000 64000000"))));
+        BOOST_TEST(equal_bytes(m.subspan(28, 8), view(hex("24000000 10000000"))));
+        BOOST_TEST(equal_bytes(m.subspan(44, 16), view(hex("10000000 06000000 0c000000 45010000"))));
+        BOOST_TEST(equal_bytes(m.subspan(60, 16), bytes_view(plain).first(16)));
+    }
+    BOOST_TEST(found == 1);
+    lab.pump();
+    BOOST_REQUIRE(lab.at_guest.size() == 1u);
+    BOOST_TEST((lab.at_guest[0].frame == plain));
+    BOOST_TEST((lab.at_guest[0].info.vlan == ieee8021q_info{5, false, 20}));
+    BOOST_REQUIRE(lab.guest->send(view(tagged)));
+    lab.pump();
+    BOOST_REQUIRE(lab.at_host.size() == 1u);
+    BOOST_TEST((lab.at_host[0].frame == plain));
+    BOOST_TEST((lab.at_host[0].info.vlan == ieee8021q_info{5, false, 20}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -264,7 +265,8 @@ BOOST_AUTO_TEST_CASE(access_vlans_across_the_channel) {
 // (MEDIA_CONNECT) and they flow.
 BOOST_AUTO_TEST_CASE(link_down_drops_and_indicates) {
     nv_lab lab(2);
-    BOOST_REQUIRE(lab.link(1).set_link(false));
+    const auto t0 = std::chrono::steady_clock::now();
+    lab.link(1).set_link(false, t0);
     BOOST_TEST(!lab.link(1).guest_carrier());
     BOOST_TEST(!lab.link(1).link_up());
     BOOST_TEST(lab.link(1).guest().counters().status_indications == 1u);
@@ -276,7 +278,10 @@ BOOST_AUTO_TEST_CASE(link_down_drops_and_indicates) {
     BOOST_TEST(lab.link(1).counters().guest_to_host.drop(link_drop::link_down) == 1u);
     BOOST_TEST(lab.guest(0).size() == 0u);
 
-    BOOST_REQUIRE(lab.link(1).set_link(true));
+    // The connect goes out 5 s after the disconnect (vsp_config::link_spacing).
+    lab.link(1).set_link(true, t0 + std::chrono::seconds(1));
+    BOOST_TEST(!lab.link(1).guest_carrier());
+    lab.link(1).tick(t0 + std::chrono::seconds(5));
     BOOST_TEST(lab.link(1).guest_carrier());
     BOOST_TEST(lab.link(1).counters().link_changes == 2u);
     BOOST_TEST(lab.send(0, bc) == 1u);
@@ -308,13 +313,20 @@ BOOST_AUTO_TEST_CASE(guest_input_is_carried_or_counted) {
     BOOST_TEST(c.drop(link_drop::too_short) > 0u);
     BOOST_TEST(c.drop(link_drop::too_long) > 0u);
     BOOST_TEST(carried > 0u);
-    // Same from the host side.
+    // Same from the host side: untagged frames up to MTU + 14, tagged ones 4 bytes more.
     std::size_t to_guest = 0;
-    for (std::size_t len : {0u, 13u, 14u, 60u, 1518u, 1519u, 3000u})
+    store_be16(buf, 12, 0x0800);
+    for (std::size_t len : {0u, 13u, 14u, 60u, 1515u, 1518u, 1519u, 3000u})
         to_guest += l->host_send(bytes_view(buf).first(len), [](std::span<const bytes_view>) {});
+    BOOST_TEST(to_guest == 2u);
+    store_be16(buf, 12, 0x8100);
+    to_guest += l->host_send(bytes_view(buf).first(1518), [](std::span<const bytes_view> b) {
+        BOOST_REQUIRE(b.size() == 1u);
+        BOOST_TEST(b[0].size() == 1518u);  // the tag crossed in the PPI and is back in the frame
+    });
     BOOST_TEST(to_guest == 3u);
     BOOST_TEST(l->counters().host_to_guest.drop(link_drop::too_short) == 2u);
-    BOOST_TEST(l->counters().host_to_guest.drop(link_drop::too_long) == 2u);
+    BOOST_TEST(l->counters().host_to_guest.drop(link_drop::too_long) == 4u);
 }
 
 // fmt formatters for the state users debug.

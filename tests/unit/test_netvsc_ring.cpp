@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <vnet/netvsc/ring.hpp>
@@ -130,16 +131,20 @@ BOOST_AUTO_TEST_CASE(xfer_page_packet) {
 }
 
 // docs/netvsc-facts.md section 1: type 9 header u32 reserved @16, u32 range_cnt @20, ranges @24
-// {u32 len, u32 offset, u64 pfn}.
+// {u32 len, u32 offset, u64 pfn[ceil((offset + len) / 4096)]}: a range inside one page is
+// 16 bytes, one that crosses pages carries one pfn per page (Linux netvsc_build_mpb_array,
+// struct hv_mpb_array). Here 4000 bytes at 96 (one page, ends exactly at 4096) and 6000
+// bytes at 200 (pages 0x20000 and 0x20001).
 BOOST_AUTO_TEST_CASE(gpa_direct_packet) {
     ring_mem m(512);
     auto w = ring_writer::attach(m.span());
-    std::array<gpa_range, 2> ranges{{{4000, 96, 0x12345}, {200, 0, 0x12346}}};
+    std::array<gpa_range, 2> ranges{{{4000, 96, 0x12345}, {6000, 200, 0x20000}}};
     std::array<std::byte, 64> th{};
     auto n = emit_gpa_direct_header(th, ranges);
     BOOST_REQUIRE(n);
-    BOOST_TEST(*n == 40u);
-    BOOST_TEST(equal_bytes(bytes_view(th).first(24), view(hex("00000000 02000000 a00f0000 60000000 4523010000000000"))));
+    BOOST_TEST(*n == 48u);
+    BOOST_TEST(equal_bytes(bytes_view(th).first(48), view(hex("00000000 02000000 a00f0000 60000000 4523010000000000"
+                                                              "70170000 c8000000 0000020000000000 0100020000000000"))));
     auto payload = hex("6b000000 00000000 ffffffff 00000000");
     BOOST_REQUIRE(w->write(vmbus_packet_type::data_using_gpa_direct, 1, 9, bytes_view(th).first(*n), view(payload)));
     auto r = ring_reader::attach(m.span());
@@ -148,10 +153,36 @@ BOOST_AUTO_TEST_CASE(gpa_direct_packet) {
     BOOST_REQUIRE(got);
     BOOST_REQUIRE(got->has_value());
     const auto& p = (*got)->packet;
-    BOOST_TEST(p.header_len() == 56u);
+    BOOST_TEST(p.header_len() == 64u);
     BOOST_REQUIRE(p.range_count() == 2u);
-    BOOST_TEST(p.gpa(0) == ranges[0]);
-    BOOST_TEST(p.gpa(1) == ranges[1]);
+    std::vector<std::string> seen;
+    p.for_each_gpa([&](const gpa_range_view& g) {
+        std::string s = fmt::format("{}@{}:", g.len(), g.offset());
+        for (std::size_t i = 0; i < g.page_count(); ++i) s += fmt::format(" {:#x}", g.pfn(i));
+        seen.push_back(s);
+    });
+    BOOST_TEST(seen == (std::vector<std::string>{"4000@96: 0x12345", "6000@200: 0x20000 0x20001"}),
+               boost::test_tools::per_element());
+    // An offset of 4096 is refused by the emitter and by the parser.
+    std::array<gpa_range, 1> bad{{{10, 4096, 1}}};
+    BOOST_TEST(emit_gpa_direct_header(th, bad).error() == (error{layer::netvsc, errc::bad_pointer, "vmbus.gpa_offset"}));
+}
+
+// A type 9 header whose last range claims more pages than the header holds, or an offset
+// past the page, does not parse: nothing is read past the header.
+BOOST_AUTO_TEST_CASE(gpa_direct_ranges_checked) {
+    // 16-byte descriptor (offset8 = 5: a 40-byte header), reserved, count 1, then
+    // {len 5000, offset 0}: two pages needed, one pfn present.
+    auto short_pfns = hex("0900 0500 0500 0100 0900000000000000 00000000 01000000 88130000 00000000 0100000000000000");
+    auto p = vmbus_packet_view::parse(view(short_pfns));
+    BOOST_REQUIRE(!p);
+    BOOST_TEST(p.error() == (error{layer::netvsc, errc::bad_length, "vmbus.gpa_pages"}));
+    auto big_offset = hex("0900 0500 0500 0100 0900000000000000 00000000 01000000 10000000 00100000 0100000000000000");
+    auto q = vmbus_packet_view::parse(view(big_offset));
+    BOOST_REQUIRE(!q);
+    BOOST_TEST(q.error() == (error{layer::netvsc, errc::bad_pointer, "vmbus.gpa_offset"}));
+    auto ok = hex("0900 0500 0500 0100 0900000000000000 00000000 01000000 00100000 00000000 0100000000000000");
+    BOOST_TEST(vmbus_packet_view::parse(view(ok)).has_value());  // 4096 bytes at 0: one page
 }
 
 // docs/netvsc-facts.md section 1: a completion (type 0xB) echoes the request's trans_id.

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -172,18 +173,14 @@ public:
             if (sent == 0) continue;
             // The VSP hands frames out of the send section (stable until the VSC takes the
             // completion back) or out of its gather buffer (GPA direct, reused per packet:
-            // copied into the staging area).
+            // copied into the staging area). A VLAN tag the guest put in the 802.1Q PPI
+            // goes back into the frame the switch sees (also in the staging area).
             std::size_t staged = 0;
-            auto on_frame = [&](bytes_view f, const rndis_packet_info&) {
-                if (cfg_.gpa_direct) {
-                    if (staged == cfg_.batch || f.size() > max_frame()) {
-                        c.count_drop(link_drop::too_long);
-                        return;
-                    }
-                    std::byte* slot = staging_.data() + staged * max_frame();
-                    std::memcpy(slot, f.data(), f.size());
-                    f = bytes_view(slot, f.size());
-                    ++staged;
+            auto on_frame = [&](bytes_view f, const rndis_packet_info& info) {
+                if (cfg_.gpa_direct || info.vlan) {
+                    auto s = stage(staging_to_host_, staged, f, info, c);
+                    if (!s) return;
+                    f = *s;
                 }
                 to_host_.push_back(f);
             };
@@ -210,8 +207,17 @@ public:
             const std::size_t sent = admit(frames, at, c, [&](bytes_view f) { return host_->deliver(f); });
             if (sent == 0) continue;
             // The VSC hands frames out of receive sections, stable until the VSP takes the
-            // completions back below.
-            drain_guest([&](bytes_view f, const rndis_packet_info&) { to_guest_.push_back(f); });
+            // completions back below; a tag from the 802.1Q PPI is put back in the frame
+            // (as the Linux driver hands the stack a VLAN-tagged skb).
+            std::size_t staged = 0;
+            drain_guest([&](bytes_view f, const rndis_packet_info& info) {
+                if (info.vlan) {
+                    auto s = stage(staging_to_guest_, staged, f, info, c);
+                    if (!s) return;
+                    f = *s;
+                }
+                to_guest_.push_back(f);
+            });
             delivered += hand_over(to_guest_, sent, c, to_guest);
             drain_host_completions();
         }
@@ -223,16 +229,21 @@ public:
     }
 
     /// Link up / down at the host (the switch port connected or not): the VSP indicates
-    /// RNDIS_STATUS_MEDIA_CONNECT / MEDIA_DISCONNECT and the VSC takes it. While down, frames
-    /// in both directions are dropped as link_down.
-    result<void> set_link(bool up) {
-        if (up == host_->link_up()) return {};
-        auto r = host_->set_link(up);
+    /// RNDIS_STATUS_MEDIA_CONNECT / MEDIA_DISCONNECT (spaced by vsp_config::link_spacing:
+    /// call tick() until the guest carrier follows) and the VSC takes it. While down,
+    /// frames in both directions are dropped as link_down.
+    void set_link(bool up, std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+        if (up == host_->link_up()) return;
+        (void)host_->set_link(up, now);
         ++counters_.link_changes;
-        drain_guest([&](bytes_view, const rndis_packet_info&) { counters_.host_to_guest.count_drop(link_drop::refused); });
+        drain_guest_completions();
         drain_host_completions();
-        if (!r) return unexpected(r.error());
-        return {};
+    }
+    /// Sends a link indication that waited for its spacing.
+    void tick(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+        (void)host_->tick(now);
+        drain_guest_completions();
+        drain_host_completions();
     }
 
     // ---- state ----
@@ -292,7 +303,8 @@ private:
               receive_buf_(cfg.receive_sections * vsp_config{}.receive_section_size),
               send_buf_(cfg.send_sections * vsp_config{}.send_section_size),
               guest_mem_(cfg.gpa_direct ? cfg.batch * vsc::gpa_slot_pages * vmbus_page_size : 0),
-              staging_(cfg.gpa_direct ? cfg.batch * (std::size_t{cfg.mtu} + 18) : 0) {
+              staging_to_host_(cfg.batch * (std::size_t{cfg.mtu} + 18)),
+              staging_to_guest_(cfg.batch * (std::size_t{cfg.mtu} + 18)) {
         to_host_.reserve(cfg.batch);
         to_guest_.reserve(cfg.batch);
     }
@@ -301,6 +313,28 @@ private:
         if (f.size() < 14) return link_drop::too_short;
         if (f.size() > max_frame()) return link_drop::too_long;
         return std::nullopt;
+    }
+
+    /// Copies f (with info's VLAN tag put back after the addresses) into slot `staged` of
+    /// area; nullopt (counted as too_long) when the chunk's slots are used up or it is too long.
+    std::optional<bytes_view> stage(std::vector<std::byte>& area, std::size_t& staged, bytes_view f,
+                                    const rndis_packet_info& info, link_direction_counters& c) {
+        if (staged == cfg_.batch || f.size() + (info.vlan ? 4 : 0) > max_frame()) {
+            c.count_drop(link_drop::too_long);
+            return std::nullopt;
+        }
+        bytes_span slot(area.data() + staged * max_frame(), max_frame());
+        ++staged;
+        if (!info.vlan) {
+            std::memcpy(slot.data(), f.data(), f.size());
+            return bytes_view(slot.first(f.size()));
+        }
+        auto t = insert_8021q(slot, f, *info.vlan);
+        if (!t) {
+            c.count_drop(link_drop::too_short);
+            return std::nullopt;
+        }
+        return *t;
     }
 
     static link_drop reason_of(const error& e) noexcept {
@@ -350,7 +384,8 @@ private:
     std::vector<std::byte> receive_buf_;
     std::vector<std::byte> send_buf_;
     std::vector<std::byte> guest_mem_;
-    std::vector<std::byte> staging_;  // GPA direct: frames out of the VSP's gather buffer
+    std::vector<std::byte> staging_to_host_;   // GPA direct or VLAN PPI: frames the switch gets
+    std::vector<std::byte> staging_to_guest_;  // VLAN PPI: frames the guest side gets, tag put back
     std::vector<bytes_view> to_host_;
     std::vector<bytes_view> to_guest_;
     std::optional<vsc> guest_;

@@ -274,7 +274,7 @@ struct rndis_query_complete {
         store_le32(out, 8, request_id);
         store_le32(out, 12, status);
         store_le32(out, 16, static_cast<std::uint32_t>(info.size()));
-        store_le32(out, 20, info.empty() ? 0 : info_offset);
+        store_le32(out, 20, info_offset);  // also when empty: Linux reads offset 0 as a failed query
         store_bytes(out, header_len, info);
         return n;
     }
@@ -490,16 +490,20 @@ constexpr std::size_t rndis_packet_len(const rndis_packet_info& info, std::size_
 }
 
 /// Writes a PACKET message the way the Linux guest lays it out: ppi_offset 36 (the PPIs
-/// right after the header: VLAN, checksum, hash), data after the PPIs. Returns the length.
-constexpr result<std::size_t> emit_rndis_packet(bytes_span out, const rndis_packet_info& info, bytes_view frame) noexcept {
+/// right after the header: VLAN, checksum, hash), data after the PPIs. The frame is head
+/// followed by tail (a frame whose 802.1Q tag is moved into the PPI is written as the
+/// addresses and what follows the tag, without a copy first). Returns the length.
+constexpr result<std::size_t> emit_rndis_packet(bytes_span out, const rndis_packet_info& info, bytes_view head,
+                                                bytes_view tail = {}) noexcept {
     std::size_t ppi_len = rndis_ppi_len(info);
-    std::size_t len = rndis_packet_len(info, frame.size());
+    std::size_t frame_len = head.size() + tail.size();
+    std::size_t len = rndis_packet_len(info, frame_len);
     if (len > 0xffffffffu) return fail(layer::netvsc, errc::too_long, "rndis.packet");
     auto n = detail::rndis_begin(out, len, rndis_type::packet);
     if (!n) return n;
     using f = rndis_packet_view::field;
     store_le32(out, f::data_offset, static_cast<std::uint32_t>(rndis_packet_view::min_offset + ppi_len));
-    store_le32(out, f::data_len, static_cast<std::uint32_t>(frame.size()));
+    store_le32(out, f::data_len, static_cast<std::uint32_t>(frame_len));
     store_le32(out, f::ppi_offset, ppi_len ? static_cast<std::uint32_t>(rndis_packet_view::min_offset) : 0);
     store_le32(out, f::ppi_len, static_cast<std::uint32_t>(ppi_len));
     std::size_t off = rndis_packet_view::header_len;
@@ -513,8 +517,40 @@ constexpr result<std::size_t> emit_rndis_packet(bytes_span out, const rndis_pack
     if (info.vlan) put(ppi_type::ieee_8021q, info.vlan->to_u32());
     if (info.checksum) put(ppi_type::tcpip_checksum, *info.checksum);
     if (info.hash_value) put(ppi_type::hash_value, *info.hash_value);
-    if (frame.data() != out.data() + off) std::copy(frame.begin(), frame.end(), out.begin() + static_cast<std::ptrdiff_t>(off));
+    if (head.data() != out.data() + off) std::copy(head.begin(), head.end(), out.begin() + static_cast<std::ptrdiff_t>(off));
+    std::copy(tail.begin(), tail.end(), out.begin() + static_cast<std::ptrdiff_t>(off + head.size()));
     return n;
+}
+
+/// An Ethernet frame with its first 802.1Q tag taken out: the tag as PPI data, and the
+/// frame as head (the two addresses) and tail (from the inner EtherType on).
+struct untagged_frame {
+    ieee8021q_info tag{};
+    bytes_view head{};
+    bytes_view tail{};
+};
+/// The frame's C-tag (TPID 0x8100 after the addresses), if it has one. A guest that
+/// negotiated NDIS_CONFIG ieee8021q gets the tag in the IEEE_8021Q PPI, not in the frame
+/// (docs/netvsc-facts.md section 3 "PPI types" and "Bit fields").
+constexpr std::optional<untagged_frame> split_8021q(bytes_view frame) noexcept {
+    if (frame.size() < 18 || load_be16(frame, 12) != 0x8100) return std::nullopt;
+    std::uint16_t tci = load_be16(frame, 14);
+    ieee8021q_info t{static_cast<std::uint8_t>(tci >> 13), ((tci >> 12) & 1u) != 0, static_cast<std::uint16_t>(tci & 0xfffu)};
+    return untagged_frame{t, frame.first(12), frame.subspan(16)};
+}
+/// Writes frame with tag inserted after the addresses into out (frame.size() + 4 bytes);
+/// returns the tagged frame, or an error when out is too small or the frame is shorter
+/// than its addresses.
+constexpr result<bytes_view> insert_8021q(bytes_span out, bytes_view frame, const ieee8021q_info& tag) noexcept {
+    if (frame.size() < 12) return fail(layer::netvsc, errc::truncated, "rndis.vlan_frame");
+    if (out.size() < frame.size() + 4) return fail(layer::netvsc, errc::buffer_too_small, "rndis.vlan_frame");
+    std::copy(frame.begin(), frame.begin() + 12, out.begin());
+    store_be16(out, 12, 0x8100);
+    store_be16(out, 14,
+               static_cast<std::uint16_t>((std::uint32_t{tag.priority & 0x7u} << 13) | (tag.cfi ? 0x1000u : 0u) |
+                                          (tag.vlan_id & 0xfffu)));
+    std::copy(frame.begin() + 12, frame.end(), out.begin() + 16);
+    return bytes_view(out.first(frame.size() + 4));
 }
 
 }  // namespace vnet::netvsc

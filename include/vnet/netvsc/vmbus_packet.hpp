@@ -7,7 +7,13 @@
 //   offset8 = header length / 8 (>= 2), len8 = packet length without the trailer / 8.
 //   type 7: u16 xfer_pageset_id @16, u8 sender_owns_set @18, u8 reserved @19,
 //           u32 range_cnt @20, ranges @24 of {u32 byte_count, u32 byte_offset}.
-//   type 9: u32 reserved @16, u32 range_cnt @20, ranges @24 of {u32 len, u32 offset, u64 pfn}.
+//   type 9: u32 reserved @16, u32 range_cnt @20, ranges @24, each {u32 len, u32 offset,
+//           u64 pfn[pages]} with pages = ceil((offset + len) / 4096) and offset < 4096: a
+//           range is one contiguous buffer that may cross pages, one pfn per page it
+//           touches (L-hv struct hv_mpb_array; the Linux driver's netvsc_build_mpb_array
+//           emits pfn_array[HVPFN_UP(offset + len)] since it moved to
+//           vmbus_sendpacket_mpb_desc). A range inside one page is the old 16-byte
+//           hv_page_buffer {len, offset, pfn}, so both guests' packets parse alike.
 // All little-endian. vmbus_packet_view is checked once by parse(): offset8 and len8 agree
 // with the buffer, and every range of a type 7 / 9 packet lies inside the header, so no
 // accessor can fail afterwards.
@@ -72,7 +78,16 @@ inline constexpr std::size_t vmbus_trailer_len = 8;
 /// Descriptor plus the fixed part of the type 7 and type 9 headers (ranges start at 24).
 inline constexpr std::size_t vmbus_ranges_offset = 24;
 inline constexpr std::size_t xfer_page_range_len = 8;
+/// A GPA range inside one page: {u32 len, u32 offset, u64 pfn}.
 inline constexpr std::size_t gpa_range_len = 16;
+/// The fixed part of a GPA range: {u32 len, u32 offset}, then the pfns.
+inline constexpr std::size_t gpa_range_head_len = 8;
+
+/// Pages a GPA range of len bytes at offset touches (at least one).
+constexpr std::size_t gpa_page_count(std::uint32_t offset, std::uint32_t len) noexcept {
+    std::size_t end = std::size_t{offset} + len;
+    return end == 0 ? 1 : (end + vmbus_page_size - 1) / vmbus_page_size;
+}
 
 constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
@@ -90,12 +105,30 @@ struct xfer_page_range {
     friend constexpr bool operator==(const xfer_page_range&, const xfer_page_range&) = default;
 };
 
-/// One range of a GPA-direct packet: len bytes at offset inside guest page pfn.
+/// One range of a GPA-direct packet as a sender describes it: len bytes from offset in
+/// page pfn, running on through pages pfn + 1, pfn + 2, ... when offset + len > 4096
+/// (guest memory contiguous, as the Linux driver requires of each range).
 struct gpa_range {
     std::uint32_t len = 0;
     std::uint32_t offset = 0;
     std::uint64_t pfn = 0;
     friend constexpr bool operator==(const gpa_range&, const gpa_range&) = default;
+};
+
+/// One range of a received GPA-direct packet: len bytes from offset in the first of
+/// page_count() pages, whose numbers need not be consecutive.
+class gpa_range_view {
+public:
+    constexpr std::uint32_t len() const noexcept { return load_le32(b_, 0); }
+    constexpr std::uint32_t offset() const noexcept { return load_le32(b_, 4); }
+    constexpr std::size_t page_count() const noexcept { return (b_.size() - gpa_range_head_len) / 8; }
+    /// Precondition: i < page_count().
+    constexpr std::uint64_t pfn(std::size_t i) const noexcept { return load_le64(b_, gpa_range_head_len + 8 * i); }
+
+private:
+    friend class vmbus_packet_view;
+    constexpr explicit gpa_range_view(bytes_view b) noexcept : b_(b) {}
+    bytes_view b_;
 };
 
 /// One packet as copied out of a ring: exactly len8 * 8 bytes, trailer excluded.
@@ -108,13 +141,25 @@ public:
         if (len != b.size()) return fail(layer::netvsc, errc::bad_length, "vmbus.len8");
         if (off < vmbus_descriptor_len || off > len) return fail(layer::netvsc, errc::bad_length, "vmbus.offset8");
         auto t = static_cast<vmbus_packet_type>(load_le16(b, vmbus_field::type));
-        std::size_t range_len = t == vmbus_packet_type::data_using_xfer_pages   ? xfer_page_range_len
-                                : t == vmbus_packet_type::data_using_gpa_direct ? gpa_range_len
-                                                                                : 0;
-        if (range_len != 0) {
+        if (t == vmbus_packet_type::data_using_xfer_pages || t == vmbus_packet_type::data_using_gpa_direct) {
             if (off < vmbus_ranges_offset) return fail(layer::netvsc, errc::truncated, "vmbus.range_header");
             std::size_t n = load_le32(b, vmbus_field::range_count);
-            if (n > (off - vmbus_ranges_offset) / range_len) return fail(layer::netvsc, errc::bad_length, "vmbus.range_count");
+            std::size_t room = off - vmbus_ranges_offset;
+            if (t == vmbus_packet_type::data_using_xfer_pages) {
+                if (n > room / xfer_page_range_len) return fail(layer::netvsc, errc::bad_length, "vmbus.range_count");
+            } else {
+                // Walk the variable-length ranges once; each must lie inside the header.
+                std::size_t at = vmbus_ranges_offset;
+                for (std::size_t i = 0; i < n; ++i) {
+                    if (off - at < gpa_range_head_len) return fail(layer::netvsc, errc::bad_length, "vmbus.range_count");
+                    std::uint32_t roff = load_le32(b, at + 4);
+                    if (roff >= vmbus_page_size) return fail(layer::netvsc, errc::bad_pointer, "vmbus.gpa_offset");
+                    std::size_t pages = gpa_page_count(roff, load_le32(b, at));
+                    if ((off - at - gpa_range_head_len) / 8 < pages)
+                        return fail(layer::netvsc, errc::bad_length, "vmbus.gpa_pages");
+                    at += gpa_range_head_len + 8 * pages;
+                }
+            }
         }
         return vmbus_packet_view(b);
     }
@@ -141,10 +186,17 @@ public:
         std::size_t o = vmbus_ranges_offset + i * xfer_page_range_len;
         return {load_le32(b_, o), load_le32(b_, o + 4)};
     }
-    /// Precondition: type 9 and i < range_count().
-    constexpr gpa_range gpa(std::size_t i) const noexcept {
-        std::size_t o = vmbus_ranges_offset + i * gpa_range_len;
-        return {load_le32(b_, o), load_le32(b_, o + 4), load_le64(b_, o + 8)};
+    /// Calls f(gpa_range_view) for each range of a type 9 packet, in order (parse() has
+    /// checked that every range and its pfns lie inside the header).
+    template <class F>
+    constexpr void for_each_gpa(F&& f) const {
+        std::size_t at = vmbus_ranges_offset;
+        for (std::size_t i = 0; i < range_count(); ++i) {
+            std::size_t pages = gpa_page_count(load_le32(b_, at + 4), load_le32(b_, at));
+            std::size_t n = gpa_range_head_len + 8 * pages;
+            f(gpa_range_view(b_.subspan(at, n)));
+            at += n;
+        }
     }
 
 private:
@@ -169,16 +221,28 @@ constexpr result<std::size_t> emit_xfer_page_header(bytes_span out, std::uint16_
     return n;
 }
 
-/// Writes the type-9 header that follows the descriptor (bytes 16 .. 24 + 16n) into out.
+/// Length of the type-9 header emit_gpa_direct_header writes for ranges.
+constexpr std::size_t gpa_direct_header_len(std::span<const gpa_range> ranges) noexcept {
+    std::size_t n = vmbus_ranges_offset - vmbus_descriptor_len;
+    for (const auto& r : ranges) n += gpa_range_head_len + 8 * gpa_page_count(r.offset, r.len);
+    return n;
+}
+
+/// Writes the type-9 header that follows the descriptor into out, the way the Linux
+/// driver builds it: each range {len, offset, pfn, pfn + 1, ...} with one pfn per page
+/// touched. Errors: buffer_too_small, bad_pointer for an offset of 4096 or more.
 constexpr result<std::size_t> emit_gpa_direct_header(bytes_span out, std::span<const gpa_range> ranges) noexcept {
-    std::size_t n = vmbus_ranges_offset - vmbus_descriptor_len + ranges.size() * gpa_range_len;
+    std::size_t n = gpa_direct_header_len(ranges);
     if (out.size() < n) return fail(layer::netvsc, errc::buffer_too_small, "vmbus.gpa_header");
     store_le32(out, 0, 0);
     store_le32(out, 4, static_cast<std::uint32_t>(ranges.size()));
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-        store_le32(out, 8 + i * gpa_range_len, ranges[i].len);
-        store_le32(out, 12 + i * gpa_range_len, ranges[i].offset);
-        store_le64(out, 16 + i * gpa_range_len, ranges[i].pfn);
+    std::size_t at = 8;
+    for (const auto& r : ranges) {
+        if (r.offset >= vmbus_page_size) return fail(layer::netvsc, errc::bad_pointer, "vmbus.gpa_offset");
+        store_le32(out, at, r.len);
+        store_le32(out, at + 4, r.offset);
+        at += gpa_range_head_len;
+        for (std::size_t j = 0; j < gpa_page_count(r.offset, r.len); ++j, at += 8) store_le64(out, at, r.pfn + j);
     }
     return n;
 }

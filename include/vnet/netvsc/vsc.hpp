@@ -16,7 +16,11 @@
 //      RECEIVE_SCALE_CAPABILITIES (a failure leaves one queue).
 //   7. open(): SET CURRENT_PACKET_FILTER 0xD; close(): SET 0.
 // RNDIS control messages go through send-buffer sections (channel type 1); frames through
-// send-buffer sections or, with gpa_direct, as type 9 packets over guest memory.
+// send-buffer sections or, with gpa_direct, as type 9 packets over guest memory laid out
+// as the Linux driver does it (init_page_array): one range for the RNDIS header and PPIs,
+// one for the frame, which crosses into the next page when it does not fit the first.
+// A frame with an 802.1Q tag goes out untagged with the tag in the IEEE_8021Q PPI (the
+// Linux driver sends a hardware-accelerated tag that way, netvsc_xmit).
 // Everything the VSC sends is recorded in sent() so tests can check the order.
 //
 // The guest's offload parameters body beyond the NDIS object header is not in
@@ -131,6 +135,7 @@ struct vsc_poll_result {
 class vsc {
 public:
     static constexpr std::size_t gpa_slot_pages = 4;
+    static constexpr std::size_t gpa_slot_skew = 3000;                // where the message starts in its slot
     static constexpr std::uint64_t gpa_tag = std::uint64_t{1} << 63;  // trans_id of GPA-direct sends
 
     /// Initialises both rings (the guest creates them) and attaches. receive_buffer and
@@ -191,8 +196,16 @@ public:
             ++counters_.not_ready;
             return fail(layer::netvsc, errc::unsupported, "vsc.not_ready");
         }
-        std::size_t len = rndis_packet_len(info, frame.size());
-        if (cfg_.gpa_direct) return send_gpa_direct(frame, info, len);
+        rndis_packet_info out_info = info;
+        bytes_view head = frame, tail{};
+        if (!info.vlan)
+            if (auto u = split_8021q(frame)) {
+                out_info.vlan = u->tag;
+                head = u->head;
+                tail = u->tail;
+            }
+        std::size_t len = rndis_packet_len(out_info, head.size() + tail.size());
+        if (cfg_.gpa_direct) return send_gpa_direct(head, tail, out_info, len, frame.size());
         if (len > send_section_size_) {
             ++counters_.too_long;
             return fail(layer::netvsc, errc::too_long, "vsc.frame");
@@ -202,7 +215,7 @@ public:
             ++counters_.no_send_section;
             return fail(layer::netvsc, errc::exhausted, "vsc.send_buffer");
         }
-        (void)emit_rndis_packet(send_section(*sec), info, frame);  // len <= section size
+        (void)emit_rndis_packet(send_section(*sec), out_info, head, tail);  // len <= section size
         auto w = ep_.send_inband(nvsp_rndis_packet{nvsp_rndis_packet::data, *sec, static_cast<std::uint32_t>(len)}, *sec, true);
         if (!w) {
             send_pool_.give_back(*sec);
@@ -510,9 +523,13 @@ private:
         return {};
     }
 
-    result<bool> send_gpa_direct(bytes_view frame, const rndis_packet_info& info, std::size_t len) {
+    /// A GPA-direct send: the RNDIS message is written gpa_slot_skew bytes into its slot,
+    /// so a full-size frame crosses a page boundary as skb data does; two ranges as in
+    /// Linux's init_page_array (RNDIS header + PPIs, then the frame).
+    result<bool> send_gpa_direct(bytes_view head, bytes_view tail, const rndis_packet_info& info, std::size_t len,
+                                 std::size_t frame_len) {
         constexpr std::size_t slot_len = gpa_slot_pages * vmbus_page_size;
-        if (len > slot_len) {
+        if (len > slot_len - gpa_slot_skew) {
             ++counters_.too_long;
             return fail(layer::netvsc, errc::too_long, "vsc.frame");
         }
@@ -521,16 +538,16 @@ private:
             ++counters_.no_send_section;
             return fail(layer::netvsc, errc::exhausted, "vsc.gpa_slots");
         }
-        std::size_t first_page = cfg_.gpa_first_page + *slot * gpa_slot_pages;
-        (void)emit_rndis_packet(guest_memory_.subspan(first_page * vmbus_page_size, slot_len), info, frame);
-        // One range per page the message touches.
-        std::array<gpa_range, gpa_slot_pages> ranges{};
-        std::size_t count = 0;
-        for (std::size_t done = 0; done < len; done += vmbus_page_size, ++count)
-            ranges[count] = {static_cast<std::uint32_t>(std::min(vmbus_page_size, len - done)), 0,
-                             first_page + done / vmbus_page_size};
-        std::array<std::byte, 8 + gpa_slot_pages * gpa_range_len> th{};
-        auto hn = emit_gpa_direct_header(th, std::span<const gpa_range>(ranges.data(), count));
+        std::size_t base = (cfg_.gpa_first_page + *slot * gpa_slot_pages) * vmbus_page_size + gpa_slot_skew;
+        (void)emit_rndis_packet(guest_memory_.subspan(base, len), info, head, tail);
+        std::size_t hdr = len - (head.size() + tail.size());
+        auto range_at = [](std::size_t addr, std::size_t n) {
+            return gpa_range{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(addr % vmbus_page_size),
+                             addr / vmbus_page_size};
+        };
+        std::array<gpa_range, 2> ranges{range_at(base, hdr), range_at(base + hdr, len - hdr)};
+        std::array<std::byte, 8 + 2 * (gpa_range_head_len + 8 * (gpa_slot_pages + 1))> th{};
+        auto hn = emit_gpa_direct_header(th, ranges);
         auto msg = make_nvsp(nvsp_rndis_packet{nvsp_rndis_packet::data, nvsp_no_section, 0});
         auto w = ep_.write(vmbus_packet_type::data_using_gpa_direct, vmbus_flag_completion_requested, gpa_tag | *slot,
                            bytes_view(th).first(*hn), msg.view());
@@ -540,7 +557,7 @@ private:
             return unexpected(w.error());
         }
         ++counters_.frames_sent;
-        counters_.bytes_sent += frame.size();
+        counters_.bytes_sent += frame_len;
         return ep_.take_signal();
     }
 

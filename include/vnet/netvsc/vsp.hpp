@@ -5,21 +5,45 @@
 //   guest asks min = max, newest first); INIT_COMPLETE status 1 with that version, or
 //   status 2 (failure) so the guest retries an older one. Completions for INIT,
 //   SEND_RECV_BUF, SEND_SEND_BUF and SUBCHANNEL are COMP packets echoing trans_id.
-// - NDIS_CONFIG (from NVSP 2) and SEND_NDIS_VER are recorded; no reply.
+// - NDIS_CONFIG (from NVSP 2) and SEND_NDIS_VER are recorded. NDIS_CONFIG's mtu (the
+//   guest's MTU + 14) sets the largest frame either way, kept within [1514, max_mtu + 14]
+//   as OpenVMM's netvsp does (MIN_MTU 1514, MAX_MTU 9216), and what
+//   OID_GEN_MAXIMUM_FRAME_SIZE answers (mtu - 14). These two, and SWITCH_DATA_PATH, are
+//   answered with an empty completion (a COMP packet with no payload, echoing trans_id)
+//   when the guest sets the completion flag: Linux waits for exactly that after
+//   SWITCH_DATA_PATH (netvsc_send_completion, "completion without data payload").
 // - SEND_RECV_BUF: the GPADL (a span the caller registered with add_gpadl) becomes the
-//   receive buffer, cut into sections of receive_section_size; the completion carries one
-//   section {offset 0, sub_alloc_size, num_sub_allocs, end_offset}.
+//   receive buffer, cut into sections of receive_section_size, or of 256 + mtu + 36 when
+//   a jumbo MTU needs more (OpenVMM sub_allocation_size_for_mtu: room for the RNDIS header
+//   and PPIs, the frame, and a 36-byte footer some guests cannot use); the completion
+//   carries one section {offset 0, sub_alloc_size, num_sub_allocs, end_offset}.
 // - SEND_SEND_BUF: the GPADL becomes the send buffer; the completion gives section_size.
-// - SEND_RNDIS_PKT in-band (send-buffer section i) or GPA-direct (type 9, index
-//   0xFFFFFFFF): every RNDIS message in it is handled (several are batched, each padded
-//   to 8 bytes, the alignment this VSP advertises in INIT_C); a COMP {108, status} is
-//   returned when the guest asked for one.
+// - SEND_RNDIS_PKT in-band (send-buffer section i) or GPA-direct (type 9): every RNDIS
+//   message in it is handled (several are batched, each padded to 8 bytes, the alignment
+//   this VSP advertises in INIT_C); a COMP {108, status} is returned when the guest asked
+//   for one. A type 9 packet whose section index is not 0xFFFFFFFF is the Linux driver's
+//   partial copy (netvsc_send, cp_partial): the section holds section_size bytes (earlier
+//   batched messages and the RNDIS header and PPIs of the last one) and the GPA ranges
+//   the rest of the last frame; the host joins section bytes and ranges in that order.
+//   Each GPA range may cross pages (one pfn per page, vmbus_packet.hpp).
 // - RNDIS INIT, QUERY, SET, RESET, HALT, KEEPALIVE; the OIDs the Linux guest uses
 //   (section 3, "Linux guest RNDIS init order"). RSS is not offered (the guest stays on
 //   one queue), SUBCHANNEL requests fail.
 // - Host to guest: every RNDIS message (frames, control completions, status indications)
 //   goes into one free receive-buffer section and a type 7 packet (pageset 0xCAFE, one
 //   range, payload NVSP 107) with trans_id = section; the guest's COMP {108} frees it.
+//   A frame with an 802.1Q tag travels as the untagged frame plus the IEEE_8021Q PPI when
+//   the guest negotiated ieee8021q (every Linux guest from NVSP 2 does).
+// - Nothing owed to the guest is dropped: a completion or a control reply that finds the
+//   host-to-guest ring full (or, for a reply, no free receive section) waits in a queue,
+//   in order, and goes out as soon as there is room; while the queue is full the VSP stops
+//   reading the guest's ring (the guest then waits for ring space, as with a real host).
+//   deliver() keeps control_reserve bytes of the ring free for them, as OpenVMM's netvsp
+//   checks MIN_CONTROL_RING_SIZE before handling a control message.
+// - Link changes are spaced: a MEDIA_CONNECT / DISCONNECT indication goes out at least
+//   link_spacing (5 s, OpenVMM's LINK_DELAY_DURATION: "Linux guests are known to not act on
+//   link state change notifications if they happen in quick succession") after the
+//   previous one; a quick down-up still shows the guest a disconnect, then a connect.
 //
 // For a switch port adapter: poll(on_frame) hands each frame from the guest to on_frame
 // (bytes_view valid during the call) and deliver(frame, info) sends one to the guest,
@@ -30,8 +54,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -58,12 +84,16 @@ constexpr std::uint8_t nvsp_version_bit(std::uint32_t version) noexcept {
 
 struct vsp_config {
     mac_address mac{};
-    std::uint32_t mtu = 1500;
+    std::uint32_t mtu = 1500;                   // until the guest's NDIS_CONFIG (NVSP 1 guests keep it)
+    std::uint32_t max_mtu = 9216 - 14;          // the largest MTU a guest's NDIS_CONFIG gets
     std::uint32_t link_speed = 100'000'000;     // OID_GEN_LINK_SPEED, units of 100 bps: 10 Gbps
     std::uint8_t versions = 0x3f;               // nvsp_version_bit of each supported version
     std::uint32_t receive_section_size = 1728;  // sub_alloc_size (docs/netvsc-facts.md section 2, step 5)
     std::uint32_t send_section_size = 6144;     // vnet's choice; the guest takes what the completion says
     bool link_up = true;
+    std::chrono::steady_clock::duration link_spacing = std::chrono::seconds(5);
+    std::size_t pending_capacity = 256;  // completions and replies waiting for ring space
+    std::size_t control_reserve = 512;   // ring bytes deliver() leaves for completions and replies
 };
 
 /// Named counters: what the VSP did and every refusal.
@@ -81,7 +111,9 @@ struct vsp_counters {
     std::uint64_t bad_rndis = 0;              // RNDIS messages that do not parse
     std::uint64_t rndis_control = 0;          // RNDIS control messages handled
     std::uint64_t unknown_oids = 0;           // QUERY / SET answered NOT_SUPPORTED
-    std::uint64_t control_reply_dropped = 0;  // no receive section or ring space for a reply
+    std::uint64_t control_reply_dropped = 0;  // a reply that does not fit a receive section (never for lack of room)
+    std::uint64_t queued = 0;                 // completions and replies that had to wait for room
+    std::uint64_t backpressure = 0;           // polls that stopped reading because the queue was full
     std::uint64_t frames_from_guest = 0;
     std::uint64_t bytes_from_guest = 0;
     std::uint64_t frames_to_guest = 0;
@@ -91,9 +123,10 @@ struct vsp_counters {
     std::uint64_t filtered = 0;            // deliver() with packet filter 0
     std::uint64_t too_long = 0;            // deliver() of a frame above MTU + 14 (+ 4 tagged)
     std::uint64_t no_receive_section = 0;  // deliver(): every receive section in flight
-    std::uint64_t ring_full = 0;           // a write to the host-to-guest ring did not fit
+    std::uint64_t ring_full = 0;           // deliver(): the frame did not fit next to the reserve
     std::uint64_t bad_completions = 0;     // COMP for a section not in flight
     std::uint64_t status_indications = 0;  // MEDIA_CONNECT / DISCONNECT sent
+    std::uint64_t empty_completions = 0;   // COMP without payload (NDIS_CONFIG, NDIS_VER, SWITCH_DATA_PATH)
 };
 
 struct vsp_poll_result {
@@ -132,7 +165,13 @@ public:
     template <class OnFrame>
     result<vsp_poll_result> poll(OnFrame&& on_frame, std::size_t budget = 64) {
         vsp_poll_result res;
+        flush();
         while (res.packets < budget) {
+            if (pending_.size() >= cfg_.pending_capacity) {
+                // What is owed to the guest waits for ring space: take nothing more from it.
+                ++counters_.backpressure;
+                break;
+            }
             auto p = ep_.read();
             if (!p) {
                 ++counters_.ring_errors;
@@ -144,6 +183,7 @@ public:
             ++counters_.packets;
             handle_packet(**p, on_frame);
         }
+        flush();
         res.signal_guest = ep_.take_signal();
         return res;
     }
@@ -163,43 +203,77 @@ public:
             ++counters_.filtered;
             return fail(layer::netvsc, errc::unsupported, "vsp.packet_filter");
         }
-        if (frame.size() > std::size_t{cfg_.mtu} + 14 + (info.vlan ? 0 : 4)) {
+        const bool inline_tag = !info.vlan && frame.size() >= 14 && load_be16(frame, 12) == 0x8100;
+        if (frame.size() > std::size_t{frame_mtu_} + (inline_tag ? 4 : 0)) {
             ++counters_.too_long;
             return fail(layer::netvsc, errc::too_long, "vsp.frame");
+        }
+        // Completions and replies first, and never crowded out by frames.
+        flush();
+        auto space = ep_.writer().space();
+        if (!pending_.empty() || !space || *space < data_packet_len + cfg_.control_reserve) {
+            ++counters_.ring_full;
+            return fail(layer::netvsc, errc::exhausted, "ring.space");
         }
         auto sec = receive_pool_.take();
         if (!sec) {
             ++counters_.no_receive_section;
             return fail(layer::netvsc, errc::exhausted, "vsp.receive_buffer");
         }
-        auto n = emit_rndis_packet(section(*sec), info, frame);
+        rndis_packet_info out_info = info;
+        bytes_view head = frame, tail{};
+        if (!info.vlan && (ndis_config_.capabilities & ndis_config_cap::ieee8021q) != 0)
+            if (auto u = split_8021q(frame)) {
+                out_info.vlan = u->tag;
+                head = u->head;
+                tail = u->tail;
+            }
+        auto n = emit_rndis_packet(section(*sec), out_info, head, tail);
         if (!n) {
             receive_pool_.give_back(*sec);
             ++counters_.too_long;
             return unexpected(n.error());
         }
-        if (auto w = post_section(*sec, *n, nvsp_rndis_packet::data); !w) return unexpected(w.error());
+        if (auto w = post_section(*sec, *n, nvsp_rndis_packet::data); !w) {
+            ++counters_.ring_full;
+            return unexpected(w.error());
+        }
         ++counters_.frames_to_guest;
         counters_.bytes_to_guest += frame.size();
         return ep_.take_signal();
     }
 
     /// Link up / down: answered by OID_GEN_MEDIA_CONNECT_STATUS and, once RNDIS is
-    /// initialised, indicated with RNDIS_STATUS_MEDIA_CONNECT / MEDIA_DISCONNECT.
+    /// initialised, indicated with RNDIS_STATUS_MEDIA_CONNECT / MEDIA_DISCONNECT, spaced by
+    /// link_spacing (see the top of this file); call tick() to send one that had to wait.
     /// Returns whether the guest must be signalled.
-    result<bool> set_link(bool up) {
+    bool set_link(bool up, std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
         if (up == link_up_) return false;
         link_up_ = up;
-        if (!rndis_ready_ || !receive_.mem.data()) return false;
-        auto sec = receive_pool_.take();
-        if (!sec) {
-            ++counters_.control_reply_dropped;
-            return fail(layer::netvsc, errc::exhausted, "vsp.receive_buffer");
+        if (rndis_ready_) {
+            bool last = link_queue_.empty() ? guest_link_ : link_queue_.back();
+            if (link_queue_.size() == 2 && last != up) link_queue_.pop_back();  // a waiting pair cancels out
+            else if (last != up) link_queue_.push_back(up);
         }
-        auto n = rndis_indicate_status{up ? rndis_status::media_connect : rndis_status::media_disconnect}.emit(section(*sec));
-        if (auto w = post_section(*sec, *n, nvsp_rndis_packet::control); !w) return unexpected(w.error());
-        ++counters_.status_indications;
+        return tick(now);
+    }
+    /// Sends a link indication whose time has come; returns whether the guest must be signalled.
+    bool tick(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+        while (!link_queue_.empty() && rndis_ready_ && (!last_indication_ || now - *last_indication_ >= cfg_.link_spacing)) {
+            bool up = link_queue_.front();
+            link_queue_.erase(link_queue_.begin());
+            send_control(rndis_indicate_status{up ? rndis_status::media_connect : rndis_status::media_disconnect});
+            guest_link_ = up;
+            last_indication_ = now;
+            ++counters_.status_indications;
+        }
+        if (!rndis_ready_) link_queue_.clear();
         return ep_.take_signal();
+    }
+    /// When the next waiting link indication is due (nullopt when none waits).
+    std::optional<std::chrono::steady_clock::time_point> next_link_indication() const noexcept {
+        if (link_queue_.empty() || !last_indication_) return std::nullopt;
+        return *last_indication_ + cfg_.link_spacing;
     }
 
     // ---- state, for tests and port adapters ----
@@ -209,6 +283,13 @@ public:
     bool rndis_ready() const noexcept { return rndis_ready_; }
     std::uint32_t packet_filter() const noexcept { return packet_filter_; }
     bool link_up() const noexcept { return link_up_; }
+    /// The link state the guest was last told (OID answer or indication).
+    bool guest_link_up() const noexcept { return guest_link_; }
+    /// The largest frame either way: the negotiated MTU + 14 (an 802.1Q tag not counted).
+    std::uint32_t max_frame() const noexcept { return frame_mtu_; }
+    std::uint32_t receive_section_size() const noexcept { return section_size_; }
+    /// Completions and control replies waiting for ring space or a receive section.
+    std::size_t pending() const noexcept { return pending_.size(); }
     bool offload_parameters_set() const noexcept { return offload_set_; }
     std::uint32_t data_path() const noexcept { return data_path_; }
     /// Ready for deliver(): RNDIS initialised, receive buffer mapped, link up, filter set.
@@ -225,8 +306,30 @@ private:
         bytes_span mem{};
     };
 
+    /// A type 7 packet with one range and an NVSP 107 payload, trailer included.
+    static constexpr std::size_t data_packet_len = align8(vmbus_ranges_offset + xfer_page_range_len + nvsp_message_len) +
+                                                   vmbus_trailer_len;
+    /// The largest RNDIS control reply (QUERY_C with the offload capabilities).
+    static constexpr std::size_t max_control_reply = 256;
+
+    /// Something owed to the guest that waits for room: a completion (msg, or none for
+    /// an empty one) or a control reply (its RNDIS bytes, to go into a receive section).
+    struct pending_reply {
+        std::uint64_t trans_id = 0;
+        std::optional<nvsp_message> completion;
+        bool empty_completion = false;
+        std::size_t control_len = 0;
+        std::array<std::byte, max_control_reply> control{};
+    };
+
     vsp(channel_endpoint ep, const vsp_config& cfg)
-            : ep_(std::move(ep)), cfg_(cfg), link_up_(cfg.link_up), gather_(max_gather_len) {}
+            : ep_(std::move(ep)),
+              cfg_(cfg),
+              frame_mtu_(cfg.mtu + 14),
+              section_size_(cfg.receive_section_size),
+              link_up_(cfg.link_up),
+              guest_link_(cfg.link_up),
+              gather_(max_gather_len) {}
 
     std::optional<bytes_span> find_gpadl(std::uint32_t id) const noexcept {
         for (const auto& g : gpadls_)
@@ -234,13 +337,12 @@ private:
         return std::nullopt;
     }
 
-    bytes_span section(std::uint32_t i) noexcept {
-        return receive_.mem.subspan(std::size_t{i} * cfg_.receive_section_size, cfg_.receive_section_size);
-    }
+    bytes_span section(std::uint32_t i) noexcept { return receive_.mem.subspan(std::size_t{i} * section_size_, section_size_); }
 
-    /// Posts receive section sec holding len bytes of RNDIS as a type 7 packet.
+    /// Posts receive section sec holding len bytes of RNDIS as a type 7 packet; on failure
+    /// the section goes back to the pool.
     result<void> post_section(std::uint32_t sec, std::size_t len, std::uint32_t channel_type) {
-        std::array<xfer_page_range, 1> range{{{static_cast<std::uint32_t>(len), sec * cfg_.receive_section_size}}};
+        std::array<xfer_page_range, 1> range{{{static_cast<std::uint32_t>(len), sec * section_size_}}};
         std::array<std::byte, 16> th{};
         auto n = emit_xfer_page_header(th, nvsp_receive_buffer_id, false, range);
         auto msg = make_nvsp(nvsp_rndis_packet{channel_type, nvsp_no_section, 0});
@@ -248,10 +350,37 @@ private:
                            bytes_view(th).first(*n), msg.view());
         if (!w) {
             receive_pool_.give_back(sec);
-            ++counters_.ring_full;
             return unexpected(w.error());
         }
         return {};
+    }
+
+    /// Sends what waits, in order, until something does not fit.
+    void flush() {
+        while (!pending_.empty()) {
+            auto& r = pending_.front();
+            if (r.completion || r.empty_completion) {
+                auto w = r.completion ? ep_.send_completion(*r.completion, r.trans_id)
+                                      : ep_.write(vmbus_packet_type::completion, 0, r.trans_id, {}, {});
+                if (!w) return;
+            } else {
+                if (!receive_.mem.data()) {  // the buffer was revoked: nowhere to put the reply
+                    ++counters_.control_reply_dropped;
+                    pending_.pop_front();
+                    continue;
+                }
+                auto sec = receive_pool_.take();
+                if (!sec) return;
+                auto dst = section(*sec);
+                std::copy_n(r.control.begin(), r.control_len, dst.begin());
+                if (!post_section(*sec, r.control_len, nvsp_rndis_packet::control)) return;
+            }
+            pending_.pop_front();
+        }
+    }
+    void enqueue(pending_reply r) {
+        ++counters_.queued;
+        pending_.push_back(std::move(r));
     }
 
     template <class OnFrame>
@@ -303,22 +432,28 @@ private:
         reply(nvsp_init_complete{chosen, 0, chosen ? nvsp_status::success : nvsp_status::failure}, p);
     }
     template <class OnFrame>
-    void on_message(const nvsp_ndis_config& x, const vmbus_packet_view&, OnFrame&) {
+    void on_message(const nvsp_ndis_config& x, const vmbus_packet_view& p, OnFrame&) {
         if (version_ < nvsp_version::v2) {
             ++counters_.unexpected_messages;
             return;
         }
         ndis_config_ = x;
+        frame_mtu_ = std::clamp<std::uint32_t>(x.mtu, 1514, cfg_.max_mtu + 14);
+        complete_empty(p);
     }
     template <class OnFrame>
-    void on_message(const nvsp_ndis_version& x, const vmbus_packet_view&, OnFrame&) {
+    void on_message(const nvsp_ndis_version& x, const vmbus_packet_view& p, OnFrame&) {
         ndis_version_ = (x.major << 16) | (x.minor & 0xffff);
+        complete_empty(p);
     }
     template <class OnFrame>
     void on_message(const nvsp_send_receive_buffer& x, const vmbus_packet_view& p, OnFrame&) {
         auto mem = find_gpadl(x.gpadl);
-        std::size_t count = mem ? mem->size() / cfg_.receive_section_size : 0;
-        if (!mem || count == 0 || count > 0xffffffffu / cfg_.receive_section_size) {
+        section_size_ = std::max<std::uint32_t>(cfg_.receive_section_size,
+                                                static_cast<std::uint32_t>(align8(256 + std::size_t{frame_mtu_} + 36)));
+        if (frame_mtu_ <= 1514) section_size_ = cfg_.receive_section_size;
+        std::size_t count = mem ? mem->size() / section_size_ : 0;
+        if (!mem || count == 0 || count > 0xffffffffu / section_size_) {
             ++counters_.unknown_gpadl;
             reply(nvsp_receive_buffer_complete{nvsp_status::failure, 0, {}}, p);
             return;
@@ -326,10 +461,7 @@ private:
         receive_.mem = *mem;
         receive_pool_.reset(static_cast<std::uint32_t>(count));
         auto n = static_cast<std::uint32_t>(count);
-        reply(
-            nvsp_receive_buffer_complete{
-                nvsp_status::success, 1, {0, cfg_.receive_section_size, n, n * cfg_.receive_section_size}},
-            p);
+        reply(nvsp_receive_buffer_complete{nvsp_status::success, 1, {0, section_size_, n, n * section_size_}}, p);
     }
     template <class OnFrame>
     void on_message(const nvsp_send_send_buffer& x, const vmbus_packet_view& p, OnFrame&) {
@@ -354,8 +486,9 @@ private:
         send_sections_ = 0;
     }
     template <class OnFrame>
-    void on_message(const nvsp_switch_data_path& x, const vmbus_packet_view&, OnFrame&) {
+    void on_message(const nvsp_switch_data_path& x, const vmbus_packet_view& p, OnFrame&) {
         data_path_ = x.datapath;
+        complete_empty(p);
     }
     template <class OnFrame>
     void on_message(const nvsp_subchannel_request& x, const vmbus_packet_view& p, OnFrame&) {
@@ -364,22 +497,27 @@ private:
     }
     template <class OnFrame>
     void on_message(const nvsp_rndis_packet& x, const vmbus_packet_view& p, OnFrame& on_frame) {
-        bytes_view rndis;
-        if (p.type() == vmbus_packet_type::data_using_gpa_direct) {
-            auto g = gather(p);
-            if (!g) {
-                complete(p, nvsp_status::failure);
-                return;
-            }
-            rndis = *g;
-        } else {
+        bool gpa = p.type() == vmbus_packet_type::data_using_gpa_direct;
+        bytes_view in_section;
+        if (!gpa || x.section_index != nvsp_no_section) {
             if (x.section_index == nvsp_no_section || x.section_index >= send_sections_ ||
                 x.section_size > cfg_.send_section_size) {
                 ++counters_.bad_send_section;
                 complete(p, nvsp_status::failure);
                 return;
             }
-            rndis = bytes_view(send_buf_).subspan(std::size_t{x.section_index} * cfg_.send_section_size, x.section_size);
+            in_section = bytes_view(send_buf_).subspan(std::size_t{x.section_index} * cfg_.send_section_size, x.section_size);
+        }
+        bytes_view rndis = in_section;
+        if (gpa) {
+            // Section bytes first (a partial copy), then the ranges.
+            std::copy(in_section.begin(), in_section.end(), gather_.begin());
+            auto g = gather(p, in_section.size());
+            if (!g) {
+                complete(p, nvsp_status::failure);
+                return;
+            }
+            rndis = *g;
         }
         complete(p, handle_rndis_batch(rndis, on_frame));
     }
@@ -390,29 +528,55 @@ private:
     }
 
     void reply(const nvsp_message& m, const vmbus_packet_view& p) {
-        if (!ep_.send_completion(m, p.trans_id())) ++counters_.ring_full;
+        if (pending_.empty() && ep_.send_completion(m, p.trans_id())) return;
+        pending_reply r;
+        r.trans_id = p.trans_id();
+        r.completion = m;
+        enqueue(std::move(r));
     }
     void complete(const vmbus_packet_view& p, std::uint32_t status) {
         if (p.completion_requested()) reply(nvsp_rndis_packet_complete{status}, p);
     }
+    /// A COMP packet without payload, when the guest asked for a completion.
+    void complete_empty(const vmbus_packet_view& p) {
+        if (!p.completion_requested()) return;
+        ++counters_.empty_completions;
+        if (pending_.empty() && ep_.write(vmbus_packet_type::completion, 0, p.trans_id(), {}, {})) return;
+        pending_reply r;
+        r.trans_id = p.trans_id();
+        r.empty_completion = true;
+        enqueue(std::move(r));
+    }
 
-    /// Copies the GPA-direct ranges of p out of guest memory into gather_.
-    result<bytes_view> gather(const vmbus_packet_view& p) {
-        std::size_t total = 0;
-        for (std::size_t i = 0; i < p.range_count(); ++i) {
-            gpa_range r = p.gpa(i);
-            std::size_t page = vmbus_page_size;
-            bool ok = r.pfn < guest_memory_.size() / page && in_bounds(page, r.offset, r.len) &&
-                      in_bounds(gather_.size(), total, r.len);
-            if (!ok) {
-                ++counters_.bad_gpa_range;
-                return fail(layer::netvsc, errc::bad_pointer, "vsp.gpa_range");
+    /// Copies the GPA-direct ranges of p out of guest memory into gather_ after the first
+    /// `at` bytes; each range runs from offset in its first page through its next pages.
+    result<bytes_view> gather(const vmbus_packet_view& p, std::size_t at) {
+        constexpr std::size_t page = vmbus_page_size;
+        bool ok = true;
+        p.for_each_gpa([&](const gpa_range_view& r) {
+            if (!ok) return;
+            if (!in_bounds(gather_.size(), at, r.len())) {
+                ok = false;
+                return;
             }
-            auto src = bytes_view(guest_memory_).subspan(r.pfn * page + r.offset, r.len);
-            std::copy(src.begin(), src.end(), gather_.begin() + static_cast<std::ptrdiff_t>(total));
-            total += r.len;
+            std::size_t left = r.len(), in_page = r.offset();
+            for (std::size_t j = 0; j < r.page_count() && left > 0; ++j, in_page = 0) {
+                std::size_t n = std::min(left, page - in_page);
+                if (r.pfn(j) >= guest_memory_.size() / page) {
+                    ok = false;
+                    return;
+                }
+                auto src = bytes_view(guest_memory_).subspan(r.pfn(j) * page + in_page, n);
+                std::copy(src.begin(), src.end(), gather_.begin() + static_cast<std::ptrdiff_t>(at));
+                at += n;
+                left -= n;
+            }
+        });
+        if (!ok) {
+            ++counters_.bad_gpa_range;
+            return fail(layer::netvsc, errc::bad_pointer, "vsp.gpa_range");
         }
-        return bytes_view(gather_).first(total);
+        return bytes_view(gather_).first(at);
     }
 
     /// Handles every RNDIS message of a send section or gather buffer; each but the last
@@ -489,10 +653,13 @@ private:
         std::size_t n = 4;
         std::uint32_t status = rndis_status::success;
         switch (r.oid) {
-            case rndis_oid::gen_maximum_frame_size: store_le32(info, 0, cfg_.mtu); break;
+            case rndis_oid::gen_maximum_frame_size: store_le32(info, 0, frame_mtu_ - 14); break;
             case rndis_oid::gen_link_speed: store_le32(info, 0, cfg_.link_speed); break;
             case rndis_oid::gen_media_connect_status:
+                // The guest now knows the current state; a waiting indication is moot.
                 store_le32(info, 0, link_up_ ? rndis_media_connected : rndis_media_disconnected);
+                guest_link_ = link_up_;
+                link_queue_.clear();
                 break;
             case rndis_oid::gen_current_packet_filter: store_le32(info, 0, packet_filter_); break;
             case rndis_oid::permanent_address_802_3:
@@ -540,22 +707,20 @@ private:
 
     template <class Msg>
     void send_control(const Msg& msg) {
-        if (!receive_.mem.data()) {
-            ++counters_.control_reply_dropped;
-            return;
-        }
-        auto sec = receive_pool_.take();
-        if (!sec) {
-            ++counters_.control_reply_dropped;
-            return;
-        }
-        auto n = msg.emit(section(*sec));
+        pending_reply r;
+        auto n = msg.emit(r.control);
         if (!n) {
-            receive_pool_.give_back(*sec);
             ++counters_.control_reply_dropped;
             return;
         }
-        if (!post_section(*sec, *n, nvsp_rndis_packet::control)) ++counters_.control_reply_dropped;
+        r.control_len = *n;
+        if (pending_.empty() && receive_.mem.data()) {
+            if (auto sec = receive_pool_.take()) {
+                std::copy_n(r.control.begin(), r.control_len, section(*sec).begin());
+                if (post_section(*sec, r.control_len, nvsp_rndis_packet::control)) return;
+            }
+        }
+        enqueue(std::move(r));
     }
 
     channel_endpoint ep_;
@@ -571,8 +736,14 @@ private:
     std::uint32_t version_ = 0;
     std::uint32_t ndis_version_ = 0;
     nvsp_ndis_config ndis_config_{};
+    std::uint32_t frame_mtu_;     // negotiated MTU + 14
+    std::uint32_t section_size_;  // receive section size chosen when the buffer was mapped
     bool rndis_ready_ = false;
     bool link_up_ = true;
+    bool guest_link_ = true;        // what the guest was last told
+    std::vector<bool> link_queue_;  // indications waiting for link_spacing (at most 2)
+    std::optional<std::chrono::steady_clock::time_point> last_indication_;
+    std::deque<pending_reply> pending_;
     bool offload_set_ = false;
     std::uint32_t packet_filter_ = 0;
     std::uint32_t data_path_ = nvsp_switch_data_path::synthetic;
@@ -602,6 +773,8 @@ struct fmt::formatter<vnet::netvsc::vsp_counters> {
             {"bad_rndis", c.bad_rndis},
             {"unknown_oids", c.unknown_oids},
             {"control_reply_dropped", c.control_reply_dropped},
+            {"queued", c.queued},
+            {"backpressure", c.backpressure},
             {"not_ready", c.not_ready},
             {"link_down", c.link_down},
             {"filtered", c.filtered},
