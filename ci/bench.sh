@@ -208,6 +208,11 @@ head.append(("real interfaces UDP 64 B: vnet vs Linux bridge (received pps)", si
              fmt_ratio(ratio(vu, bu)), "-", "-", load_avg("bench_io_switch")))
 head.append(("real interfaces UDP 64 B: vnet vs vde_switch (received pps)", si(vu and vu * 1e3, "pps"), si(du and du * 1e3, "pps"),
              fmt_ratio(ratio(vu, du)), "-", "-", load_avg("bench_io_switch")))
+nt = counter(io, "vnet_switch_netvsc_tcp/iterations:1/real_time", "Gbit_s")
+nd = counter(io, "vnet_switch_netvsc_tcp/iterations:1/real_time", "netvsc_drops")
+head.append(("real interfaces TCP through netvsc ports: vs the vnet switch alone (Gbit/s)", si(nt and nt * 1e9, "bit/s"),
+             si(vt and vt * 1e9, "bit/s"), fmt_ratio(ratio(nt, vt)), "0 drops",
+             "not measured" if nd is None else ("met" if nd == 0 else f"missed ({nd:.0f} drops)"), load_avg("bench_io_switch")))
 
 print("## Headline: ratios against the peers and targets\n")
 print("| what | vnet | peer | ratio | target | verdict | load (1/5/15 min) |")
