@@ -400,7 +400,10 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_cells_become_lab_checks) {
     BOOST_REQUIRE(reboot.lab.checks.size() == 2u);
     BOOST_TEST((reboot.lab.checks[1].kind == check_kind::reboot));
     BOOST_TEST(reboot.lab.checks[1].from == "eflow");
-    BOOST_TEST(reboot.lab.checks[1].expect == "00:15:5d:00:00:10");
+    BOOST_TEST(reboot.lab.checks[1].expect == "00:15:5d:00:0a:00");
+    // mac = "dynamic": the lab gives the NIC no MAC, so the host's pool allocates one.
+    BOOST_REQUIRE(reboot.lab.vms.size() == 1u);
+    BOOST_TEST(!reboot.lab.vms[0].nics[0].mac.has_value());
     BOOST_TEST(reboot.needs_vm());
 }
 

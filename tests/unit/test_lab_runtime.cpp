@@ -4,9 +4,13 @@
 // output, and the check lines and JSON.
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <set>
 #include <string>
 
+#include <unistd.h>
+
+#include <vnet/lab/mac_store.hpp>
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/report.hpp>
 #include <vnet/lab/runtime.hpp>
@@ -132,14 +136,25 @@ BOOST_AUTO_TEST_CASE(prefixes_in_use_include_networks_host_and_static_nics) {
     BOOST_TEST(fmt::format("{}", used.front()) == "192.168.0.0/24");
 }
 
-// docs/design.md "Lab file": mac is optional, "otherwise generated and kept across reboots".
-BOOST_AUTO_TEST_CASE(nic_macs_are_given_or_stable_and_hyper_v_like) {
+// docs/design.md "Lab file": mac is optional, otherwise the host's dynamic pool
+// 00:15:5d:dd:ee:00-ff (dd-ee: the host address's last two octets) gives one, which the
+// state directory keeps: every later start reads it back (lab/mac_store.hpp).
+BOOST_AUTO_TEST_CASE(nic_macs_come_from_the_hosts_stored_pool) {
     auto lf = parse(external_lab);
-    auto m0 = nic_mac(lf, 0, 0);
-    BOOST_TEST((m0 == nic_mac(parse(external_lab), 0, 0)));  // same lab, same MAC
-    BOOST_TEST(fmt::format("{}", m0).substr(0, 8) == "00:15:5d");
-    BOOST_TEST(!m0.is_multicast());
-    BOOST_TEST(fmt::format("{}", nic_mac(lf, 0, 1)) == "00:15:5d:00:00:10");
+    auto pool = host_mac_pool(lf);
+    BOOST_TEST(fmt::format("{}", pool.first()) == "00:15:5d:00:0a:00");  // host 192.168.0.10
+    auto m0 = pool.allocate(pool_nic_name("eflow", 0));
+    BOOST_REQUIRE(m0);
+    BOOST_TEST(fmt::format("{}", *m0) == "00:15:5d:00:0a:00");
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("vnet-macs-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    BOOST_REQUIRE(save_mac_pool(dir.string(), pool));
+    auto back = stored_mac(dir.string(), "eflow/eth0");
+    BOOST_REQUIRE(back);
+    BOOST_TEST((*back == *m0));
+    BOOST_TEST(stored_mac(dir.string(), "eflow/eth1").error().find("no stored MAC for eflow/eth1") != std::string::npos);
+    std::filesystem::remove_all(dir);
+    BOOST_TEST(stored_mac(dir.string(), "eflow/eth0").error().find("MAC pool state") != std::string::npos);
     BOOST_TEST((host_vnic_mac(lf, 0) != host_vnic_mac(lf, 1)));
 }
 

@@ -29,13 +29,14 @@ enum class id : std::uint8_t {
     nat_drops_replies,          // NAT translates out but drops every packet coming back
     dns_proxy_wrong_address,    // the Default Switch's DNS proxy answers with a wrong address
     dns_proxy_silent,           // the Default Switch's DNS proxy answers nothing
-    mac_regenerated_on_reboot,  // a VM gets a new MAC each time it starts
+    mac_regenerated_on_reboot,  // the host allocates a fresh MAC at each VM start instead of reading its stored one
     firewall_open,              // the enterprise firewall (LAN router) blocks no port
     router_no_nat,              // the LAN router routes to the internet without NAT
     host_vnic_unaddressed,      // an internal switch's host vNIC gets no address
     dhcp_outside_range,         // leases come from outside the configured range
     agent_cannot_run_ping,      // the guests cannot run ping (exit 127)
     dhcp_no_dns,                // the DHCP servers send no DNS server option
+    switch_routes_subnets,      // the switch routes between IPv4 subnets (proxy ARP, switch/mutant_router.hpp)
 };
 
 struct entry {
@@ -43,7 +44,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 17> names{{
+inline constexpr std::array<entry, 18> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -61,6 +62,7 @@ inline constexpr std::array<entry, 17> names{{
     {id::dhcp_outside_range, "dhcp-outside-range"},
     {id::agent_cannot_run_ping, "agent-cannot-run-ping"},
     {id::dhcp_no_dns, "dhcp-no-dns"},
+    {id::switch_routes_subnets, "switch-routes-subnets"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

@@ -164,13 +164,53 @@ inline void run_check_kind<check_kind::arp>(check_env& env, const check_config& 
                       : fmt::format("no answer for {} to {} ARP probes on {}", target_ip, sent, dev);
 }
 
+/// The first switch VMs `a` and `b` both have a NIC on, with their ports on it.
+struct shared_switch {
+    std::size_t sw;
+    sw::port_index a, b;
+};
+inline std::optional<shared_switch> find_shared_switch(check_env& env, std::string_view a, std::string_view b) {
+    const auto* va = env.lf().find_vm(a);
+    const auto* vb = env.lf().find_vm(b);
+    if (!va || !vb) return std::nullopt;
+    for (std::size_t k = 0; k < va->nics.size(); ++k)
+        for (std::size_t j = 0; j < vb->nics.size(); ++j)
+            if (va->nics[k].switch_name == vb->nics[j].switch_name) {
+                auto swi = env.switch_index(va->nics[k].switch_name);
+                auto pa = env.vm_port(a, k);
+                auto pb = env.vm_port(b, j);
+                if (swi && pa && pb) return shared_switch{*swi, *pa, *pb};
+            }
+    return std::nullopt;
+}
+
+/// ping: `ping -c 3` from `from`. Between two VMs on one switch, a failure also says what
+/// the switch's counters saw meanwhile: what the sender's port put into the switch and how
+/// much of it was flooded (ARP broadcasts for a gateway nobody on the segment owns), and
+/// what the destination's port was handed; a switch that routed would show unicast frames.
 template <>
 inline void run_check_kind<check_kind::ping>(check_env& env, const check_config& c, check_result& r) {
     auto a = env.target(c, r);
     if (!a) return;
+    auto shared = find_shared_switch(env, c.from, c.to);
+    sw::port_counters from0{}, to0{};
+    if (shared) {
+        from0 = env.pump().counters(shared->sw, shared->a);
+        to0 = env.pump().counters(shared->sw, shared->b);
+    }
     auto o = env.run_from(c.from, ping_command(*a), std::chrono::seconds(8));
     if (!o.ran) return detail::not_run(o, r);
     detail::take(ping_verdict(o.status, o.out, *a), r);
+    if (shared && r.observed == "fail") {
+        auto from1 = env.pump().counters(shared->sw, shared->a);
+        auto to1 = env.pump().counters(shared->sw, shared->b);
+        const auto sent = from1.rx_frames - from0.rx_frames, flooded = from1.flooded - from0.flooded;
+        r.detail += fmt::format(
+            "; switch {} meanwhile: {}'s port sent {} frame{} into it, {} flooded ({} unicast), {}'s port "
+            "was handed {}",
+            env.lf().switches[shared->sw].name, c.from, sent, sent == 1 ? "" : "s", flooded, sent - flooded, c.to,
+            to1.tx_frames - to0.tx_frames);
+    }
 }
 
 template <>
@@ -333,32 +373,25 @@ inline void run_check_kind<check_kind::route>(check_env& env, const check_config
 /// "first frame flooded|to one port, later frames flooded|to one port".
 template <>
 inline void run_check_kind<check_kind::flooding>(check_env& env, const check_config& c, check_result& r) {
-    const auto* src = env.lf().find_vm(c.from);
     const auto* dst = env.lf().find_vm(c.to);
-    std::optional<std::size_t> swi;
-    std::optional<sw::port_index> in, out;
-    for (std::size_t k = 0; k < src->nics.size() && !swi; ++k)
-        for (std::size_t j = 0; j < dst->nics.size() && !swi; ++j)
-            if (src->nics[k].switch_name == dst->nics[j].switch_name) {
-                swi = env.switch_index(src->nics[k].switch_name);
-                in = env.vm_port(c.from, k);
-                out = env.vm_port(c.to, j);
-            }
-    if (!swi || !in || !out) {
+    auto shared = find_shared_switch(env, c.from, c.to);
+    if (!shared || !dst) {
         r.detail = fmt::format("{} and {} share no switch", c.from, c.to);
         return;
     }
+    const std::size_t swi = shared->sw;
+    const sw::port_index in = shared->a, out = shared->b;
     std::vector<std::pair<sw::port_index, std::string>> ports, others;  // the switch's ports; all but from and to
     std::string in_name, out_name;
     for (const auto& p : env.pump().ports()) {
-        if (p.sw != *swi) continue;
+        if (p.sw != swi) continue;
         ports.emplace_back(p.id, p.name);
-        if (p.id == *in) in_name = p.name;
-        else if (p.id == *out) out_name = p.name;
+        if (p.id == in) in_name = p.name;
+        else if (p.id == out) out_name = p.name;
         else others.emplace_back(p.id, p.name);
     }
     if (others.empty()) {
-        r.detail = fmt::format("switch {} has no third port to see a flood", env.lf().switches[*swi].name);
+        r.detail = fmt::format("switch {} has no third port to see a flood", env.lf().switches[swi].name);
         return;
     }
     auto a = env.target(c, r);
@@ -374,20 +407,17 @@ inline void run_check_kind<check_kind::flooding>(check_env& env, const check_con
     // Pinned, so that no ARP broadcast of the sender (its entry going stale on a busy
     // machine) is mistaken for a flood of the echo request.
     std::string pinned;
-    for (std::size_t v = 0; v < env.lf().vms.size(); ++v)
-        if (env.lf().vms[v].name == c.to) {
-            for (std::size_t j = 0; j < dst->nics.size(); ++j)
-                if (dst->nics[j].switch_name == env.lf().switches[*swi].name) {
-                    auto mac = fmt::format("{}", nic_mac(env.lf(), v, j));
-                    auto pin = env.run_from(c.from, fmt::format("arp -s {} {}", *a, mac), std::chrono::seconds(4));
-                    if (pin.ran && pin.status == 0) pinned = mac;
-                    break;
-                }
+    for (std::size_t j = 0; j < dst->nics.size(); ++j)
+        if (dst->nics[j].switch_name == env.lf().switches[swi].name) {
+            auto mac = env.fleet().nic_mac(c.to, j);
+            auto pin = env.run_from(c.from, fmt::format("arp -s {} {}", *a, mac), std::chrono::seconds(4));
+            if (pin.ran && pin.status == 0) pinned = mac;
+            break;
         }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto snapshot = [&] {
         std::map<sw::port_index, sw::port_counters> m;
-        for (const auto& p : ports) m[p.first] = env.pump().counters(*swi, p.first);
+        for (const auto& p : ports) m[p.first] = env.pump().counters(swi, p.first);
         return m;
     };
     auto one_frame = [&]() {
@@ -397,18 +427,18 @@ inline void run_check_kind<check_kind::flooding>(check_env& env, const check_con
         w.replied = o.ran && o.status == 0;
         std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the pump has moved every frame
         auto after = snapshot();
-        w.src_flooded = after[*in].flooded - before[*in].flooded;
-        w.dst_tx = after[*out].tx_frames - before[*out].tx_frames;
+        w.src_flooded = after[in].flooded - before[in].flooded;
+        w.dst_tx = after[out].tx_frames - before[out].tx_frames;
         for (const auto& [id, name] : others) {
             w.others_tx.push_back(after[id].tx_frames - before[id].tx_frames);
             std::uint64_t own = 0;
             for (const auto& p : ports)
-                if (p.first != *in && p.first != id) own += after[p.first].flooded - before[p.first].flooded;
+                if (p.first != in && p.first != id) own += after[p.first].flooded - before[p.first].flooded;
             w.others_own.push_back(own);
         }
         return w;
     };
-    env.pump().clear_mac_table(*swi);  // every destination is unknown again (as after aging)
+    env.pump().clear_mac_table(swi);  // every destination is unknown again (as after aging)
     auto first = one_frame();
     auto later = one_frame();
     r.observed = fmt::format("first frame {}, later frames {}", flood_word(first), flood_word(later));
@@ -419,15 +449,17 @@ inline void run_check_kind<check_kind::flooding>(check_env& env, const check_con
         return fmt::format("{} flooded +{}, {} tx +{}{}{}", in_name, w.src_flooded, out_name, w.dst_tx, o,
                            w.replied ? "" : " (no reply)");
     };
-    r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}{}", env.lf().switches[*swi].name,
+    r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}{}", env.lf().switches[swi].name,
                            counts(first), counts(later), pinned.empty() ? "; the sender's ARP entry could not be pinned" : "");
     if (!pinned.empty()) (void)env.run_from(c.from, fmt::format("arp -d {}", *a), std::chrono::seconds(4));
 }
 
 /// reboot: the guest reboots itself (`reboot -f`); QEMU runs with -no-reboot, so the VM
-/// is started again with its stored configuration (NICs and the MACs generated at
-/// creation), as Hyper-V keeps a VM's settings across a restart. Observed: the MAC of
-/// NIC `to` after the reboot when it equals the one before, else "changed: A -> B".
+/// is started again with its stored configuration (NICs, and the MACs the host generated
+/// at creation, read back from its state: mac_store.hpp); then the emulated host restarts
+/// (every VM stopped and started again from that state). Hyper-V keeps a VM's MAC across
+/// both ([NW] "Static MAC Address"). Observed: the MAC of NIC `to` when it was the same
+/// before, after the reboot and after the host restart, else "changed: A -> B -> C".
 template <>
 inline void run_check_kind<check_kind::reboot>(check_env& env, const check_config& c, check_result& r) {
     auto k = nic_index(c.to);
@@ -450,12 +482,22 @@ inline void run_check_kind<check_kind::reboot>(check_env& env, const check_confi
         return;
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    env.note(fmt::format("{}: agent ready again after {:.2f} s", c.from, secs));
+    env.note(fmt::format("{}: agent ready again after {:.2f} s; restarting the host", c.from, secs));
     auto after = env.fleet().guest_mac(c.from, *k);
-    r.observed = after == before ? after : fmt::format("changed: {} -> {}", before, after.empty() ? "unreadable" : after);
-    r.detail = fmt::format("eth{} before {}, after {}; {} and QEMU started again, agent back after {:.1f} s", *k, before,
-                           after.empty() ? "unreadable" : after,
-                           *by_guest ? "the guest ran reboot -f" : "the guest did not stop by itself: QEMU stopped", secs);
+    if (auto h = env.fleet().restart_host(); !h) {
+        r.detail = fmt::format("host restart: {}", h.error());
+        return;
+    }
+    auto after_host = env.fleet().guest_mac(c.from, *k);
+    auto shown = [](const std::string& m) { return m.empty() ? std::string("unreadable") : m; };
+    r.observed = after == before && after_host == before
+                     ? after
+                     : fmt::format("changed: {} -> {} -> {}", before, shown(after), shown(after_host));
+    r.detail = fmt::format(
+        "eth{}: {} before, {} after the reboot ({}, agent back after {:.1f} s), {} after a host restart "
+        "(every VM started again from the host's stored state)",
+        *k, before, shown(after), *by_guest ? "the guest ran reboot -f" : "the guest did not stop: QEMU stopped", secs,
+        shown(after_host));
 }
 
 /// deploy: run by `vnet conformance` (the EFLOW model), never by the lab runtime.

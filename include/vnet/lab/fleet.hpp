@@ -45,6 +45,7 @@
 #include <vnet/wire/arp.hpp>
 #include <vnet/wire/ethernet.hpp>
 #include <vnet/lab/lab_file.hpp>
+#include <vnet/lab/mac_store.hpp>
 #include <vnet/lab/nat_host.hpp>
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/qemu.hpp>
@@ -203,6 +204,13 @@ public:
         return std::nullopt;
     }
 
+    /// The MAC NIC k of VM `vm` was started with (empty when there is no such NIC).
+    std::string nic_mac(std::string_view vm, std::size_t k) const {
+        for (const auto& v : vms_)
+            if (v.config.name == vm && k < v.config.nics.size()) return v.config.nics[k].mac;
+        return {};
+    }
+
     /// The MAC of NIC k as the guest sees it (empty when it cannot be read).
     std::string guest_mac(std::string_view vm, std::size_t k) {
         auto m = vm_exec(vm, fmt::format("cat /sys/class/net/eth{}/address", k), std::chrono::seconds(5));
@@ -222,22 +230,21 @@ public:
         v->agent.close();
         bool by_guest = v->vm.wait_for(std::chrono::seconds(30)).has_value();
         v->vm.stop(std::chrono::seconds(2));
-        if (mutant::on(mutant::id::mac_regenerated_on_reboot))
-            for (auto& n : v->config.nics)
-                if (auto m = mac_address::parse(n.mac)) {
-                    auto b = m->octets();
-                    b[5] = static_cast<std::uint8_t>(b[5] + 1);
-                    n.mac = fmt::format("{}", mac_address(b));
-                }
-        auto q = qemu_vm::start(v->config);
-        if (!q) return unexpected(fmt::format("cannot start QEMU again: {}", q.error().message()));
-        v->vm = std::move(*q);
-        detail::append_line(state_dir_ + "/pids", fmt::format("{} {}", v->vm.pid(), detail::process_start_time(v->vm.pid())));
-        auto ag = v->vm.connect_agent(std::chrono::duration_cast<std::chrono::milliseconds>(opt_.boot_timeout));
-        if (!ag) return unexpected(fmt::format("no guest agent after the reboot: {}", ag.error().message()));
-        v->agent = std::move(*ag);
-        v->leases_waited = false;
+        if (auto s = start_again(*v); !s) return unexpected(s.error());
         return by_guest;
+    }
+
+    /// An emulated host restart: every VM stops, then each starts again from the host's
+    /// stored state (the MACs read back from the state directory, mac_store.hpp), as the
+    /// VMs of a Hyper-V host come back after the host reboots.
+    expected<void, std::string> restart_host() {
+        for (auto& v : vms_) {
+            v.agent.close();
+            v.vm.stop(std::chrono::seconds(2));
+        }
+        for (auto& v : vms_)
+            if (auto s = start_again(v); !s) return unexpected(fmt::format("VM {}: {}", v.config.name, s.error()));
+        return {};
     }
 
     /// Closes the connections to the guest agents, so that another client (a user's, on
@@ -264,6 +271,26 @@ private:
         std::vector<sw::port_index> ports;
         bool leases_waited = false;
     };
+
+    /// Starts a stopped VM with its stored configuration: the dynamic MACs come from the
+    /// host's pool file, not from memory.
+    expected<void, std::string> start_again(vm_state& v) {
+        for (auto& n : v.config.nics)
+            if (!n.pool_name.empty()) {
+                auto m = stored_mac(state_dir_, n.pool_name);
+                if (!m) return unexpected(m.error());
+                n.mac = fmt::format("{}", *m);
+            }
+        auto q = qemu_vm::start(v.config);
+        if (!q) return unexpected(fmt::format("cannot start QEMU again: {}", q.error().message()));
+        v.vm = std::move(*q);
+        detail::append_line(state_dir_ + "/pids", fmt::format("{} {}", v.vm.pid(), detail::process_start_time(v.vm.pid())));
+        auto ag = v.vm.connect_agent(std::chrono::duration_cast<std::chrono::milliseconds>(opt_.boot_timeout));
+        if (!ag) return unexpected(fmt::format("no guest agent after the restart: {}", ag.error().message()));
+        v.agent = std::move(*ag);
+        v.leases_waited = false;
+        return {};
+    }
 
     vm_state* find_vm(std::string_view name) {
         for (auto& v : vms_)

@@ -172,16 +172,6 @@ inline std::uint64_t stable_hash(std::string_view s) noexcept {
     return h;
 }
 
-/// A NIC's MAC: the one the lab file gives, else 00:15:5d (the Hyper-V OUI) and three
-/// bytes derived from lab, VM and NIC index, so it is kept across runs ("kept across
-/// reboots", docs/design.md "Lab file").
-inline mac_address nic_mac(const lab_file& lf, std::size_t vm, std::size_t nic) {
-    if (const auto& m = lf.vms[vm].nics[nic].mac) return *m;
-    auto h = stable_hash(fmt::format("{}/{}/{}", lf.name, lf.vms[vm].name, nic));
-    return mac_address(0x00, 0x15, 0x5d, static_cast<std::uint8_t>(h >> 16), static_cast<std::uint8_t>(h >> 8),
-                       static_cast<std::uint8_t>(h));
-}
-
 /// A host vNIC's MAC (00:15:5d, then 0xfe and two bytes from lab and switch index).
 inline mac_address host_vnic_mac(const lab_file& lf, std::size_t sw) {
     auto h = stable_hash(fmt::format("{}/switch/{}", lf.name, sw));

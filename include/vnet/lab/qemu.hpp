@@ -58,8 +58,9 @@ enum class nic_mode : std::uint8_t { none, static_ip, dhcp };
 
 /// One guest NIC: the host-side TAP it is attached to and the guest's configuration.
 struct vm_nic {
-    std::string tap;  // TAP name in the VM's namespace (must exist)
-    std::string mac;  // "00:15:5d:00:00:10" (also "-" separated or bare hex)
+    std::string tap;        // TAP name in the VM's namespace (must exist)
+    std::string mac;        // "00:15:5d:00:00:10" (also "-" separated or bare hex)
+    std::string pool_name;  // non-empty: the host's dynamic MAC, stored under this name (mac_store.hpp)
     std::string model = "virtio-net-pci";
     nic_mode mode = nic_mode::none;
     std::string address;             // static: "192.168.0.100/24"

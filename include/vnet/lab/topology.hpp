@@ -45,6 +45,7 @@
 #include <vnet/wire/arp.hpp>
 #include <vnet/wire/ethernet.hpp>
 #include <vnet/lab/lab_file.hpp>
+#include <vnet/lab/mac_store.hpp>
 #include <vnet/lab/nat_host.hpp>
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/qemu.hpp>
@@ -236,6 +237,7 @@ public:
         if (!lf_.host.dhcp) start_host_nats();
 
         // VMs: TAPs and their switch ports.
+        auto pool = host_mac_pool(lf_);
         for (std::size_t v = 0; v < lf_.vms.size(); ++v) {
             const auto& vm = lf_.vms[v];
             vm_slot st;
@@ -269,7 +271,11 @@ public:
                 if (!t) failure(fmt::format("cannot create TAP {}: {}", tap_name, t.error().message()));
                 vm_taps_.push_back(std::move(*t));
                 ip(names_.host_ns(), {"link", "set", tap_name, "arp", "off"});
-                auto mac = nic_mac(lf_, v, k);
+                // No MAC in the lab file: the host's dynamic pool, stored in the state directory.
+                std::string pool_name = nic.mac ? std::string() : pool_nic_name(vm.name, k);
+                auto m = nic.mac ? result<mac_address>(*nic.mac) : pool.allocate(pool_name);
+                if (!m) failure(fmt::format("VM {} eth{}: {}", vm.name, k, m.error().message()));
+                const mac_address mac = *m;
                 auto fd = open_packet_socket(names_.host_ns(), tap_name);
                 if (!fd) failure(fmt::format("cannot open a packet socket on {}: {}", tap_name, fd.error().message()));
                 auto cfg = sw::port_config::vm(fmt::format("{}-eth{}", vm.name, k), mac);
@@ -283,6 +289,7 @@ public:
                 vm_nic vn;
                 vn.tap = tap_name;
                 vn.mac = fmt::format("{}", mac);
+                vn.pool_name = std::move(pool_name);
                 vn.mode = nic.ip == ip_mode::static_ ? nic_mode::static_ip : nic_mode::dhcp;
                 if (nic.address) vn.address = fmt::format("{}", *nic.address);
                 if (nic.gateway) vn.gateway = fmt::format("{}", *nic.gateway);
@@ -293,6 +300,7 @@ public:
             if (auto a = kernel_cmdline(st.config); !a) failure(fmt::format("VM {}: {}", vm.name, a.error().message()));
             slots_.push_back(std::move(st));
         }
+        if (auto s = save_mac_pool(names_.state_dir(), pool); !s) failure(s.error());
         if (auto r = pump_->start(); !r) failure(fmt::format("cannot start the switches: {}", r.error().message()));
         note(fmt::format("run {}: {} namespaces, {} switch{}, {} VM{}", names_.id, namespaces_.size(), lf_.switches.size(),
                          lf_.switches.size() == 1 ? "" : "es", lf_.vms.size(), lf_.vms.size() == 1 ? "" : "s"));

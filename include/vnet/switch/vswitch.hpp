@@ -51,6 +51,7 @@
 #include <vnet/switch/counters.hpp>
 #include <vnet/switch/kinds.hpp>
 #include <vnet/switch/mac_table.hpp>
+#include <vnet/switch/mutant_router.hpp>
 #include <vnet/switch/port.hpp>
 #include <vnet/switch/vlan_mode.hpp>
 #include <vnet/wire/ethernet.hpp>
@@ -507,6 +508,14 @@ private:
             P.ctr.count_drop(drop_reason::spoofed_source);
             return;
         }
+        if (mutant::on(mutant::id::switch_routes_subnets)) {
+            auto o = router_.handle(w.f, [this](std::size_t n) { return arena_.allocate(n); });
+            if (o.what == mutant_router::action::reply) {
+                push(in, P, o.frame);
+                return;
+            }
+            if (o.what == mutant_router::action::replace && !classify_l2(w.f = o.frame, w.l2)) return;
+        }
         if (P.l3_in) {
             const flow_key& k = l3(w);
             if (P.cfg.dhcp_guard && k.is_dhcp_server()) {
@@ -590,6 +599,7 @@ private:
     std::array<std::uint16_t, 4096> pvlan_refs_{};
     std::array<std::uint16_t, 4096> pvlan_primary_{};
     std::array<frame_class, 4096> pvlan_class_{};
+    mutant_router router_;  // used only by mutant switch-routes-subnets
 };
 
 }  // namespace vnet::sw

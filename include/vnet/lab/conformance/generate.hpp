@@ -350,7 +350,9 @@ protected:
             for (auto a : dns) d.push_back(s(a));
             nic.insert("dns", std::move(d));
         }
-        nic.insert("mac", rt.get("mac") ? str(rt, "mac", "row", true) : std::string("00:15:5d:00:00:10"));
+        // mac = "dynamic": none in the lab file, so the host allocates one from its pool.
+        const std::string mac = rt.get("mac") ? str(rt, "mac", "row", true) : std::string("00:15:5d:00:00:10");
+        if (mac != "dynamic") nic.insert("mac", mac);
         vms.push_back(toml::table{{"name", "eflow"}, {"nic", toml::array{std::move(nic)}}});
     }
 
