@@ -71,6 +71,14 @@ struct conformance_options {
 /// vnet conformance [--table NAME] [--shard I/N] [--report DIR] [--nic-model virtio|netvsc]
 int run_conformance_command(const conformance_options& o);
 
+struct conformance_merge_options {
+    std::string report_dir;           // --report OUT: the merged report
+    std::string dir;                  // --dir: the tables (for index.html's topologies); empty: found as for a run
+    std::vector<std::string> shards;  // the shards' report folders, each with a conformance.json
+};
+/// vnet conformance merge --report OUT SHARD_DIR...: one report from the shards' conformance.json.
+int run_conformance_merge(const conformance_merge_options& o);
+
 }  // namespace vnet::cli
 
 namespace vnet::lab {
@@ -78,9 +86,14 @@ struct lab_file;
 struct table_spec;
 struct table_result;
 struct run_report;
+enum class nic_model;
 }  // namespace vnet::lab
 
 namespace vnet::cli {
+
+/// conformance.json of a run (conformance_json.cpp); shard is "I/N", "" or "merged".
+std::string conformance_json(const std::vector<lab::table_result>& results, lab::nic_model nics, double seconds,
+                             const std::string& shard);
 
 /// index.html of a conformance report folder (html_report.cpp).
 void write_conformance_html(const std::string& report_dir, const std::vector<lab::table_spec>& specs,

@@ -183,7 +183,8 @@ int run_conformance_command(const conformance_options& o) {
                rows.size(), n.pass, n.mismatch, n.missing, n.error, secs, lab::nic_model_name(*nics));
     if (!o.report_dir.empty()) {
         if (!write_text(o.report_dir + "/conformance.md", lab::to_markdown(results, *nics)) ||
-            !write_text(o.report_dir + "/conformance.xml", lab::to_junit_xml(results, *nics)))
+            !write_text(o.report_dir + "/conformance.xml", lab::to_junit_xml(results, *nics)) ||
+            !write_text(o.report_dir + "/conformance.json", conformance_json(results, *nics, secs, o.shard)))
             report_error("conformance", fmt::format("cannot write the report in {}", o.report_dir), 1);
         write_conformance_html(o.report_dir, *tables, results,
                                fmt::format("VM NICs: model = \"{}\"; tables from {}", lab::nic_model_name(*nics), dir), secs);

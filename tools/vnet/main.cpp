@@ -64,6 +64,12 @@ int main(int argc, char** argv) {
     conformance->add_option("--nic-model", conf.nic_model, "virtio (default) or netvsc: the model of every VM NIC")
         ->check(CLI::IsMember({"virtio", "netvsc"}));
     conformance->add_option("--row", conf.rows, "only this row, as TABLE/ROW (repeatable), e.g. switch-sku/internal-client");
+    vnet::cli::conformance_merge_options merge;
+    auto* conformance_merge = conformance->add_subcommand(
+        "merge", "Join the reports of several --shard runs (their conformance.json) into one report");
+    conformance_merge->add_option("SHARD_DIR", merge.shards, "a shard's --report folder (repeat for each shard)")->required();
+    conformance_merge->add_option("--report", merge.report_dir, "write the merged report here")->required();
+    conformance_merge->add_option("--dir", merge.dir, "the tables' folder, for the topologies (default: as for a run)");
 #ifdef VNET_MUTANTS
     std::string mutant_name;
     conformance->add_option("--mutant", mutant_name, "switch on one deliberate defect (fixtures/mutants.toml)")
@@ -101,6 +107,7 @@ int main(int argc, char** argv) {
         // read once by vnet::mutant::active(), before any lab runs
         if (!mutant_name.empty()) ::setenv("VNET_MUTANT", mutant_name.c_str(), 1);
 #endif
+        if (conformance_merge->parsed()) return vnet::cli::run_conformance_merge(merge);
         if (conformance->parsed()) return vnet::cli::run_conformance_command(conf);
         if (diag->parsed()) return vnet::cli::run_diag(dg);
     } catch (const std::exception& e) {

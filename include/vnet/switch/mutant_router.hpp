@@ -44,7 +44,7 @@ public:
             mac_address::load(f, 6).store(r, 0);
             mac().store(r, 6);
             store_bytes(r, 12, f.subspan(12, 8));  // ethertype, htype, ptype, hlen, plen
-            store_be16(r, 20, 2);                   // reply
+            store_be16(r, 20, 2);                  // reply
             mac().store(r, 22);
             store_be32(r, 28, target);
             store_bytes(r, 32, f.subspan(22, 10));  // the requester's MAC and address
