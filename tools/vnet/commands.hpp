@@ -55,6 +55,16 @@ struct lab_down_options {
 /// vnet lab down NAME
 int run_lab_down(const lab_down_options& o);
 
+struct lab_exec_options {
+    std::string name;                  // the lab's name or its run id
+    std::string vm;                    // a VM of the lab
+    std::vector<std::string> command;  // run by the guest's shell, words joined by spaces
+    unsigned timeout = 60;             // seconds
+};
+/// vnet lab exec NAME VM -- CMD...: runs CMD in the VM of a lab that is up (through its
+/// guest agent); prints its output and exits with its status.
+int run_lab_exec(const lab_exec_options& o);
+
 struct conformance_options {
     std::string dir;           // the tables; empty: <source>/fixtures/conformance
     std::string table;         // --table NAME; empty: all

@@ -44,6 +44,12 @@ int main(int argc, char** argv) {
     lab_up->add_option("FILE", up.file, "lab file (TOML)")->required();
     lab_up->add_option("--report", up.report_dir, "serial logs and a pcap per switch port here");
     lab_up->add_option("--boot-timeout", up.boot_timeout, "seconds per VM to its guest agent (default 120)");
+    vnet::cli::lab_exec_options lexec;
+    auto* lab_exec = lab->add_subcommand("exec", "Run a command in a VM of a lab that is up (vnet lab exec NAME VM -- CMD...)");
+    lab_exec->add_option("NAME", lexec.name, "the lab's name or its run id")->required();
+    lab_exec->add_option("VM", lexec.vm, "the VM")->required();
+    lab_exec->add_option("--timeout", lexec.timeout, "seconds (default 60)");
+    lab_exec->add_option("CMD", lexec.command, "the command, after --")->required();
     vnet::cli::lab_down_options down;
     auto* lab_down = lab->add_subcommand("down", "Stop a lab kept by lab up / lab run --keep and remove it");
     lab_down->add_option("NAME", down.name, "the lab's name or its run id")->required();
@@ -103,6 +109,7 @@ int main(int argc, char** argv) {
         if (lab_run->parsed()) return vnet::cli::run_lab_run(run);
         if (lab_up->parsed()) return vnet::cli::run_lab_up(up);
         if (lab_down->parsed()) return vnet::cli::run_lab_down(down);
+        if (lab_exec->parsed()) return vnet::cli::run_lab_exec(lexec);
 #ifdef VNET_MUTANTS
         // read once by vnet::mutant::active(), before any lab runs
         if (!mutant_name.empty()) ::setenv("VNET_MUTANT", mutant_name.c_str(), 1);
