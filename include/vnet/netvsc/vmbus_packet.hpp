@@ -83,10 +83,10 @@ inline constexpr std::size_t gpa_range_len = 16;
 /// The fixed part of a GPA range: {u32 len, u32 offset}, then the pfns.
 inline constexpr std::size_t gpa_range_head_len = 8;
 
-/// Pages a GPA range of len bytes at offset touches (at least one).
+/// The pfns a GPA range of len bytes at offset carries: HVPFN_UP(offset + len), as Linux
+/// counts them (0 only for an empty range at offset 0).
 constexpr std::size_t gpa_page_count(std::uint32_t offset, std::uint32_t len) noexcept {
-    std::size_t end = std::size_t{offset} + len;
-    return end == 0 ? 1 : (end + vmbus_page_size - 1) / vmbus_page_size;
+    return (std::size_t{offset} + len + vmbus_page_size - 1) / vmbus_page_size;
 }
 
 constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }

@@ -449,9 +449,10 @@ private:
     template <class OnFrame>
     void on_message(const nvsp_send_receive_buffer& x, const vmbus_packet_view& p, OnFrame&) {
         auto mem = find_gpadl(x.gpadl);
-        section_size_ = std::max<std::uint32_t>(cfg_.receive_section_size,
-                                                static_cast<std::uint32_t>(align8(256 + std::size_t{frame_mtu_} + 36)));
-        if (frame_mtu_ <= 1514) section_size_ = cfg_.receive_section_size;
+        section_size_ = frame_mtu_ <= 1514
+                            ? cfg_.receive_section_size
+                            : std::max<std::uint32_t>(cfg_.receive_section_size,
+                                                      static_cast<std::uint32_t>(align8(256 + std::size_t{frame_mtu_} + 36)));
         std::size_t count = mem ? mem->size() / section_size_ : 0;
         if (!mem || count == 0 || count > 0xffffffffu / section_size_) {
             ++counters_.unknown_gpadl;
