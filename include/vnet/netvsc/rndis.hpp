@@ -24,6 +24,8 @@
 
 #include <vnet/core/bytes.hpp>
 #include <vnet/core/error.hpp>
+#include <vnet/wire/ethernet.hpp>
+#include <vnet/wire/vlan.hpp>
 
 namespace vnet::netvsc {
 
@@ -533,10 +535,9 @@ struct untagged_frame {
 /// negotiated NDIS_CONFIG ieee8021q gets the tag in the IEEE_8021Q PPI, not in the frame
 /// (docs/netvsc-facts.md section 3 "PPI types" and "Bit fields").
 constexpr std::optional<untagged_frame> split_8021q(bytes_view frame) noexcept {
-    if (frame.size() < 18 || load_be16(frame, 12) != 0x8100) return std::nullopt;
-    std::uint16_t tci = load_be16(frame, 14);
-    ieee8021q_info t{static_cast<std::uint8_t>(tci >> 13), ((tci >> 12) & 1u) != 0, static_cast<std::uint16_t>(tci & 0xfffu)};
-    return untagged_frame{t, frame.first(12), frame.subspan(16)};
+    if (frame.size() < 18 || load_be16(frame, 12) != wire::ethertype::vlan) return std::nullopt;
+    const auto t = wire::vlan_tag::from_tci(wire::ethertype::vlan, load_be16(frame, 14));
+    return untagged_frame{{t.pcp, t.dei, t.vid}, frame.first(12), frame.subspan(16)};
 }
 /// Writes frame with tag inserted after the addresses into out (frame.size() + 4 bytes);
 /// returns the tagged frame, or an error when out is too small or the frame is shorter
@@ -545,10 +546,7 @@ constexpr result<bytes_view> insert_8021q(bytes_span out, bytes_view frame, cons
     if (frame.size() < 12) return fail(layer::netvsc, errc::truncated, "rndis.vlan_frame");
     if (out.size() < frame.size() + 4) return fail(layer::netvsc, errc::buffer_too_small, "rndis.vlan_frame");
     std::copy(frame.begin(), frame.begin() + 12, out.begin());
-    store_be16(out, 12, 0x8100);
-    store_be16(out, 14,
-               static_cast<std::uint16_t>((std::uint32_t{tag.priority & 0x7u} << 13) | (tag.cfi ? 0x1000u : 0u) |
-                                          (tag.vlan_id & 0xfffu)));
+    wire::vlan_tag{wire::ethertype::vlan, tag.priority, tag.cfi, tag.vlan_id}.store(out, 12);
     std::copy(frame.begin() + 12, frame.end(), out.begin() + 16);
     return bytes_view(out.first(frame.size() + 4));
 }

@@ -72,6 +72,7 @@
 #include <vnet/netvsc/nvsp.hpp>
 #include <vnet/netvsc/rndis.hpp>
 #include <vnet/netvsc/vmbus_packet.hpp>
+#include <vnet/wire/ethernet.hpp>
 
 namespace vnet::netvsc {
 
@@ -203,7 +204,7 @@ public:
             ++counters_.filtered;
             return fail(layer::netvsc, errc::unsupported, "vsp.packet_filter");
         }
-        const bool inline_tag = !info.vlan && frame.size() >= 14 && load_be16(frame, 12) == 0x8100;
+        const bool inline_tag = !info.vlan && frame.size() >= 14 && load_be16(frame, 12) == wire::ethertype::vlan;
         if (frame.size() > std::size_t{frame_mtu_} + (inline_tag ? 4 : 0)) {
             ++counters_.too_long;
             return fail(layer::netvsc, errc::too_long, "vsp.frame");

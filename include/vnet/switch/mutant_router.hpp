@@ -16,7 +16,11 @@
 #include <map>
 
 #include <vnet/core/bytes.hpp>
+#include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/wire/arp.hpp>
+#include <vnet/wire/ethernet.hpp>
+#include <vnet/wire/ipv4.hpp>
 
 namespace vnet::sw {
 
@@ -34,55 +38,44 @@ public:
     /// Looks at frame f; alloc(n) gives n bytes that live until the batch is flushed.
     template <class Alloc>
     outcome handle(bytes_view f, Alloc&& alloc) {
-        if (f.size() < 42 || load_be16(f, 12) == 0x8100) return {};
-        const std::uint16_t type = load_be16(f, 12);
-        if (type == 0x0806 && load_be16(f, 20) == 1) {  // ARP request
-            const std::uint32_t sender = load_be32(f, 28), target = load_be32(f, 38);
-            if (sender != 0) hosts_[sender] = mac_address::load(f, 22);
-            if (target == sender || hosts_.count(target) != 0) return {};
-            auto r = alloc(42);
-            mac_address::load(f, 6).store(r, 0);
-            mac().store(r, 6);
-            store_bytes(r, 12, f.subspan(12, 8));  // ethertype, htype, ptype, hlen, plen
-            store_be16(r, 20, 2);                  // reply
-            mac().store(r, 22);
-            store_be32(r, 28, target);
-            store_bytes(r, 32, f.subspan(22, 10));  // the requester's MAC and address
-            return {action::reply, r};
+        auto eth = wire::ethernet_view::parse(f);
+        if (!eth) return {};
+        const auto l3 = f.subspan(wire::ethernet_view::header_len);
+        if (eth->ethertype() == wire::ethertype::arp) {
+            auto v = wire::arp_view::parse(l3);
+            if (!v) return {};
+            auto a = wire::arp_repr::parse(*v);
+            if (!a) return {};
+            if (!a->sender_ip.is_unspecified()) hosts_[a->sender_ip.to_u32()] = a->sender_mac;
+            if (!v->is_request() || a->target_ip == a->sender_ip || hosts_.count(a->target_ip.to_u32()) != 0) return {};
+            return {action::reply, arp_frame(eth->src(), wire::arp_repr::make_reply(*a, mac()), alloc)};
         }
-        if (type == 0x0806 && load_be16(f, 20) == 2) {  // ARP reply: learn the sender
-            hosts_[load_be32(f, 28)] = mac_address::load(f, 22);
-            return {};
-        }
-        if (type != 0x0800) return {};
-        const std::uint32_t src = load_be32(f, 26), dst = load_be32(f, 30);
-        if (mac_address::load(f, 6) != mac()) hosts_[src] = mac_address::load(f, 6);
-        if (mac_address::load(f, 0) != mac()) return {};
-        auto it = hosts_.find(dst);
+        if (eth->ethertype() != wire::ethertype::ipv4) return {};
+        auto ip = wire::ipv4_view::parse(l3);
+        if (!ip) return {};
+        if (eth->src() != mac()) hosts_[ip->src().to_u32()] = eth->src();
+        if (eth->dst() != mac()) return {};
+        auto it = hosts_.find(ip->dst().to_u32());
         if (it == hosts_.end()) {  // ask for it: who has dst, tell <dst's .1>
-            auto q = alloc(42);
-            mac_address::broadcast().store(q, 0);
-            mac().store(q, 6);
-            store_be16(q, 12, 0x0806);
-            store_be16(q, 14, 1);
-            store_be16(q, 16, 0x0800);
-            store_u8(q, 18, 6);
-            store_u8(q, 19, 4);
-            store_be16(q, 20, 1);
-            mac().store(q, 22);
-            store_be32(q, 28, (dst & 0xffffff00u) | 1u);
-            mac_address{}.store(q, 32);
-            store_be32(q, 38, dst);
-            return {action::replace, q};
+            const ipv4_address tell((ip->dst().to_u32() & 0xffffff00u) | 1u);
+            return {action::replace,
+                    arp_frame(mac_address::broadcast(), wire::arp_repr::make_request(mac(), tell, ip->dst()), alloc)};
         }
         auto out = alloc(f.size());
         store_bytes(out, 0, f);
-        it->second.store(out, 0);
-        mac().store(out, 6);
+        (void)wire::ethernet_repr{it->second, mac(), wire::ethertype::ipv4}.emit(out);
         return {action::replace, out};
     }
 
 private:
+    template <class Alloc>
+    static bytes_span arp_frame(mac_address dst, const wire::arp_repr& a, Alloc& alloc) {
+        auto out = alloc(wire::ethernet_repr::header_len + wire::arp_repr::header_len);
+        (void)wire::ethernet_repr{dst, mac(), wire::ethertype::arp}.emit(out);
+        (void)a.emit(out.subspan(wire::ethernet_repr::header_len));
+        return out;
+    }
+
     std::map<std::uint32_t, mac_address> hosts_;
 };
 
