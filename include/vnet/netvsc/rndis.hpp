@@ -539,6 +539,20 @@ constexpr std::optional<untagged_frame> split_8021q(bytes_view frame) noexcept {
     const auto t = wire::vlan_tag::from_tci(wire::ethertype::vlan, load_be16(frame, 14));
     return untagged_frame{{t.pcp, t.dei, t.vid}, frame.first(12), frame.subspan(16)};
 }
+/// What a PACKET message carries for frame: with tag_to_ppi and no tag given in info, the
+/// frame's own 802.1Q tag moves into the PPI and the frame is written without it.
+struct packet_parts {
+    rndis_packet_info info;
+    bytes_view head;
+    bytes_view tail;
+};
+constexpr packet_parts packet_parts_of(bytes_view frame, const rndis_packet_info& info, bool tag_to_ppi) noexcept {
+    packet_parts p{info, frame, {}};
+    if (tag_to_ppi && !info.vlan)
+        if (auto u = split_8021q(frame)) p = {rndis_packet_info{u->tag, info.checksum, info.hash_value}, u->head, u->tail};
+    return p;
+}
+
 /// Writes frame with tag inserted after the addresses into out (frame.size() + 4 bytes);
 /// returns the tagged frame, or an error when out is too small or the frame is shorter
 /// than its addresses.

@@ -196,16 +196,9 @@ public:
             ++counters_.not_ready;
             return fail(layer::netvsc, errc::unsupported, "vsc.not_ready");
         }
-        rndis_packet_info out_info = info;
-        bytes_view head = frame, tail{};
-        if (!info.vlan)
-            if (auto u = split_8021q(frame)) {
-                out_info.vlan = u->tag;
-                head = u->head;
-                tail = u->tail;
-            }
-        std::size_t len = rndis_packet_len(out_info, head.size() + tail.size());
-        if (cfg_.gpa_direct) return send_gpa_direct(head, tail, out_info, len, frame.size());
+        const auto parts = packet_parts_of(frame, info, true);
+        std::size_t len = rndis_packet_len(parts.info, parts.head.size() + parts.tail.size());
+        if (cfg_.gpa_direct) return send_gpa_direct(parts.head, parts.tail, parts.info, len, frame.size());
         if (len > send_section_size_) {
             ++counters_.too_long;
             return fail(layer::netvsc, errc::too_long, "vsc.frame");
@@ -215,7 +208,7 @@ public:
             ++counters_.no_send_section;
             return fail(layer::netvsc, errc::exhausted, "vsc.send_buffer");
         }
-        (void)emit_rndis_packet(send_section(*sec), out_info, head, tail);  // len <= section size
+        (void)emit_rndis_packet(send_section(*sec), parts.info, parts.head, parts.tail);  // len <= section size
         auto w = ep_.send_inband(nvsp_rndis_packet{nvsp_rndis_packet::data, *sec, static_cast<std::uint32_t>(len)}, *sec, true);
         if (!w) {
             send_pool_.give_back(*sec);

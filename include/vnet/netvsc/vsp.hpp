@@ -221,15 +221,8 @@ public:
             ++counters_.no_receive_section;
             return fail(layer::netvsc, errc::exhausted, "vsp.receive_buffer");
         }
-        rndis_packet_info out_info = info;
-        bytes_view head = frame, tail{};
-        if (!info.vlan && (ndis_config_.capabilities & ndis_config_cap::ieee8021q) != 0)
-            if (auto u = split_8021q(frame)) {
-                out_info.vlan = u->tag;
-                head = u->head;
-                tail = u->tail;
-            }
-        auto n = emit_rndis_packet(section(*sec), out_info, head, tail);
+        const auto parts = packet_parts_of(frame, info, (ndis_config_.capabilities & ndis_config_cap::ieee8021q) != 0);
+        auto n = emit_rndis_packet(section(*sec), parts.info, parts.head, parts.tail);
         if (!n) {
             receive_pool_.give_back(*sec);
             ++counters_.too_long;
