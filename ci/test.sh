@@ -174,7 +174,8 @@ if [ "${VNET_SKIP_VM:-0}" != 1 ]; then
       else
         echo "programs exec-log 0 1" >> "$summary"
       fi
-      [ "$vm_rc" -eq 0 ] || exit "$vm_rc"
+      # a failed VM test is already counted in the summary; the last line makes the exit status
+      [ "$vm_rc" -eq 0 ] || echo "ci/test.sh: VM tests exited $vm_rc" >&2
     fi
   else
     echo "ci/test.sh: VM tests need root, /dev/net/tun and QEMU; not run here" | tee -a "$out/skipped.txt"

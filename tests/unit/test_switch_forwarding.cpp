@@ -69,6 +69,7 @@ BOOST_AUTO_TEST_CASE(flooding_before_and_after_learning) {
     BOOST_TEST(l.rx(2).size() == 1u);
     BOOST_TEST(l.rx(3).size() == 1u);
     BOOST_TEST(l.sw.counters(l.vm[0]).flooded == 1u);
+    BOOST_TEST(l.sw.counters(l.vm[0]).flooded_unknown == 1u);  // a unicast flooded: its destination was unknown
     l.clear();
     l.send(1, frame(station(0), station(1)));  // vm0 was learned: exactly one port
     BOOST_TEST(l.rx(0).size() == 1u);
@@ -94,6 +95,8 @@ BOOST_AUTO_TEST_CASE(broadcast_and_multicast_flood) {
     BOOST_TEST(l.rx(0).size() == 0u);
     BOOST_TEST(l.rx(1).size() == 3u);
     BOOST_TEST(l.rx(2).size() == 3u);
+    BOOST_TEST(l.sw.counters(l.vm[0]).flooded == 3u);
+    BOOST_TEST(l.sw.counters(l.vm[0]).flooded_unknown == 0u);  // group frames are not unknown unicast
 }
 
 // docs/style.md (VPP l2_fwd REFLECT_DROP): a frame never goes back out of its input port.

@@ -208,6 +208,17 @@ BOOST_AUTO_TEST_CASE(anything_else_is_neither) {
     BOOST_TEST(flood_from_sender(flood_window{0, 0, {1}, {4}, false}, 0) == 0u);    // never below zero
 }
 
+// The sender's own broadcast in the window (an ARP refresh) reaches every port; it is not
+// a flood of the unicast frame (counters seen on a loaded machine: sender flooded one
+// broadcast, the third port got exactly that one).
+BOOST_AUTO_TEST_CASE(the_senders_own_broadcast_is_not_a_flood_of_the_frame) {
+    flood_window w{0, 4, {1}, {0}, true, 1};
+    BOOST_TEST(flood_from_sender(w, 0) == 0u);
+    BOOST_TEST(flood_word(w) == "to one port");
+    flood_window both{1, 2, {2}, {0}, true, 1};  // unknown unicast and a broadcast: still a flood
+    BOOST_TEST(flood_word(both) == "flooded");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(resolvers)

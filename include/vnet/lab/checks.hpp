@@ -427,7 +427,8 @@ inline void run_check_kind<check_kind::flooding>(check_env& env, const check_con
         w.replied = o.ran && o.status == 0;
         std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the pump has moved every frame
         auto after = snapshot();
-        w.src_flooded = after[in].flooded - before[in].flooded;
+        w.src_flooded = after[in].flooded_unknown - before[in].flooded_unknown;
+        w.src_group = (after[in].flooded - before[in].flooded) - w.src_flooded;
         w.dst_tx = after[out].tx_frames - before[out].tx_frames;
         for (const auto& [id, name] : others) {
             w.others_tx.push_back(after[id].tx_frames - before[id].tx_frames);
@@ -446,8 +447,8 @@ inline void run_check_kind<check_kind::flooding>(check_env& env, const check_con
         std::string o;
         for (std::size_t i = 0; i < others.size(); ++i)
             o += fmt::format(", {} tx +{} ({} flooded by other ports)", others[i].second, w.others_tx[i], w.others_own[i]);
-        return fmt::format("{} flooded +{}, {} tx +{}{}{}", in_name, w.src_flooded, out_name, w.dst_tx, o,
-                           w.replied ? "" : " (no reply)");
+        return fmt::format("{} flooded +{} unknown unicast +{} broadcast/multicast, {} tx +{}{}{}", in_name, w.src_flooded,
+                           w.src_group, out_name, w.dst_tx, o, w.replied ? "" : " (no reply)");
     };
     r.detail = fmt::format("switch {} port counters; unknown destination: {}; learned: {}{}", env.lf().switches[swi].name,
                            counts(first), counts(later), pinned.empty() ? "; the sender's ARP entry could not be pinned" : "");

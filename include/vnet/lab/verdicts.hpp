@@ -206,20 +206,25 @@ inline verdict dhcp_lease_verdict(std::size_t nic, std::optional<ipv4_prefix> ad
 }
 
 /// What a switch's port counters moved by while the sender sent one frame (flooding check):
-/// the sender's port's flooded count, the destination port's transmitted frames, and for
-/// each other port the frames the switch delivered to it and, of those, how many the
-/// remaining ports (not the sender) flooded meanwhile (the guests' own broadcasts).
+/// the unicast frames the sender's port flooded because their destination was unknown,
+/// the destination port's transmitted frames, for each other port the frames the switch
+/// delivered to it and, of those, how many the remaining ports (not the sender) flooded
+/// meanwhile (the guests' own broadcasts), and the broadcasts and multicasts the sender
+/// itself sent meanwhile (an ARP refresh, a router solicitation), which every port gets too.
 struct flood_window {
     std::uint64_t src_flooded = 0;
     std::uint64_t dst_tx = 0;
     std::vector<std::uint64_t> others_tx;
     std::vector<std::uint64_t> others_own;
     bool replied = false;
+    std::uint64_t src_group = 0;
 };
 
-/// Frames other port i received from the sender: what it received less what other ports flooded.
+/// Unknown-unicast frames other port i received from the sender: what it received less
+/// what other ports flooded and less the sender's own broadcasts and multicasts.
 inline std::uint64_t flood_from_sender(const flood_window& w, std::size_t i) {
-    return w.others_tx[i] > w.others_own[i] ? w.others_tx[i] - w.others_own[i] : std::uint64_t{0};
+    const auto noise = w.others_own[i] + w.src_group;
+    return w.others_tx[i] > noise ? w.others_tx[i] - noise : std::uint64_t{0};
 }
 
 /// "flooded" (the sender's port flooded and every other port got a frame from it), "to one

@@ -53,8 +53,9 @@ struct port_counters {
     std::uint64_t rx_bytes = 0;
     std::uint64_t tx_frames = 0;  // frames the switch delivered to the port (mirror copies included)
     std::uint64_t tx_bytes = 0;
-    std::uint64_t flooded = 0;   // received frames flooded (broadcast, multicast, unknown unicast)
-    std::uint64_t mirrored = 0;  // mirror copies delivered to this port
+    std::uint64_t flooded = 0;          // received frames flooded (broadcast, multicast, unknown unicast)
+    std::uint64_t flooded_unknown = 0;  // of those, unicast frames whose destination was not learned
+    std::uint64_t mirrored = 0;         // mirror copies delivered to this port
     std::array<std::uint64_t, drop_reason_count> drops{};
 
     constexpr std::uint64_t drop(drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }

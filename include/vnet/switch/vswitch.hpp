@@ -568,6 +568,7 @@ private:
             ++P.storm_count;
         }
         ++P.ctr.flooded;
+        if (!w.l2.dst_is_group()) ++P.ctr.flooded_unknown;
         for (port_index q : active_) {
             if (q == in) continue;
             deliver(in, q, *ports_[q], w, true);
