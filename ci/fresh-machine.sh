@@ -56,6 +56,10 @@ rm -rf "$dir/src"; mkdir -p "$dir/src"
 git -C "$root" archive HEAD | tar -x -C "$dir/src"
 cp /etc/resolv.conf "$dir/etc/resolv.conf"
 
+# The chroot's / must be a mount point: `ip netns exec` / `ip -n` remount / as a slave in
+# their own mount namespace, which fails ("mount --make-rslave /": Invalid argument) on a
+# plain directory.
+mount --bind "$dir" "$dir"; mounts+=("$dir")
 for m in proc sys dev dev/pts; do
   mkdir -p "$dir/$m"
   mount --rbind "/$m" "$dir/$m"; mount --make-rslave "$dir/$m"
