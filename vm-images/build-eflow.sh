@@ -30,7 +30,7 @@ for tool in mmdebstrap apt-cache apt-get dpkg-deb modinfo depmod cpio zstd sha25
     command -v "$tool" >/dev/null 2>&1 ||
         die "missing tool '$tool' (install: apt-get install -y mmdebstrap apt dpkg kmod cpio zstd coreutils findutils util-linux)"
 done
-recipe=(build-eflow.sh guest/agent eflow/netcfg eflow/ip4save eflow/vnet-netcfg.service
+recipe=(build-eflow.sh guest/agent guest/console eflow/vnet-console.service eflow/netcfg eflow/ip4save eflow/vnet-netcfg.service
         eflow/vnet-agent.service eflow/iptables.service eflow/journald.conf eflow/resolved.conf
         eflow/vnet-leases.service eflow/customize.sh)
 for f in "${recipe[@]}"; do
@@ -180,10 +180,11 @@ log "${#state[@]} kernel modules"
 
 # ---- vnet's files ----
 install -D -m 0755 "$here/guest/agent" "$root/usr/lib/vnet/agent"
+install -D -m 0755 "$here/guest/console" "$root/usr/lib/vnet/console"
 install -D -m 0755 "$here/eflow/netcfg" "$root/usr/lib/vnet/netcfg"
 install -D -m 0644 "$here/eflow/ip4save" "$root/etc/systemd/scripts/ip4save"
 mkdir -p "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/systemd/network" "$root/etc/modules-load.d"
-for u in vnet-netcfg.service vnet-agent.service vnet-leases.service iptables.service; do
+for u in vnet-netcfg.service vnet-agent.service vnet-console.service vnet-leases.service iptables.service; do
     install -D -m 0644 "$here/eflow/$u" "$root/etc/systemd/system/$u"
     ln -sf "/etc/systemd/system/$u" "$root/etc/systemd/system/multi-user.target.wants/$u"
 done

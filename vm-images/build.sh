@@ -25,7 +25,7 @@ epoch=${SOURCE_DATE_EPOCH:-0}
 for tool in apt-cache apt-get dpkg-deb modinfo cpio gzip sha256sum find sort flock; do
     command -v "$tool" >/dev/null 2>&1 || die "missing tool '$tool' (install: apt-get install -y apt dpkg kmod cpio gzip coreutils findutils util-linux)"
 done
-for f in init agent udhcpc.script; do
+for f in init agent console udhcpc.script; do
     [[ -f "$here/guest/$f" ]] || die "missing recipe file $here/guest/$f"
 done
 
@@ -51,7 +51,7 @@ kver=$({ apt-cache show --no-all-versions "$kpkg" 2>/dev/null || true; } | field
 [[ -n "$kver" ]] || die "package '$kpkg' is unknown to apt (run apt-get update?)"
 krel=${kpkg#linux-image-}
 
-recipe_hash=$(cd "$here" && sha256sum build.sh guest/init guest/agent guest/udhcpc.script | sha256sum | cut -d' ' -f1)
+recipe_hash=$(cd "$here" && sha256sum build.sh guest/init guest/agent guest/console guest/udhcpc.script | sha256sum | cut -d' ' -f1)
 
 manifest=$(printf '%s\n' \
     "format=vnet-image/1" \
@@ -147,6 +147,7 @@ for m in "${order[@]}"; do
 done
 install -m 0755 "$here/guest/init" "$root/init"
 install -m 0755 "$here/guest/agent" "$root/sbin/vnet-agent"
+install -m 0755 "$here/guest/console" "$root/sbin/vnet-console"
 install -m 0755 "$here/guest/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"

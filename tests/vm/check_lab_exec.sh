@@ -4,6 +4,11 @@
 # status come back, several calls in a row, each through a new connection to the guest
 # agent); a VM or lab that does not exist is a clear error (exit 2); `vnet lab down` removes
 # the run, and no namespace of it is left.
+# The EFLOW host cmdlets on the same lab (`vnet eflow LAB CMDLET ...`): Get-EflowVmAddr,
+# Get-EflowVmEndpoint and Get-EflowNetwork report what the VM and the lab hold (and follow
+# a change made in the guest), Set-EflowVmDnsServers changes the guest's resolver and
+# refuses bad parameters with the reference's messages, Connect-EflowVm gives a shell
+# whose terminal is the VM's console.
 # Usage: check_lab_exec.sh VNET SOURCE_DIR (as root)
 set -uo pipefail
 vnet=$1 src=$2
@@ -24,6 +29,39 @@ for i in 1 2 3; do
   check "call $i: output" "call $i" "$out"
 done
 check "by run id" "eflow" "$("$vnet" lab exec "$run" eflow -- hostname)"
+
+# ---- EFLOW cmdlets ----
+ef() { "$vnet" eflow "$lab" "$@"; }
+addr=$(ef Get-EflowVmAddr); check "Get-EflowVmAddr: exit status" 0 $?
+check "Get-EflowVmAddr: MAC" "00:15:5d:00:00:10" "$(sed -n 4p <<<"$addr")"
+check "Get-EflowVmAddr: IP" "192.168.0.20" "$(sed -n 5p <<<"$addr")"
+check "Get-EflowVmEndpoint" "Name            : eth0|MacAddress      : 00:15:5d:00:00:10|HealthStatus    : Healthy|IpConfiguration : @{IpAddress=192.168.0.20; PrefixLength=24; GatewayAddress=192.168.0.1}" \
+  "$(ef Get-EflowVmEndpoint | paste -sd'|')"
+check "Get-EflowNetwork" "Name             : ExternalEflow|AllocationMethod : Static|Cidr             : 192.168.0.0/24|Type             : External" \
+  "$(ef Get-EflowNetwork -vswitchName ExternalEflow | paste -sd'|')"
+check "Set-EflowVmDnsServers" "DNS servers of eth0 (eflow), read back from the VM: 192.168.0.1, 1.1.1.1" \
+  "$(ef Set-EflowVmDnsServers -vendpointName eth0 -dnsServers '@("192.168.0.1", "1.1.1.1")')"
+check "the guest's resolv.conf after Set-EflowVmDnsServers" "nameserver 192.168.0.1|nameserver 1.1.1.1" \
+  "$("$vnet" lab exec "$lab" eflow -- cat /etc/resolv.conf | paste -sd'|')"
+err=$(ef Set-EflowVmDnsServers -vendpointName eth9 -dnsServers 1.1.1.1 2>&1); st=$?
+check "Set-EflowVmDnsServers, unknown endpoint" "2 vnet: eflow: Error: vendpointName eth9 not found" "$st $err"
+err=$(ef Set-EflowVmDnsServers -dnsServers 1.1.1.300 2>&1); st=$?
+check "Set-EflowVmDnsServers, bad server" "2 vnet: eflow: Error: Invalid DNS server 1.1.1.300" "$st $err"
+err=$(ef Get-EflowVmAddr -vmName x 2>&1); st=$?
+check "unknown parameter" "2 vnet: eflow: Error: A parameter cannot be found that matches parameter name 'vmName'" "$st $err"
+for i in 1 2; do  # a second session: a new shell waits on the console after the first exits
+  out=$(printf 'tty\necho sum=$((40 + %d))\nexit\n' "$i" | timeout 60 "$vnet" eflow "$lab" Connect-EflowVm | tr -d '\r'); st=$?
+  check "Connect-EflowVm $i: exit status" 0 "$st"
+  check "Connect-EflowVm $i: the shell's terminal" "/dev/hvc0" "$(grep -x /dev/hvc0 <<<"$out")"
+  check "Connect-EflowVm $i: a command's output" "sum=$((40 + i))" "$(grep -x "sum=[0-9]*" <<<"$out")"
+  check "Connect-EflowVm $i: session ended" 1 "$(grep -c 'vnet-console: session ended' <<<"$out")"
+done
+# The cmdlets read the VM: a changed address and a link taken down show up.
+"$vnet" lab exec "$lab" eflow -- "ip addr flush dev eth0 && ip addr add 192.168.0.77/24 dev eth0" >/dev/null
+check "Get-EflowVmAddr follows the guest" "192.168.0.77" "$(ef Get-EflowVmAddr | sed -n 5p)"
+"$vnet" lab exec "$lab" eflow -- ip link set eth0 down >/dev/null
+check "Get-EflowVmEndpoint, link down" "HealthStatus    : Unhealthy" "$(ef Get-EflowVmEndpoint -vendpointName eth0 | grep HealthStatus)"
+
 err=$("$vnet" lab exec "$lab" nosuchvm -- true 2>&1); st=$?
 check "unknown VM: exit status" 2 "$st"
 check "unknown VM: message" "vnet: lab exec: lab $lab (run $run) has no VM 'nosuchvm' (VMs: eflow)" "$err"
@@ -34,4 +72,25 @@ check "unknown lab: message" "vnet: lab exec: no lab or run id 'nosuchlab' is ru
 trap - EXIT
 check "namespaces left" 0 "$(ip netns list | grep -c "vlab-$run-" || true)"
 check "exec after down: exit status" 2 "$("$vnet" lab exec "$lab" eflow -- true >/dev/null 2>&1; echo $?)"
+
+# ---- the same lab with the EFLOW-like guest (profile = "eflow": systemd-networkd,
+# systemd-resolved): the troubleshooting guide's commands typed literally in Connect-EflowVm.
+elab=external-static-eflow
+lf=$(mktemp --suffix=.toml)
+trap '"$vnet" lab down "$elab" >/dev/null 2>&1 || true; rm -f "$lf"' EXIT
+sed -e "s/^name = \"$lab\"/name = \"$elab\"/" -e 's/^name = "eflow"$/name = "eflow"\nprofile = "eflow"/' \
+  "$src/fixtures/labs/$lab.toml" > "$lf"
+"$vnet" lab down "$elab" >/dev/null 2>&1 || true
+if "$vnet" lab up "$lf"; then
+  check "eflow guest: Set-EflowVmDnsServers (resolvectl)" "DNS servers of eth0 (eflow), read back from the VM: 192.168.0.1, 1.1.1.1" \
+    "$("$vnet" eflow "$elab" Set-EflowVmDnsServers -vendpointName eth0 -dnsServers 192.168.0.1,1.1.1.1)"
+  out=$(printf 'ifconfig eth0\nresolvectl status eth0\nexit\n' | timeout 60 "$vnet" eflow "$elab" Connect-EflowVm | tr -d '\r'); st=$?
+  check "eflow guest: Connect-EflowVm exit status" 0 "$st"
+  check "eflow guest: ifconfig eth0's inet" 1 "$(grep -c 'inet 192.168.0.20  netmask 255.255.255.0' <<<"$out")"
+  check "eflow guest: resolvectl's DNS Servers" 1 "$(grep -c 'DNS Servers: 192.168.0.1 1.1.1.1' <<<"$out")"
+  check "eflow guest: a login shell (bash), ended" 1 "$(grep -c 'vnet-console: session ended' <<<"$out")"
+  "$vnet" lab down "$elab" >/dev/null || { echo "FAIL vnet lab down $elab"; bad=1; }
+else
+  echo "FAIL vnet lab up $elab"; bad=1
+fi
 exit $bad

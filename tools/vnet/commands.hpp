@@ -61,6 +61,16 @@ struct lab_exec_options {
     std::vector<std::string> command;  // run by the guest's shell, words joined by spaces
     unsigned timeout = 60;             // seconds
 };
+struct eflow_options {
+    std::string name;               // the lab's name or its run id
+    std::string vm;                 // --vm: the EFLOW VM; empty: the lab's only eflow-profile VM, or its only VM
+    std::string cmdlet;             // Get-EflowVmAddr, Set-EflowVmDnsServers, Connect-EflowVm, ...
+    std::vector<std::string> args;  // the cmdlet's parameters as typed (-name value ...)
+};
+/// vnet eflow NAME [--vm VM] CMDLET [-param value ...]: an EFLOW host cmdlet against a lab
+/// that is up (tools/vnet/eflow.cpp).
+int run_eflow(const eflow_options& o);
+
 /// vnet lab exec NAME VM -- CMD...: runs CMD in the VM of a lab that is up (through its
 /// guest agent); prints its output and exits with its status.
 int run_lab_exec(const lab_exec_options& o);

@@ -30,6 +30,7 @@
 #include "commands.hpp"
 #include "data_dir.hpp"
 #include "run_control.hpp"
+#include "running_lab.hpp"
 
 namespace vnet::cli {
 
@@ -189,32 +190,11 @@ int run_lab_up(const lab_run_options& o) {
 
 int run_lab_exec(const lab_exec_options& o) {
     if (::geteuid() != 0) return report_error("lab exec", "needs root");
-    std::vector<lab::recorded_run> runs;
-    for (auto& run : lab::list_runs())
-        if (run.id == o.name || run.lab == o.name) runs.push_back(std::move(run));
-    if (runs.empty()) return report_error("lab exec", fmt::format("no lab or run id '{}' is running", o.name));
-    if (runs.size() > 1)
-        return report_error("lab exec", fmt::format("{} runs of lab '{}' are up: name one by its run id ({}, ...)", runs.size(),
-                                                    o.name, runs.front().id));
-    const auto dir = lab::run_names{runs.front().id}.state_dir();
-    const auto socket = fmt::format("{}/{}.agent", dir, o.vm);
-    std::error_code ec;
-    if (!std::filesystem::exists(socket, ec)) {
-        std::string vms;
-        for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-            if (e.path().extension() == ".agent") vms += (vms.empty() ? "" : ", ") + e.path().stem().string();
-        return report_error("lab exec", fmt::format("lab {} (run {}) has no VM '{}' (VMs: {})", runs.front().lab, runs.front().id,
-                                                    o.vm, vms.empty() ? "none" : vms));
-    }
-    auto agent = lab::agent_client::connect(socket, std::chrono::seconds(10));
-    if (!agent)
-        return report_error("lab exec",
-                            fmt::format("cannot reach the guest agent of {} ({}): {}", o.vm, socket, agent.error().message()), 1);
-    // The agent reopens its port after the previous client left and says so ("0 ready");
-    // a request sent before that would be lost.
-    if (auto ready = agent->wait_ready(std::chrono::seconds(10)); !ready)
-        return report_error("lab exec", fmt::format("the guest agent of {} did not answer: {}", o.vm, ready.error().message()),
-                            1);
+    auto l = find_running_lab("lab exec", o.name);
+    if (!l) return exit_bad_input;
+    if (!has_vm("lab exec", *l, o.vm)) return exit_bad_input;
+    auto agent = connect_agent("lab exec", *l, o.vm);
+    if (!agent) return exit_check_failed;
     std::string command;
     for (const auto& w : o.command) command += (command.empty() ? "" : " ") + w;
     auto r = agent->run(command, std::chrono::seconds(o.timeout));

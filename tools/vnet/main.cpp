@@ -91,6 +91,16 @@ int main(int argc, char** argv) {
     diag->add_option("--boot-timeout", dg.boot_timeout, "seconds per VM to its guest agent (default 120)");
     diag->add_flag("--verbose", dg.verbose, "lab progress on stderr");
 
+    vnet::cli::eflow_options ef;
+    auto* eflow = app.add_subcommand("eflow",
+                                     "Run an EFLOW host cmdlet against a lab that is up: Get-EflowVmAddr, Get-EflowVmEndpoint, "
+                                     "Get-EflowNetwork, Set-EflowVmDnsServers, Connect-EflowVm");
+    eflow->add_option("NAME", ef.name, "the lab's name or its run id")->required();
+    eflow->add_option("--vm", ef.vm, "the EFLOW VM (default: the lab's only eflow-profile VM, or its only VM)");
+    eflow->add_option("CMDLET", ef.cmdlet, "the cmdlet, followed by its parameters as typed (-vendpointName eth0 ...)")
+        ->required();
+    eflow->prefix_command();  // the cmdlet's -parameters are its own, not vnet's options
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -110,6 +120,10 @@ int main(int argc, char** argv) {
         if (lab_up->parsed()) return vnet::cli::run_lab_up(up);
         if (lab_down->parsed()) return vnet::cli::run_lab_down(down);
         if (lab_exec->parsed()) return vnet::cli::run_lab_exec(lexec);
+        if (eflow->parsed()) {
+            ef.args = eflow->remaining();
+            return vnet::cli::run_eflow(ef);
+        }
 #ifdef VNET_MUTANTS
         // read once by vnet::mutant::active(), before any lab runs
         if (!mutant_name.empty()) ::setenv("VNET_MUTANT", mutant_name.c_str(), 1);

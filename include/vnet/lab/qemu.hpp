@@ -124,8 +124,11 @@ struct qemu_vm_config {
     std::vector<vm_nic> nics;
     std::string netns;         // namespace QEMU runs in (where the TAPs are); empty: caller's
     std::string agent_socket;  // unix socket for the agent; empty: no agent channel
-    std::string serial_log;    // console log file; empty: discarded
-    std::string qemu_log;      // QEMU's own stdout/stderr; empty: discarded
+    // unix socket of the virtio console (guest /dev/hvc0, a login shell: Connect-EflowVm);
+    // empty: none. Needs the agent's virtio-serial bus.
+    std::string console_socket;
+    std::string serial_log;  // console log file; empty: discarded
+    std::string qemu_log;    // QEMU's own stdout/stderr; empty: discarded
     lab::accel accel = accel::tcg;
     unsigned memory_mib = 128;
     unsigned cpus = 1;
@@ -247,6 +250,9 @@ inline result<std::vector<std::string>> qemu_argv(const qemu_vm_config& c) {
         a.insert(a.end(), {"-device", "virtio-serial-pci,id=vser0", "-chardev",
                            "socket,id=agent,path=" + detail::qemu_escape(c.agent_socket) + ",server=on,wait=off", "-device",
                            "virtserialport,bus=vser0.0,chardev=agent,name=org.vnet.agent"});
+    if (!c.agent_socket.empty() && !c.console_socket.empty())
+        a.insert(a.end(), {"-chardev", "socket,id=vcon,path=" + detail::qemu_escape(c.console_socket) + ",server=on,wait=off",
+                           "-device", "virtconsole,bus=vser0.0,chardev=vcon,name=org.vnet.console"});
     a.insert(a.end(), c.extra_args.begin(), c.extra_args.end());
     return a;
 }
@@ -260,6 +266,7 @@ public:
     qemu_vm() = default;
     qemu_vm(qemu_vm&& o) noexcept : cfg_(std::move(o.cfg_)), proc_(std::move(o.proc_)), started_(o.started_) {
         o.cfg_.agent_socket.clear();
+        o.cfg_.console_socket.clear();
     }
     qemu_vm& operator=(qemu_vm&& o) noexcept {
         if (this != &o) {
@@ -268,6 +275,7 @@ public:
             proc_ = std::move(o.proc_);
             started_ = o.started_;
             o.cfg_.agent_socket.clear();
+            o.cfg_.console_socket.clear();
         }
         return *this;
     }
@@ -280,6 +288,7 @@ public:
         auto argv = qemu_argv(cfg);
         if (!argv) return unexpected(argv.error());
         if (!cfg.agent_socket.empty()) ::unlink(cfg.agent_socket.c_str());
+        if (!cfg.console_socket.empty()) ::unlink(cfg.console_socket.c_str());
         io::spawn_options o;
         o.netns = cfg.netns;
         o.stdout_path = cfg.qemu_log;
@@ -303,11 +312,12 @@ public:
     /// Waits for QEMU to exit: its exit status, or nullopt when it still runs.
     std::optional<int> wait_for(std::chrono::milliseconds timeout) { return proc_.wait_for(timeout); }
 
-    /// Kills QEMU (SIGTERM, `grace`, SIGKILL), reaps it, removes the agent socket.
+    /// Kills QEMU (SIGTERM, `grace`, SIGKILL), reaps it, removes the agent and console sockets.
     /// Idempotent; returns QEMU's exit status (-1 when there was none).
     int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
         int st = proc_.valid() ? proc_.stop(grace) : -1;
         if (!cfg_.agent_socket.empty()) ::unlink(cfg_.agent_socket.c_str());
+        if (!cfg_.console_socket.empty()) ::unlink(cfg_.console_socket.c_str());
         return st;
     }
 

@@ -106,6 +106,7 @@ public:
         std::filesystem::create_directories(tmp, ec);
         if (ec) failure(fmt::format("cannot create {}: {}", tmp, ec.message()));
         detail::append_line(tmp + "/lab", lf_.name);
+        if (!lf_.path.empty()) std::filesystem::copy_file(lf_.path, tmp + "/lab.toml", ec);  // for `vnet eflow`
         detail::append_line(tmp + "/owner", fmt::format("{} {}", ::getpid(), detail::process_start_time(::getpid())));
         std::filesystem::rename(tmp, dir, ec);
         if (ec) {
@@ -249,6 +250,7 @@ public:
             st.config.netns = names_.host_ns();
             st.config.accel = opt_.accel;
             st.config.agent_socket = fmt::format("{}/{}.agent", names_.state_dir(), vm.name);
+            st.config.console_socket = fmt::format("{}/{}.console", names_.state_dir(), vm.name);
             st.config.serial_log = fmt::format("{}/{}.serial.log", log_dir_, vm.name);
             st.config.qemu_log = fmt::format("{}/{}.qemu.log", names_.state_dir(), vm.name);
             // VNET_GUEST_HIDE=ping,nc: tools the guests' agents cannot run (a guest that
