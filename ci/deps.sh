@@ -22,6 +22,8 @@ packages=(
   graphviz chromium
   # the eflow guest profile (vm-images/build-eflow.sh: mmdebstrap above, a zstd initramfs)
   zstd
+  # the Debian package (cpack -G DEB with CPACK_DEBIAN_PACKAGE_SHLIBDEPS: file, dpkg-shlibdeps)
+  file dpkg-dev
 )
 
 missing=()

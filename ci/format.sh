@@ -12,7 +12,12 @@ case "${1:-}" in
   "") ;;
   *) echo "usage: ci/format.sh [--fix]" >&2; exit 2 ;;
 esac
-mapfile -t files < <(git ls-files '*.hpp' '*.cpp')
+# The tracked files of a clone; in an exported tree (no .git) every C++ file outside out/.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  mapfile -t files < <(git ls-files '*.hpp' '*.cpp')
+else
+  mapfile -t files < <(find . -path ./out -prune -o -type f \( -name '*.hpp' -o -name '*.cpp' \) -print | sed 's|^\./||' | LC_ALL=C sort)
+fi
 [ "${#files[@]}" -gt 0 ] || { echo "ci/format.sh: no C++ files found" >&2; exit 2; }
 if [ -n "$fix" ]; then
   clang-format --style=file -i "${files[@]}"

@@ -51,9 +51,9 @@ if [ ! -x "$dir/bin/bash" ]; then
   timed "mmdebstrap bookworm minbase" mmdebstrap --variant=minbase --quiet bookworm "$dir"
 fi
 
-# The committed tree only: what a clone of main holds.
-rm -rf "$dir/src"; mkdir -p "$dir/src"
-git -C "$root" archive HEAD | tar -x -C "$dir/src"
+# A clone of this checkout's committed tree: what a newcomer starts from.
+rm -rf "$dir/src"
+git clone -q "$root" "$dir/src"
 cp /etc/resolv.conf "$dir/etc/resolv.conf"
 
 # The chroot's / must be a mount point: `ip netns exec` / `ip -n` remount / as a slave in

@@ -112,7 +112,7 @@ if [ "${VNET_SKIP_VM:-0}" != 1 ] && [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] 
 fi
 # The Debian package: unpacked (not installed), its vnet runs the model rows from there.
 ( cd "$out/gcc" && cpack -G DEB >/dev/null ) || installed_ok=0
-deb=$(ls "$out"/gcc/vnet_*.deb 2>/dev/null | head -1)
+deb=$(ls "$out"/gcc/vnet_*.deb 2>/dev/null | head -1 || true)
 if [ -n "$deb" ]; then
   mkdir -p "$elsewhere/deb" && dpkg-deb -x "$deb" "$elsewhere/deb"
   ( cd "$elsewhere" && unset VNET_SOURCE_DIR && "$elsewhere/deb/usr/bin/vnet" conformance --eval model | tail -1 ) || installed_ok=0

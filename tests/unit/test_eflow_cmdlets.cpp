@@ -88,10 +88,11 @@ BOOST_AUTO_TEST_CASE(get_eflow_vm_endpoint_prints_a_format_list) {
 
 BOOST_AUTO_TEST_CASE(set_eflow_vm_dns_servers_parameters) {
     const std::vector<std::string> eps = {"eth0", "eth1"};
-    auto r = parse_set_dns_servers(cmd(R"(Set-EflowVmDnsServers -vendpointName "ETH1" -dnsServers @("10.0.0.1", "10.0.0.1", "8.8.8.8"))"), eps);
+    auto r = parse_set_dns_servers(
+        cmd(R"(Set-EflowVmDnsServers -vendpointName "ETH1" -dnsServers @("10.0.0.1", "10.0.0.1", "8.8.8.8"))"), eps);
     BOOST_TEST_REQUIRE(r.has_value());
-    BOOST_TEST(r->endpoint == "eth1");       // the endpoint's own spelling
-    BOOST_TEST(r->servers.size() == 2u);      // a server given twice is kept once
+    BOOST_TEST(r->endpoint == "eth1");    // the endpoint's own spelling
+    BOOST_TEST(r->servers.size() == 2u);  // a server given twice is kept once
     auto d = parse_set_dns_servers(cmd("Set-EflowVmDnsServers -dnsServers 1.1.1.1"), eps);
     BOOST_TEST(d.value().endpoint == "eth0");  // no -vendpointName: the primary
     BOOST_TEST(parse_set_dns_servers(cmd("Set-EflowVmDnsServers -vendpointName eth7 -dnsServers 1.1.1.1"), eps).error() ==

@@ -1,6 +1,6 @@
 // vnet eflow NAME [--vm VM] CMDLET [-param value ...]: the EFLOW host cmdlets against a
 // lab that is up (`vnet lab up`), as a user troubleshooting EFLOW runs them
-// (docs/eflow.md "Cmdlets on a running lab"; the outputs are in vnet/eflow/cmdlets.hpp).
+// (docs/design.md "CLI"; the outputs are in vnet/eflow/cmdlets.hpp).
 //
 //   Get-EflowVmAddr                 the VM's eth0 IP and MAC, read from the VM
 //   Get-EflowVmEndpoint             each ethX: Name, MacAddress, HealthStatus, IpConfiguration
@@ -111,10 +111,11 @@ int get_networks(const eflow::command_line& cmd, const std::optional<lab::lab_fi
             if (const auto* net = lf->find_network(*sw->network)) cidr = fmt::format("{}", net->subnet.canonical());
         if (sw && sw->host_address) cidr = fmt::format("{}", sw->host_address->canonical());
         if (!type.empty()) type[0] = static_cast<char>(type[0] - 'a' + 'A');
-        out += (out.empty() ? "" : "\n") + eflow::format_list({{"Name", nic.switch_name},
-                                                               {"AllocationMethod", nic.ip == lab::ip_mode::dhcp ? "Dhcp" : "Static"},
-                                                               {"Cidr", cidr},
-                                                               {"Type", type}});
+        out += (out.empty() ? "" : "\n") +
+               eflow::format_list({{"Name", nic.switch_name},
+                                   {"AllocationMethod", nic.ip == lab::ip_mode::dhcp ? "Dhcp" : "Static"},
+                                   {"Cidr", cidr},
+                                   {"Type", type}});
     }
     if (*filter && shown.empty()) return report_error(what, fmt::format("Error: vswitchName {} not found", **filter));
     fmt::print("{}", out);

@@ -33,7 +33,9 @@ struct running_lab {
         std::sort(out.begin(), out.end());
         return out;
     }
-    std::string socket(const std::string& vm, std::string_view kind) const { return fmt::format("{}/{}.{}", state_dir, vm, kind); }
+    std::string socket(const std::string& vm, std::string_view kind) const {
+        return fmt::format("{}/{}.{}", state_dir, vm, kind);
+    }
 };
 
 /// The one run whose id or lab name is `name`; prints the error (for `what`) otherwise.
@@ -60,8 +62,8 @@ inline bool has_vm(const std::string& what, const running_lab& l, const std::str
     if (std::find(vms.begin(), vms.end(), vm) != vms.end()) return true;
     std::string list;
     for (const auto& v : vms) list += (list.empty() ? "" : ", ") + v;
-    report_error(what, fmt::format("lab {} (run {}) has no VM '{}' (VMs: {})", l.run.lab, l.run.id, vm,
-                                   list.empty() ? "none" : list));
+    report_error(what,
+                 fmt::format("lab {} (run {}) has no VM '{}' (VMs: {})", l.run.lab, l.run.id, vm, list.empty() ? "none" : list));
     return false;
 }
 

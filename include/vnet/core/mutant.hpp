@@ -37,6 +37,7 @@ enum class id : std::uint8_t {
     agent_cannot_run_ping,      // the guests cannot run ping (exit 127)
     dhcp_no_dns,                // the DHCP servers send no DNS server option
     switch_routes_subnets,      // the switch routes between IPv4 subnets (proxy ARP, switch/mutant_router.hpp)
+    guest_firewall_open,        // the EFLOW guest boots without its inbound policy (iptables.service masked)
 };
 
 struct entry {
@@ -44,7 +45,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 18> names{{
+inline constexpr std::array<entry, 19> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -63,6 +64,7 @@ inline constexpr std::array<entry, 18> names{{
     {id::agent_cannot_run_ping, "agent-cannot-run-ping"},
     {id::dhcp_no_dns, "dhcp-no-dns"},
     {id::switch_routes_subnets, "switch-routes-subnets"},
+    {id::guest_firewall_open, "guest-firewall-open"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

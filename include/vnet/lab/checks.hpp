@@ -217,6 +217,30 @@ template <>
 inline void run_check_kind<check_kind::tcp>(check_env& env, const check_config& c, check_result& r) {
     auto a = env.target(c, r);
     if (!a) return;
+    if (c.listen) {
+        // The question is the VM's inbound policy: something listens on the port, so a
+        // connection that fails was stopped on the way (the guest's firewall), not refused
+        // by a closed port.
+        if (!env.is_vm(c.to)) {
+            r.observed = "error";
+            r.detail = fmt::format("listen = true needs a VM as the target, not {}", c.to);
+            return;
+        }
+        auto l = env.run_from(c.to, listen_command(*c.port), std::chrono::seconds(8));
+        if (!l.ran) return detail::not_run(l, r);
+        if (l.status != 0) {
+            r.observed = "error";
+            r.detail = fmt::format("cannot start a listener on {}:{}: exit {}: {}", c.to, *c.port, l.status, l.out);
+            return;
+        }
+        auto plain = c;
+        plain.listen = false;
+        run_check_kind<check_kind::tcp>(env, plain, r);
+        (void)env.run_from(c.to, unlisten_command(*c.port), std::chrono::seconds(4));
+        if (r.observed != "error")
+            r.detail += fmt::format("; {} had a socket listening on port {} (/proc/net/tcp)", c.to, *c.port);
+        return;
+    }
     if (env.is_vm(c.from)) {
         auto o = env.run_from(c.from, tcp_command(*a, *c.port), std::chrono::seconds(6));
         if (!o.ran) return detail::not_run(o, r);

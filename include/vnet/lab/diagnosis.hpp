@@ -175,7 +175,7 @@ struct port_rule {
 };
 
 inline constexpr std::array<port_rule, 6> firewall_rules{{
-    {8883, "MQTT", "blocked", "open when MQTT is used",
+    {8883, "MQTT", "blocked", "blocked (default); open when MQTT is used",
      "Configure Outgoing (Outbound) to be Open when using MQTT as the communication protocol."},
     {5671, "AMQP", "blocked", "open",
      "Must be configured to be Open if Azure IoT Edge is not configured for other supported protocols or AMQP is the "

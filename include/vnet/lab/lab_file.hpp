@@ -136,8 +136,9 @@ struct check_config {
     std::string from;
     std::string to;
     std::optional<std::uint16_t> port;
-    std::string name;    // dns: the name to resolve
-    std::string expect;  // "ok", "fail", or the exact text for deploy, flooding and reboot checks
+    std::string name;     // dns: the name to resolve
+    std::string expect;   // "ok", "fail", or the exact text for deploy, flooding and reboot checks
+    bool listen = false;  // tcp to a VM: a listener is started on the port in that VM first
     std::uint32_t line = 0;
 };
 
@@ -508,7 +509,7 @@ private:
     }
 
     check_config read_check(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"kind", "from", "to", "port", "name", "expect"});
+        allow_keys(t, key, {"kind", "from", "to", "port", "name", "expect", "listen"});
         check_config c;
         c.line = line_of(&t);
         c.kind = pick(t, "kind", key, std::optional<check_kind>{});
@@ -517,6 +518,8 @@ private:
         if (auto p = opt_int(t, "port", key, 1, 65535)) c.port = static_cast<std::uint16_t>(*p);
         if (auto n = opt_string(t, "name", key)) c.name = *n;
         c.expect = opt_string(t, "expect", key).value_or("ok");
+        c.listen = opt_bool(t, "listen", key, false);
+        if (c.listen && c.kind != check_kind::tcp) fail_at(t.get("listen"), key + ".listen", "only for kind = \"tcp\"");
         const auto& rule = rules_of(c.kind);
         if (!rule.free_text && c.expect != "ok" && c.expect != "fail")
             fail_at(t.get("expect"), key + ".expect", fmt::format("'{}': expected \"ok\" or \"fail\"", c.expect));

@@ -233,6 +233,19 @@ inline std::optional<unsigned> ping_received(std::string_view out) {
 inline std::string ping_command(ipv4_address to) { return fmt::format("ping -c 3 -i 0.3 -W 1 -w 4 {}", to); }
 /// busybox nc of the guest has no -z: connect with stdin at EOF; the lab servers close at once.
 inline std::string tcp_command(ipv4_address to, std::uint16_t port) { return fmt::format("nc -w 3 {} {} </dev/null", to, port); }
+/// A listener on `port` in a guest (busybox and OpenBSD nc both take `-l -p`), in a session
+/// of its own so it outlives the agent's command; succeeds once the kernel shows the socket
+/// in LISTEN state (/proc/net/tcp: local 00000000:<port hex>, state 0A), else exits 1.
+inline std::string listen_command(std::uint16_t port) {
+    return fmt::format(
+        "setsid nc -l -p {0} </dev/null >/dev/null 2>&1 & echo $! > /tmp/.vnet-listen-{0}; i=0; while [ $i -lt 30 ]; do "
+        "grep -q ':{1:04X} 00000000:0000 0A' /proc/net/tcp && exit 0; i=$((i + 1)); sleep 0.1; done; "
+        "echo 'no socket in LISTEN state on port {0}' >&2; exit 1",
+        port, port);
+}
+inline std::string unlisten_command(std::uint16_t port) {
+    return fmt::format("kill $(cat /tmp/.vnet-listen-{0}) 2>/dev/null; rm -f /tmp/.vnet-listen-{0}; true", port);
+}
 inline std::string dns_command(std::string_view name) { return fmt::format("nslookup {}", name); }
 /// What the resolvers check runs in the guest: resolv.conf, or resolved's per-link servers
 /// when resolv.conf names only its stub.

@@ -256,6 +256,7 @@ public:
             // VNET_GUEST_HIDE=ping,nc: tools the guests' agents cannot run (a guest that
             // lacks a tool; its checks must come out as errors, never as observed fails)
             if (mutant::on(mutant::id::agent_cannot_run_ping)) st.config.extra_append = "vnet.hide=ping";
+            if (mutant::on(mutant::id::guest_firewall_open)) st.config.extra_append += " systemd.mask=iptables.service";
             if (const char* hide = std::getenv("VNET_GUEST_HIDE"); hide && *hide) {
                 if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") !=
                     std::string_view::npos)

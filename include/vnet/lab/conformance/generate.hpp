@@ -353,7 +353,10 @@ protected:
         // mac = "dynamic": none in the lab file, so the host allocates one from its pool.
         const std::string mac = rt.get("mac") ? str(rt, "mac", "row", true) : std::string("00:15:5d:00:00:10");
         if (mac != "dynamic") nic.insert("mac", mac);
-        vms.push_back(toml::table{{"name", "eflow"}, {"nic", toml::array{std::move(nic)}}});
+        toml::table vm{{"name", "eflow"}, {"nic", toml::array{std::move(nic)}}};
+        // guest = "eflow": the EFLOW-like guest (systemd, resolved, its inbound policy).
+        if (rt.get("guest")) vm.insert("profile", str(rt, "guest", "row", true));
+        vms.push_back(std::move(vm));
     }
 
     /// A cell's [[check]], with its symbolic target resolved.
@@ -367,6 +370,7 @@ protected:
         if (!to.empty()) ct.insert("to", to);
         if (c.port) ct.insert("port", static_cast<std::int64_t>(*c.port));
         if (!c.name.empty()) ct.insert("name", c.name);
+        if (c.listen) ct.insert("listen", true);
         return ct;
     }
 

@@ -119,6 +119,7 @@ private:
                "lan_blocked_ports",
                "lan_blocked_addresses",
                "mac",
+               "guest",
                "set_dns",
                "draw_seed",
                "draw_vm",
@@ -215,7 +216,7 @@ private:
         for (const auto& e : *ca) {
             const toml::table* ct = e.as_table();
             if (!ct) fail_at(&e, "row.cells", "each cell is an inline table { kind = ..., expect = ... }");
-            allow(*ct, "row.cells", {"kind", "expect", "from", "to", "port", "name", "op", "direction", "boots"});
+            allow(*ct, "row.cells", {"kind", "expect", "from", "to", "port", "name", "op", "direction", "boots", "listen"});
             cell_spec c;
             c.line = line_of(ct);
             if (!c.line) c.line = line_of(&e);
@@ -244,6 +245,10 @@ private:
             c.name = str(*ct, "name", "row.cells", false);
             c.op = str(*ct, "op", "row.cells", false);
             c.direction = str(*ct, "direction", "row.cells", false);
+            if (const toml::node* l = ct->get("listen")) {
+                if (!l->is_boolean() || c.kind != cell_kind::tcp) fail_at(l, "row.cells.listen", "true or false, tcp cells only");
+                c.listen = l->as_boolean()->get();
+            }
             if (const toml::node* p = ct->get("port")) {
                 if (!p->is_integer() || p->as_integer()->get() < 1 || p->as_integer()->get() > 65535)
                     fail_at(p, "row.cells.port", "must be an integer 1-65535");

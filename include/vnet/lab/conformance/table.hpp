@@ -107,6 +107,7 @@ struct cell_spec {
     std::string to;
     std::optional<std::uint16_t> port;
     std::string name;
+    bool listen = false;  // tcp into a VM: a listener on the port in that VM first
     // model kinds
     std::string op;                          // switch_op script
     std::string direction;                   // port_policy: inbound | outbound
