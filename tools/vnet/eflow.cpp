@@ -170,9 +170,11 @@ private:
     bool active_ = false;
 };
 
-bool write_all(int fd, const char* p, std::size_t n) {
+/// Writes everything; to the console socket with send(MSG_NOSIGNAL), so a VM that went
+/// away is an error here rather than a SIGPIPE.
+bool write_all(int fd, const char* p, std::size_t n, bool socket = true) {
     while (n > 0) {
-        auto w = ::write(fd, p, n);
+        auto w = socket ? ::send(fd, p, n, MSG_NOSIGNAL) : ::write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return false;
         p += w;
@@ -221,7 +223,7 @@ int connect_vm(const running_lab& l, const std::string& vm) {
                 status = exit_check_failed;
                 break;
             }
-            write_all(1, buf, static_cast<std::size_t>(r));
+            write_all(1, buf, static_cast<std::size_t>(r), false);
             tail.append(buf, static_cast<std::size_t>(r));
             if (tail.find(ended) != std::string::npos) break;
             if (tail.size() > ended.size()) tail.erase(0, tail.size() - ended.size());
