@@ -241,3 +241,22 @@ BOOST_AUTO_TEST_CASE(nothing_listed_is_empty) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(route_metrics)
+
+// `ip -4 route show default` of iproute2 (the systemd guest) and of busybox.
+BOOST_AUTO_TEST_CASE(default_routes_by_interface_with_their_metric) {
+    BOOST_TEST(default_route_metrics("default via 10.10.0.50 dev eth1 proto static metric 239 \n"
+                                     "default via 192.168.0.1 dev eth0 proto static metric 945 \n") == "eth0 945, eth1 239");
+    BOOST_TEST(default_route_metrics("default via 192.168.0.1 dev eth0 \n10.0.0.0/8 dev eth1 scope link\n") == "eth0 0");
+    BOOST_TEST(default_route_metrics("").empty());
+}
+
+BOOST_AUTO_TEST_CASE(metrics_redrawn_kept_or_partly) {
+    BOOST_TEST(metrics_verdict({"eth0 945, eth1 239", "eth0 630, eth1 794", "eth0 101, eth1 1000"}) == "redrawn at every boot");
+    BOOST_TEST(metrics_verdict({"eth0 100, eth1 100", "eth0 100, eth1 100", "eth0 100, eth1 100"}) == "kept");
+    BOOST_TEST(metrics_verdict({"eth0 945, eth1 239", "eth0 945, eth1 239", "eth0 101, eth1 1000"}) == "redrawn at some boots");
+    BOOST_TEST(metrics_verdict({"eth0 945, eth1 239"}) == "error");  // one boot says nothing
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -38,6 +38,7 @@ enum class id : std::uint8_t {
     dhcp_no_dns,                // the DHCP servers send no DNS server option
     switch_routes_subnets,      // the switch routes between IPv4 subnets (proxy ARP, switch/mutant_router.hpp)
     guest_firewall_open,        // the EFLOW guest boots without its inbound policy (iptables.service masked)
+    guest_metrics_fixed,        // the host writes one fixed route metric into the guest instead of the guest drawing them
 };
 
 struct entry {
@@ -45,7 +46,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 19> names{{
+inline constexpr std::array<entry, 20> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -65,6 +66,7 @@ inline constexpr std::array<entry, 19> names{{
     {id::dhcp_no_dns, "dhcp-no-dns"},
     {id::switch_routes_subnets, "switch-routes-subnets"},
     {id::guest_firewall_open, "guest-firewall-open"},
+    {id::guest_metrics_fixed, "guest-metrics-fixed"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

@@ -18,7 +18,7 @@
 
 namespace vnet::lab {
 
-enum class check_kind : std::uint8_t { ping, tcp, dns, dhcp, route, deploy, flooding, reboot, arp, resolvers };
+enum class check_kind : std::uint8_t { ping, tcp, dns, dhcp, route, deploy, flooding, reboot, arp, resolvers, metrics };
 
 /// Where a check's `from` (or `to`) may point.
 enum class check_end : std::uint8_t {
@@ -59,6 +59,7 @@ inline constexpr check_kind_rules check_kinds[] = {
     {.kind = check_kind::reboot, .name = "reboot", .free_text = true, .from = check_end::vm, .in_guest = true},
     {.kind = check_kind::arp, .name = "arp", .needs_to = true, .from = check_end::not_vm, .before_boot = true},
     {.kind = check_kind::resolvers, .name = "resolvers", .free_text = true, .from = check_end::vm, .in_guest = true},
+    {.kind = check_kind::metrics, .name = "metrics", .free_text = true, .from = check_end::vm, .in_guest = true},
 };
 
 /// The row of kind k (every kind has one: checked below).

@@ -525,6 +525,42 @@ inline void run_check_kind<check_kind::reboot>(check_env& env, const check_confi
         shown(after_host));
 }
 
+/// metrics: the metric of each default route of VM `from`, read from its routing table at
+/// this boot and after each of two reboots (the EFLOW VM draws them at every boot). Waits
+/// for one default route per NIC with a gateway or DHCP. Observed: metrics_verdict.
+template <>
+inline void run_check_kind<check_kind::metrics>(check_env& env, const check_config& c, check_result& r) {
+    std::size_t routed = 0;
+    if (const auto* vm = env.lf().find_vm(c.from))
+        for (const auto& n : vm->nics) routed += n.ip == ip_mode::dhcp || n.gateway.has_value();
+    const auto command = fmt::format(
+        "i=0; while [ $i -lt 40 ] && [ $(ip -4 route show default | grep -c '^default') -lt {} ]; do i=$((i + 1)); sleep 0.25; "
+        "done; ip -4 route show default",
+        routed);
+    std::vector<std::string> boots;
+    for (int b = 0; b < 3; ++b) {
+        if (b > 0) {
+            env.note(fmt::format("{}: rebooting ({} of 2)", c.from, b));
+            if (auto by_guest = env.fleet().reboot(c.from); !by_guest) {
+                r.observed = "error";
+                r.detail = fmt::format("reboot {}: {}", b, by_guest.error());
+                return;
+            }
+        }
+        auto o = env.run_from(c.from, command, std::chrono::seconds(15));
+        if (!o.ran) return detail::not_run(o, r);
+        auto m = default_route_metrics(o.out);
+        if (o.status != 0 || m.empty()) {
+            r.observed = "error";
+            r.detail = fmt::format("boot {}: no default route to read (exit {}): {}", b + 1, o.status, o.out);
+            return;
+        }
+        boots.push_back(std::move(m));
+    }
+    r.observed = metrics_verdict(boots);
+    r.detail = fmt::format("default route metrics in the guest: boot 1 {}; boot 2 {}; boot 3 {}", boots[0], boots[1], boots[2]);
+}
+
 /// deploy: run by `vnet conformance` (the EFLOW model), never by the lab runtime.
 template <>
 inline void run_check_kind<check_kind::deploy>(check_env&, const check_config&, check_result& r) {

@@ -37,6 +37,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/core/mutant.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/lab/guest_agent.hpp>
@@ -200,7 +201,10 @@ inline result<std::string> nic_arg(const vm_nic& n) {
         dns += d;
     }
     return fmt::format("{},{},{},{},{},{}", *mac, mode, address, n.gateway,
-                       n.metric ? fmt::format("{}", *n.metric) : std::string(), dns);
+                       n.metric                                      ? fmt::format("{}", *n.metric)
+                       : mutant::on(mutant::id::guest_metrics_fixed) ? "100"
+                                                                     : std::string(),
+                       dns);
 }
 
 /// The kernel command line for the guest image of vm-images/.

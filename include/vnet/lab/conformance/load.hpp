@@ -226,7 +226,7 @@ private:
                                                 cell_kind::support,     cell_kind::ip_support,  cell_kind::default_route,
                                                 cell_kind::dns_servers, cell_kind::port_policy, cell_kind::diagnosis,
                                                 cell_kind::remedy,      cell_kind::switch_op,   cell_kind::mac_after_reboot,
-                                                cell_kind::flooding};
+                                                cell_kind::flooding,    cell_kind::metrics};
             bool known = false;
             std::vector<std::string_view> names;
             for (auto k : all) {
@@ -310,6 +310,7 @@ private:
                 return fmt::format("route {} -> {}{}", c.from, c.to.empty() ? "internet" : c.to,
                                    c.name.empty() ? "" : fmt::format(" via {}", c.name));
             case cell_kind::default_route: return fmt::format("default route over {} boot{}", c.boots, c.boots == 1 ? "" : "s");
+            case cell_kind::metrics: return fmt::format("route metrics of {} over 3 boots", c.from);
             case cell_kind::port_policy: return fmt::format("guide: {} {}", c.direction, *c.port);
             case cell_kind::switch_op: return fmt::format("switch: {}", c.op);
             default: return std::string(to_string(c.kind));

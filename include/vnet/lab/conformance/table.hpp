@@ -66,6 +66,7 @@ enum class cell_kind : std::uint8_t {
     // observed on a VM, compared as text (lab check kinds "reboot" and "flooding")
     mac_after_reboot,  // the MAC of eth0 after the VM rebooted (when it kept the one before)
     flooding,          // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
+    metrics,           // the default routes' metrics over three boots: "redrawn at every boot" | "kept" | ...
 };
 
 constexpr std::string_view to_string(cell_kind k) noexcept {
@@ -86,16 +87,19 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
         case cell_kind::switch_op: return "switch_op";
         case cell_kind::mac_after_reboot: return "mac_after_reboot";
         case cell_kind::flooding: return "flooding";
+        case cell_kind::metrics: return "metrics";
     }
     return "?";
 }
 
 constexpr bool is_vm_kind(cell_kind k) noexcept {
     return k == cell_kind::ping || k == cell_kind::tcp || k == cell_kind::dns || k == cell_kind::dhcp || k == cell_kind::route ||
-           k == cell_kind::mac_after_reboot || k == cell_kind::flooding;
+           k == cell_kind::mac_after_reboot || k == cell_kind::flooding || k == cell_kind::metrics;
 }
 /// VM kinds whose expect is a text of their own rather than "ok" | "fail".
-constexpr bool is_text_vm_kind(cell_kind k) noexcept { return k == cell_kind::mac_after_reboot || k == cell_kind::flooding; }
+constexpr bool is_text_vm_kind(cell_kind k) noexcept {
+    return k == cell_kind::mac_after_reboot || k == cell_kind::flooding || k == cell_kind::metrics;
+}
 
 struct cell_spec {
     cell_kind kind = cell_kind::deploy;
