@@ -2,10 +2,12 @@
 // (`vnet lab exec`, `vnet eflow`): its run, its state folder, and a VM's guest agent.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
