@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <vnet/lab/plan.hpp>
 #include <vnet/lab/verdicts.hpp>
 
 using namespace vnet;

@@ -66,12 +66,6 @@ inline std::vector<std::string_view> words(std::string_view line) {
     }
     return w;
 }
-inline unsigned eth_number(std::string_view ifname) noexcept {
-    unsigned v = 0;
-    for (char c : ifname.substr(std::min<std::size_t>(3, ifname.size())))
-        if (c >= '0' && c <= '9') v = v * 10 + static_cast<unsigned>(c - '0');
-    return v;
-}
 }  // namespace detail
 
 /// The interfaces in guest_nics_command's output, eth0 first (numeric order). Lines that
@@ -102,9 +96,8 @@ inline std::vector<guest_nic> parse_guest_nics(std::string_view out) {
             }
         }
     }
-    std::stable_sort(nics.begin(), nics.end(), [](const guest_nic& a, const guest_nic& b) {
-        return detail::eth_number(a.ifname) < detail::eth_number(b.ifname);
-    });
+    std::stable_sort(nics.begin(), nics.end(),
+                     [](const guest_nic& a, const guest_nic& b) { return eth_number(a.ifname) < eth_number(b.ifname); });
     return nics;
 }
 
@@ -150,15 +143,11 @@ struct dns_request {
 
 inline expected<dns_request, std::string> parse_set_dns_servers(const command_line& cmd,
                                                                 const std::vector<std::string>& endpoints) {
-    std::optional<std::string> ep;
-    std::vector<std::string> texts;
-    for (const auto& p : cmd.parameters) {
-        if (iequals(p.name, "vendpointName")) ep = p.value;
-        else if (iequals(p.name, "dnsServers")) texts = split_array(p.value);
-        else return unexpected(fmt::format("Error: A parameter cannot be found that matches parameter name '{}'", p.name));
-    }
+    auto d = read_dns_parameters(cmd);
+    if (!d) return unexpected(d.error());
+    const auto& texts = d->servers;
     dns_request r;
-    r.endpoint = ep.value_or("eth0");
+    r.endpoint = d->endpoint.value_or("eth0");
     auto known = std::find_if(endpoints.begin(), endpoints.end(), [&](const std::string& e) { return iequals(e, r.endpoint); });
     if (known == endpoints.end()) return unexpected(fmt::format("Error: vendpointName {} not found", r.endpoint));
     r.endpoint = *known;
@@ -177,7 +166,7 @@ inline expected<std::optional<std::string>, std::string> single_filter(const com
     std::optional<std::string> v;
     for (const auto& p : cmd.parameters) {
         if (!allowed.empty() && iequals(p.name, allowed)) v = p.value;
-        else return unexpected(fmt::format("Error: A parameter cannot be found that matches parameter name '{}'", p.name));
+        else return unexpected(unknown_parameter(p.name));
     }
     return v;
 }

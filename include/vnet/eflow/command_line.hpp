@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,27 @@ inline std::vector<std::string> split_array(std::string_view v) {
         v.remove_prefix(comma + 1);
     }
     return out;
+}
+
+/// PowerShell's message for a parameter the cmdlet does not have.
+inline std::string unknown_parameter(std::string_view name) {
+    return fmt::format("Error: A parameter cannot be found that matches parameter name '{}'", name);
+}
+
+/// Set-EflowVmDnsServers' parameters as typed: -vendpointName (absent: the caller's
+/// default endpoint) and -dnsServers (split as an array); any other is unknown_parameter.
+struct dns_parameters {
+    std::optional<std::string> endpoint;
+    std::vector<std::string> servers;
+};
+inline expected<dns_parameters, std::string> read_dns_parameters(const command_line& cmd) {
+    dns_parameters d;
+    for (const auto& p : cmd.parameters) {
+        if (iequals(p.name, "vendpointName")) d.endpoint = p.value;
+        else if (iequals(p.name, "dnsServers")) d.servers = split_array(p.value);
+        else return unexpected(unknown_parameter(p.name));
+    }
+    return d;
 }
 
 /// Parses one command line. Errors are whole messages in the "Error: ..." style of the

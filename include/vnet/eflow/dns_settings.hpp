@@ -130,17 +130,11 @@ public:
         if (!iequals(cmd->verb, "Set-EflowVmDnsServers"))
             return unexpected(finding{check::command_syntax, severity::error,
                                       fmt::format("Error: expected Set-EflowVmDnsServers, got {}", cmd->verb)});
+        auto d = read_dns_parameters(*cmd);
+        if (!d) return unexpected(finding{check::command_syntax, severity::error, d.error()});
         std::optional<std::string_view> ep;
-        std::vector<std::string> servers;
-        for (const auto& p : cmd->parameters) {
-            if (iequals(p.name, "vendpointName")) ep = p.value;
-            else if (iequals(p.name, "dnsServers")) servers = split_array(p.value);
-            else
-                return unexpected(
-                    finding{check::command_syntax, severity::error,
-                            fmt::format("Error: A parameter cannot be found that matches parameter name '{}'", p.name)});
-        }
-        return set_dns_servers(ep, servers);
+        if (d->endpoint) ep = *d->endpoint;
+        return set_dns_servers(ep, d->servers);
     }
 
     const link_dns* find(std::string_view endpoint) const noexcept {

@@ -48,6 +48,15 @@ inline constexpr enum_name<endpoint_health> endpoint_health_names[] = {
 };
 constexpr std::span<const enum_name<endpoint_health>> enum_names(endpoint_health) noexcept { return endpoint_health_names; }
 
+/// The number of a guest interface name: 1 for "eth1" (characters that are not digits
+/// after "eth" are skipped).
+inline unsigned eth_number(std::string_view ifname) noexcept {
+    unsigned v = 0;
+    for (char c : ifname.substr(std::min<std::size_t>(3, ifname.size())))
+        if (c >= '0' && c <= '9') v = v * 10 + static_cast<unsigned>(c - '0');
+    return v;
+}
+
 /// A network added with Add-EflowNetwork (or the primary's, from Deploy-Eflow).
 struct eflow_network {
     std::string name;  // the switch name
@@ -97,7 +106,7 @@ struct endpoint_options {
             else if (iequals(p.name, "ip4Address")) set(o.ip4_address);
             else if (iequals(p.name, "ip4GatewayAddress")) set(o.ip4_gateway_address);
             else if (iequals(p.name, "ip4PrefixLength")) set(o.ip4_prefix_length);
-            else return unexpected(fmt::format("Error: A parameter cannot be found that matches parameter name '{}'", p.name));
+            else return unexpected(unknown_parameter(p.name));
         }
         return o;
     }
@@ -178,7 +187,7 @@ public:
         }
         e.mac = *m;
         unsigned next = 0;
-        for (const auto& x : endpoints_) next = std::max(next, if_index(x.ifname) + 1);
+        for (const auto& x : endpoints_) next = std::max(next, eth_number(x.ifname) + 1);
         e.ifname = fmt::format("eth{}", next);
         endpoints_.push_back(e);
         return e;
@@ -237,11 +246,6 @@ public:
 
 private:
     std::string key(std::string_view endpoint) const { return vm_ + "/" + std::string(endpoint); }
-    static unsigned if_index(std::string_view ifname) noexcept {
-        unsigned v = 0;
-        for (char c : ifname.substr(3)) v = v * 10 + static_cast<unsigned>(c - '0');
-        return v;
-    }
 
     std::string vm_;
     sw::mac_pool pool_;

@@ -17,10 +17,12 @@
 //                t<id>v<v>n<k> the TAP of NIC k of VM v (in the host namespace)
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -305,6 +307,24 @@ inline std::string route_field(std::string_view out, std::string_view key) {
     auto v = out.substr(pos + k.size());
     auto sp = v.find_first_of(" \t\n");
     return std::string(sp == std::string_view::npos ? v : v.substr(0, sp));
+}
+
+/// The default routes of `ip -4 route show default` as "eth0 945, eth1 239" (by interface
+/// name; a route without a metric counts as metric 0), or "" when there is none.
+inline std::string default_route_metrics(std::string_view out) {
+    std::vector<std::pair<std::string, std::string>> routes;
+    while (!out.empty()) {
+        const auto nl = std::min(out.find('\n'), out.size());
+        const auto line = fmt::format(" {} ", out.substr(0, nl));
+        out.remove_prefix(std::min(nl + 1, out.size()));
+        if (line.rfind(" default ", 0) != 0) continue;
+        auto m = route_field(line, "metric");
+        routes.emplace_back(route_field(line, "dev"), m.empty() ? "0" : m);
+    }
+    std::sort(routes.begin(), routes.end());
+    std::string s;
+    for (const auto& [dev, m] : routes) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", dev, m);
+    return s;
 }
 
 }  // namespace vnet::lab

@@ -239,31 +239,6 @@ inline std::string_view flood_word(const flood_window& w) {
     return all ? "flooded" : none ? "to one port" : "neither";
 }
 
-/// The default routes of `ip -4 route show default` as "eth0 945, eth1 239" (by interface
-/// name; a route without a metric counts as metric 0), or "" when there is none.
-inline std::string default_route_metrics(std::string_view out) {
-    std::vector<std::pair<std::string, std::string>> routes;
-    while (!out.empty()) {
-        const auto nl = std::min(out.find('\n'), out.size());
-        std::string line = fmt::format(" {} ", out.substr(0, nl));
-        out.remove_prefix(std::min(nl + 1, out.size()));
-        if (line.rfind(" default ", 0) != 0) continue;
-        auto field = [&](std::string_view key) {
-            auto k = fmt::format(" {} ", key);
-            auto p = line.find(k);
-            if (p == std::string::npos) return std::string();
-            p += k.size();
-            return line.substr(p, line.find(' ', p) - p);
-        };
-        auto m = field("metric");
-        routes.emplace_back(field("dev"), m.empty() ? "0" : m);
-    }
-    std::sort(routes.begin(), routes.end());
-    std::string s;
-    for (const auto& [dev, m] : routes) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", dev, m);
-    return s;
-}
-
 /// What the metrics seen at consecutive boots say: "redrawn at every boot" (each boot's
 /// differ from the boot before), "kept" (all the same) or "redrawn at some boots".
 inline std::string metrics_verdict(const std::vector<std::string>& boots) {
