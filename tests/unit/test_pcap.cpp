@@ -1,12 +1,17 @@
 // pcap read/write through libpcap (include/vnet/wire/pcap.hpp).
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
+#include <vnet/core/ipv4.hpp>
+#include <vnet/core/mac.hpp>
+#include <vnet/lab/port_capture.hpp>
 #include <vnet/wire/pcap.hpp>
 
 #include "test_util.hpp"
@@ -86,6 +91,100 @@ BOOST_AUTO_TEST_CASE(errors_carry_the_reason) {
     std::filesystem::remove(path);
     auto w = pcap_writer::create("/nonexistent/dir/out.pcap");
     BOOST_TEST(!w);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// What a port's capture says about a ping (include/vnet/lab/port_capture.hpp): vm1
+// (00:15:5d:00:00:11, 10.0.1.11/24) pings vm2 (00:15:5d:00:00:22, 10.0.2.12) through a
+// gateway 10.0.1.1 on the same switch.
+namespace {
+const auto vm1_mac = *mac_address::parse("00:15:5d:00:00:11");
+const auto vm2_mac = *mac_address::parse("00:15:5d:00:00:22");
+const auto target = *ipv4_address::parse("10.0.2.12");
+// who-has 10.0.1.1 tell 10.0.1.11
+const auto arp_request = test::hex("ffffffffffff 00155d000011 0806 0001080006040001 00155d000011 0a00010b 000000000000 0a000101");
+// 10.0.1.1 is-at 00:15:5d:00:00:99 (a router that owns the gateway)
+const auto arp_reply = test::hex("00155d000011 00155d000099 0806 0001080006040002 00155d000099 0a000101 00155d000011 0a00010b");
+// echo request 10.0.1.11 -> 10.0.2.12, as vm1 sends it to the gateway (TTL 64) and as a
+// router hands it to vm2 (TTL 63)
+const auto echo_sent = test::hex("00155d000099 00155d000011 0800 4500001c00000000400163cb0a00010b0a00020c 0800f7fd00010001");
+const auto echo_routed = test::hex("00155d000022 00155d000099 0800 4500001c000000003f0164cb0a00010b0a00020c 0800f7fd00010001");
+
+void write_capture(const std::string& path,
+                   const std::vector<std::pair<std::chrono::nanoseconds, std::vector<std::byte>>>& frames) {
+    auto w = pcap_writer::create(path);
+    BOOST_REQUIRE(w);
+    for (const auto& [t, f] : frames) w->write(test::view(f), t);
+    BOOST_REQUIRE(w->flush().has_value());
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(port_capture_evidence)
+
+BOOST_AUTO_TEST_CASE(a_layer2_switch_leaves_the_destination_without_echo_requests) {
+    const std::chrono::nanoseconds t0 = 1700000000s;
+    auto from = temp_path("-l2-from.pcap"), to = temp_path("-l2-to.pcap");
+    // One request before the window (not counted), three in it, none answered.
+    write_capture(from, {{t0 - 1s, arp_request}, {t0, arp_request}, {t0 + 1s, arp_request}, {t0 + 2s, arp_request}});
+    write_capture(to,
+                  {{t0 - 1s, arp_request}, {t0 + 1ms, arp_request}, {t0 + 1s + 1ms, arp_request}, {t0 + 2s + 1ms, arp_request}});
+    auto s = lab::read_port_capture(from, t0, vm1_mac, target);
+    auto d = lab::read_port_capture(to, t0, vm2_mac, target);
+    BOOST_REQUIRE(s);
+    BOOST_REQUIRE(d);
+    BOOST_TEST(s->sent == 3u);
+    BOOST_TEST(s->arp_requests_sent == 3u);
+    BOOST_TEST(s->arp_replies_handed == 0u);
+    BOOST_TEST(s->echo_requests_sent == 0u);
+    BOOST_TEST(d->handed == 3u);
+    BOOST_TEST(d->echo_requests_handed == 0u);
+    BOOST_TEST(lab::describe_sender("vm1-eth0", *s, target) ==
+               "vm1-eth0's capture: 3 frames sent: 3 ARP requests (who-has 10.0.1.1), 0 echo requests to 10.0.2.12; 0 ARP "
+               "replies handed to it");
+    BOOST_TEST(lab::describe_receiver("vm2-eth0", *d, target) ==
+               "vm2-eth0's capture: 0 echo requests to 10.0.2.12 handed to it (3 frames in all)");
+    std::filesystem::remove(from);
+    std::filesystem::remove(to);
+}
+
+BOOST_AUTO_TEST_CASE(a_routing_switch_hands_the_destination_the_echo_request) {
+    const std::chrono::nanoseconds t0 = 1700000000s;
+    auto from = temp_path("-r-from.pcap"), to = temp_path("-r-to.pcap");
+    write_capture(from, {{t0, arp_request}, {t0 + 1ms, arp_reply}, {t0 + 2ms, echo_sent}});
+    write_capture(to, {{t0 + 1ms, arp_request}, {t0 + 3ms, echo_routed}});
+    auto s = lab::read_port_capture(from, t0, vm1_mac, target);
+    auto d = lab::read_port_capture(to, t0, vm2_mac, target);
+    BOOST_REQUIRE(s);
+    BOOST_REQUIRE(d);
+    BOOST_TEST(s->arp_replies_handed == 1u);
+    BOOST_TEST(s->echo_requests_sent == 1u);
+    BOOST_TEST(d->echo_requests_handed == 1u);
+    BOOST_TEST(lab::describe_sender("vm1-eth0", *s, target) ==
+               "vm1-eth0's capture: 2 frames sent: 1 ARP request (who-has 10.0.1.1), 1 echo request to 10.0.2.12; 1 ARP reply "
+               "handed to it");
+    BOOST_TEST(lab::describe_receiver("vm2-eth0", *d, target) ==
+               "vm2-eth0's capture: 1 echo request to 10.0.2.12 handed to it (2 frames in all)");
+    std::filesystem::remove(from);
+    std::filesystem::remove(to);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_frames_are_counted_and_a_missing_capture_is_an_error) {
+    const std::chrono::nanoseconds t0 = 1700000000s;
+    auto path = temp_path("-bad.pcap");
+    auto cut_arp = arp_request;
+    cut_arp.resize(20);  // Ethernet header and 6 octets of ARP
+    auto cut_icmp = echo_routed;
+    cut_icmp.resize(14 + 20 + 2);  // an IPv4 header claiming 28 octets, 2 present
+    write_capture(path, {{t0, test::hex("0011")}, {t0, cut_arp}, {t0, cut_icmp}, {t0, echo_routed}});
+    auto d = lab::read_port_capture(path, t0, vm2_mac, target);
+    BOOST_REQUIRE(d);
+    BOOST_TEST(d->undecodable == 3u);
+    BOOST_TEST(d->echo_requests_handed == 1u);
+    std::filesystem::remove(path);
+    auto missing = lab::read_port_capture(path, t0, vm2_mac, target);
+    BOOST_REQUIRE(!missing);
+    BOOST_TEST(!missing.error().message.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -62,6 +62,10 @@ inline constexpr check_kind_rules check_kinds[] = {
     {.kind = check_kind::metrics, .name = "metrics", .free_text = true, .from = check_end::vm, .in_guest = true},
 };
 
+/// How many real boots a metrics check reads the guest's default routes at (the first
+/// boot and this many minus one reboots).
+inline constexpr int metrics_boots = 3;
+
 /// The row of kind k (every kind has one: checked below).
 constexpr const check_kind_rules& rules_of(check_kind k) noexcept {
     for (const auto& r : check_kinds)

@@ -36,6 +36,8 @@
 #include <fmt/ranges.h>
 
 #include <vnet/core/expected.hpp>
+#include <vnet/core/ipv4.hpp>
+#include <vnet/core/mac.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/io/tap.hpp>
@@ -53,6 +55,7 @@
 #include <vnet/lab/switch_pump.hpp>
 #include <vnet/lab/check_env.hpp>
 #include <vnet/lab/check_kinds.hpp>
+#include <vnet/lab/port_capture.hpp>
 
 namespace vnet::lab {
 
@@ -168,6 +171,7 @@ inline void run_check_kind<check_kind::arp>(check_env& env, const check_config& 
 struct shared_switch {
     std::size_t sw;
     sw::port_index a, b;
+    std::size_t nic_a, nic_b;  // the VMs' NICs on it
 };
 inline std::optional<shared_switch> find_shared_switch(check_env& env, std::string_view a, std::string_view b) {
     const auto* va = env.lf().find_vm(a);
@@ -179,7 +183,7 @@ inline std::optional<shared_switch> find_shared_switch(check_env& env, std::stri
                 auto swi = env.switch_index(va->nics[k].switch_name);
                 auto pa = env.vm_port(a, k);
                 auto pb = env.vm_port(b, j);
-                if (swi && pa && pb) return shared_switch{*swi, *pa, *pb};
+                if (swi && pa && pb) return shared_switch{*swi, *pa, *pb, k, j};
             }
     return std::nullopt;
 }
@@ -188,6 +192,9 @@ inline std::optional<shared_switch> find_shared_switch(check_env& env, std::stri
 /// the switch's counters saw meanwhile: what the sender's port put into the switch and how
 /// much of it was flooded (ARP broadcasts for a gateway nobody on the segment owns), and
 /// what the destination's port was handed; a switch that routed would show unicast frames.
+/// With captures (a report folder), the two ports' pcaps say the same frame by frame: the
+/// ARP requests the sender made and the replies it got, and how many echo requests to the
+/// target reached the destination's port (lab/port_capture.hpp).
 template <>
 inline void run_check_kind<check_kind::ping>(check_env& env, const check_config& c, check_result& r) {
     auto a = env.target(c, r);
@@ -198,19 +205,34 @@ inline void run_check_kind<check_kind::ping>(check_env& env, const check_config&
         from0 = env.pump().counters(shared->sw, shared->a);
         to0 = env.pump().counters(shared->sw, shared->b);
     }
+    const auto t0 = std::chrono::system_clock::now().time_since_epoch();
     auto o = env.run_from(c.from, ping_command(*a), std::chrono::seconds(8));
     if (!o.ran) return detail::not_run(o, r);
     detail::take(ping_verdict(o.status, o.out, *a), r);
-    if (shared && r.observed == "fail") {
-        auto from1 = env.pump().counters(shared->sw, shared->a);
-        auto to1 = env.pump().counters(shared->sw, shared->b);
-        const auto sent = from1.rx_frames - from0.rx_frames, flooded = from1.flooded - from0.flooded;
-        r.detail += fmt::format(
-            "; switch {} meanwhile: {}'s port sent {} frame{} into it, {} flooded ({} unicast), {}'s port "
-            "was handed {}",
-            env.lf().switches[shared->sw].name, c.from, sent, sent == 1 ? "" : "s", flooded, sent - flooded, c.to,
-            to1.tx_frames - to0.tx_frames);
-    }
+    if (!shared || r.observed != "fail") return;
+    auto from1 = env.pump().counters(shared->sw, shared->a);
+    auto to1 = env.pump().counters(shared->sw, shared->b);
+    const auto sent = from1.rx_frames - from0.rx_frames, flooded = from1.flooded - from0.flooded;
+    r.detail += fmt::format(
+        "; switch {} meanwhile: {}'s port sent {} frame{} into it, {} flooded ({} unicast), {}'s port "
+        "was handed {}",
+        env.lf().switches[shared->sw].name, c.from, sent, sent == 1 ? "" : "s", flooded, sent - flooded, c.to,
+        to1.tx_frames - to0.tx_frames);
+    const auto from_pcap = env.topology().vm_pcap(c.from, shared->nic_a);
+    const auto to_pcap = env.topology().vm_pcap(c.to, shared->nic_b);
+    if (from_pcap.empty() || to_pcap.empty()) return;  // no report folder: no captures
+    env.pump().flush_captures();
+    const ipv4_address target = *a;
+    auto from_mac = mac_address::parse(env.fleet().nic_mac(c.from, shared->nic_a));
+    auto to_mac = mac_address::parse(env.fleet().nic_mac(c.to, shared->nic_b));
+    if (!from_mac || !to_mac) return;
+    auto s = read_port_capture(from_pcap, t0, *from_mac, target);
+    auto d = read_port_capture(to_pcap, t0, *to_mac, target);
+    const auto from_port = fmt::format("{}-eth{}", c.from, shared->nic_a);
+    const auto to_port = fmt::format("{}-eth{}", c.to, shared->nic_b);
+    r.detail += "; " +
+                (s ? describe_sender(from_port, *s, target) : fmt::format("{}'s capture: {}", from_port, s.error().message));
+    r.detail += "; " + (d ? describe_receiver(to_port, *d, target) : fmt::format("{}'s capture: {}", to_port, d.error().message));
 }
 
 template <>
@@ -538,9 +560,9 @@ inline void run_check_kind<check_kind::metrics>(check_env& env, const check_conf
         "done; ip -4 route show default",
         routed);
     std::vector<std::string> boots;
-    for (int b = 0; b < 3; ++b) {
+    for (int b = 0; b < metrics_boots; ++b) {
         if (b > 0) {
-            env.note(fmt::format("{}: rebooting ({} of 2)", c.from, b));
+            env.note(fmt::format("{}: rebooting ({} of {})", c.from, b, metrics_boots - 1));
             if (auto by_guest = env.fleet().reboot(c.from); !by_guest) {
                 r.observed = "error";
                 r.detail = fmt::format("reboot {}: {}", b, by_guest.error());
@@ -558,7 +580,8 @@ inline void run_check_kind<check_kind::metrics>(check_env& env, const check_conf
         boots.push_back(std::move(m));
     }
     r.observed = metrics_verdict(boots);
-    r.detail = fmt::format("default route metrics in the guest: boot 1 {}; boot 2 {}; boot 3 {}", boots[0], boots[1], boots[2]);
+    r.detail = "default route metrics in the guest:";
+    for (std::size_t b = 0; b < boots.size(); ++b) r.detail += fmt::format("{} boot {} {}", b ? ";" : "", b + 1, boots[b]);
 }
 
 /// deploy: run by `vnet conformance` (the EFLOW model), never by the lab runtime.

@@ -31,6 +31,7 @@
 #include <vnet/eflow/dns_settings.hpp>
 #include <vnet/eflow/route_metrics.hpp>
 #include <vnet/eflow/support_matrix.hpp>
+#include <vnet/lab/check_kinds.hpp>
 #include <vnet/lab/diagnosis.hpp>
 #include <vnet/lab/lab_file.hpp>
 #include <vnet/switch/kinds.hpp>
@@ -310,7 +311,7 @@ private:
                 return fmt::format("route {} -> {}{}", c.from, c.to.empty() ? "internet" : c.to,
                                    c.name.empty() ? "" : fmt::format(" via {}", c.name));
             case cell_kind::default_route: return fmt::format("default route over {} boot{}", c.boots, c.boots == 1 ? "" : "s");
-            case cell_kind::metrics: return fmt::format("route metrics of {} over 3 boots", c.from);
+            case cell_kind::metrics: return fmt::format("route metrics of {} over {} boots", c.from, metrics_boots);
             case cell_kind::port_policy: return fmt::format("guide: {} {}", c.direction, *c.port);
             case cell_kind::switch_op: return fmt::format("switch: {}", c.op);
             default: return std::string(to_string(c.kind));

@@ -66,7 +66,7 @@ enum class cell_kind : std::uint8_t {
     // observed on a VM, compared as text (lab check kinds "reboot" and "flooding")
     mac_after_reboot,  // the MAC of eth0 after the VM rebooted (when it kept the one before)
     flooding,          // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
-    metrics,           // the default routes' metrics over three boots: "redrawn at every boot" | "kept" | ...
+    metrics,           // the default routes' metrics over metrics_boots boots: "redrawn at every boot" | "kept" | ...
 };
 
 constexpr std::string_view to_string(cell_kind k) noexcept {
