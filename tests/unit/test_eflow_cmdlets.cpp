@@ -1,11 +1,18 @@
 // The EFLOW host cmdlets on a running VM (include/vnet/eflow/cmdlets.hpp): what the VM
 // reports is read from guest_nics_command's output, printed as the cmdlets print it, and
-// Set-EflowVmDnsServers' parameters are refused with the reference's messages.
+// Set-EflowVmDnsServers' parameters are refused with the reference's messages; a NIC
+// hot-plugged by Add-EflowVmEndpoint is found, named and configured by a valid script.
 // Sources: docs/eflow-facts.md "Deployment cmdlets [FN]"; [TS] "Check IP addresses".
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <unistd.h>
 
 #include <vnet/eflow/cmdlets.hpp>
 
@@ -110,6 +117,56 @@ BOOST_AUTO_TEST_CASE(read_only_cmdlets_take_only_their_filter) {
     BOOST_TEST(single_filter(cmd("Get-EflowVmEndpoint -VENDPOINTNAME eth1"), "vendpointName").value().value() == "eth1");
     BOOST_TEST(single_filter(cmd("Get-EflowVmAddr -x 1"), "").error() ==
                "Error: A parameter cannot be found that matches parameter name 'x'");
+}
+
+// Add-EflowVmEndpoint on a running lab: what the guest runs once QEMU added the device.
+namespace {
+/// The script is valid shell (sh -n), checked without running it.
+bool parses_as_shell(const std::string& script) {
+    const auto path = std::filesystem::temp_directory_path() / ("vnet-test-hotplug-" + std::to_string(::getpid()) + ".sh");
+    std::ofstream(path) << script << "\n";
+    const int rc = std::system(("sh -n " + path.string()).c_str());
+    std::filesystem::remove(path);
+    return rc == 0;
+}
+hot_plug_nic nic(bool networkd, bool dhcp) {
+    hot_plug_nic n;
+    n.mac = *mac_address::parse("00:15:5d:00:0a:01");
+    n.ifname = "eth1";
+    n.networkd = networkd;
+    if (!dhcp) n.static_ip = static_ipv4{*ipv4_prefix::parse("192.168.0.31/24"), *ipv4_address::parse("192.168.0.1")};
+    return n;
+}
+bool has(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(hot_plug_script_finds_names_and_configures_the_nic) {
+    for (bool networkd : {false, true})
+        for (bool dhcp : {false, true}) {
+            BOOST_TEST_CONTEXT("networkd " << networkd << " dhcp " << dhcp) {
+                auto s = hot_plug_script(nic(networkd, dhcp));
+                BOOST_TEST(parses_as_shell(s));
+                // acpi=off guests get no hot-plug event: the bus is rescanned, the NIC found by its MAC
+                BOOST_TEST(has(s, "echo 1 > /sys/bus/pci/rescan"));
+                BOOST_TEST(has(s, "= 00:15:5d:00:0a:01 ]"));
+                BOOST_TEST(has(s, "ip link set dev \"$dev\" name eth1"));
+                BOOST_TEST(has(s, "no interface with MAC 00:15:5d:00:0a:01 appeared in 10 s"));
+            }
+        }
+    auto nd_static = hot_plug_script(nic(true, false));
+    BOOST_TEST(has(nd_static, "'MACAddress=00:15:5d:00:0a:01'"));
+    BOOST_TEST(has(nd_static, "'Address=192.168.0.31/24' '' '[Route]' 'Gateway=192.168.0.1' \"Metric=$m\""));
+    BOOST_TEST(has(nd_static, "> /etc/systemd/network/20-vnet-eth1.network"));
+    BOOST_TEST(has(nd_static, "networkctl reload && networkctl reconfigure eth1"));
+    auto nd_dhcp = hot_plug_script(nic(true, true));
+    BOOST_TEST(has(nd_dhcp, "'DHCP=ipv4'"));
+    BOOST_TEST(has(nd_dhcp, "\"RouteMetric=$m\""));
+    BOOST_TEST(!has(nd_dhcp, "'Address="));
+    auto bb_static = hot_plug_script(nic(false, false));
+    BOOST_TEST(has(bb_static, "ip addr add 192.168.0.31/24 dev eth1 && ip route add default via 192.168.0.1 dev eth1 metric $m"));
+    BOOST_TEST(!has(bb_static, "networkctl"));
+    auto bb_dhcp = hot_plug_script(nic(false, true));
+    BOOST_TEST(has(bb_dhcp, "udhcpc -b -i eth1 -s /usr/share/udhcpc/default.script"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,7 +8,9 @@
 # Get-EflowVmEndpoint and Get-EflowNetwork report what the VM and the lab hold (and follow
 # a change made in the guest), Set-EflowVmDnsServers changes the guest's resolver and
 # refuses bad parameters with the reference's messages, Connect-EflowVm gives a shell
-# whose terminal is the VM's console.
+# whose terminal is the VM's console. Add-EflowNetwork and Add-EflowVmEndpoint hot-plug
+# NICs into the running VM (static and DHCP, busybox and the EFLOW-like guest) and refuse
+# bad parameters with the reference's messages.
 # Usage: check_lab_exec.sh VNET SOURCE_DIR (as root)
 set -uo pipefail
 vnet=$1 src=$2
@@ -56,6 +58,30 @@ for i in 1 2; do  # a second session: a new shell waits on the console after the
   check "Connect-EflowVm $i: a command's output" "sum=$((40 + i))" "$(grep -x "sum=[0-9]*" <<<"$out")"
   check "Connect-EflowVm $i: session ended" 1 "$(grep -c 'vnet-console: session ended' <<<"$out")"
 done
+# Hot-plug (Add-EflowVmEndpoint): a NIC added to the running VM through QEMU's monitor is
+# the guest's eth1 (the first added), with the host pool's MAC, and carries traffic.
+err=$(ef Add-EflowVmEndpoint -vswitchName Nope -vendpointName ep1 2>&1); st=$?
+check "Add-EflowVmEndpoint, unknown network" "2 vnet: eflow: Error: network Nope not found; add it with Add-EflowNetwork first" "$st $err"
+err=$(ef Add-EflowNetwork -vswitchName ExternalEflow -vswitchType Internal 2>&1); st=$?
+check "Add-EflowNetwork, wrong type" "2 vnet: eflow: Error: virtual switch ExternalEflow is External, not Internal" "$st $err"
+err=$(ef Add-EflowNetwork -vswitchName NoSwitch -vswitchType External 2>&1); st=$?
+check "Add-EflowNetwork, no such switch" "2 vnet: eflow: Error: virtual switch NoSwitch not found; Add-EflowNetwork does not create it" "$st $err"
+out=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep1 -ip4Address 192.168.0.31 -ip4PrefixLength 24 \
+  -ip4GatewayAddress 192.168.0.1); st=$?
+check "Add-EflowVmEndpoint (static): exit status" 0 "$st"
+check "Add-EflowVmEndpoint (static): the endpoint" "Name            : ep1|HealthStatus    : Healthy|IpConfiguration : @{IpAddress=192.168.0.31; PrefixLength=24; GatewayAddress=192.168.0.1}" \
+  "$(grep -v MacAddress <<<"$out" | paste -sd'|')"
+mac=$(sed -n 's/^MacAddress *: //p' <<<"$out")
+check "Add-EflowVmEndpoint: a MAC from the host's dynamic pool" 1 "$(grep -c '^00:15:5d:' <<<"$mac")"
+check "Add-EflowVmEndpoint: the guest's eth1" "$mac" "$("$vnet" lab exec "$lab" eflow -- cat /sys/class/net/eth1/address)"
+check "Add-EflowVmEndpoint: traffic on eth1" 0 "$("$vnet" lab exec "$lab" eflow -- ping -c 2 -W 3 -I eth1 192.168.0.50 >/dev/null; echo $?)"
+err=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep1 2>&1); st=$?
+check "Add-EflowVmEndpoint, name in use" "2 vnet: eflow: Error: vendpointName ep1 already exists" "$st $err"
+out=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep2); st=$?
+check "Add-EflowVmEndpoint (DHCP): exit status" 0 "$st"
+check "Add-EflowVmEndpoint (DHCP): a lease from the LAN's range" 1 "$(grep -c 'IpAddress=192.168.0.1[0-9][0-9];' <<<"$out")"
+check "Get-EflowVmEndpoint lists the added endpoints" "eth0 ep1 ep2" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
+
 # The cmdlets read the VM: a changed address and a link taken down show up.
 "$vnet" lab exec "$lab" eflow -- "ip addr flush dev eth0 && ip addr add 192.168.0.77/24 dev eth0" >/dev/null
 check "Get-EflowVmAddr follows the guest" "192.168.0.77" "$(ef Get-EflowVmAddr | sed -n 5p)"
@@ -89,6 +115,11 @@ if "$vnet" lab up "$lf"; then
   check "eflow guest: ifconfig eth0's inet" 1 "$(grep -c 'inet 192.168.0.20  netmask 255.255.255.0' <<<"$out")"
   check "eflow guest: resolvectl's DNS Servers" 1 "$(grep -c 'DNS Servers: 192.168.0.1 1.1.1.1' <<<"$out")"
   check "eflow guest: a login shell (bash), ended" 1 "$(grep -c 'vnet-console: session ended' <<<"$out")"
+  out=$("$vnet" eflow "$elab" Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep1); st=$?
+  check "eflow guest: Add-EflowVmEndpoint (DHCP, systemd-networkd): exit status" 0 "$st"
+  check "eflow guest: Add-EflowVmEndpoint: a lease on eth1" 1 "$(grep -c 'IpAddress=192.168.0.1[0-9][0-9];' <<<"$out")"
+  check "eflow guest: eth1's own default route, random metric" 1 \
+    "$("$vnet" lab exec "$elab" eflow -- ip -4 route show default dev eth1 | grep -c 'metric [0-9]')"
   "$vnet" lab down "$elab" >/dev/null || { echo "FAIL vnet lab down $elab"; bad=1; }
 else
   echo "FAIL vnet lab up $elab"; bad=1

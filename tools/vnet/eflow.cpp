@@ -12,6 +12,12 @@
 //   Connect-EflowVm                 an interactive login shell in the VM on its virtio
 //                                   console (a terminal: job control, Ctrl-C); Ctrl-]
 //                                   leaves, `exit` ends the shell
+//   Add-EflowNetwork -vswitchName S -vswitchType External|Internal
+//                                   makes switch S of the lab one of the VM's networks
+//   Add-EflowVmEndpoint -vswitchName S -vendpointName N [-ip4Address A -ip4PrefixLength L
+//                       -ip4GatewayAddress G]
+//                                   hot-plugs a NIC on S into the running VM (QEMU's
+//                                   monitor, QMP): eth1 for the first added, static or DHCP
 // Exit status: 0 done, 1 the VM could not be reached or did not do it, 2 bad input (an
 // unknown cmdlet or parameter, a bad value: the reference's "Error: ..." message).
 #include <algorithm>
@@ -19,8 +25,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <poll.h>
@@ -32,7 +42,9 @@
 #include <fmt/format.h>
 
 #include <vnet/eflow/cmdlets.hpp>
+#include <vnet/core/mac.hpp>
 #include <vnet/lab/lab_file.hpp>
+#include <vnet/switch/kinds.hpp>
 #include <vnet/lab/verdicts.hpp>
 
 #include "commands.hpp"
@@ -93,33 +105,171 @@ std::optional<std::vector<eflow::guest_nic>> guest_nics(lab::agent_client& agent
     return nics;
 }
 
-int get_networks(const eflow::command_line& cmd, const std::optional<lab::lab_file>& lf, const std::string& vm) {
+/// Lines of a file in the run's state folder, split in words (none when it is missing).
+std::vector<std::vector<std::string>> state_records(const running_lab& l, const std::string& file) {
+    std::vector<std::vector<std::string>> out;
+    std::ifstream f(l.state_dir + "/" + file);
+    for (std::string line; std::getline(f, line);) {
+        std::istringstream in(line);
+        std::vector<std::string> w{std::istream_iterator<std::string>(in), std::istream_iterator<std::string>()};
+        if (!w.empty()) out.push_back(std::move(w));
+    }
+    return out;
+}
+
+/// The networks (switch names) the VM's endpoints may use: the switches its NICs were
+/// deployed on (the lab file), then those Add-EflowNetwork registered on the running lab
+/// (<state>/eflow-networks: "VM SWITCH" lines).
+std::vector<std::string> vm_networks(const running_lab& l, const lab::lab_file& lf, const std::string& vm) {
+    std::vector<std::string> out;
+    if (const auto* v = lf.find_vm(vm))
+        for (const auto& n : v->nics)
+            if (std::find(out.begin(), out.end(), n.switch_name) == out.end()) out.push_back(n.switch_name);
+    for (const auto& r : state_records(l, "eflow-networks"))
+        if (r.size() == 2 && r[0] == vm && std::find(out.begin(), out.end(), r[1]) == out.end()) out.push_back(r[1]);
+    return out;
+}
+
+/// The endpoint names Add-EflowVmEndpoint gave (<state>/eflow-endpoints: "VM IFNAME NAME").
+std::string endpoint_name(const running_lab& l, const std::string& vm, const std::string& ifname) {
+    for (const auto& r : state_records(l, "eflow-endpoints"))
+        if (r.size() == 3 && r[0] == vm && r[1] == ifname) return r[2];
+    return ifname;
+}
+
+/// One network as Get-EflowNetwork / Add-EflowNetwork print it.
+std::string format_network(const lab::lab_file& lf, const std::string& name, bool dhcp) {
+    const auto* sw = lf.find_switch(name);
+    std::string cidr, type = sw ? std::string(to_string(sw->kind)) : "";
+    if (sw && sw->network)
+        if (const auto* net = lf.find_network(*sw->network)) cidr = fmt::format("{}", net->subnet.canonical());
+    if (sw && sw->host_address) cidr = fmt::format("{}", sw->host_address->canonical());
+    if (!type.empty()) type[0] = static_cast<char>(type[0] - 'a' + 'A');
+    return eflow::format_list({{"Name", name}, {"AllocationMethod", dhcp ? "Dhcp" : "Static"}, {"Cidr", cidr}, {"Type", type}});
+}
+
+int get_networks(const eflow::command_line& cmd, const running_lab& l, const std::optional<lab::lab_file>& lf,
+                 const std::string& vm) {
     auto filter = eflow::single_filter(cmd, "vswitchName");
     if (!filter) return report_error(what, filter.error());
     if (!lf) return report_error(what, "the lab's file was not recorded with the run: networks are unknown", exit_check_failed);
     const auto* v = lf->find_vm(vm);
     if (!v) return report_error(what, fmt::format("the lab file has no VM {}", vm), exit_check_failed);
-    std::vector<std::string> shown;
     std::string out;
-    for (const auto& nic : v->nics) {
-        if (std::find(shown.begin(), shown.end(), nic.switch_name) != shown.end()) continue;
-        if (*filter && !eflow::iequals(**filter, nic.switch_name)) continue;
-        shown.push_back(nic.switch_name);
-        const auto* sw = lf->find_switch(nic.switch_name);
-        std::string cidr, type = sw ? std::string(to_string(sw->kind)) : "";
-        if (sw && sw->network)
-            if (const auto* net = lf->find_network(*sw->network)) cidr = fmt::format("{}", net->subnet.canonical());
-        if (sw && sw->host_address) cidr = fmt::format("{}", sw->host_address->canonical());
-        if (!type.empty()) type[0] = static_cast<char>(type[0] - 'a' + 'A');
-        out += (out.empty() ? "" : "\n") +
-               eflow::format_list({{"Name", nic.switch_name},
-                                   {"AllocationMethod", nic.ip == lab::ip_mode::dhcp ? "Dhcp" : "Static"},
-                                   {"Cidr", cidr},
-                                   {"Type", type}});
+    bool shown = false;
+    for (const auto& name : vm_networks(l, *lf, vm)) {
+        if (*filter && !eflow::iequals(**filter, name)) continue;
+        bool dhcp = true;
+        for (const auto& nic : v->nics)
+            if (nic.switch_name == name) dhcp = nic.ip == lab::ip_mode::dhcp;
+        out += (out.empty() ? "" : "\n") + format_network(*lf, name, dhcp);
+        shown = true;
     }
-    if (*filter && shown.empty()) return report_error(what, fmt::format("Error: vswitchName {} not found", **filter));
+    if (*filter && !shown) return report_error(what, fmt::format("Error: vswitchName {} not found", **filter));
     fmt::print("{}", out);
     return exit_ok;
+}
+
+/// Add-EflowNetwork -vswitchName NAME -vswitchType External|Internal: makes an existing
+/// switch of the lab one of the VM's networks (it does not create the switch, as in
+/// EFLOW); the type rules and messages of the deployment's checks 2-5.
+int add_network(const eflow::command_line& cmd, const running_lab& l, const lab::lab_file& lf, const std::string& vm) {
+    std::optional<std::string> name, type;
+    for (const auto& p : cmd.parameters) {
+        if (eflow::iequals(p.name, "vswitchName")) name = p.value;
+        else if (eflow::iequals(p.name, "vswitchType")) type = p.value;
+        else return report_error(what, eflow::unknown_parameter(p.name));
+    }
+    auto t = type ? eflow::parse_switch_type(*type) : std::nullopt;
+    if (!t || *t == eflow::switch_type::default_switch || (*t == eflow::switch_type::internal && lf.sku == lab::host_sku::client))
+        return report_error(what, std::string(eflow::msg_switch_type_incorrect));
+    if (!name || name->empty())
+        return report_error(what, fmt::format("Error: vSwitchName required for {} switch", eflow::hyperv_name(*t)));
+    const auto* sw = lf.find_switch(*name);
+    if (!sw)
+        return report_error(what, fmt::format("Error: virtual switch {} not found; Add-EflowNetwork does not create it", *name));
+    const auto kind = sw->kind == sw::switch_kind::external   ? std::optional(eflow::switch_type::external)
+                      : sw->kind == sw::switch_kind::internal ? std::optional(eflow::switch_type::internal)
+                                                              : std::nullopt;
+    if (kind != t)
+        return report_error(what, fmt::format("Error: virtual switch {} is {}, not {}", *name,
+                                              kind ? std::string(eflow::hyperv_name(*kind)) : std::string(to_string(sw->kind)),
+                                              eflow::hyperv_name(*t)));
+    auto nets = vm_networks(l, lf, vm);
+    if (std::find(nets.begin(), nets.end(), *name) != nets.end())
+        return report_error(what, fmt::format("Error: network {} already exists", *name));
+    std::ofstream(l.state_dir + "/eflow-networks", std::ios::app) << vm << " " << *name << "\n";
+    fmt::print("{}", format_network(lf, *name, true));
+    return exit_ok;
+}
+
+/// Add-EflowVmEndpoint -vswitchName NAME -vendpointName NAME [-ip4Address A
+/// -ip4PrefixLength N -ip4GatewayAddress G]: a NIC hot-plugged into the running VM on that
+/// network (the runner adds the TAP, the switch port and QEMU's device), named by the guest
+/// eth1 for the first added, configured static or by DHCP; prints the endpoint as read
+/// back from the VM. The static parameters get the deployment's checks 9-20 (without its
+/// probes of the network: 12 and 16).
+int add_endpoint(const std::string& line, const running_lab& l, const lab::lab_file& lf, const std::string& vm,
+                 lab::agent_client& agent) {
+    auto o = eflow::endpoint_options::parse(line);
+    if (!o) return report_error(what, o.error());
+    if (!o->vswitch_name) return report_error(what, "Error: vSwitchName is required");
+    if (!o->vendpoint_name) return report_error(what, "Error: vendpointName is required");
+    auto nets = vm_networks(l, lf, vm);
+    auto net = std::find_if(nets.begin(), nets.end(), [&](const auto& n) { return eflow::iequals(n, *o->vswitch_name); });
+    if (net == nets.end())
+        return report_error(what,
+                            fmt::format("Error: network {} not found; add it with Add-EflowNetwork first", *o->vswitch_name));
+    auto nics = guest_nics(agent, vm);
+    if (!nics) return exit_check_failed;
+    unsigned next = 0;
+    for (const auto& n : *nics) {
+        if (eflow::iequals(endpoint_name(l, vm, n.ifname), *o->vendpoint_name) || eflow::iequals(n.ifname, *o->vendpoint_name))
+            return report_error(what, fmt::format("Error: vendpointName {} already exists", *o->vendpoint_name));
+        next = std::max(next, eflow::eth_number(n.ifname) + 1);
+    }
+    eflow::hot_plug_nic hp;
+    hp.ifname = fmt::format("eth{}", next);
+    const auto* sw = lf.find_switch(*net);
+    if (o->ip4_address || o->ip4_gateway_address || o->ip4_prefix_length) {
+        eflow::findings f;
+        const auto type = sw && sw->kind == sw::switch_kind::internal ? eflow::switch_type::internal
+                                                                      : eflow::switch_type::external;
+        hp.static_ip = eflow::check_static(o->ip4_address, o->ip4_gateway_address, o->ip4_prefix_length, {type, true, *net}, {},
+                                           f);
+        if (!hp.static_ip) return report_error(what, f.error ? f.error->message : "Error: invalid static configuration");
+    }
+    const auto* v = lf.find_vm(vm);
+    hp.networkd = v && v->profile == lab::guest_profile::eflow;
+    auto request = fmt::format("add-nic {} {} {}", vm, *net, hp.static_ip ? "static" : "dhcp");
+    if (hp.static_ip) request += fmt::format(" {} {}", hp.static_ip->address, hp.static_ip->gateway);
+    auto added = ask_runner(l, request);
+    if (!added) return report_error(what, fmt::format("cannot add the NIC: {}", added.error()), exit_check_failed);
+    auto mac = mac_address::parse(added->substr(0, added->find(' ')));
+    if (!mac) return report_error(what, fmt::format("the runner answered '{}'", *added), exit_check_failed);
+    hp.mac = *mac;
+    auto r = in_vm(agent, vm, eflow::hot_plug_script(hp));
+    if (!r) return exit_check_failed;
+    if (r->exit_status != 0)
+        return report_error(what,
+                            fmt::format("{} did not take the NIC {} (exit {}): {}{}", vm, *mac, r->exit_status, r->out, r->err),
+                            exit_check_failed);
+    std::ofstream(l.state_dir + "/eflow-endpoints", std::ios::app) << vm << " " << hp.ifname << " " << *o->vendpoint_name << "\n";
+    // The endpoint as the VM reports it, once it has its address (a DHCP lease takes a moment).
+    std::optional<eflow::guest_nic> seen;
+    for (int i = 0; i < 40; ++i) {
+        auto now = guest_nics(agent, vm);
+        if (!now) return exit_check_failed;
+        for (const auto& n : *now)
+            if (n.ifname == hp.ifname) seen = n;
+        if (seen && seen->address && (!hp.static_ip || seen->gateway)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    if (!seen) return report_error(what, fmt::format("{} has no {} after the hot-plug", vm, hp.ifname), exit_check_failed);
+    auto shown = *seen;
+    shown.ifname = *o->vendpoint_name;
+    fmt::print("{}", eflow::format_endpoint(shown));
+    return seen->address ? exit_ok : report_error(what, fmt::format("{} got no address on {}", vm, hp.ifname), exit_check_failed);
 }
 
 int set_dns(const eflow::command_line& cmd, lab::agent_client& agent, const std::string& vm) {
@@ -267,10 +417,10 @@ int run_eflow(const eflow_options& o) {
     auto line = command_text(o);
     auto cmd = eflow::parse_command_line(line);
     if (!cmd) return report_error(what, cmd.error());
-    static constexpr std::string_view known[] = {"Get-EflowVmAddr", "Get-EflowVmEndpoint", "Get-EflowNetwork",
-                                                 "Set-EflowVmDnsServers", "Connect-EflowVm"};
-    static constexpr std::string_view hot_plug[] = {"Add-EflowNetwork", "Add-EflowVmEndpoint", "Remove-EflowVmEndpoint",
-                                                    "Remove-EflowNetwork"};
+    static constexpr std::string_view known[] = {"Get-EflowVmAddr",       "Get-EflowVmEndpoint", "Get-EflowNetwork",
+                                                 "Set-EflowVmDnsServers", "Connect-EflowVm",     "Add-EflowNetwork",
+                                                 "Add-EflowVmEndpoint"};
+    static constexpr std::string_view hot_plug[] = {"Remove-EflowVmEndpoint", "Remove-EflowNetwork"};
     for (auto h : hot_plug)
         if (eflow::iequals(cmd->verb, h))
             return report_error(what, fmt::format("{} on a running lab is not implemented (hot-plug through QEMU's monitor); "
@@ -286,7 +436,10 @@ int run_eflow(const eflow_options& o) {
     auto vm = pick_vm(*l, lf, o.vm);
     if (!vm) return exit_bad_input;
 
-    if (eflow::iequals(cmd->verb, "Get-EflowNetwork")) return get_networks(*cmd, lf, *vm);
+    if (eflow::iequals(cmd->verb, "Get-EflowNetwork")) return get_networks(*cmd, *l, lf, *vm);
+    const bool adds = eflow::iequals(cmd->verb, "Add-EflowNetwork") || eflow::iequals(cmd->verb, "Add-EflowVmEndpoint");
+    if (adds && !lf) return report_error(what, "the lab's file was not recorded with the run", exit_check_failed);
+    if (eflow::iequals(cmd->verb, "Add-EflowNetwork")) return add_network(*cmd, *l, *lf, *vm);
     if (eflow::iequals(cmd->verb, "Connect-EflowVm")) {
         if (auto p = eflow::single_filter(*cmd, ""); !p) return report_error(what, p.error());
         return connect_vm(*l, *vm);
@@ -294,6 +447,7 @@ int run_eflow(const eflow_options& o) {
     auto agent = connect_agent(what, *l, *vm);
     if (!agent) return exit_check_failed;
     if (eflow::iequals(cmd->verb, "Set-EflowVmDnsServers")) return set_dns(*cmd, *agent, *vm);
+    if (eflow::iequals(cmd->verb, "Add-EflowVmEndpoint")) return add_endpoint(line, *l, *lf, *vm, *agent);
 
     const bool endpoints = eflow::iequals(cmd->verb, "Get-EflowVmEndpoint");
     auto filter = eflow::single_filter(*cmd, endpoints ? "vendpointName" : "");
@@ -306,8 +460,12 @@ int run_eflow(const eflow_options& o) {
         return exit_ok;
     }
     std::string out;
-    for (const auto& n : *nics)
-        if (!*filter || eflow::iequals(**filter, n.ifname)) out += (out.empty() ? "" : "\n") + eflow::format_endpoint(n);
+    for (const auto& n : *nics) {
+        auto shown = n;  // an endpoint Add-EflowVmEndpoint named shows its name
+        shown.ifname = endpoint_name(*l, *vm, n.ifname);
+        if (!*filter || eflow::iequals(**filter, shown.ifname) || eflow::iequals(**filter, n.ifname))
+            out += (out.empty() ? "" : "\n") + eflow::format_endpoint(shown);
+    }
     if (out.empty()) return report_error(what, fmt::format("Error: vendpointName {} not found", **filter));
     fmt::print("{}", out);
     return exit_ok;

@@ -8,11 +8,14 @@
 // `run --keep` and `up` keep the lab: a child process (its own session) holds it, the
 // command returns once it is ready; `vnet lab down NAME` stops that process and removes
 // whatever is left.
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -20,6 +23,10 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,6 +90,74 @@ void write_report(const std::string& dir, const lab::run_report& r) {
     write_lab_html(dir, lf ? &*lf : nullptr, r);
 }
 
+/// One request to a kept lab's runner (running_lab.hpp, control_socket): the answer line.
+std::string answer_request(lab::lab_runtime& rt, const std::string& request) {
+    std::vector<std::string> w;
+    for (std::size_t i = 0; i < request.size();) {
+        auto j = request.find(' ', i);
+        if (j == std::string::npos) j = request.size();
+        if (j > i) w.push_back(request.substr(i, j - i));
+        i = j + 1;
+    }
+    if (w.size() < 4 || w[0] != "add-nic" || (w[3] != "dhcp" && w[3] != "static"))
+        return fmt::format("error unknown request '{}' (add-nic VM SWITCH dhcp|static [ADDRESS/LEN [GATEWAY]])", request);
+    lab::nic_config nic;
+    nic.switch_name = w[2];
+    if (w[3] == "static") {
+        nic.ip = lab::ip_mode::static_;
+        auto a = ipv4_prefix::parse(w.size() > 4 ? w[4] : std::string());
+        if (!a) return "error a static NIC needs ADDRESS/LEN";
+        nic.address = *a;
+        if (w.size() > 5) {
+            auto g = ipv4_address::parse(w[5]);
+            if (!g) return fmt::format("error bad gateway '{}'", w[5]);
+            nic.gateway = *g;
+        }
+    }
+    auto made = rt.add_vm_nic(w[1], std::move(nic));
+    if (!made) return "error " + made.error();
+    fmt::print(stderr, "[lab] {}: NIC {} added on switch {} (TAP {})\n", w[1], made->mac, w[2], made->tap);
+    return fmt::format("ok {} {}", made->mac, made->tap);
+}
+
+/// Serves the control socket until a stop signal (a kept lab's runner).
+void serve_control(lab::lab_runtime& rt) {
+    const auto path = control_socket(rt.names().state_dir());
+    io::unique_fd ls(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.data(), std::min(path.size(), sizeof sa.sun_path - 1));
+    ::unlink(path.c_str());
+    if (!ls || ::bind(ls.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(ls.get(), 4) != 0) {
+        fmt::print(stderr, "[lab] no control socket {}: {} (hot-plug is not available)\n", path, std::strerror(errno));
+        ls.reset();
+    }
+    ::chmod(path.c_str(), 0600);
+    while (!stop_requested()) {
+        if (!ls) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
+        pollfd p{ls.get(), POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0) continue;
+        io::unique_fd c(::accept4(ls.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!c) continue;
+        std::string request;
+        char buf[512];
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (request.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+            pollfd q{c.get(), POLLIN, 0};
+            if (::poll(&q, 1, 200) <= 0) continue;
+            auto n = ::recv(c.get(), buf, sizeof buf, 0);
+            if (n <= 0) break;
+            request.append(buf, static_cast<std::size_t>(n));
+        }
+        auto answer = answer_request(rt, request.substr(0, request.find('\n'))) + "\n";
+        [[maybe_unused]] auto n = ::send(c.get(), answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
+    ::unlink(path.c_str());
+}
+
 int finish(const lab_run_options& o, const lab::run_report& r) {
     if (!o.report_dir.empty()) write_report(o.report_dir, r);
     std::size_t passed = 0;
@@ -133,7 +208,7 @@ int run_here(lab::lab_file lf, const lab_run_options& o, bool keep, bool checks,
             ::close(log);
         }
     }
-    while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    serve_control(rt);
     fmt::print(stderr, "[lab] signal {}: tearing down run {}\n", stop_signal(), rt.run_id());
     out.kept.reset();
     return status;

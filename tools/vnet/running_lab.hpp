@@ -3,6 +3,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -12,8 +14,14 @@
 #include <utility>
 #include <vector>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <fmt/format.h>
 
+#include <vnet/core/expected.hpp>
+#include <vnet/io/packet_fd.hpp>
 #include <vnet/lab/guest_agent.hpp>
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/run_registry.hpp>
@@ -39,6 +47,45 @@ struct running_lab {
         return fmt::format("{}/{}.{}", state_dir, vm, kind);
     }
 };
+
+/// The control socket of a kept lab's runner (`vnet lab up`), in its state folder: one
+/// request line per connection, one answer line ("ok ..." or "error MESSAGE"):
+///   add-nic VM SWITCH dhcp                          -> ok MAC TAP
+///   add-nic VM SWITCH static ADDRESS/LEN [GATEWAY]  -> ok MAC TAP
+inline std::string control_socket(const std::string& state_dir) { return state_dir + "/control"; }
+
+/// Sends one request to the runner of lab `l` and returns its answer after "ok " (or the
+/// error it gave, or why it could not be asked).
+inline expected<std::string, std::string> ask_runner(const running_lab& l, const std::string& request,
+                                                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    const auto path = control_socket(l.state_dir);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sa.sun_path) return unexpected(fmt::format("control socket path too long: {}", path));
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    io::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+        return unexpected(fmt::format("cannot reach the runner of lab {} ({}): {}", l.run.lab, path, std::strerror(errno)));
+    const auto line = request + "\n";
+    if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+        return unexpected(fmt::format("cannot send to the runner of lab {}: {}", l.run.lab, std::strerror(errno)));
+    std::string answer;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[512];
+    while (answer.find('\n') == std::string::npos) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        pollfd p{fd.get(), POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+            return unexpected(fmt::format("the runner of lab {} did not answer '{}'", l.run.lab, request));
+        auto n = ::recv(fd.get(), buf, sizeof buf, 0);
+        if (n <= 0) break;
+        answer.append(buf, static_cast<std::size_t>(n));
+    }
+    answer = answer.substr(0, answer.find('\n'));
+    if (answer.rfind("ok", 0) == 0) return answer.size() > 3 ? answer.substr(3) : std::string();
+    if (answer.rfind("error ", 0) == 0) return unexpected(answer.substr(6));
+    return unexpected(fmt::format("the runner of lab {} answered '{}'", l.run.lab, answer));
+}
 
 /// The one run whose id or lab name is `name`; prints the error (for `what`) otherwise.
 inline std::optional<running_lab> find_running_lab(const std::string& what, const std::string& name) {

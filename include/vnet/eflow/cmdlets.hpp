@@ -171,4 +171,52 @@ inline expected<std::optional<std::string>, std::string> single_filter(const com
     return v;
 }
 
+/// A NIC hot-plugged into a running VM (Add-EflowVmEndpoint on a lab that is up), as the
+/// guest is to take it.
+struct hot_plug_nic {
+    mac_address mac{};
+    std::string ifname;                    // the endpoint's guest name: eth1 for the first added
+    std::optional<static_ipv4> static_ip;  // nullopt: DHCP
+    bool networkd = false;                 // the EFLOW-like guest (systemd-networkd); else busybox
+};
+
+/// What the guest runs after QEMU added the device: rescan the PCI bus (the lab guests
+/// boot with acpi=off, so no hot-plug event arrives), wait up to 10 s for the interface
+/// with the NIC's MAC, give it the endpoint's name and configure it. On the EFLOW-like
+/// guest a .network file for systemd-networkd; on busybox `ip` for a static address,
+/// udhcpc for DHCP. A static default route gets a random metric (100-1099, as the EFLOW
+/// guest draws them at boot: one default route per ethX, random priority). Exits non-zero
+/// with the reason on stderr when the interface does not appear or cannot be named.
+inline std::string hot_plug_script(const hot_plug_nic& n) {
+    const auto mac = fmt::format("{}", n.mac);
+    std::string s = fmt::format(
+        "echo 1 > /sys/bus/pci/rescan; i=0; dev=; while [ $i -lt 50 ]; do "
+        "for a in /sys/class/net/*/address; do [ \"$(cat $a)\" = {0} ] && dev=${{a%/address}} && dev=${{dev##*/}}; done; "
+        "[ -n \"$dev\" ] && break; i=$((i + 1)); sleep 0.2; done; "
+        "[ -n \"$dev\" ] || {{ echo 'no interface with MAC {0} appeared in 10 s' >&2; exit 1; }}; "
+        "if [ \"$dev\" != {1} ]; then ip link set dev \"$dev\" down && ip link set dev \"$dev\" name {1} || exit 1; fi; ",
+        mac, n.ifname);
+    s += "m=$((100 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 1000)); ";
+    if (n.networkd) {
+        s += fmt::format(
+            "printf '%s\\n' '# Add-EflowVmEndpoint' '[Match]' 'MACAddress={0}' '' '[Link]' 'RequiredForOnline=no' '' '[Network]' "
+            "'IPv6AcceptRA=no' {1} > /etc/systemd/network/20-vnet-{2}.network && ",
+            mac,
+            n.static_ip
+                ? fmt::format("'Address={}' '' '[Route]' 'Gateway={}' \"Metric=$m\"", n.static_ip->address, n.static_ip->gateway)
+                : std::string("'DHCP=ipv4' '' '[DHCPv4]' 'ClientIdentifier=mac' \"RouteMetric=$m\""),
+            n.ifname);
+        s += fmt::format("echo \"$m\" > /run/vnet/metric.{0} && networkctl reload && networkctl reconfigure {0}", n.ifname);
+    } else if (n.static_ip) {
+        s += fmt::format("ip link set dev {0} up && ip addr add {1} dev {0} && ip route add default via {2} dev {0} metric $m",
+                         n.ifname, n.static_ip->address, n.static_ip->gateway);
+    } else {
+        s += fmt::format(
+            "ip link set dev {0} up && udhcpc -b -i {0} -s /usr/share/udhcpc/default.script -x hostname:$(hostname) "
+            "-T 1 -t 4 -A 2 < /dev/null > /run/vnet/udhcpc.{0}.log 2>&1",
+            n.ifname);
+    }
+    return s;
+}
+
 }  // namespace vnet::eflow

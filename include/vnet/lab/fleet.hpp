@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -35,6 +36,7 @@
 #include <fmt/ranges.h>
 
 #include <vnet/core/expected.hpp>
+#include <vnet/lab/qmp.hpp>
 #include <vnet/core/mutant.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
@@ -250,6 +252,34 @@ public:
         return {};
     }
 
+    /// Hot-plugs NIC `nic` (its TAP and switch port made by lab_topology::add_vm_nic) into
+    /// running VM `vm` through QEMU's QMP socket: a tap netdev and a device with the NIC's
+    /// MAC. The NIC joins the VM's configuration, so a restarted VM has it from boot, as
+    /// a Hyper-V VM keeps an added adapter. The guests boot with acpi=off (no hot-plug
+    /// notification): the guest finds the device when it rescans its PCI bus. The NIC's
+    /// index is returned.
+    expected<std::size_t, std::string> hot_plug(std::string_view vm, vm_nic nic, sw::port_index port) {
+        auto* v = find_vm(vm);
+        if (!v) return unexpected(fmt::format("no VM {}", vm));
+        auto q = qmp_client::connect(v->config.qmp_socket, std::chrono::seconds(10));
+        if (!q) return unexpected(q.error());
+        const auto id = fmt::format("hot{}", ++hot_plugs_);
+        if (auto r = q->execute(
+                qmp_command("netdev_add",
+                            {{"type", "tap"}, {"id", "net-" + id}, {"ifname", nic.tap}, {"script", "no"}, {"downscript", "no"}}),
+                std::chrono::seconds(10));
+            !r)
+            return unexpected(fmt::format("netdev_add {}: {}", nic.tap, r.error()));
+        std::vector<std::pair<std::string, std::string>> dev = {
+            {"driver", nic.model}, {"id", "nic-" + id}, {"netdev", "net-" + id}, {"mac", nic.mac}};
+        if (nic.model == "virtio-net-pci") dev.emplace_back("romfile", "");
+        if (auto r = q->execute(qmp_command("device_add", dev), std::chrono::seconds(10)); !r)
+            return unexpected(fmt::format("device_add {}: {}", nic.mac, r.error()));
+        v->config.nics.push_back(std::move(nic));
+        v->ports.push_back(port);
+        return v->config.nics.size() - 1;
+    }
+
     /// Closes the connections to the guest agents, so that another client (a user's, on
     /// the agent sockets in /run/vnet/<id>/) can connect; the guest agent serves one at a time.
     void release_agents() {
@@ -274,6 +304,7 @@ private:
         std::vector<sw::port_index> ports;
         bool leases_waited = false;
     };
+    unsigned hot_plugs_ = 0;  // QMP ids of hot-plugged NICs
 
     /// Starts a stopped VM with its stored configuration: the dynamic MACs come from the
     /// host's pool file, not from memory.

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -47,12 +48,20 @@ inline expected<void, std::string> save_mac_pool(const std::string& state_dir, c
     return {};
 }
 
+/// The pool as stored in the state directory; the error names the file.
+inline expected<sw::mac_pool, std::string> load_mac_pool(const std::string& state_dir) {
+    const auto path = mac_pool_path(state_dir);
+    auto pool = sw::mac_pool::load(detail::slurp(path));
+    if (!pool) return unexpected(fmt::format("{}: {}", path, pool.error().message()));
+    return std::move(*pool);
+}
+
 /// The stored address of NIC `nic`, read from the state directory. Mutant
 /// mac-regenerated-on-reboot: the host allocates a fresh address at each start instead.
 inline expected<mac_address, std::string> stored_mac(const std::string& state_dir, std::string_view nic) {
     const auto path = mac_pool_path(state_dir);
-    auto pool = sw::mac_pool::load(detail::slurp(path));
-    if (!pool) return unexpected(fmt::format("{}: {}", path, pool.error().message()));
+    auto pool = load_mac_pool(state_dir);
+    if (!pool) return unexpected(pool.error());
     if (mutant::on(mutant::id::mac_regenerated_on_reboot)) {
         std::size_t n = 1;
         while (pool->find(fmt::format("{}#{}", nic, n))) ++n;

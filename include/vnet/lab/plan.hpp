@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,6 +111,32 @@ inline constexpr std::uint16_t internet_tcp_ports[] = {80, 443, 1883, 5671, 5672
 /// ones some networks block. They answer ping and resolve the lab's names, so a VM that
 /// cannot use them is stopped by a firewall (network.blocked_addresses), not by absence.
 inline constexpr ipv4_address public_resolvers[] = {{8, 8, 8, 8}, {8, 8, 4, 4}};
+
+/// dnsmasq's argv for a lab's DNS: `names` answered on interface `ifname` (empty: on the
+/// internet server's and the public resolvers' addresses), every other name NXDOMAIN at
+/// once (no upstream), nothing else of the machine read (no resolv.conf, no hosts file).
+inline std::vector<std::string> dnsmasq_argv(const std::string& ifname, const std::map<std::string, ipv4_address>& names) {
+    std::vector<std::string> a = {"dnsmasq",    "--keep-in-foreground", "--conf-file=/dev/null", "--user=root",     "--no-resolv",
+                                  "--no-hosts", "--bind-interfaces",    "--pid-file=",           "--log-facility=-"};
+    if (ifname.empty()) {
+        a.push_back(fmt::format("--listen-address={}", internet_server));
+        for (auto r : public_resolvers) a.push_back(fmt::format("--listen-address={}", r));
+    } else {
+        a.push_back("--interface=" + ifname);
+    }
+    for (const auto& [n, addr] : names) a.push_back(fmt::format("--address=/{}/{}", n, addr));
+    a.push_back("--address=/#/");
+    return a;
+}
+
+/// The udhcpc script of a host that leases its address: the lease's address on the
+/// interface and its first router as the default route.
+inline constexpr std::string_view host_udhcpc_script =
+    "#!/bin/sh\ncase \"$1\" in bound|renew)\n"
+    "  ip addr flush dev \"$interface\"\n"
+    "  ip addr add \"$ip/${mask:-24}\" dev \"$interface\"\n"
+    "  for r in $router; do ip route replace default via \"$r\" dev \"$interface\"; break; done ;;\n"
+    "esac\n";
 
 /// The nft ruleset of a network router's firewall on its way out (`out_if`, towards the
 /// internet): outbound TCP to network.blocked_tcp_ports and everything to

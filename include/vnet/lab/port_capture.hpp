@@ -107,9 +107,8 @@ inline std::string describe_sender(const std::string& port, const port_capture& 
 
 /// "vm2-eth0's capture: 0 echo requests to 10.0.2.12 handed to it (2 frames in all)"
 inline std::string describe_receiver(const std::string& port, const port_capture& pc, ipv4_address target) {
-    return fmt::format("{}'s capture: {} echo request{} to {} handed to it ({} frame{} in all)", port,
-                       pc.echo_requests_handed, pc.echo_requests_handed == 1 ? "" : "s", target, pc.handed,
-                       pc.handed == 1 ? "" : "s");
+    return fmt::format("{}'s capture: {} echo request{} to {} handed to it ({} frame{} in all)", port, pc.echo_requests_handed,
+                       pc.echo_requests_handed == 1 ? "" : "s", target, pc.handed, pc.handed == 1 ? "" : "s");
 }
 
 }  // namespace vnet::lab

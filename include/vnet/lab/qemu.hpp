@@ -35,6 +35,7 @@
 
 #include <vnet/core/enum_names.hpp>
 #include <vnet/core/error.hpp>
+#include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
 #include <vnet/core/mutant.hpp>
@@ -128,6 +129,9 @@ struct qemu_vm_config {
     // unix socket of the virtio console (guest /dev/hvc0, a login shell: Connect-EflowVm);
     // empty: none. Needs the agent's virtio-serial bus.
     std::string console_socket;
+    // unix socket of QEMU's machine protocol (QMP): NICs hot-plugged into the running VM
+    // (Add-EflowVmEndpoint); empty: none
+    std::string qmp_socket;
     std::string serial_log;  // console log file; empty: discarded
     std::string qemu_log;    // QEMU's own stdout/stderr; empty: discarded
     lab::accel accel = accel::tcg;
@@ -222,6 +226,24 @@ inline result<std::string> kernel_cmdline(const qemu_vm_config& c) {
     return s;
 }
 
+/// What every lab guest gets beyond its NICs: the tools its agent must not run
+/// (VNET_GUEST_HIDE=ping,nc, or mutant agent-cannot-run-ping: a guest that lacks a tool,
+/// whose checks must come out as errors, never as observed fails), mutant
+/// guest-firewall-open, and no checksum or segmentation offload between guest and TAP (the
+/// switch moves whole, checksummed frames of at most MTU size through AF_PACKET).
+inline expected<void, std::string> apply_guest_switches(qemu_vm_config& c) {
+    if (mutant::on(mutant::id::agent_cannot_run_ping)) c.extra_append = "vnet.hide=ping";
+    if (mutant::on(mutant::id::guest_firewall_open)) c.extra_append += " systemd.mask=iptables.service";
+    if (const char* hide = std::getenv("VNET_GUEST_HIDE"); hide && *hide) {
+        if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") != std::string_view::npos)
+            return unexpected(std::string("VNET_GUEST_HIDE: tool names (a-z 0-9 . _ -) separated by commas"));
+        c.extra_append = fmt::format("vnet.hide={}", hide);
+    }
+    c.extra_args = {"-global", "virtio-net-pci.csum=off",       "-global", "virtio-net-pci.guest_csum=off",
+                    "-global", "virtio-net-pci.guest_tso4=off", "-global", "virtio-net-pci.host_tso4=off"};
+    return {};
+}
+
 /// QEMU's argv for the configuration (argv[0] is c.qemu_binary).
 inline result<std::vector<std::string>> qemu_argv(const qemu_vm_config& c) {
     if (c.image.kernel.empty() || c.image.initrd.empty()) return fail(layer::lab, errc::not_found, "vm.image");
@@ -257,6 +279,7 @@ inline result<std::vector<std::string>> qemu_argv(const qemu_vm_config& c) {
     if (!c.agent_socket.empty() && !c.console_socket.empty())
         a.insert(a.end(), {"-chardev", "socket,id=vcon,path=" + detail::qemu_escape(c.console_socket) + ",server=on,wait=off",
                            "-device", "virtconsole,bus=vser0.0,chardev=vcon,name=org.vnet.console"});
+    if (!c.qmp_socket.empty()) a.insert(a.end(), {"-qmp", "unix:" + detail::qemu_escape(c.qmp_socket) + ",server=on,wait=off"});
     a.insert(a.end(), c.extra_args.begin(), c.extra_args.end());
     return a;
 }
@@ -271,6 +294,7 @@ public:
     qemu_vm(qemu_vm&& o) noexcept : cfg_(std::move(o.cfg_)), proc_(std::move(o.proc_)), started_(o.started_) {
         o.cfg_.agent_socket.clear();
         o.cfg_.console_socket.clear();
+        o.cfg_.qmp_socket.clear();
     }
     qemu_vm& operator=(qemu_vm&& o) noexcept {
         if (this != &o) {
@@ -280,6 +304,7 @@ public:
             started_ = o.started_;
             o.cfg_.agent_socket.clear();
             o.cfg_.console_socket.clear();
+            o.cfg_.qmp_socket.clear();
         }
         return *this;
     }
@@ -293,6 +318,7 @@ public:
         if (!argv) return unexpected(argv.error());
         if (!cfg.agent_socket.empty()) ::unlink(cfg.agent_socket.c_str());
         if (!cfg.console_socket.empty()) ::unlink(cfg.console_socket.c_str());
+        if (!cfg.qmp_socket.empty()) ::unlink(cfg.qmp_socket.c_str());
         io::spawn_options o;
         o.netns = cfg.netns;
         o.stdout_path = cfg.qemu_log;
@@ -316,12 +342,13 @@ public:
     /// Waits for QEMU to exit: its exit status, or nullopt when it still runs.
     std::optional<int> wait_for(std::chrono::milliseconds timeout) { return proc_.wait_for(timeout); }
 
-    /// Kills QEMU (SIGTERM, `grace`, SIGKILL), reaps it, removes the agent and console sockets.
+    /// Kills QEMU (SIGTERM, `grace`, SIGKILL), reaps it, removes the agent, console and QMP sockets.
     /// Idempotent; returns QEMU's exit status (-1 when there was none).
     int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
         int st = proc_.valid() ? proc_.stop(grace) : -1;
         if (!cfg_.agent_socket.empty()) ::unlink(cfg_.agent_socket.c_str());
         if (!cfg_.console_socket.empty()) ::unlink(cfg_.console_socket.c_str());
+        if (!cfg_.qmp_socket.empty()) ::unlink(cfg_.qmp_socket.c_str());
         return st;
     }
 

@@ -214,6 +214,20 @@ public:
     /// Counters of every switch port now.
     std::vector<port_report> port_reports() const { return topo_->port_reports(); }
 
+    /// Adds NIC `nic` to running VM `vm` (Add-EflowVmEndpoint on a lab that is up): TAP,
+    /// MAC from the host's pool and switch port (lab_topology::add_vm_nic), then QEMU's
+    /// device (vm_fleet::hot_plug). The NIC as the VM was given it, or what failed.
+    expected<vm_nic, std::string> add_vm_nic(std::string_view vm, nic_config nic) {
+        try {
+            auto [port, made] = topo_->add_vm_nic(vm, std::move(nic));
+            auto k = fleet_->hot_plug(vm, made, port);
+            if (!k) return unexpected(k.error());
+            return made;
+        } catch (const std::exception& e) {
+            return unexpected(std::string(e.what()));
+        }
+    }
+
     /// Closes the connections to the guest agents, so that another client (a user's, on
     /// the agent sockets in /run/vnet/<id>/) can connect; the guest agent serves one at a time.
     void release_agents() { fleet_->release_agents(); }

@@ -124,11 +124,11 @@ public:
     }
 
     /// Connects `fd` as a port of switch `sw`; the pump closes it when it goes (io::dup_fd
-    /// lends it a descriptor someone else keeps open). pcap_path empty: no capture. Before
-    /// start() only.
+    /// lends it a descriptor someone else keeps open). pcap_path empty: no capture. While
+    /// the pump runs (a NIC hot-plugged into a running VM), the port joins the switch under
+    /// the lock and the pump thread starts reading it.
     result<sw::port_index> add_port(std::size_t sw_index, sw::port_config cfg, io::unique_fd fd, port_fd_kind kind,
                                     const std::string& pcap_path) {
-        if (loop_.running()) return fail(layer::lab, errc::conflict, "pump.running");
         if (sw_index >= switches_.size()) return fail(layer::lab, errc::not_found, "pump.switch");
         auto p = std::make_unique<port>();
         p->sw = sw_index;
@@ -145,9 +145,12 @@ public:
         }
         p->fd = std::move(fd);
         fd_port t{p->fd.get(), kind, p->pcap ? &*p->pcap : nullptr, &p->fdc};
+        std::lock_guard lock(mu_);
         auto id = switches_[sw_index]->add_port(std::move(cfg), t);
         if (!id) return unexpected(id.error());
         p->id = *id;
+        if (auto* r = loop_.running() ? loop_.loop() : nullptr)
+            r->post([this, q = p.get(), r] { (void)r->watch(q->fd.get(), EPOLLIN, [this, q](std::uint32_t) { drain(*q); }); });
         ports_.push_back(std::move(p));
         return *id;
     }

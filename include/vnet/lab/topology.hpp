@@ -251,54 +251,13 @@ public:
             st.config.accel = opt_.accel;
             st.config.agent_socket = fmt::format("{}/{}.agent", names_.state_dir(), vm.name);
             st.config.console_socket = fmt::format("{}/{}.console", names_.state_dir(), vm.name);
+            st.config.qmp_socket = fmt::format("{}/{}.qmp", names_.state_dir(), vm.name);
             st.config.serial_log = fmt::format("{}/{}.serial.log", log_dir_, vm.name);
             st.config.qemu_log = fmt::format("{}/{}.qemu.log", names_.state_dir(), vm.name);
-            // VNET_GUEST_HIDE=ping,nc: tools the guests' agents cannot run (a guest that
-            // lacks a tool; its checks must come out as errors, never as observed fails)
-            if (mutant::on(mutant::id::agent_cannot_run_ping)) st.config.extra_append = "vnet.hide=ping";
-            if (mutant::on(mutant::id::guest_firewall_open)) st.config.extra_append += " systemd.mask=iptables.service";
-            if (const char* hide = std::getenv("VNET_GUEST_HIDE"); hide && *hide) {
-                if (std::string_view(hide).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789,._-") !=
-                    std::string_view::npos)
-                    throw detail::run_failure("VNET_GUEST_HIDE: tool names (a-z 0-9 . _ -) separated by commas");
-                st.config.extra_append = fmt::format("vnet.hide={}", hide);
-            }
-            // No checksum or segmentation offload between guest and TAP: the switch moves
-            // whole, checksummed frames of at most MTU size through AF_PACKET.
-            st.config.extra_args = {"-global", "virtio-net-pci.csum=off",       "-global", "virtio-net-pci.guest_csum=off",
-                                    "-global", "virtio-net-pci.guest_tso4=off", "-global", "virtio-net-pci.host_tso4=off"};
+            if (auto g = apply_guest_switches(st.config); !g) failure(g.error());
             for (std::size_t k = 0; k < vm.nics.size(); ++k) {
-                const auto& nic = vm.nics[k];
-                auto tap_name = names_.vm_tap(v, k);
-                auto t = io::tap::create(names_.host_ns(), tap_name);
-                if (!t) failure(fmt::format("cannot create TAP {}: {}", tap_name, t.error().message()));
-                vm_taps_.push_back(std::move(*t));
-                ip(names_.host_ns(), {"link", "set", tap_name, "arp", "off"});
-                // No MAC in the lab file: the host's dynamic pool, stored in the state directory.
-                std::string pool_name = nic.mac ? std::string() : pool_nic_name(vm.name, k);
-                auto m = nic.mac ? result<mac_address>(*nic.mac) : pool.allocate(pool_name);
-                if (!m) failure(fmt::format("VM {} eth{}: {}", vm.name, k, m.error().message()));
-                const mac_address mac = *m;
-                auto fd = open_packet_socket(names_.host_ns(), tap_name);
-                if (!fd) failure(fmt::format("cannot open a packet socket on {}: {}", tap_name, fd.error().message()));
-                auto cfg = sw::port_config::vm(fmt::format("{}-eth{}", vm.name, k), mac);
-                if (nic.vlan) cfg.vlan = sw::vlan_setting::access(*nic.vlan);
-                auto swi = *switch_index(nic.switch_name);
-                st.ports.push_back(add_port(swi, std::move(cfg), std::move(fd), port_fd_kind::packet_socket));
-                if (nic.model == nic_model::netvsc)  // VSC -> VMBus ring -> VSP between the TAP and the port
-                    if (auto r = pump_->attach_netvsc(swi, st.ports.back()); !r)
-                        failure(
-                            fmt::format("VM {} eth{}: cannot bring up the netvsc channel: {}", vm.name, k, r.error().message()));
-                vm_nic vn;
-                vn.tap = tap_name;
-                vn.mac = fmt::format("{}", mac);
-                vn.pool_name = std::move(pool_name);
-                vn.mode = nic.ip == ip_mode::static_ ? nic_mode::static_ip : nic_mode::dhcp;
-                if (nic.address) vn.address = fmt::format("{}", *nic.address);
-                if (nic.gateway) vn.gateway = fmt::format("{}", *nic.gateway);
-                vn.metric = nic.metric;
-                for (auto d : nic.dns) vn.dns.push_back(fmt::format("{}", d));
-                st.config.nics.push_back(std::move(vn));
+                st.ports.push_back(connect_nic(v, k, pool));
+                st.config.nics.push_back(last_nic_);
             }
             if (auto a = kernel_cmdline(st.config); !a) failure(fmt::format("VM {}: {}", vm.name, a.error().message()));
             slots_.push_back(std::move(st));
@@ -350,6 +309,21 @@ public:
     std::optional<ipv4_prefix> default_switch_subnet() const { return default_subnet_; }
     /// The VMs as realise() made them, in lab-file order.
     const std::vector<vm_slot>& vm_slots() const noexcept { return slots_; }
+
+    /// A NIC added to running VM `vm` (Add-EflowVmEndpoint): its TAP, a MAC from the host's
+    /// stored pool and its switch port, as realise() makes them; it joins the lab file's VM.
+    std::pair<sw::port_index, vm_nic> add_vm_nic(std::string_view vm, nic_config nic) {
+        auto v = static_cast<std::size_t>(
+            std::find_if(lf_.vms.begin(), lf_.vms.end(), [&](const auto& x) { return x.name == vm; }) - lf_.vms.begin());
+        if (v == lf_.vms.size()) failure(fmt::format("no VM {}", vm));
+        if (!switch_index(nic.switch_name)) failure(fmt::format("no switch {}", nic.switch_name));
+        auto pool = load_mac_pool(names_.state_dir());
+        if (!pool) failure(pool.error());
+        lf_.vms[v].nics.push_back(std::move(nic));
+        auto port = connect_nic(v, lf_.vms[v].nics.size() - 1, *pool);
+        if (auto s = save_mac_pool(names_.state_dir(), *pool); !s) failure(s.error());
+        return {port, last_nic_};
+    }
 
     /// The namespace a check's `from` names: "host", a network (its gateway), a peer;
     /// empty when it is a VM or unknown.
@@ -492,17 +466,7 @@ private:
     /// dnsmasq: DNS for `names` on `ifname`'s addresses (or on the internet server's).
     void start_dnsmasq(const std::string& ns, const std::string& tag, const std::string& ifname,
                        const std::map<std::string, ipv4_address>& dns_names, bool listen_lo = false) {
-        std::vector<std::string> a = {"dnsmasq",           "--keep-in-foreground", "--conf-file=/dev/null",
-                                      "--user=root",       "--no-resolv",          "--no-hosts",
-                                      "--bind-interfaces", "--pid-file=",          "--log-facility=-"};
-        if (listen_lo) {  // the internet server and the public resolvers
-            a.push_back(fmt::format("--listen-address={}", internet_server));
-            for (auto r : public_resolvers) a.push_back(fmt::format("--listen-address={}", r));
-        } else {
-            a.push_back("--interface=" + ifname);
-        }
-        for (const auto& [n, addr] : dns_names) a.push_back(fmt::format("--address=/{}/{}", n, addr));
-        a.push_back("--address=/#/");  // no upstream: every other name is NXDOMAIN at once
+        auto a = dnsmasq_argv(listen_lo ? std::string() : ifname, dns_names);
         spawn_service(ns, std::move(a), fmt::format("{}/dnsmasq-{}.log", log_dir_, tag));
     }
 
@@ -540,6 +504,43 @@ private:
         must({"nft", "-f", file}, ns);
     }
 
+    /// NIC k of VM v: its TAP, its MAC (the lab file's, or the host's pool), its switch
+    /// port (returned); the guest's side of it is left in last_nic_.
+    sw::port_index connect_nic(std::size_t v, std::size_t k, sw::mac_pool& pool) {
+        const auto& vm = lf_.vms[v];
+        const auto& nic = vm.nics[k];
+        auto tap_name = names_.vm_tap(v, k);
+        auto t = io::tap::create(names_.host_ns(), tap_name);
+        if (!t) failure(fmt::format("cannot create TAP {}: {}", tap_name, t.error().message()));
+        vm_taps_.push_back(std::move(*t));
+        ip(names_.host_ns(), {"link", "set", tap_name, "arp", "off"});
+        // No MAC in the lab file: the host's dynamic pool, stored in the state directory.
+        std::string pool_name = nic.mac ? std::string() : pool_nic_name(vm.name, k);
+        auto m = nic.mac ? result<mac_address>(*nic.mac) : pool.allocate(pool_name);
+        if (!m) failure(fmt::format("VM {} eth{}: {}", vm.name, k, m.error().message()));
+        const mac_address mac = *m;
+        auto fd = open_packet_socket(names_.host_ns(), tap_name);
+        if (!fd) failure(fmt::format("cannot open a packet socket on {}: {}", tap_name, fd.error().message()));
+        auto cfg = sw::port_config::vm(fmt::format("{}-eth{}", vm.name, k), mac);
+        if (nic.vlan) cfg.vlan = sw::vlan_setting::access(*nic.vlan);
+        auto swi = *switch_index(nic.switch_name);
+        const auto port = add_port(swi, std::move(cfg), std::move(fd), port_fd_kind::packet_socket);
+        if (nic.model == nic_model::netvsc)  // VSC -> VMBus ring -> VSP between the TAP and the port
+            if (auto r = pump_->attach_netvsc(swi, port); !r)
+                failure(fmt::format("VM {} eth{}: cannot bring up the netvsc channel: {}", vm.name, k, r.error().message()));
+        vm_nic vn;
+        vn.tap = tap_name;
+        vn.mac = fmt::format("{}", mac);
+        vn.pool_name = std::move(pool_name);
+        vn.mode = nic.ip == ip_mode::static_ ? nic_mode::static_ip : nic_mode::dhcp;
+        if (nic.address) vn.address = fmt::format("{}", *nic.address);
+        if (nic.gateway) vn.gateway = fmt::format("{}", *nic.gateway);
+        vn.metric = nic.metric;
+        for (auto d : nic.dns) vn.dns.push_back(fmt::format("{}", d));
+        last_nic_ = std::move(vn);
+        return port;
+    }
+
     /// Connects a port to switch swi; fd is the port's own descriptor (or why there is none).
     sw::port_index add_port(std::size_t swi, sw::port_config cfg, result<io::unique_fd> fd, port_fd_kind kind) {
         auto name = cfg.name;
@@ -558,14 +559,7 @@ private:
         } else if (lf_.host.dhcp) {
             host_dhcp_if_ = ifname;  // leased once the switches run (see boot of DHCP below)
             auto script = names_.state_dir() + "/udhcpc.sh";
-            {
-                std::ofstream f(script);
-                f << "#!/bin/sh\ncase \"$1\" in bound|renew)\n"
-                     "  ip addr flush dev \"$interface\"\n"
-                     "  ip addr add \"$ip/${mask:-24}\" dev \"$interface\"\n"
-                     "  for r in $router; do ip route replace default via \"$r\" dev \"$interface\"; break; done ;;\n"
-                     "esac\n";
-            }
+            std::ofstream(script) << host_udhcpc_script;
             ::chmod(script.c_str(), 0755);
         }
     }
@@ -685,6 +679,7 @@ private:
     tcp_acceptor internet_tcp_;
     std::vector<io::child> services_;
     std::vector<vm_slot> slots_;
+    vm_nic last_nic_;  // connect_nic's guest side
     std::optional<ipv4_prefix> default_subnet_;
     std::string default_vnic_;
     mac_address default_vnic_mac_{};
