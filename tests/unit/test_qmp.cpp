@@ -28,7 +28,8 @@ BOOST_AUTO_TEST_CASE(command_lines_are_json_objects) {
     BOOST_TEST(qmp_command("netdev_add", {{"type", "tap"}, {"id", "net-hot1"}, {"ifname", "vt0"}}) ==
                "{\"execute\": \"netdev_add\", \"arguments\": {\"type\": \"tap\", \"id\": \"net-hot1\", \"ifname\": \"vt0\"}}\n");
     // quotes, backslashes and control characters are escaped
-    BOOST_TEST(qmp_command("x", {{"a", "q\"b\\c\n"}}) == "{\"execute\": \"x\", \"arguments\": {\"a\": \"q\\\"b\\\\c\\u000a\"}}\n");
+    BOOST_TEST(qmp_command("x", {{"a", "q\"b\\c\n"}}) ==
+               "{\"execute\": \"x\", \"arguments\": {\"a\": \"q\\\"b\\\\c\\u000a\"}}\n");
 }
 
 BOOST_AUTO_TEST_CASE(answers_events_and_errors) {
@@ -96,8 +97,7 @@ struct fake_qemu {
 BOOST_AUTO_TEST_CASE(an_exchange_with_a_server) {
     std::vector<std::string> received;
     {
-        fake_qemu q({"{\"return\": {}}\r\n",
-                     "{\"event\": \"X\", \"data\": {}}\r\n{\"return\": {}}\r\n",
+        fake_qemu q({"{\"return\": {}}\r\n", "{\"event\": \"X\", \"data\": {}}\r\n{\"return\": {}}\r\n",
                      "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Bus 'pci.0' does not support hotplugging\"}}\r\n"});
         auto c = qmp_client::connect(q.path, 5s);
         BOOST_REQUIRE_MESSAGE(c, (c ? std::string() : c.error()));

@@ -9,8 +9,8 @@
 # a change made in the guest), Set-EflowVmDnsServers changes the guest's resolver and
 # refuses bad parameters with the reference's messages, Connect-EflowVm gives a shell
 # whose terminal is the VM's console. Add-EflowNetwork and Add-EflowVmEndpoint hot-plug
-# NICs into the running VM (static and DHCP, busybox and the EFLOW-like guest) and refuse
-# bad parameters with the reference's messages.
+# NICs into the running VM (static and DHCP, busybox and the EFLOW-like guest),
+# Remove-EflowVmEndpoint takes one out; bad parameters get the reference's messages.
 # Usage: check_lab_exec.sh VNET SOURCE_DIR (as root)
 set -uo pipefail
 vnet=$1 src=$2
@@ -81,6 +81,18 @@ out=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep2); st=
 check "Add-EflowVmEndpoint (DHCP): exit status" 0 "$st"
 check "Add-EflowVmEndpoint (DHCP): a lease from the LAN's range" 1 "$(grep -c 'IpAddress=192.168.0.1[0-9][0-9];' <<<"$out")"
 check "Get-EflowVmEndpoint lists the added endpoints" "eth0 ep1 ep2" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
+err=$(ef Remove-EflowVmEndpoint -vendpointName eth0 2>&1); st=$?
+check "Remove-EflowVmEndpoint, the primary" "2 vnet: eflow: Error: vendpointName eth0 is the primary endpoint; it manages the VM lifecycle and cannot be removed" "$st $err"
+err=$(ef Remove-EflowVmEndpoint -vendpointName ep9 2>&1); st=$?
+check "Remove-EflowVmEndpoint, unknown" "2 vnet: eflow: Error: vendpointName ep9 not found" "$st $err"
+ef Remove-EflowVmEndpoint -vendpointName ep1; st=$?
+check "Remove-EflowVmEndpoint: exit status" 0 "$st"
+check "Remove-EflowVmEndpoint: the guest has no eth1" "" "$("$vnet" lab exec "$lab" eflow -- ls /sys/class/net | grep -x eth1)"
+check "Get-EflowVmEndpoint after the removal" "eth0 ep2" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
+out=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep3); st=$?
+check "Add-EflowVmEndpoint after a removal: exit status" 0 "$st"
+check "Add-EflowVmEndpoint after a removal: a new MAC" 0 "$(grep -c "$mac" <<<"$out")"
+check "Get-EflowVmEndpoint after the new endpoint" "eth0 ep2 ep3" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
 
 # The cmdlets read the VM: a changed address and a link taken down show up.
 "$vnet" lab exec "$lab" eflow -- "ip addr flush dev eth0 && ip addr add 192.168.0.77/24 dev eth0" >/dev/null

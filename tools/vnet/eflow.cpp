@@ -18,6 +18,8 @@
 //                       -ip4GatewayAddress G]
 //                                   hot-plugs a NIC on S into the running VM (QEMU's
 //                                   monitor, QMP): eth1 for the first added, static or DHCP
+//   Remove-EflowVmEndpoint -vendpointName N
+//                                   takes an endpoint other than the primary out of the VM
 // Exit status: 0 done, 1 the VM could not be reached or did not do it, 2 bad input (an
 // unknown cmdlet or parameter, a bad value: the reference's "Error: ..." message).
 #include <algorithm>
@@ -40,6 +42,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <vnet/eflow/cmdlets.hpp>
 #include <vnet/core/mac.hpp>
@@ -262,7 +265,7 @@ int add_endpoint(const std::string& line, const running_lab& l, const lab::lab_f
         if (!now) return exit_check_failed;
         for (const auto& n : *now)
             if (n.ifname == hp.ifname) seen = n;
-        if (seen && seen->address && (!hp.static_ip || seen->gateway)) break;
+        if (seen && seen->up && seen->address && (!hp.static_ip || seen->gateway)) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     if (!seen) return report_error(what, fmt::format("{} has no {} after the hot-plug", vm, hp.ifname), exit_check_failed);
@@ -411,21 +414,53 @@ int connect_vm(const running_lab& l, const std::string& vm) {
     return status;
 }
 
+/// Remove-EflowVmEndpoint -vendpointName N: the guest lets go of the NIC (the PCI device
+/// under its virtio device removed, its network file and DHCP client gone), then the runner takes it off its switch and out of the
+/// VM's configuration. The primary endpoint (eth0) is refused [MN].
+int remove_endpoint(const eflow::command_line& cmd, const running_lab& l, const std::string& vm, lab::agent_client& agent) {
+    auto name = eflow::single_filter(cmd, "vendpointName");
+    if (!name) return report_error(what, name.error());
+    if (!*name) return report_error(what, "Error: vendpointName is required");
+    auto nics = guest_nics(agent, vm);
+    if (!nics) return exit_check_failed;
+    auto it = std::find_if(nics->begin(), nics->end(), [&](const auto& n) {
+        return eflow::iequals(endpoint_name(l, vm, n.ifname), **name) || eflow::iequals(n.ifname, **name);
+    });
+    if (it == nics->end()) return report_error(what, fmt::format("Error: vendpointName {} not found", **name));
+    if (it->ifname == "eth0")
+        return report_error(what, fmt::format("Error: vendpointName {} is the primary endpoint; it manages the VM lifecycle and "
+                                              "cannot be removed",
+                                              **name));
+    auto r = in_vm(agent, vm,
+                   fmt::format("ip link set dev {0} down; rm -f /etc/systemd/network/20-vnet-{0}.network; "
+                               "pkill -f 'udhcpc -b -i {0} ' 2>/dev/null; echo {1} >> /run/vnet/removed-macs; "
+                               "echo 1 > \"$(readlink -f /sys/class/net/{0}/device)/../remove\" && ! [ -e /sys/class/net/{0} ]",
+                               it->ifname, it->mac));
+    if (!r) return exit_check_failed;
+    if (r->exit_status != 0)
+        return report_error(what, fmt::format("{} did not let go of {} (exit {}): {}", vm, it->ifname, r->exit_status, r->err),
+                            exit_check_failed);
+    auto done = ask_runner(l, fmt::format("remove-nic {} {}", vm, it->mac));
+    if (!done) return report_error(what, fmt::format("cannot remove the NIC: {}", done.error()), exit_check_failed);
+    std::string kept;
+    for (const auto& rec : state_records(l, "eflow-endpoints"))
+        if (!(rec.size() == 3 && rec[0] == vm && rec[1] == it->ifname)) kept += fmt::format("{}\n", fmt::join(rec, " "));
+    std::ofstream(l.state_dir + "/eflow-endpoints", std::ios::trunc) << kept;
+    return exit_ok;
+}
+
 }  // namespace
 
 int run_eflow(const eflow_options& o) {
     auto line = command_text(o);
     auto cmd = eflow::parse_command_line(line);
     if (!cmd) return report_error(what, cmd.error());
-    static constexpr std::string_view known[] = {"Get-EflowVmAddr",       "Get-EflowVmEndpoint", "Get-EflowNetwork",
-                                                 "Set-EflowVmDnsServers", "Connect-EflowVm",     "Add-EflowNetwork",
-                                                 "Add-EflowVmEndpoint"};
-    static constexpr std::string_view hot_plug[] = {"Remove-EflowVmEndpoint", "Remove-EflowNetwork"};
+    static constexpr std::string_view known[] = {"Get-EflowVmAddr",       "Get-EflowVmEndpoint",   "Get-EflowNetwork",
+                                                 "Set-EflowVmDnsServers", "Connect-EflowVm",       "Add-EflowNetwork",
+                                                 "Add-EflowVmEndpoint",   "Remove-EflowVmEndpoint"};
+    static constexpr std::string_view hot_plug[] = {"Remove-EflowNetwork"};
     for (auto h : hot_plug)
-        if (eflow::iequals(cmd->verb, h))
-            return report_error(what, fmt::format("{} on a running lab is not implemented (hot-plug through QEMU's monitor); "
-                                                  "the deployment model has it: vnet/eflow/endpoints.hpp",
-                                                  h));
+        if (eflow::iequals(cmd->verb, h)) return report_error(what, fmt::format("{} on a running lab is not implemented", h));
     if (std::none_of(std::begin(known), std::end(known), [&](std::string_view k) { return eflow::iequals(cmd->verb, k); }))
         return report_error(what, fmt::format("unknown cmdlet '{}' (one of: {})", cmd->verb, fmt::join(known, ", ")));
     if (::geteuid() != 0) return report_error(what, "needs root");
@@ -448,6 +483,7 @@ int run_eflow(const eflow_options& o) {
     if (!agent) return exit_check_failed;
     if (eflow::iequals(cmd->verb, "Set-EflowVmDnsServers")) return set_dns(*cmd, *agent, *vm);
     if (eflow::iequals(cmd->verb, "Add-EflowVmEndpoint")) return add_endpoint(line, *l, *lf, *vm, *agent);
+    if (eflow::iequals(cmd->verb, "Remove-EflowVmEndpoint")) return remove_endpoint(*cmd, *l, *vm, *agent);
 
     const bool endpoints = eflow::iequals(cmd->verb, "Get-EflowVmEndpoint");
     auto filter = eflow::single_filter(*cmd, endpoints ? "vendpointName" : "");

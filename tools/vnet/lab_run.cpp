@@ -99,8 +99,15 @@ std::string answer_request(lab::lab_runtime& rt, const std::string& request) {
         if (j > i) w.push_back(request.substr(i, j - i));
         i = j + 1;
     }
+    if (w.size() == 3 && w[0] == "remove-nic") {
+        auto r = rt.remove_vm_nic(w[1], w[2]);
+        if (!r) return "error " + r.error();
+        fmt::print(stderr, "[lab] {}: NIC {} removed\n", w[1], w[2]);
+        return "ok";
+    }
     if (w.size() < 4 || w[0] != "add-nic" || (w[3] != "dhcp" && w[3] != "static"))
-        return fmt::format("error unknown request '{}' (add-nic VM SWITCH dhcp|static [ADDRESS/LEN [GATEWAY]])", request);
+        return fmt::format(
+            "error unknown request '{}' (add-nic VM SWITCH dhcp|static [ADDRESS/LEN [GATEWAY]] | remove-nic VM MAC)", request);
     lab::nic_config nic;
     nic.switch_name = w[2];
     if (w[3] == "static") {

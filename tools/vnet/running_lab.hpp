@@ -52,6 +52,7 @@ struct running_lab {
 /// request line per connection, one answer line ("ok ..." or "error MESSAGE"):
 ///   add-nic VM SWITCH dhcp                          -> ok MAC TAP
 ///   add-nic VM SWITCH static ADDRESS/LEN [GATEWAY]  -> ok MAC TAP
+///   remove-nic VM MAC                               -> ok
 inline std::string control_socket(const std::string& state_dir) { return state_dir + "/control"; }
 
 /// Sends one request to the runner of lab `l` and returns its answer after "ok " (or the

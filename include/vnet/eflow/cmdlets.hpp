@@ -181,7 +181,9 @@ struct hot_plug_nic {
 };
 
 /// What the guest runs after QEMU added the device: rescan the PCI bus (the lab guests
-/// boot with acpi=off, so no hot-plug event arrives), wait up to 10 s for the interface
+/// boot with acpi=off, so no hot-plug event arrives; QEMU keeps the devices of removed
+/// endpoints, listed in /run/vnet/removed-macs, which the rescan finds again and which are
+/// removed once more), wait up to 10 s for the interface
 /// with the NIC's MAC, give it the endpoint's name and configure it. On the EFLOW-like
 /// guest a .network file for systemd-networkd; on busybox `ip` for a static address,
 /// udhcpc for DHCP. A static default route gets a random metric (100-1099, as the EFLOW
@@ -190,7 +192,10 @@ struct hot_plug_nic {
 inline std::string hot_plug_script(const hot_plug_nic& n) {
     const auto mac = fmt::format("{}", n.mac);
     std::string s = fmt::format(
-        "echo 1 > /sys/bus/pci/rescan; i=0; dev=; while [ $i -lt 50 ]; do "
+        "echo 1 > /sys/bus/pci/rescan; for a in /sys/class/net/*/address; do "
+        "grep -qxF \"$(cat $a)\" /run/vnet/removed-macs 2>/dev/null && echo 1 > \"$(readlink -f "
+        "${{a%/address}}/device)/../remove\"; "
+        "done; i=0; dev=; while [ $i -lt 50 ]; do "
         "for a in /sys/class/net/*/address; do [ \"$(cat $a)\" = {0} ] && dev=${{a%/address}} && dev=${{dev##*/}}; done; "
         "[ -n \"$dev\" ] && break; i=$((i + 1)); sleep 0.2; done; "
         "[ -n \"$dev\" ] || {{ echo 'no interface with MAC {0} appeared in 10 s' >&2; exit 1; }}; "

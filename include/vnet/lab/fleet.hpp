@@ -280,6 +280,21 @@ public:
         return v->config.nics.size() - 1;
     }
 
+    /// Takes the NIC with MAC `mac` out of VM `vm`'s configuration (an endpoint removed from
+    /// the running VM: a restart no longer has it); its index and switch port.
+    expected<std::pair<std::size_t, sw::port_index>, std::string> unplug(std::string_view vm, std::string_view mac) {
+        auto* v = find_vm(vm);
+        if (!v) return unexpected(fmt::format("no VM {}", vm));
+        for (std::size_t k = 0; k < v->config.nics.size(); ++k)
+            if (v->config.nics[k].mac == mac) {
+                auto port = v->ports[k];
+                v->config.nics.erase(v->config.nics.begin() + static_cast<std::ptrdiff_t>(k));
+                v->ports.erase(v->ports.begin() + static_cast<std::ptrdiff_t>(k));
+                return std::pair{k, port};
+            }
+        return unexpected(fmt::format("VM {} has no NIC {}", vm, mac));
+    }
+
     /// Closes the connections to the guest agents, so that another client (a user's, on
     /// the agent sockets in /run/vnet/<id>/) can connect; the guest agent serves one at a time.
     void release_agents() {

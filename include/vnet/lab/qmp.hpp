@@ -57,7 +57,8 @@ inline std::string qmp_command(std::string_view name, const std::vector<std::pai
 inline std::optional<std::string> qmp_answer(std::string_view line) {
     auto key = [&](std::string_view k) { return line.find(fmt::format("\"{}\"", k)); };
     const auto ret = key("return"), err = key("error"), ev = key("event");
-    if (ev != std::string_view::npos && (ret == std::string_view::npos || ev < ret) && (err == std::string_view::npos || ev < err))
+    if (ev != std::string_view::npos && (ret == std::string_view::npos || ev < ret) &&
+        (err == std::string_view::npos || ev < err))
         return std::nullopt;
     if (err != std::string_view::npos && (ret == std::string_view::npos || err < ret)) {
         auto d = line.find("\"desc\"", err);

@@ -228,6 +228,20 @@ public:
         }
     }
 
+    /// Removes the NIC with MAC `mac` from running VM `vm` (Remove-EflowVmEndpoint, after the
+    /// guest let go of the device): out of the VM's configuration and off its switch. QEMU
+    /// keeps the device until the VM restarts (its removal needs the guest's ACPI).
+    expected<void, std::string> remove_vm_nic(std::string_view vm, std::string_view mac) {
+        auto k = fleet_->unplug(vm, mac);
+        if (!k) return unexpected(k.error());
+        try {
+            topo_->remove_vm_nic(vm, k->first, k->second);
+        } catch (const std::exception& e) {
+            return unexpected(std::string(e.what()));
+        }
+        return {};
+    }
+
     /// Closes the connections to the guest agents, so that another client (a user's, on
     /// the agent sockets in /run/vnet/<id>/) can connect; the guest agent serves one at a time.
     void release_agents() { fleet_->release_agents(); }

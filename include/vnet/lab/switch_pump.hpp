@@ -150,9 +150,25 @@ public:
         if (!id) return unexpected(id.error());
         p->id = *id;
         if (auto* r = loop_.running() ? loop_.loop() : nullptr)
-            r->post([this, q = p.get(), r] { (void)r->watch(q->fd.get(), EPOLLIN, [this, q](std::uint32_t) { drain(*q); }); });
+            r->post([this, q = p.get(), r] {
+                if (auto h = r->watch(q->fd.get(), EPOLLIN, [this, q](std::uint32_t) { drain(*q); })) q->watch = *h;
+            });
         ports_.push_back(std::move(p));
         return *id;
+    }
+
+    /// Disconnects port `id` of switch `sw_index` (an endpoint removed from a running VM):
+    /// it leaves the switch under the lock; the pump thread stops reading it and then its
+    /// descriptor and capture are closed.
+    result<void> remove_port(std::size_t sw_index, sw::port_index id) {
+        std::lock_guard lock(mu_);
+        auto it = std::find_if(ports_.begin(), ports_.end(), [&](const auto& p) { return p->sw == sw_index && p->id == id; });
+        if (it == ports_.end()) return fail(layer::lab, errc::not_found, "pump.port");
+        if (auto r = switches_[sw_index]->remove_port(id); !r) return r;
+        std::shared_ptr<port> gone(std::move(*it));
+        ports_.erase(it);
+        if (auto* r = loop_.running() ? loop_.loop() : nullptr) r->post([r, gone] { (void)r->unwatch(gone->watch); });
+        return {};
     }
 
     /// Runs packet-socket port `id` of switch `sw_index` through a netvsc channel (brought
@@ -176,9 +192,11 @@ public:
     /// Starts the pump thread.
     result<void> start() {
         return loop_.start([this](io::reactor& r) -> result<void> {
-            for (auto& p : ports_)
-                if (auto h = r.watch(p->fd.get(), EPOLLIN, [this, q = p.get()](std::uint32_t) { drain(*q); }); !h)
-                    return unexpected(h.error());
+            for (auto& p : ports_) {
+                auto h = r.watch(p->fd.get(), EPOLLIN, [this, q = p.get()](std::uint32_t) { drain(*q); });
+                if (!h) return unexpected(h.error());
+                p->watch = *h;
+            }
             // MAC aging: entries idle for the table's age limit (300 s) go.
             auto t = r.every(std::chrono::seconds(1), [this](std::uint64_t) {
                 std::lock_guard lock(mu_);
@@ -256,6 +274,7 @@ private:
         std::optional<wire::pcap_writer> pcap;
         fd_port_counters fdc;
         std::optional<netvsc::netvsc_link> link;  // model = "netvsc": the channel between the TAP and the switch
+        io::reactor::handle watch = 0;            // the pump thread's watch of fd
     };
 
     /// Moves what port p's fd holds into its switch, in batches (on the pump thread).

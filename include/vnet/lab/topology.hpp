@@ -83,8 +83,6 @@ struct vm_slot {
 /// detail::run_failure on the first step that fails), teardown() removes everything it made.
 class lab_topology {
 public:
-    using clock = std::chrono::steady_clock;
-
     lab_topology(lab_file lf, run_options opt) : lf_(std::move(lf)), opt_(std::move(opt)) {
         if (opt_.run_id.empty()) {
             std::random_device rd;
@@ -256,7 +254,7 @@ public:
             st.config.qemu_log = fmt::format("{}/{}.qemu.log", names_.state_dir(), vm.name);
             if (auto g = apply_guest_switches(st.config); !g) failure(g.error());
             for (std::size_t k = 0; k < vm.nics.size(); ++k) {
-                st.ports.push_back(connect_nic(v, k, pool));
+                st.ports.push_back(connect_nic(v, k, k, pool));
                 st.config.nics.push_back(last_nic_);
             }
             if (auto a = kernel_cmdline(st.config); !a) failure(fmt::format("VM {}: {}", vm.name, a.error().message()));
@@ -295,10 +293,8 @@ public:
         namespaces_.clear();
         // A namespace another process still holds (none should) goes with the name anyway.
         for (const auto& ns : io::netns::list(fmt::format("{}{}-", run_netns_prefix, names_.id))) (void)io::netns::remove(ns);
-        if (state_made_) {
-            std::error_code ec;
-            std::filesystem::remove_all(names_.state_dir(), ec);
-        }
+        std::error_code ec;
+        if (state_made_) std::filesystem::remove_all(names_.state_dir(), ec);
     }
 
     const lab_file& file() const noexcept { return lf_; }
@@ -310,17 +306,22 @@ public:
     /// The VMs as realise() made them, in lab-file order.
     const std::vector<vm_slot>& vm_slots() const noexcept { return slots_; }
 
+    /// NIC k of VM `vm` removed (Remove-EflowVmEndpoint): its switch port goes.
+    void remove_vm_nic(std::string_view vm, std::size_t k, sw::port_index port) {
+        auto& nics = lf_.vms[vm_index(vm)].nics;
+        if (k >= nics.size()) failure(fmt::format("VM {} has no NIC {}", vm, k));
+        if (auto r = pump_->remove_port(*switch_index(nics[k].switch_name), port); !r) failure(r.error().message());
+        nics.erase(nics.begin() + static_cast<std::ptrdiff_t>(k));
+    }
     /// A NIC added to running VM `vm` (Add-EflowVmEndpoint): its TAP, a MAC from the host's
     /// stored pool and its switch port, as realise() makes them; it joins the lab file's VM.
     std::pair<sw::port_index, vm_nic> add_vm_nic(std::string_view vm, nic_config nic) {
-        auto v = static_cast<std::size_t>(
-            std::find_if(lf_.vms.begin(), lf_.vms.end(), [&](const auto& x) { return x.name == vm; }) - lf_.vms.begin());
-        if (v == lf_.vms.size()) failure(fmt::format("no VM {}", vm));
+        const auto v = vm_index(vm);
         if (!switch_index(nic.switch_name)) failure(fmt::format("no switch {}", nic.switch_name));
         auto pool = load_mac_pool(names_.state_dir());
         if (!pool) failure(pool.error());
         lf_.vms[v].nics.push_back(std::move(nic));
-        auto port = connect_nic(v, lf_.vms[v].nics.size() - 1, *pool);
+        auto port = connect_nic(v, lf_.vms[v].nics.size() - 1, 10 * ++hot_plugs_, *pool);  // a TAP name never used
         if (auto s = save_mac_pool(names_.state_dir(), *pool); !s) failure(s.error());
         return {port, last_nic_};
     }
@@ -347,9 +348,8 @@ public:
         return io::run(argv, o, timeout);
     }
 
-    /// Leases the host's address by DHCP when the lab says address = "dhcp" (after the
-    /// switches run). Called by run(); harmless otherwise.
-    /// Then starts the host's NATs (ICS, NetNat), which translate to that address.
+    /// Leases the host's address by DHCP when the lab says address = "dhcp" (after the switches
+    /// run; harmless otherwise), then starts the host's NATs, which translate to that address.
     void lease_host_address() {
         if (!host_dhcp_if_.empty()) {
             auto r = ns_exec("host",
@@ -372,11 +372,9 @@ public:
     switch_pump& pump() noexcept { return *pump_; }
     /// The pcap file of a VM NIC's port (empty without a report folder).
     std::string vm_pcap(std::string_view vm, std::size_t nic) const {
-        if (opt_.report_dir.empty()) return {};
-        for (std::size_t i = 0; i < lf_.vms.size(); ++i)
-            if (lf_.vms[i].name == vm && nic < lf_.vms[i].nics.size())
-                return pcap_path(lf_.vms[i].nics[nic].switch_name, fmt::format("{}-eth{}", vm, nic));
-        return {};
+        const auto* v = lf_.find_vm(vm);
+        if (opt_.report_dir.empty() || !v || nic >= v->nics.size()) return {};
+        return pcap_path(v->nics[nic].switch_name, fmt::format("{}-eth{}", vm, nic));
     }
 
     /// Counters of every switch port now.
@@ -409,8 +407,7 @@ private:
         io::spawn_options o;
         o.netns = ns;
         auto r = io::run(argv, o, timeout);
-        std::string cmd;
-        for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+        const auto cmd = fmt::format("{}", fmt::join(argv, " "));
         if (!r) failure(fmt::format("{}{}: {}", ns.empty() ? "" : "[" + ns + "] ", cmd, r.error().message()));
         if (r->status != 0)
             failure(fmt::format("{}{}: exit {}: {}", ns.empty() ? "" : "[" + ns + "] ", cmd, r->status,
@@ -504,18 +501,18 @@ private:
         must({"nft", "-f", file}, ns);
     }
 
-    /// NIC k of VM v: its TAP, its MAC (the lab file's, or the host's pool), its switch
-    /// port (returned); the guest's side of it is left in last_nic_.
-    sw::port_index connect_nic(std::size_t v, std::size_t k, sw::mac_pool& pool) {
+    /// NIC k of VM v on TAP number `tap`: its TAP, its MAC (the lab file's, or the host's pool),
+    /// its switch port (returned); the guest's side of it is left in last_nic_.
+    sw::port_index connect_nic(std::size_t v, std::size_t k, std::size_t tap, sw::mac_pool& pool) {
         const auto& vm = lf_.vms[v];
         const auto& nic = vm.nics[k];
-        auto tap_name = names_.vm_tap(v, k);
+        auto tap_name = names_.vm_tap(v, tap);
         auto t = io::tap::create(names_.host_ns(), tap_name);
         if (!t) failure(fmt::format("cannot create TAP {}: {}", tap_name, t.error().message()));
         vm_taps_.push_back(std::move(*t));
         ip(names_.host_ns(), {"link", "set", tap_name, "arp", "off"});
         // No MAC in the lab file: the host's dynamic pool, stored in the state directory.
-        std::string pool_name = nic.mac ? std::string() : pool_nic_name(vm.name, k);
+        std::string pool_name = nic.mac ? std::string() : pool_nic_name(vm.name, tap);
         auto m = nic.mac ? result<mac_address>(*nic.mac) : pool.allocate(pool_name);
         if (!m) failure(fmt::format("VM {} eth{}: {}", vm.name, k, m.error().message()));
         const mac_address mac = *m;
@@ -539,6 +536,11 @@ private:
         for (auto d : nic.dns) vn.dns.push_back(fmt::format("{}", d));
         last_nic_ = std::move(vn);
         return port;
+    }
+
+    std::size_t vm_index(std::string_view vm) const {
+        if (const auto* v = lf_.find_vm(vm)) return static_cast<std::size_t>(v - lf_.vms.data());
+        failure(fmt::format("no VM {}", vm));
     }
 
     /// Connects a port to switch swi; fd is the port's own descriptor (or why there is none).
@@ -679,7 +681,8 @@ private:
     tcp_acceptor internet_tcp_;
     std::vector<io::child> services_;
     std::vector<vm_slot> slots_;
-    vm_nic last_nic_;  // connect_nic's guest side
+    vm_nic last_nic_;            // connect_nic's guest side
+    std::size_t hot_plugs_ = 0;  // NICs added to running VMs
     std::optional<ipv4_prefix> default_subnet_;
     std::string default_vnic_;
     mac_address default_vnic_mac_{};
