@@ -43,9 +43,48 @@ const std::string ext_static =
     "`ip4PrefixLength` should be used, and the IP address assigned to the VM should be valid and free on the external "
     "network. You can check EFLOW VM interface configurations by checking the files under `/etc/systemd/network/`.";
 
+const std::string int_static =
+    "Ensure that the IP configuration was correctly set up. All three parameters `ip4Address` `ip4GateWayAddress` and "
+    "`ip4PrefixLength` should be used, and the IP address assigned to the VM should be valid and free on the internal "
+    "network. Also, to get connected to internet, you will need to set up a NAT table, so ensure to follow NAT "
+    "configuration steps on [Azure IoT Edge for Linux on Windows virtual switch "
+    "creation](./how-to-create-virtual-switch.md).";
+const std::string int_dhcp =
+    "Ensure that there's a DHCP server on the internal network. To set up a DHCP server and a NAT table on Windows "
+    "Server, follow the steps on [Azure IoT Edge for Linux on Windows virtual switch "
+    "creation](./how-to-create-virtual-switch.md). If no DHCP server is available, then use Static IP configurations.";
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(diagnosis_faults)
+
+BOOST_AUTO_TEST_CASE(internal_switch_without_nat_is_ip_with_the_internal_static_remedy) {
+    // [TS] "Check IP addresses", Internal | Static IP: the host's vNIC answers, the internet
+    // does not ("to get connected to internet, you will need to set up a NAT table").
+    auto o = healthy(eflow::switch_type::internal, eflow::ip_mode::static_ip);
+    o.internet_reachable = vm_fact(false);
+    o.name_resolves = vm_fact(false);  // DNS fails too, but the IP step comes first
+    auto d = diagnose(o);
+    BOOST_TEST((d.component == net_component::ip_configuration));
+    BOOST_TEST(d.remedy == int_static);
+    BOOST_TEST(d.source == "[TS] \"Check IP addresses\", row Internal | Static IP");
+    // an external switch whose internet is down is not an IP configuration fault
+    auto e = healthy(eflow::switch_type::external, eflow::ip_mode::static_ip);
+    e.internet_reachable = vm_fact(false);
+    BOOST_TEST((diagnose(e).component == net_component::none));
+}
+
+BOOST_AUTO_TEST_CASE(internal_switch_without_dhcp_server_is_ip_with_the_internal_dhcp_remedy) {
+    // [TS] "Check IP addresses", Internal | DHCP.
+    auto o = healthy(eflow::switch_type::internal, eflow::ip_mode::dhcp);
+    o.has_address = vm_fact(false);
+    o.gateway_reachable = vm_fact(false);
+    o.internet_reachable = vm_fact(false);
+    auto d = diagnose(o);
+    BOOST_TEST((d.component == net_component::ip_configuration));
+    BOOST_TEST(d.remedy == int_dhcp);
+    BOOST_TEST(d.finding.find("eth0 has no IPv4 address") == 0);
+}
 
 BOOST_AUTO_TEST_CASE(no_dhcp_server_is_ip_with_the_external_dhcp_remedy) {
     // [TS] "Check IP addresses", External | DHCP.

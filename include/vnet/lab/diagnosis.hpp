@@ -231,6 +231,12 @@ inline diagnosis diagnose(const observations& o) {
     if (failed(o.gateway_reachable))
         return set(net_component::ip_configuration, ip_step, *o.gateway_reachable, "the default gateway does not answer",
                    ip_remedy(o.sw, o.mode), ip_src);
+    // [TS] "Internal | Static IP" (and DHCP): "to get connected to internet, you will need to
+    // set up a NAT table": the host's vNIC answers, nothing beyond it does.
+    if (o.sw == eflow::switch_type::internal && o.gateway_reachable && failed(o.internet_reachable))
+        return set(net_component::ip_configuration, ip_step, *o.internet_reachable,
+                   "the gateway on the internal switch answers but the internet does not (no NAT table behind it)",
+                   ip_remedy(o.sw, o.mode), ip_src);
     if (failed(o.default_route_primary) && (!o.internet_reachable || !o.internet_reachable->value))
         return set(net_component::ip_configuration, ip_step, *o.default_route_primary,
                    "the default route leaves by a NIC that does not reach the internet", route_remedy,

@@ -255,7 +255,8 @@ protected:
             }
             r.diag_plan = std::move(*p);
         }
-        r.missing_reason = unexpressible(r.lab);
+        // A row that diagnoses a VM may lack the DHCP server on purpose (the fault it shows).
+        if (!r.diagnose_vm) r.missing_reason = unexpressible(r.lab);
         if (r.eval == row_eval::vm && r.lab.vms.empty() && r.deployed())
             fail_line(r.line, "row.eval", "eval = \"vm\" but the row has no VM (add deploy = ... or [[row.vm]])");
         if (r.eval == row_eval::model && r.diagnose_vm)
@@ -441,7 +442,8 @@ public:
         return out;
     }
 
-    /// Why the lab cannot run this row's VM part, or empty.
+    /// Why the lab cannot run this row's VM part, or empty: a DHCP NIC on a switch no DHCP
+    /// server can serve would observe nothing about the rule its row cites.
     static std::string unexpressible(const lab_file& lf) {
         for (const auto& vm : lf.vms)
             for (const auto& nic : vm.nics) {
