@@ -5,7 +5,7 @@
 // Sources: docs/eflow-facts.md "Deployment cmdlets [FN]"; [TS] "Check IP addresses".
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <vnet/eflow/cmdlets.hpp>
+#include <vnet/io/process.hpp>
 
 #include "test_util.hpp"
 
@@ -125,9 +126,9 @@ namespace {
 bool parses_as_shell(const std::string& script) {
     const auto path = std::filesystem::temp_directory_path() / ("vnet-test-hotplug-" + std::to_string(::getpid()) + ".sh");
     std::ofstream(path) << script << "\n";
-    const int rc = std::system(("sh -n " + path.string()).c_str());
+    auto r = io::run({"sh", "-n", path.string()}, {}, std::chrono::seconds(10));
     std::filesystem::remove(path);
-    return rc == 0;
+    return r && r->status == 0;
 }
 hot_plug_nic nic(bool networkd, bool dhcp) {
     hot_plug_nic n;
