@@ -8,7 +8,6 @@
 // `run --keep` and `up` keep the lab: a child process (its own session) holds it, the
 // command returns once it is ready; `vnet lab down NAME` stops that process and removes
 // whatever is left.
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -133,9 +132,9 @@ void serve_control(lab::lab_runtime& rt) {
     io::unique_fd ls(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, path.data(), std::min(path.size(), sizeof sa.sun_path - 1));
+    if (path.size() < sizeof sa.sun_path) std::memcpy(sa.sun_path, path.data(), path.size());
     ::unlink(path.c_str());
-    if (!ls || ::bind(ls.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(ls.get(), 4) != 0) {
+    if (!ls || path.size() >= sizeof sa.sun_path || ::bind(ls.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(ls.get(), 4) != 0) {
         fmt::print(stderr, "[lab] no control socket {}: {} (hot-plug is not available)\n", path, std::strerror(errno));
         ls.reset();
     }

@@ -36,11 +36,11 @@
 #include <fmt/ranges.h>
 
 #include <vnet/core/expected.hpp>
-#include <vnet/lab/qmp.hpp>
 #include <vnet/core/mutant.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/process.hpp>
 #include <vnet/io/tap.hpp>
+#include <vnet/lab/qmp.hpp>
 #include <vnet/lab/dhcp_host.hpp>
 #include <vnet/lab/guest_agent.hpp>
 #include <vnet/lab/ics_host.hpp>

@@ -221,7 +221,10 @@ public:
         try {
             auto [port, made] = topo_->add_vm_nic(vm, std::move(nic));
             auto k = fleet_->hot_plug(vm, made, port);
-            if (!k) return unexpected(k.error());
+            if (!k) {  // QEMU refused: the port and the lab file's NIC go again
+                topo_->remove_vm_nic(vm, topo_->file().find_vm(vm)->nics.size() - 1, port);
+                return unexpected(k.error());
+            }
             return made;
         } catch (const std::exception& e) {
             return unexpected(std::string(e.what()));
