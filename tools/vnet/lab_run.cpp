@@ -134,7 +134,8 @@ void serve_control(lab::lab_runtime& rt) {
     sa.sun_family = AF_UNIX;
     if (path.size() < sizeof sa.sun_path) std::memcpy(sa.sun_path, path.data(), path.size());
     ::unlink(path.c_str());
-    if (!ls || path.size() >= sizeof sa.sun_path || ::bind(ls.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(ls.get(), 4) != 0) {
+    if (!ls || path.size() >= sizeof sa.sun_path || ::bind(ls.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 ||
+        ::listen(ls.get(), 4) != 0) {
         fmt::print(stderr, "[lab] no control socket {}: {} (hot-plug is not available)\n", path, std::strerror(errno));
         ls.reset();
     }
