@@ -62,6 +62,8 @@ done
 # the guest's eth1 (the first added), with the host pool's MAC, and carries traffic.
 err=$(ef Add-EflowVmEndpoint -vswitchName Nope -vendpointName ep1 2>&1); st=$?
 check "Add-EflowVmEndpoint, unknown network" "2 vnet: eflow: Error: network Nope not found; add it with Add-EflowNetwork first" "$st $err"
+err=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName "my ep" 2>&1); st=$?
+check "Add-EflowVmEndpoint, a name with a blank" "2 vnet: eflow: Error: vendpointName 'my ep': a name without blanks, please" "$st $err"
 err=$(ef Add-EflowNetwork -vswitchName ExternalEflow -vswitchType Internal 2>&1); st=$?
 check "Add-EflowNetwork, wrong type" "2 vnet: eflow: Error: virtual switch ExternalEflow is External, not Internal" "$st $err"
 err=$(ef Add-EflowNetwork -vswitchName NoSwitch -vswitchType External 2>&1); st=$?

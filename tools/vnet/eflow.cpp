@@ -218,6 +218,8 @@ int add_endpoint(const std::string& line, const running_lab& l, const lab::lab_f
     if (!o) return report_error(what, o.error());
     if (!o->vswitch_name) return report_error(what, "Error: vSwitchName is required");
     if (!o->vendpoint_name) return report_error(what, "Error: vendpointName is required");
+    if (o->vendpoint_name->find_first_of(" \t") != std::string::npos)
+        return report_error(what, fmt::format("Error: vendpointName '{}': a name without blanks, please", *o->vendpoint_name));
     auto nets = vm_networks(l, lf, vm);
     auto net = std::find_if(nets.begin(), nets.end(), [&](const auto& n) { return eflow::iequals(n, *o->vswitch_name); });
     if (net == nets.end())
@@ -253,10 +255,13 @@ int add_endpoint(const std::string& line, const running_lab& l, const lab::lab_f
     hp.mac = *mac;
     auto r = in_vm(agent, vm, eflow::hot_plug_script(hp));
     if (!r) return exit_check_failed;
-    if (r->exit_status != 0)
+    if (r->exit_status != 0) {  // the NIC goes again: nothing half-made stays in the lab
+        auto undone = ask_runner(l, fmt::format("remove-nic {} {}", vm, *mac));
         return report_error(what,
-                            fmt::format("{} did not take the NIC {} (exit {}): {}{}", vm, *mac, r->exit_status, r->out, r->err),
+                            fmt::format("{} did not take the NIC {} (exit {}): {}{}{}", vm, *mac, r->exit_status, r->out, r->err,
+                                        undone ? "" : "; removing it again failed: " + undone.error()),
                             exit_check_failed);
+    }
     std::ofstream(l.state_dir + "/eflow-endpoints", std::ios::app) << vm << " " << hp.ifname << " " << *o->vendpoint_name << "\n";
     // The endpoint as the VM reports it, once it has its address (a DHCP lease takes a moment).
     std::optional<eflow::guest_nic> seen;
