@@ -149,10 +149,7 @@ public:
         auto id = switches_[sw_index]->add_port(std::move(cfg), t);
         if (!id) return unexpected(id.error());
         p->id = *id;
-        if (auto* r = loop_.running() ? loop_.loop() : nullptr)
-            r->post([this, q = p.get(), r] {
-                if (auto h = r->watch(q->fd.get(), EPOLLIN, [this, q](std::uint32_t) { drain(*q); })) q->watch = *h;
-            });
+        if (auto* r = loop_.running() ? loop_.loop() : nullptr) r->post([this, q = p.get(), r] { (void)watch(*r, *q); });
         ports_.push_back(std::move(p));
         return *id;
     }
@@ -192,11 +189,8 @@ public:
     /// Starts the pump thread.
     result<void> start() {
         return loop_.start([this](io::reactor& r) -> result<void> {
-            for (auto& p : ports_) {
-                auto h = r.watch(p->fd.get(), EPOLLIN, [this, q = p.get()](std::uint32_t) { drain(*q); });
-                if (!h) return unexpected(h.error());
-                p->watch = *h;
-            }
+            for (auto& p : ports_)
+                if (auto w = watch(r, *p); !w) return w;
             // MAC aging: entries idle for the table's age limit (300 s) go.
             auto t = r.every(std::chrono::seconds(1), [this](std::uint64_t) {
                 std::lock_guard lock(mu_);
@@ -276,6 +270,14 @@ private:
         std::optional<netvsc::netvsc_link> link;  // model = "netvsc": the channel between the TAP and the switch
         io::reactor::handle watch = 0;            // the pump thread's watch of fd
     };
+
+    /// The pump thread starts reading port p (on the pump thread, or before it runs).
+    result<void> watch(io::reactor& r, port& p) {
+        auto h = r.watch(p.fd.get(), EPOLLIN, [this, q = &p](std::uint32_t) { drain(*q); });
+        if (!h) return unexpected(h.error());
+        p.watch = *h;
+        return {};
+    }
 
     /// Moves what port p's fd holds into its switch, in batches (on the pump thread).
     void drain(port& p) {
