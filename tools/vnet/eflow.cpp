@@ -28,9 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,9 +111,7 @@ std::vector<std::vector<std::string>> state_records(const running_lab& l, const 
     std::vector<std::vector<std::string>> out;
     std::ifstream f(l.state_dir + "/" + file);
     for (std::string line; std::getline(f, line);) {
-        std::istringstream in(line);
-        std::vector<std::string> w{std::istream_iterator<std::string>(in), std::istream_iterator<std::string>()};
-        if (!w.empty()) out.push_back(std::move(w));
+        if (auto w = split_words(line); !w.empty()) out.push_back(std::move(w));
     }
     return out;
 }
@@ -186,8 +182,7 @@ int add_network(const eflow::command_line& cmd, const running_lab& l, const lab:
     auto t = type ? eflow::parse_switch_type(*type) : std::nullopt;
     if (!t || *t == eflow::switch_type::default_switch || (*t == eflow::switch_type::internal && lf.sku == lab::host_sku::client))
         return report_error(what, std::string(eflow::msg_switch_type_incorrect));
-    if (!name || name->empty())
-        return report_error(what, fmt::format("Error: vSwitchName required for {} switch", eflow::hyperv_name(*t)));
+    if (!name || name->empty()) return report_error(what, eflow::msg_switch_name_required(*t));
     const auto* sw = lf.find_switch(*name);
     if (!sw)
         return report_error(what, fmt::format("Error: virtual switch {} not found; Add-EflowNetwork does not create it", *name));
@@ -195,12 +190,10 @@ int add_network(const eflow::command_line& cmd, const running_lab& l, const lab:
                       : sw->kind == sw::switch_kind::internal ? std::optional(eflow::switch_type::internal)
                                                               : std::nullopt;
     if (kind != t)
-        return report_error(what, fmt::format("Error: virtual switch {} is {}, not {}", *name,
-                                              kind ? std::string(eflow::hyperv_name(*kind)) : std::string(to_string(sw->kind)),
-                                              eflow::hyperv_name(*t)));
+        return report_error(what, eflow::msg_switch_type_mismatch(*name, kind ? eflow::hyperv_name(*kind) : to_string(sw->kind),
+                                                                  eflow::hyperv_name(*t)));
     auto nets = vm_networks(l, lf, vm);
-    if (std::find(nets.begin(), nets.end(), *name) != nets.end())
-        return report_error(what, fmt::format("Error: network {} already exists", *name));
+    if (std::find(nets.begin(), nets.end(), *name) != nets.end()) return report_error(what, eflow::msg_network_exists(*name));
     std::ofstream(l.state_dir + "/eflow-networks", std::ios::app) << vm << " " << *name << "\n";
     fmt::print("{}", format_network(lf, *name, true));
     return exit_ok;
@@ -216,21 +209,19 @@ int add_endpoint(const std::string& line, const running_lab& l, const lab::lab_f
                  lab::agent_client& agent) {
     auto o = eflow::endpoint_options::parse(line);
     if (!o) return report_error(what, o.error());
-    if (!o->vswitch_name) return report_error(what, "Error: vSwitchName is required");
-    if (!o->vendpoint_name) return report_error(what, "Error: vendpointName is required");
+    if (!o->vswitch_name) return report_error(what, std::string(eflow::msg_vswitch_name_missing));
+    if (!o->vendpoint_name) return report_error(what, std::string(eflow::msg_vendpoint_name_missing));
     if (o->vendpoint_name->find_first_of(" \t") != std::string::npos)
         return report_error(what, fmt::format("Error: vendpointName '{}': a name without blanks, please", *o->vendpoint_name));
     auto nets = vm_networks(l, lf, vm);
     auto net = std::find_if(nets.begin(), nets.end(), [&](const auto& n) { return eflow::iequals(n, *o->vswitch_name); });
-    if (net == nets.end())
-        return report_error(what,
-                            fmt::format("Error: network {} not found; add it with Add-EflowNetwork first", *o->vswitch_name));
+    if (net == nets.end()) return report_error(what, eflow::msg_network_not_found(*o->vswitch_name));
     auto nics = guest_nics(agent, vm);
     if (!nics) return exit_check_failed;
     unsigned next = 0;
     for (const auto& n : *nics) {
         if (eflow::iequals(endpoint_name(l, vm, n.ifname), *o->vendpoint_name) || eflow::iequals(n.ifname, *o->vendpoint_name))
-            return report_error(what, fmt::format("Error: vendpointName {} already exists", *o->vendpoint_name));
+            return report_error(what, eflow::msg_endpoint_exists(*o->vendpoint_name));
         next = std::max(next, eflow::eth_number(n.ifname) + 1);
     }
     eflow::hot_plug_nic hp;
@@ -425,17 +416,14 @@ int connect_vm(const running_lab& l, const std::string& vm) {
 int remove_endpoint(const eflow::command_line& cmd, const running_lab& l, const std::string& vm, lab::agent_client& agent) {
     auto name = eflow::single_filter(cmd, "vendpointName");
     if (!name) return report_error(what, name.error());
-    if (!*name) return report_error(what, "Error: vendpointName is required");
+    if (!*name) return report_error(what, std::string(eflow::msg_vendpoint_name_missing));
     auto nics = guest_nics(agent, vm);
     if (!nics) return exit_check_failed;
     auto it = std::find_if(nics->begin(), nics->end(), [&](const auto& n) {
         return eflow::iequals(endpoint_name(l, vm, n.ifname), **name) || eflow::iequals(n.ifname, **name);
     });
-    if (it == nics->end()) return report_error(what, fmt::format("Error: vendpointName {} not found", **name));
-    if (it->ifname == "eth0")
-        return report_error(what, fmt::format("Error: vendpointName {} is the primary endpoint; it manages the VM lifecycle and "
-                                              "cannot be removed",
-                                              **name));
+    if (it == nics->end()) return report_error(what, eflow::msg_endpoint_not_found(**name));
+    if (it->ifname == "eth0") return report_error(what, eflow::msg_primary_endpoint(**name));
     auto r = in_vm(agent, vm,
                    fmt::format("ip link set dev {0} down; rm -f /etc/systemd/network/20-vnet-{0}.network; "
                                "pkill -f 'udhcpc -b -i {0} ' 2>/dev/null; echo {1} >> /run/vnet/removed-macs; "
@@ -507,7 +495,7 @@ int run_eflow(const eflow_options& o) {
         if (!*filter || eflow::iequals(**filter, shown.ifname) || eflow::iequals(**filter, n.ifname))
             out += (out.empty() ? "" : "\n") + eflow::format_endpoint(shown);
     }
-    if (out.empty()) return report_error(what, fmt::format("Error: vendpointName {} not found", **filter));
+    if (out.empty()) return report_error(what, eflow::msg_endpoint_not_found(**filter));
     fmt::print("{}", out);
     return exit_ok;
 }

@@ -91,13 +91,7 @@ void write_report(const std::string& dir, const lab::run_report& r) {
 
 /// One request to a kept lab's runner (running_lab.hpp, control_socket): the answer line.
 std::string answer_request(lab::lab_runtime& rt, const std::string& request) {
-    std::vector<std::string> w;
-    for (std::size_t i = 0; i < request.size();) {
-        auto j = request.find(' ', i);
-        if (j == std::string::npos) j = request.size();
-        if (j > i) w.push_back(request.substr(i, j - i));
-        i = j + 1;
-    }
+    const auto w = split_words(request);
     if (w.size() == 3 && w[0] == "remove-nic") {
         auto r = rt.remove_vm_nic(w[1], w[2]);
         if (!r) return "error " + r.error();

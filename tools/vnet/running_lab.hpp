@@ -7,7 +7,9 @@
 #include <cstring>
 #include <chrono>
 #include <filesystem>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -47,6 +49,12 @@ struct running_lab {
         return fmt::format("{}/{}.{}", state_dir, vm, kind);
     }
 };
+
+/// The blank-separated words of a line (the runner's requests, the state folder's records).
+inline std::vector<std::string> split_words(const std::string& line) {
+    std::istringstream in(line);
+    return {std::istream_iterator<std::string>(in), std::istream_iterator<std::string>()};
+}
 
 /// The control socket of a kept lab's runner (`vnet lab up`), in its state folder: one
 /// request line per connection, one answer line ("ok ..." or "error MESSAGE"):

@@ -149,9 +149,9 @@ inline expected<dns_request, std::string> parse_set_dns_servers(const command_li
     dns_request r;
     r.endpoint = d->endpoint.value_or("eth0");
     auto known = std::find_if(endpoints.begin(), endpoints.end(), [&](const std::string& e) { return iequals(e, r.endpoint); });
-    if (known == endpoints.end()) return unexpected(fmt::format("Error: vendpointName {} not found", r.endpoint));
+    if (known == endpoints.end()) return unexpected(msg_endpoint_not_found(r.endpoint));
     r.endpoint = *known;
-    if (texts.empty()) return unexpected(std::string("Error: dnsServers is required"));
+    if (texts.empty()) return unexpected(std::string(msg_dns_servers_missing));
     findings f;
     auto servers = check_dns_servers(texts, f);
     if (!servers) return unexpected(f.error->message);

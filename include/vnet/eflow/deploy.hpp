@@ -101,6 +101,32 @@ inline constexpr std::string_view msg_internal_without_nat =
 // and the script's internal-switch warning "Warning: ip4GatewayAddress <x> may be in use
 // already" (Test-EadUserConfigNetwork).
 
+// The endpoint and network cmdlets' messages (docs/eflow-facts.md "Deployment cmdlets"),
+// shared by the model (endpoints.hpp, dns_settings.hpp) and `vnet eflow` on a running lab.
+inline constexpr std::string_view msg_vswitch_name_missing = "Error: vSwitchName is required";
+inline constexpr std::string_view msg_vendpoint_name_missing = "Error: vendpointName is required";
+inline constexpr std::string_view msg_dns_servers_missing = "Error: dnsServers is required";
+inline std::string msg_switch_name_required(switch_type t) {
+    return fmt::format("Error: vSwitchName required for {} switch", hyperv_name(t));
+}
+inline std::string msg_switch_type_mismatch(std::string_view name, std::string_view is, std::string_view wanted) {
+    return fmt::format("Error: virtual switch {} is {}, not {}", name, is, wanted);
+}
+inline std::string msg_network_exists(std::string_view name) { return fmt::format("Error: network {} already exists", name); }
+inline std::string msg_network_not_found(std::string_view name) {
+    return fmt::format("Error: network {} not found; add it with Add-EflowNetwork first", name);
+}
+inline std::string msg_endpoint_exists(std::string_view name) {
+    return fmt::format("Error: vendpointName {} already exists", name);
+}
+inline std::string msg_endpoint_not_found(std::string_view name) {
+    return fmt::format("Error: vendpointName {} not found", name);
+}
+inline std::string msg_primary_endpoint(std::string_view name) {
+    return fmt::format("Error: vendpointName {} is the primary endpoint; it manages the VM lifecycle and cannot be removed",
+                       name);
+}
+
 /// Every rule validation applies, in check order (see the top of this file).
 enum class check : std::uint8_t {
     server_needs_network,
@@ -532,15 +558,14 @@ inline deploy_result validate_deploy(const deploy_options& o, const host_state& 
             return r;
         }
         if (!o.vswitch_name) {  // 4
-            f.refuse(check::switch_name_missing, fmt::format("Error: vSwitchName required for {} switch", hyperv_name(*t)));
+            f.refuse(check::switch_name_missing, msg_switch_name_required(*t));
             return r;
         }
         p.type = *t;
         p.switch_name = *o.vswitch_name;
         const existing_switch* sw = host.find_switch(*o.vswitch_name);
         if (sw && sw->type != *t) {  // 5
-            f.refuse(check::switch_type_mismatch,
-                     fmt::format("Error: virtual switch {} is {}, not {}", sw->name, hyperv_name(sw->type), hyperv_name(*t)));
+            f.refuse(check::switch_type_mismatch, msg_switch_type_mismatch(sw->name, hyperv_name(sw->type), hyperv_name(*t)));
             return r;
         }
         p.create_switch = (sw == nullptr);

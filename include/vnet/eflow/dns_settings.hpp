@@ -108,11 +108,9 @@ public:
     /// name is given).
     expected<void, finding> set_dns_servers(std::optional<std::string_view> endpoint, const std::vector<std::string>& texts) {
         link_dns* l = endpoint ? find_mut(*endpoint) : &links_.front();
-        if (!l)
-            return unexpected(
-                finding{check::endpoint_not_found, severity::error, fmt::format("Error: vendpointName {} not found", *endpoint)});
+        if (!l) return unexpected(finding{check::endpoint_not_found, severity::error, msg_endpoint_not_found(*endpoint)});
         if (texts.empty())
-            return unexpected(finding{check::dns_servers_missing, severity::error, "Error: dnsServers is required"});
+            return unexpected(finding{check::dns_servers_missing, severity::error, std::string(msg_dns_servers_missing)});
         findings f;
         auto servers = check_dns_servers(texts, f);
         if (!servers) return unexpected(*f.error);

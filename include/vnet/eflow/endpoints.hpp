@@ -139,10 +139,8 @@ public:
         if (!t) f.refuse(check::switch_type_incorrect, std::string(msg_switch_type_incorrect));
         else if (*t == switch_type::internal && sku == host_sku::client)
             f.refuse(check::internal_on_client, std::string(msg_switch_type_incorrect));
-        else if (vswitch_name.empty())
-            f.refuse(check::switch_name_missing, fmt::format("Error: vSwitchName required for {} switch", hyperv_name(*t)));
-        else if (find_network(vswitch_name))
-            f.refuse(check::network_exists, fmt::format("Error: network {} already exists", vswitch_name));
+        else if (vswitch_name.empty()) f.refuse(check::switch_name_missing, msg_switch_name_required(*t));
+        else if (find_network(vswitch_name)) f.refuse(check::network_exists, msg_network_exists(vswitch_name));
         if (f.error) return unexpected(*f.error);
         networks_.push_back({std::string(vswitch_name), *t});
         return networks_.back();
@@ -153,21 +151,20 @@ public:
     expected<vm_endpoint, finding> add_endpoint(const endpoint_options& o, const network_probe& probe) {
         findings f;
         if (!o.vswitch_name) {
-            f.refuse(check::switch_name_missing, "Error: vSwitchName is required");
+            f.refuse(check::switch_name_missing, std::string(msg_vswitch_name_missing));
             return unexpected(*f.error);
         }
         if (!o.vendpoint_name) {
-            f.refuse(check::endpoint_name_missing, "Error: vendpointName is required");
+            f.refuse(check::endpoint_name_missing, std::string(msg_vendpoint_name_missing));
             return unexpected(*f.error);
         }
         const eflow_network* net = find_network(*o.vswitch_name);
         if (!net) {
-            f.refuse(check::network_not_found,
-                     fmt::format("Error: network {} not found; add it with Add-EflowNetwork first", *o.vswitch_name));
+            f.refuse(check::network_not_found, msg_network_not_found(*o.vswitch_name));
             return unexpected(*f.error);
         }
         if (find(*o.vendpoint_name)) {
-            f.refuse(check::endpoint_exists, fmt::format("Error: vendpointName {} already exists", *o.vendpoint_name));
+            f.refuse(check::endpoint_exists, msg_endpoint_exists(*o.vendpoint_name));
             return unexpected(*f.error);
         }
         vm_endpoint e;
@@ -198,16 +195,12 @@ public:
         for (auto it = endpoints_.begin(); it != endpoints_.end(); ++it) {
             if (!iequals(it->name, name)) continue;
             if (it->primary)
-                return unexpected(finding{check::primary_endpoint_removal, severity::error,
-                                          fmt::format("Error: vendpointName {} is the primary endpoint; it manages the "
-                                                      "VM lifecycle and cannot be removed",
-                                                      it->name)});
+                return unexpected(finding{check::primary_endpoint_removal, severity::error, msg_primary_endpoint(it->name)});
             pool_.release(key(it->name));
             endpoints_.erase(it);
             return {};
         }
-        return unexpected(
-            finding{check::endpoint_not_found, severity::error, fmt::format("Error: vendpointName {} not found", name)});
+        return unexpected(finding{check::endpoint_not_found, severity::error, msg_endpoint_not_found(name)});
     }
 
     /// What the lab observes: the guest's address on an endpoint, and its health.
