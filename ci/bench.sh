@@ -205,9 +205,22 @@ head.append(("real interfaces TCP: vnet vs vde_switch (Gbit/s)", si(vt and vt * 
              fmt_ratio(ratio(vt, dt)), ">= 3x", verdict(ratio(vt, dt), 3), load_avg("bench_io_switch")))
 vu, bu, du = (counter(io, f"{n}_udp64/iterations:1/real_time", "rx_kpps") for n in ("vnet_switch", "kernel_bridge", "vde_switch"))
 head.append(("real interfaces UDP 64 B: vnet vs Linux bridge (received pps)", si(vu and vu * 1e3, "pps"), si(bu and bu * 1e3, "pps"),
-             fmt_ratio(ratio(vu, bu)), "-", "-", load_avg("bench_io_switch")))
+             fmt_ratio(ratio(vu, bu)), ">= 0.8x", verdict(ratio(vu, bu), 0.8), load_avg("bench_io_switch")))
 head.append(("real interfaces UDP 64 B: vnet vs vde_switch (received pps)", si(vu and vu * 1e3, "pps"), si(du and du * 1e3, "pps"),
              fmt_ratio(ratio(vu, du)), "-", "-", load_avg("bench_io_switch")))
+# Offloads kept: the vnet switch with PACKET_VNET_HDR ports on veths with default offloads,
+# against the bridge with default offloads and the bridge with offloads off.
+ot, obt = (counter(io, f"{n}_tcp/iterations:1/real_time", "Gbit_s") for n in ("vnet_switch_offload", "kernel_bridge_offload"))
+ou, obu = (counter(io, f"{n}_udp64/iterations:1/real_time", "rx_kpps") for n in ("vnet_switch_offload", "kernel_bridge_offload"))
+head.append(("real interfaces TCP, offloads kept: vnet vs Linux bridge with default offloads (Gbit/s)", si(ot and ot * 1e9, "bit/s"),
+             si(obt and obt * 1e9, "bit/s"), fmt_ratio(ratio(ot, obt)), ">= 0.5x", verdict(ratio(ot, obt), 0.5),
+             load_avg("bench_io_switch")))
+head.append(("real interfaces TCP, offloads kept: vnet vs Linux bridge, offloads off (Gbit/s)", si(ot and ot * 1e9, "bit/s"),
+             si(bt and bt * 1e9, "bit/s"), fmt_ratio(ratio(ot, bt)), ">= 0.8x", verdict(ratio(ot, bt), 0.8),
+             load_avg("bench_io_switch")))
+head.append(("real interfaces UDP 64 B, offloads kept: vnet vs Linux bridge with default offloads (received pps)",
+             si(ou and ou * 1e3, "pps"), si(obu and obu * 1e3, "pps"), fmt_ratio(ratio(ou, obu)), ">= 0.8x",
+             verdict(ratio(ou, obu), 0.8), load_avg("bench_io_switch")))
 nt = counter(io, "vnet_switch_netvsc_tcp/iterations:1/real_time", "Gbit_s")
 nd = counter(io, "vnet_switch_netvsc_tcp/iterations:1/real_time", "netvsc_drops")
 head.append(("real interfaces TCP through netvsc ports: vs the vnet switch alone (Gbit/s)", si(nt and nt * 1e9, "bit/s"),

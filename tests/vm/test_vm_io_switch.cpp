@@ -156,7 +156,9 @@ struct leaf {
 /// stops, the host closes its sockets, the veths go, then the namespaces.
 class lab {
 public:
-    explicit lab(int n, io::packet_socket_options opt = {}) : opt_(opt) {
+    /// veth_offloads: the leaves' veths keep TSO, GSO and checksum offload (the default of
+    /// a veth), so their stacks send super-frames and partial checksums.
+    explicit lab(int n, io::packet_socket_options opt = {}, bool veth_offloads = false) : opt_(opt), offloads_(veth_offloads) {
         sw_ns = quiet_netns();
         r = need(io::reactor::create(), "reactor");
         host = need(io::switch_host<>::create(r, sw::switch_spec{"vnio", sw::switch_kind::private_, {}, false}), "switch host");
@@ -165,12 +167,17 @@ public:
     }
 
     /// A new leaf; attached directly while the loop is stopped, through post() while it runs.
-    leaf& add_leaf(std::optional<sw::vlan_setting> vlan = std::nullopt) {
+    /// opt / veth_offloads: this leaf's own socket options and veth offloads (otherwise the lab's).
+    leaf& add_leaf(std::optional<sw::vlan_setting> vlan = std::nullopt,
+                   std::optional<io::packet_socket_options> opt = std::nullopt,
+                   std::optional<bool> veth_offloads = std::nullopt) {
         const int i = static_cast<int>(leaves.size());
         auto& l = *leaves.emplace_back(std::make_unique<leaf>());
         l.ns = quiet_netns();
         io::veth_options vo;
         vo.mac_a = leaf_mac(i);
+        vo.offloads = veth_offloads.value_or(offloads_);
+        const io::packet_socket_options so = opt.value_or(opt_);
         l.link = need(io::veth::create(l.ns.name(), "eth0", sw_ns.name(), port_name(i), vo), "veth");
         auto addr = need(l.ns.exec({"ip", "addr", "add", leaf_ip(i) + "/24", "dev", "eth0"}), "ip addr");
         BOOST_REQUIRE_MESSAGE(addr.status == 0, addr.err);
@@ -179,10 +186,10 @@ public:
         if (loop.running()) {
             std::promise<result<sw::port_index>> done;
             auto f = done.get_future();
-            r.post([&] { done.set_value(host->attach(sw_ns.name(), port_name(i), cfg, opt_)); });
+            r.post([&] { done.set_value(host->attach(sw_ns.name(), port_name(i), cfg, so)); });
             l.port = need(f.get(), "attach while running");
         } else {
-            l.port = need(host->attach(sw_ns.name(), port_name(i), cfg, opt_), "attach");
+            l.port = need(host->attach(sw_ns.name(), port_name(i), cfg, so), "attach");
         }
         return l;
     }
@@ -206,7 +213,23 @@ public:
 
 private:
     io::packet_socket_options opt_;
+    bool offloads_ = false;
 };
+
+/// One TCP stream of `seconds` from leaf `from` to leaf `to` (iperf3); the bytes the
+/// receiver got, or 0 with the output in the test log.
+double tcp_stream_bytes(lab& L, int from, int to, int seconds = 1) {
+    auto server = need(L.at(to).ns.spawn({"iperf3", "-s", "-1", "-B", leaf_ip(to)}), "iperf3 -s");
+    std::this_thread::sleep_for(300ms);
+    auto c = need(L.at(from).ns.exec({"iperf3", "-c", leaf_ip(to), "-t", std::to_string(seconds), "-J"}, 30s), "iperf3 -c");
+    std::smatch m;
+    static const std::regex rx(R"("sum_received":\s*\{[^}]*"bytes":\s*([0-9]+))");
+    if (c.status != 0 || !std::regex_search(c.out, m, rx)) {
+        BOOST_TEST_MESSAGE("iperf3: " << c.out << c.err);
+        return 0;
+    }
+    return std::stod(m[1]);
+}
 
 /// Frames a socket receives within `timeout`, copied.
 std::vector<std::vector<std::byte>> collect(io::packet_socket& s, std::chrono::milliseconds timeout) {
@@ -546,6 +569,45 @@ BOOST_AUTO_TEST_CASE(tx_methods) {
                         size, rounds, rates[0][rates[0].size() / 2], cpu_ns[0][cpu_ns[0].size() / 2],
                         rates[1][rates[1].size() / 2], cpu_ns[1][cpu_ns[1].size() / 2]));
     }
+}
+
+// Offloads kept (packet_socket_options::vnet_hdr on veths with TSO on): a TCP stream's
+// super-frames cross the switch unsplit; both sockets count GSO frames and the switch
+// segmented nothing in software.
+BOOST_AUTO_TEST_CASE(tcp_super_frames_cross_the_switch_unsplit) {
+    leftover_guard g;
+    io::packet_socket_options o;
+    o.vnet_hdr = true;
+    lab L(2, o, true);
+    const double bytes = tcp_stream_bytes(L, 0, 1);
+    L.pause();
+    BOOST_TEST(bytes > 1e6);
+    BOOST_TEST(L.sock(0).counters().rx_gso > 0u, fmt::format("{}", L.sock(0).counters()));
+    BOOST_TEST(L.sock(1).counters().tx_gso > 0u, fmt::format("{}", L.sock(1).counters()));
+    BOOST_TEST(L.sock(1).counters().tx_too_big == 0u);
+    BOOST_TEST(L.ctr(1).sw_segmented == 0u);
+    BOOST_TEST_MESSAGE(fmt::format("one TCP stream, 1 s, offloads kept: {:.0f} MB; {}", bytes / 1e6, *L.host));
+}
+
+// A port that cannot take offloads (its socket has no vnet_hdr) gets wire frames: the
+// switch segments the sender's super-frames for it in software and counts them, and the
+// stream still arrives. (Without that step every super-frame would be too big for it.)
+BOOST_AUTO_TEST_CASE(super_frames_are_segmented_for_a_port_without_offloads) {
+    leftover_guard g;
+    io::packet_socket_options o;
+    o.vnet_hdr = true;
+    lab L(1, o, true);
+    L.pause();
+    L.add_leaf(std::nullopt, io::packet_socket_options{}, false);
+    L.resume();
+    const double bytes = tcp_stream_bytes(L, 0, 1);
+    L.pause();
+    BOOST_TEST(bytes > 1e6);
+    BOOST_TEST(L.sock(0).counters().rx_gso > 0u, fmt::format("{}", L.sock(0).counters()));
+    BOOST_TEST(L.ctr(1).sw_segmented > 0u, fmt::format("{}", L.ctr(1)));
+    BOOST_TEST(L.ctr(1).sw_segments > L.ctr(1).sw_segmented);
+    BOOST_TEST(L.sock(1).counters().tx_too_big == 0u, fmt::format("{}", L.sock(1).counters()));
+    BOOST_TEST(L.ctr(1).drop(sw::drop_reason::bad_offload) == 0u);
 }
 
 // Nothing of this run is left: every namespace named after this process is gone.

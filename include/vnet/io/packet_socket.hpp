@@ -41,9 +41,21 @@
 // Frames the kernel hands over with a partial checksum (TP_STATUS_CSUMNOTREADY, a
 // checksum offloaded by the sending stack) are counted; a lab turns checksum offload
 // off on its veths (veth_options::offloads) so frames cross the switch complete.
+//
+// Offloads kept (packet_socket_options::vnet_hdr, PACKET_VNET_HDR): the kernel then
+// writes each received frame's virtio-net header just before the frame in the ring
+// (tpacket_rcv: the frame at macoff, the header at macoff - 10), so a GSO super-frame of
+// up to 64 KiB and a partial checksum arrive as they are, described by offloads() (a
+// restored 802.1Q tag shifts its offsets by 4); send() puts a header before each frame
+// as the first iovec of sendmmsg, and the kernel builds the GSO skb from it
+// (virtio_net_hdr_to_skb) and segments it only if the device cannot (validate_xmit_skb).
+// Such a socket always sends with sendmmsg: a TX ring slot cannot hold a 64 KiB
+// super-frame, and once a socket has a TX ring every send() and sendmsg() only flushes
+// the ring (packet_sendmsg calls tpacket_snd), so a frame cannot go around it.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -72,6 +84,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/os_error.hpp>
+#include <vnet/wire/offload.hpp>
 
 namespace vnet::io {
 
@@ -107,6 +120,8 @@ struct packet_socket_options {
     std::uint32_t tx_frame_count = 512;      // ring: slots (1 MiB)
     std::uint32_t max_blocks_per_batch = 8;  // receive() returns frames of at most this many blocks
     std::uint32_t max_tx_batch = 256;        // sendmmsg: frames per system call
+    bool vnet_hdr =
+        false;  // PACKET_VNET_HDR: frames keep their offloads (offloads(), send with offloads); implies tx_method::sendmmsg
 };
 
 /// What the socket saw and did. Every frame it did not pass on is counted here.
@@ -119,10 +134,12 @@ struct packet_counters {
     std::uint64_t rx_truncated = 0;         // longer than the ring could hold: dropped
     std::uint64_t rx_malformed = 0;         // shorter than two MAC addresses, or a bad ring entry: dropped
     std::uint64_t rx_checksum_partial = 0;  // TP_STATUS_CSUMNOTREADY (passed on as is)
+    std::uint64_t rx_gso = 0;               // vnet_hdr: GSO super-frames received (passed on as is)
     std::uint64_t rx_kernel_drops = 0;      // ring full in the kernel (PACKET_STATISTICS), after poll_kernel_stats()
     std::uint64_t tx_frames = 0;            // frames handed to the kernel
     std::uint64_t tx_bytes = 0;
     std::uint64_t tx_batches = 0;
+    std::uint64_t tx_gso = 0;      // vnet_hdr: GSO super-frames handed to the kernel
     std::uint64_t tx_too_big = 0;  // longer than MTU + 18 (or than a ring slot): dropped
     std::uint64_t tx_busy = 0;     // the kernel could not take it (EAGAIN/ENOBUFS, ring full): dropped
     std::uint64_t tx_errors = 0;   // any other send failure: dropped (last_error() says why)
@@ -158,6 +175,7 @@ public:
             (opt.tx_frame_size < 256 || opt.tx_frame_size % TPACKET_ALIGNMENT != 0 || pg % opt.tx_frame_size != 0 ||
              opt.tx_frame_count == 0 || opt.tx_frame_count % (pg / opt.tx_frame_size) != 0))
             return fail(layer::io, errc::bad_value, "packet_socket.tx_ring");
+        if (opt.vnet_hdr) opt.tx = tx_method::sendmmsg;  // see "Offloads kept" above
         std::string name(ifname);
         packet_socket s;
         auto made = in_netns(netns_name, [&]() -> result<void> { return s.setup(name, opt, pg); });
@@ -177,6 +195,13 @@ public:
     const packet_counters& counters() const noexcept { return ctr_; }
     /// The last send failure counted in tx_errors.
     std::optional<error> last_error() const noexcept { return last_error_; }
+
+    /// With vnet_hdr: the offload metadata of the frames of the last receive(), one per
+    /// frame (empty without vnet_hdr).
+    std::span<const wire::offload_info> offloads() const noexcept {
+        return opt_.vnet_hdr ? std::span<const wire::offload_info>(offs_.data(), views_count_)
+                             : std::span<const wire::offload_info>{};
+    }
 
     /// Frames of the retired ring blocks (at most max_blocks_per_batch), in arrival order.
     /// Empty when no block is ready. The views stay valid until release() (or the next
@@ -215,10 +240,14 @@ public:
 
     /// Sends a batch out of the interface; returns how many frames the kernel took. Frames
     /// it could not send are counted (tx_too_big, tx_busy, tx_errors), never retried.
-    std::size_t send(std::span<const bytes_view> frames) noexcept {
+    std::size_t send(std::span<const bytes_view> frames) noexcept { return send(frames, {}); }
+    /// The same with each frame's offload metadata (offloads[i] for frames[i]; missing
+    /// entries: complete frames). Without vnet_hdr the metadata is not sent, so only
+    /// complete frames should be given.
+    std::size_t send(std::span<const bytes_view> frames, std::span<const wire::offload_info> offloads) noexcept {
         if (fd_ < 0 || frames.empty()) return 0;
         ++ctr_.tx_batches;
-        return opt_.tx == tx_method::ring ? send_ring(frames) : send_mmsg(frames);
+        return opt_.tx == tx_method::ring ? send_ring(frames) : send_mmsg(frames, offloads);
     }
     std::size_t send(bytes_view frame) noexcept { return send(std::span<const bytes_view>(&frame, 1)); }
 
@@ -261,6 +290,8 @@ private:
         ctr_ = o.ctr_;
         last_error_ = o.last_error_;
         views_ = std::move(o.views_);
+        offs_ = std::move(o.offs_);
+        hdrs_ = std::move(o.hdrs_);
         views_count_ = std::exchange(o.views_count_, 0);
         scratch_ = std::move(o.scratch_);
         scratch_used_ = std::exchange(o.scratch_used_, 0);
@@ -290,6 +321,9 @@ private:
 
         int v = TPACKET_V3;
         if (::setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &v, sizeof v) != 0) return failed("packet_socket.version");
+        int vnet = 1;  // before any ring (the kernel refuses it once a ring exists)
+        if (opt.vnet_hdr && ::setsockopt(fd_, SOL_PACKET, PACKET_VNET_HDR, &vnet, sizeof vnet) != 0)
+            return failed("packet_socket.vnet_hdr");
         if (opt.tx == tx_method::ring) {
             int loss = 1;  // a frame the kernel refuses is skipped, not a stuck ring (set before any ring)
             if (::setsockopt(fd_, SOL_PACKET, PACKET_LOSS, &loss, sizeof loss) != 0) return failed("packet_socket.loss");
@@ -340,9 +374,11 @@ private:
         // bytes in all (each has a header), so B bytes per block hold the restored copies.
         const std::size_t max_frames = std::size_t{opt.max_blocks_per_batch} * (opt.rx.block_size / 64);
         views_.resize(max_frames);
+        if (opt.vnet_hdr) offs_.resize(max_frames);
         scratch_.resize(std::size_t{opt.max_blocks_per_batch} * opt.rx.block_size);
         msgs_.resize(opt.max_tx_batch);
-        iovs_.resize(opt.max_tx_batch);
+        iovs_.resize(std::size_t{opt.max_tx_batch} * 2);
+        if (opt.vnet_hdr) hdrs_.resize(opt.max_tx_batch);
         return {};
     }
 
@@ -384,6 +420,20 @@ private:
             return;
         }
         bytes_view f{base + off + h.tp_mac, h.tp_snaplen};
+        wire::offload_info meta{};
+        if (opt_.vnet_hdr) {
+            // The header lies just before the frame (the kernel reserved room for it).
+            result<wire::offload_info> m = fail(layer::io, errc::truncated, "packet_socket.vnet_hdr");
+            if (h.tp_mac >= wire::offload_info::size)
+                m = wire::offload_info::parse(
+                    bytes_view(base + off + h.tp_mac - wire::offload_info::size, wire::offload_info::size));
+            if (!m) {
+                ++ctr_.rx_malformed;
+                return;
+            }
+            meta = *m;
+            if (meta.gso() != wire::gso_kind::none) ++ctr_.rx_gso;
+        }
         if (h.tp_status & TP_STATUS_VLAN_VALID) {
             const std::size_t n = f.size() + 4;
             if (scratch_used_ + n > scratch_.size()) {
@@ -401,13 +451,22 @@ private:
             scratch_used_ += n;
             f = {out, n};
             ++ctr_.rx_vlan_restored;
+            meta = meta.complete() ? meta : meta.shifted(4);
         }
+        if (opt_.vnet_hdr) offs_[views_count_] = meta;
         views_[views_count_++] = f;
         ++ctr_.rx_frames;
         ctr_.rx_bytes += f.size();
     }
 
-    bool too_big(bytes_view f) const noexcept { return f.size() > std::size_t{mtu_} + 18; }
+    /// Longer than the interface takes: MTU + 18 (Ethernet and one tag), 64 KiB + 18 for a
+    /// GSO super-frame.
+    bool too_big(bytes_view f, const wire::offload_info& o) const noexcept {
+        return f.size() > (o.gso() != wire::gso_kind::none ? std::size_t{65535} : std::size_t{mtu_}) + 18;
+    }
+    static wire::offload_info meta_of(std::span<const wire::offload_info> offloads, std::size_t i) noexcept {
+        return i < offloads.size() ? offloads[i] : wire::offload_info{};
+    }
 
     void record(std::string_view what, int e) noexcept {
         ++ctr_.tx_errors;
@@ -418,29 +477,40 @@ private:
         }
     }
 
-    std::size_t send_mmsg(std::span<const bytes_view> frames) noexcept {
+    std::size_t send_mmsg(std::span<const bytes_view> frames, std::span<const wire::offload_info> offloads) noexcept {
         std::size_t sent = 0;
         std::size_t i = 0;
+        const bool vnet = opt_.vnet_hdr;
         while (i < frames.size()) {
             unsigned k = 0;
             while (i < frames.size() && k < msgs_.size()) {
+                const wire::offload_info o = meta_of(offloads, i);
                 const bytes_view f = frames[i++];
-                if (too_big(f)) {
+                if (too_big(f, o)) {
                     ++ctr_.tx_too_big;
                     continue;
                 }
-                iovs_[k].iov_base = const_cast<std::byte*>(f.data());
-                iovs_[k].iov_len = f.size();
+                iovec* iov = &iovs_[std::size_t{k} * 2];
+                std::size_t n = 0;
+                if (vnet) {
+                    o.store(hdrs_[k], 0);
+                    iov[n++] = {hdrs_[k].data(), wire::offload_info::size};
+                }
+                iov[n++] = {const_cast<std::byte*>(f.data()), f.size()};
                 msgs_[k] = {};
-                msgs_[k].msg_hdr.msg_iov = &iovs_[k];
-                msgs_[k].msg_hdr.msg_iovlen = 1;
+                msgs_[k].msg_hdr.msg_iov = iov;
+                msgs_[k].msg_hdr.msg_iovlen = n;
                 ++k;
             }
             unsigned done = 0;
             while (done < k) {
                 int r = ::sendmmsg(fd_, msgs_.data() + done, k - done, MSG_DONTWAIT);
                 if (r > 0) {
-                    for (unsigned j = done; j < done + static_cast<unsigned>(r); ++j) ctr_.tx_bytes += iovs_[j].iov_len;
+                    for (unsigned j = done; j < done + static_cast<unsigned>(r); ++j) {
+                        const auto& frame_iov = iovs_[std::size_t{j} * 2 + (vnet ? 1 : 0)];
+                        ctr_.tx_bytes += frame_iov.iov_len;
+                        ctr_.tx_gso += vnet && load_u8(bytes_view(hdrs_[j]), 1) != 0;
+                    }
                     ctr_.tx_frames += static_cast<unsigned>(r);
                     sent += static_cast<unsigned>(r);
                     done += static_cast<unsigned>(r);
@@ -473,12 +543,13 @@ private:
         }
     }
 
+    // Never with vnet_hdr (open() sends those with sendmmsg).
     std::size_t send_ring(std::span<const bytes_view> frames) noexcept {
         const std::size_t room = opt_.tx_frame_size - tx_data_offset;
         std::size_t queued = 0;
         bool kicked = false;
         for (const bytes_view f : frames) {
-            if (too_big(f) || f.size() > room) {
+            if (too_big(f, {}) || f.size() > room) {
                 ++ctr_.tx_too_big;
                 continue;
             }
@@ -524,11 +595,13 @@ private:
     packet_counters ctr_{};
     std::optional<error> last_error_;
     std::vector<bytes_view> views_;
+    std::vector<wire::offload_info> offs_;  // vnet_hdr: parallel to views_
     std::size_t views_count_ = 0;
     std::vector<std::byte> scratch_;
     std::size_t scratch_used_ = 0;
     std::vector<mmsghdr> msgs_;
-    std::vector<iovec> iovs_;
+    std::vector<iovec> iovs_;                                            // two per message: header, frame
+    std::vector<std::array<std::byte, wire::offload_info::size>> hdrs_;  // vnet_hdr: sendmmsg headers
     std::string netns_;
     std::string ifname_;
 };
@@ -543,10 +616,10 @@ struct fmt::formatter<vnet::io::packet_counters> {
     auto format(const vnet::io::packet_counters& c, Ctx& ctx) const {
         return fmt::format_to(ctx.out(),
                               "rx {} frames {} bytes {} blocks (outgoing skipped {}, vlan restored {}, truncated {}, "
-                              "malformed {}, checksum partial {}, kernel drops {}), tx {} frames {} bytes {} batches "
-                              "(too big {}, busy {}, errors {})",
+                              "malformed {}, checksum partial {}, gso {}, kernel drops {}), tx {} frames {} bytes {} batches "
+                              "(gso {}, too big {}, busy {}, errors {})",
                               c.rx_frames, c.rx_bytes, c.rx_blocks, c.rx_outgoing_skipped, c.rx_vlan_restored, c.rx_truncated,
-                              c.rx_malformed, c.rx_checksum_partial, c.rx_kernel_drops, c.tx_frames, c.tx_bytes, c.tx_batches,
-                              c.tx_too_big, c.tx_busy, c.tx_errors);
+                              c.rx_malformed, c.rx_checksum_partial, c.rx_gso, c.rx_kernel_drops, c.tx_frames, c.tx_bytes,
+                              c.tx_batches, c.tx_gso, c.tx_too_big, c.tx_busy, c.tx_errors);
     }
 };

@@ -13,7 +13,9 @@
 // vswitch::send(), and the switch calls each output port's transport (socket_port) once
 // with that port's batch, which one sendmmsg() (or TX ring kick) puts on the wire. A
 // timer ages the MAC table and collects the kernel's ring drop counts, so aging happens
-// without traffic too.
+// without traffic too. Ports attached with packet_socket_options::vnet_hdr keep offloads:
+// GSO super-frames and partial checksums cross the switch unsplit between such ports,
+// and are finished in software towards the others (vswitch.hpp "Offloads").
 //
 // Threading: everything runs on the reactor's thread. attach() / detach() are called
 // while the reactor is not running or from the loop thread (a callback, reactor::post).
@@ -41,17 +43,23 @@
 #include <vnet/switch/clock.hpp>
 #include <vnet/switch/port.hpp>
 #include <vnet/switch/vswitch.hpp>
+#include <vnet/wire/offload.hpp>
 
 namespace vnet::io {
 
-/// A switch port transport that sends every batch out of a packet socket.
+/// A switch port transport that sends every batch out of a packet socket. A socket with
+/// vnet_hdr takes every offload as it is (the kernel finishes what the device cannot).
 struct socket_port {
     packet_socket* socket = nullptr;
     void receive(std::span<const bytes_view> batch) noexcept {
         if (socket) socket->send(batch);
     }
+    void receive(std::span<const bytes_view> batch, std::span<const wire::offload_info> offloads) noexcept {
+        if (socket) socket->send(batch, offloads);
+    }
+    std::uint32_t offload_caps() const noexcept { return socket && socket->options().vnet_hdr ? wire::offload_cap::all : 0; }
 };
-static_assert(sw::frame_sink<socket_port>);
+static_assert(sw::offload_sink<socket_port>);
 
 struct switch_host_options {
     std::chrono::nanoseconds housekeeping = std::chrono::seconds(1);  // MAC aging and kernel drop counts
@@ -132,7 +140,7 @@ public:
             auto batch = s.receive();
             if (batch.empty()) break;
             ++ctr_.batches;
-            sw_.send(id, batch);
+            sw_.send(id, batch, s.offloads());
             s.release();
         }
     }

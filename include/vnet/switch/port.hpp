@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <concepts>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@
 #include <vnet/switch/acl.hpp>
 #include <vnet/switch/kinds.hpp>
 #include <vnet/switch/vlan_mode.hpp>
+#include <vnet/wire/offload.hpp>
 
 namespace vnet::sw {
 
@@ -34,6 +36,17 @@ using vnet::to_string;
 template <class T>
 concept frame_sink = requires(T& t, std::span<const bytes_view> batch) {
     t.receive(batch);
+};
+
+/// A transport that also takes frames that are not finished yet (GSO super-frames,
+/// partial checksums) with their virtio-net headers, for the offloads offload_caps()
+/// names (wire::offload_cap bits); the switch finishes the others in software first.
+/// offloads[i] belongs to batch[i].
+template <class T>
+concept offload_sink = frame_sink<T> &&
+    requires(T& t, const T& ct, std::span<const bytes_view> batch, std::span<const wire::offload_info> offloads) {
+    t.receive(batch, offloads);
+    { ct.offload_caps() } -> std::convertible_to<std::uint32_t>;
 };
 
 enum class mirror_mode : std::uint8_t { none, source, destination };
@@ -83,17 +96,28 @@ struct port_config {
     }
 };
 
-/// A transport that keeps a copy of every frame it receives.
+/// A transport that keeps a copy of every frame it receives, and, from a send with
+/// offloads, each frame's offload metadata (offloads[i] for frames[i] of such batches);
+/// it takes as they are the offloads `caps` names (none by default).
 struct memory_port {
     std::vector<std::vector<std::byte>> frames;
+    std::vector<wire::offload_info> offloads;
     std::size_t batches = 0;
+    std::uint32_t caps = 0;
 
     void receive(std::span<const bytes_view> batch) {
         ++batches;
         for (auto f : batch) frames.emplace_back(f.begin(), f.end());
     }
+    void receive(std::span<const bytes_view> batch, std::span<const wire::offload_info> offs) {
+        receive(batch);
+        offloads.resize(frames.size() - batch.size());
+        offloads.insert(offloads.end(), offs.begin(), offs.end());
+    }
+    std::uint32_t offload_caps() const noexcept { return caps; }
     void clear() noexcept {
         frames.clear();
+        offloads.clear();
         batches = 0;
     }
     std::size_t size() const noexcept { return frames.size(); }
@@ -113,7 +137,7 @@ struct counting_port {
     }
 };
 
-static_assert(frame_sink<memory_port>);
+static_assert(offload_sink<memory_port>);
 static_assert(frame_sink<counting_port>);
 
 }  // namespace vnet::sw

@@ -22,6 +22,16 @@
 // views go into per-port vectors that keep their capacity, rewritten frames into a chunked
 // arena reset per batch) and no virtual call (the transport is a template parameter; each
 // output port's transport is called once per batch).
+//
+// Offloads: send(in, frames, offloads) takes each frame's virtio-net header
+// (wire/offload.hpp) as a packet socket with PACKET_VNET_HDR or a TAP with IFF_VNET_HDR
+// reads it. GSO super-frames and partial checksums are forwarded as they are, with their
+// metadata, to every port whose transport takes them (offload_sink and its
+// offload_caps(), port.hpp); for the other ports the switch segments or checksums them in
+// software, once per output port, and counts it (port_counters::sw_segmented,
+// sw_segments, sw_checksummed), as Linux does in validate_xmit_skb for a device without
+// the feature. A frame whose metadata does not match its headers is dropped as
+// bad_offload on that port. Without offloads nothing of this runs.
 #pragma once
 
 #include <array>
@@ -55,6 +65,7 @@
 #include <vnet/switch/port.hpp>
 #include <vnet/switch/vlan_mode.hpp>
 #include <vnet/wire/ethernet.hpp>
+#include <vnet/wire/offload.hpp>
 #include <vnet/wire/vlan.hpp>
 
 namespace vnet::sw {
@@ -219,8 +230,28 @@ public:
             last_sweep_ = now;
         }
         port_state& P = *ports_[in];
-        for (auto&& fr : frames) process(in, P, bytes_view(fr), now);
+        if (offloads_.empty()) {
+            for (auto&& fr : frames) process(in, P, bytes_view(fr), now);
+        } else {
+            std::size_t i = 0;
+            for (auto&& fr : frames) {
+                work_.off = i < offloads_.size() ? offloads_[i] : wire::offload_info{};
+                ++i;
+                process(in, P, bytes_view(fr), now);
+            }
+            work_.off = {};
+        }
         flush();
+    }
+
+    /// The same with each frame's offload metadata: offloads[i] belongs to the i-th frame
+    /// (missing entries: complete frames). See "Offloads" above.
+    template <class R>
+    requires frame_batch<R>
+    void send(port_index in, R&& frames, std::span<const wire::offload_info> offloads) {
+        offloads_ = offloads;
+        send(in, std::forward<R>(frames));
+        offloads_ = {};
     }
 
     /// One frame.
@@ -244,6 +275,7 @@ private:
         std::uint32_t storm_count = 0;
         // this batch
         std::vector<bytes_view> pending;
+        std::vector<wire::offload_info> pending_off;  // parallel to pending, for a batch with offloads
         std::uint64_t stamp = 0;
     };
 
@@ -260,6 +292,7 @@ private:
         flow_key key;
         bytes_view as_untagged, as_tagged;
         bool have_untagged = false, have_tagged = false;
+        wire::offload_info off{};  // the frame's offload metadata (send with offloads)
     };
 
     // ---- configuration helpers ----
@@ -452,9 +485,10 @@ private:
         return w.as_tagged;
     }
 
-    void push(port_index q, port_state& Q, bytes_view out) {
+    void push(port_index q, port_state& Q, bytes_view out, const wire::offload_info& off = {}) {
         if (Q.pending.empty()) touched_.push_back(q);
         Q.pending.push_back(out);
+        if (!offloads_.empty()) Q.pending_off.push_back(off);
         Q.stamp = seq_;
         ++Q.ctr.tx_frames;
         Q.ctr.tx_bytes += out.size();
@@ -463,12 +497,12 @@ private:
     // Port mirroring: copies of what a source port sends or receives go to every
     // destination port of the switch (docs/eflow-facts.md "Hyper-V port and switch features",
     // PortMirroring None|Source|Destination, same switch), once per frame.
-    void mirror(port_index in, port_index src, bytes_view v) {
+    void mirror(port_index in, port_index src, bytes_view v, const wire::offload_info& off) {
         for (port_index d : mirror_dests_) {
             if (d == in || d == src) continue;
             port_state& D = *ports_[d];
             if (D.stamp == seq_) continue;
-            push(d, D, v);
+            push(d, D, v, off);
             ++D.ctr.mirrored;
         }
     }
@@ -485,8 +519,12 @@ private:
             return false;
         }
         const bytes_view out = output_form(w, tagged);
-        push(q, Q, out);
-        if (Q.cfg.mirror == mirror_mode::source && !mirror_dests_.empty()) mirror(in, q, out);
+        // A pushed or popped tag moves the offsets of the frame's offload.
+        const wire::offload_info off = w.off.complete()
+                                           ? w.off
+                                           : w.off.shifted(static_cast<int>(out.size()) - static_cast<int>(w.f.size()));
+        push(q, Q, out, off);
+        if (Q.cfg.mirror == mirror_mode::source && !mirror_dests_.empty()) mirror(in, q, out, off);
         return true;
     }
 
@@ -514,7 +552,10 @@ private:
                 push(in, P, o.frame);
                 return;
             }
-            if (o.what == mutant_router::action::replace && !classify_l2(w.f = o.frame, w.l2)) return;
+            if (o.what == mutant_router::action::replace) {
+                w.off = {};
+                if (!classify_l2(w.f = o.frame, w.l2)) return;
+            }
         }
         if (P.l3_in) {
             const flow_key& k = l3(w);
@@ -550,7 +591,7 @@ private:
                     return;
                 }
                 deliver(in, q, *ports_[q], w, false);
-                if (mirror_rx) mirror(in, in, f);
+                if (mirror_rx) mirror(in, in, f, w.off);
                 return;
             }
         }
@@ -573,17 +614,64 @@ private:
             if (q == in) continue;
             deliver(in, q, *ports_[q], w, true);
         }
-        if (mirror_rx) mirror(in, in, f);
+        if (mirror_rx) mirror(in, in, f, w.off);
     }
 
     void flush() {
         for (port_index q : touched_) {
             port_state& Q = *ports_[q];
-            Q.transport->receive(std::span<const bytes_view>(Q.pending));
+            if (Q.pending_off.empty()) Q.transport->receive(std::span<const bytes_view>(Q.pending));
+            else deliver_offloaded(Q);
             Q.pending.clear();
+            Q.pending_off.clear();
         }
         touched_.clear();
         arena_.reset();
+    }
+
+    // A port's batch of a send with offloads: what its transport takes goes as it is, the
+    // rest is finished in software first.
+    void deliver_offloaded(port_state& Q) {
+        std::uint32_t caps = 0;
+        if constexpr (offload_sink<Transport>) caps = Q.transport->offload_caps();
+        const auto taken = [caps](const wire::offload_info& o) { return (o.needs() & ~caps) == 0; };
+        std::span<const bytes_view> frames(Q.pending);
+        std::span<const wire::offload_info> offs(Q.pending_off);
+        bool all_taken = true;
+        for (const auto& o : Q.pending_off) all_taken = all_taken && taken(o);
+        if (!all_taken) {
+            done_frames_.clear();
+            done_off_.clear();
+            for (std::size_t i = 0; i < Q.pending.size(); ++i) {
+                const wire::offload_info& o = Q.pending_off[i];
+                if (taken(o)) {
+                    done_frames_.push_back(Q.pending[i]);
+                    done_off_.push_back(o);
+                    continue;
+                }
+                const std::size_t before = done_frames_.size();
+                auto n = wire::segment(
+                    Q.pending[i], o, [this](std::size_t len) { return arena_.allocate(len); },
+                    [this](bytes_view s) {
+                        done_frames_.push_back(s);
+                        done_off_.push_back({});
+                    });
+                if (!n) {
+                    done_frames_.resize(before);
+                    done_off_.resize(before);
+                    Q.ctr.count_drop(drop_reason::bad_offload);
+                } else if (o.gso() != wire::gso_kind::none) {
+                    ++Q.ctr.sw_segmented;
+                    Q.ctr.sw_segments += *n;
+                } else {
+                    ++Q.ctr.sw_checksummed;
+                }
+            }
+            frames = done_frames_;
+            offs = done_off_;
+        }
+        if constexpr (offload_sink<Transport>) Q.transport->receive(frames, offs);
+        else Q.transport->receive(frames);
     }
 
     switch_spec spec_;
@@ -595,6 +683,9 @@ private:
     std::vector<port_index> touched_;
     frame_arena arena_;
     frame_work work_;
+    std::span<const wire::offload_info> offloads_;  // the batch's metadata, during send with offloads
+    std::vector<bytes_view> done_frames_;           // a port's batch after software offload work
+    std::vector<wire::offload_info> done_off_;
     std::uint64_t seq_ = 0;
     std::chrono::nanoseconds last_sweep_{0};
     std::array<std::uint16_t, 4096> pvlan_refs_{};
