@@ -22,7 +22,6 @@ using namespace vnet::wire;
 using vnet::test::hex;
 using vnet::test::view;
 
-
 namespace {
 
 using frame_bytes = std::vector<std::byte>;
@@ -289,8 +288,9 @@ BOOST_AUTO_TEST_CASE(headers_that_do_not_match_are_errors) {
     BOOST_TEST(s.run(view(arp), gso(f, false, true, 1000)).error().what == errc::unsupported);
     // Every cut inside the headers is an error, never a read out of bounds.
     auto t = superframe(false, true, 100);
-    for (std::size_t len = 0; len < eth + 20 + 32; ++len)
-        BOOST_TEST_CONTEXT("length " << len) { BOOST_TEST(!s.run(view(t).first(len), gso(t, false, true, 1000))); }
+    for (std::size_t len = 0; len < eth + 20 + 32; ++len) BOOST_TEST_CONTEXT("length " << len) {
+            BOOST_TEST(!s.run(view(t).first(len), gso(t, false, true, 1000)));
+        }
     BOOST_TEST(s.out.empty());
 }
 
@@ -377,8 +377,9 @@ BOOST_AUTO_TEST_CASE(a_pushed_tag_moves_the_offsets) {
 
 BOOST_AUTO_TEST_CASE(metadata_that_does_not_fit_the_frame_is_dropped_where_it_must_be_used) {
     three_ports L;
-    auto arp = hex("ff ff ff ff ff ff 00 15 5d 00 00 01 08 06 00 01 08 00 06 04 00 01 00 15 5d 00 00 01 0a 00 00 01 "
-                   "00 00 00 00 00 00 0a 00 00 02");
+    auto arp = hex(
+        "ff ff ff ff ff ff 00 15 5d 00 00 01 08 06 00 01 08 00 06 04 00 01 00 15 5d 00 00 01 0a 00 00 01 "
+        "00 00 00 00 00 00 0a 00 00 02");
     auto f = superframe(false, true, 10);
     const offload_info o = gso(f, false, true, 1000);
     const std::array<bytes_view, 1> batch{view(arp)};

@@ -610,6 +610,24 @@ BOOST_AUTO_TEST_CASE(super_frames_are_segmented_for_a_port_without_offloads) {
     BOOST_TEST(L.ctr(1).drop(sw::drop_reason::bad_offload) == 0u);
 }
 
+// A socket with vnet_hdr takes every offload, so the switch hands it super-frames even when
+// its interface has no TSO (here a veth with offloads off): the kernel segments them on
+// the way out (validate_xmit_skb), and the stream arrives.
+BOOST_AUTO_TEST_CASE(the_kernel_segments_for_an_interface_without_tso) {
+    leftover_guard g;
+    io::packet_socket_options o;
+    o.vnet_hdr = true;
+    lab L(1, o, true);
+    L.pause();
+    L.add_leaf(std::nullopt, o, false);
+    L.resume();
+    const double bytes = tcp_stream_bytes(L, 0, 1);
+    L.pause();
+    BOOST_TEST(bytes > 1e6);
+    BOOST_TEST(L.sock(1).counters().tx_gso > 0u, fmt::format("{}", L.sock(1).counters()));
+    BOOST_TEST(L.ctr(1).sw_segmented == 0u);
+}
+
 // Nothing of this run is left: every namespace named after this process is gone.
 BOOST_AUTO_TEST_CASE(no_namespace_of_this_run_is_left) { BOOST_TEST(io::netns::list(run_prefix()).empty()); }
 

@@ -51,7 +51,12 @@
 // (virtio_net_hdr_to_skb) and segments it only if the device cannot (validate_xmit_skb).
 // Such a socket always sends with sendmmsg: a TX ring slot cannot hold a 64 KiB
 // super-frame, and once a socket has a TX ring every send() and sendmsg() only flushes
-// the ring (packet_sendmsg calls tpacket_snd), so a frame cannot go around it.
+// the ring (packet_sendmsg calls tpacket_snd), so a frame cannot go around it. And it
+// never bypasses the qdisc layer: PACKET_QDISC_BYPASS sends through __dev_direct_xmit,
+// which drops a frame that validate_xmit_skb had to segment (an interface without TSO),
+// where dev_queue_xmit sends the segments (tests/vm/test_vm_io_switch.cpp
+// "the_kernel_segments_for_an_interface_without_tso": 8.7 kB of a stream got through
+// with the bypass).
 #pragma once
 
 #include <algorithm>
@@ -121,7 +126,7 @@ struct packet_socket_options {
     std::uint32_t max_blocks_per_batch = 8;  // receive() returns frames of at most this many blocks
     std::uint32_t max_tx_batch = 256;        // sendmmsg: frames per system call
     bool vnet_hdr =
-        false;  // PACKET_VNET_HDR: frames keep their offloads (offloads(), send with offloads); implies tx_method::sendmmsg
+        false;  // PACKET_VNET_HDR: frames keep their offloads (offloads(), send with offloads); implies sendmmsg, no qdisc bypass
 };
 
 /// What the socket saw and did. Every frame it did not pass on is counted here.
@@ -175,7 +180,10 @@ public:
             (opt.tx_frame_size < 256 || opt.tx_frame_size % TPACKET_ALIGNMENT != 0 || pg % opt.tx_frame_size != 0 ||
              opt.tx_frame_count == 0 || opt.tx_frame_count % (pg / opt.tx_frame_size) != 0))
             return fail(layer::io, errc::bad_value, "packet_socket.tx_ring");
-        if (opt.vnet_hdr) opt.tx = tx_method::sendmmsg;  // see "Offloads kept" above
+        if (opt.vnet_hdr) {  // see "Offloads kept" above
+            opt.tx = tx_method::sendmmsg;
+            opt.qdisc_bypass = false;
+        }
         std::string name(ifname);
         packet_socket s;
         auto made = in_netns(netns_name, [&]() -> result<void> { return s.setup(name, opt, pg); });

@@ -228,9 +228,10 @@ inline result<std::string> kernel_cmdline(const qemu_vm_config& c) {
 
 /// What every lab guest gets beyond its NICs: the tools its agent must not run
 /// (VNET_GUEST_HIDE=ping,nc, or mutant agent-cannot-run-ping: a guest that lacks a tool,
-/// whose checks must come out as errors, never as observed fails), mutant
-/// guest-firewall-open, and no checksum or segmentation offload between guest and TAP (the
-/// switch moves whole, checksummed frames of at most MTU size through AF_PACKET).
+/// whose checks must come out as errors, never as observed fails) and mutant
+/// guest-firewall-open. Offloads stay as virtio-net negotiates them (QEMU's defaults:
+/// checksum offload and TSO both ways): the switch pump carries them through its packet
+/// sockets with their virtio-net headers (switch_pump.hpp "Offloads").
 inline expected<void, std::string> apply_guest_switches(qemu_vm_config& c) {
     if (mutant::on(mutant::id::agent_cannot_run_ping)) c.extra_append = "vnet.hide=ping";
     if (mutant::on(mutant::id::guest_firewall_open)) c.extra_append += " systemd.mask=iptables.service";
@@ -239,8 +240,6 @@ inline expected<void, std::string> apply_guest_switches(qemu_vm_config& c) {
             return unexpected(std::string("VNET_GUEST_HIDE: tool names (a-z 0-9 . _ -) separated by commas"));
         c.extra_append = fmt::format("vnet.hide={}", hide);
     }
-    c.extra_args = {"-global", "virtio-net-pci.csum=off",       "-global", "virtio-net-pci.guest_csum=off",
-                    "-global", "virtio-net-pci.guest_tso4=off", "-global", "virtio-net-pci.host_tso4=off"};
     return {};
 }
 

@@ -12,6 +12,15 @@
 // Every frame a port sends into the switch and every frame the switch delivers to it is
 // also written to the port's pcap file when it has one.
 //
+// Offloads: a packet-socket port reads and writes with PACKET_VNET_HDR, so what QEMU's
+// virtio-net NIC negotiated with the guest (checksum offload, TSO: QEMU opens the TAP
+// with IFF_VNET_HDR and sets TUNSETOFFLOAD from the guest's features) crosses the switch
+// as it is: GSO super-frames and partial checksums with their virtio-net headers
+// (wire/offload.hpp), between VM ports; towards ports that cannot take them (tap_fd
+// ports: host vNICs, uplinks; netvsc channels) the switch finishes them in software and
+// counts it (vswitch.hpp "Offloads"). A netvsc port's guest frames are finished before
+// they enter the channel, as a netvsc guest without LSO sends them (the VSP offers none).
+//
 // A packet-socket port can run its frames through a netvsc channel (attach_netvsc, for
 // NICs with model = "netvsc"; docs/design.md: "the frame additionally crosses the netvsc
 // channel (guest model -> VMBus ring -> host model) between the TAP and the switch port"):
@@ -27,11 +36,13 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -59,6 +70,7 @@
 #include <vnet/io/reactor_thread.hpp>
 #include <vnet/netvsc/port.hpp>
 #include <vnet/switch/vswitch.hpp>
+#include <vnet/wire/offload.hpp>
 #include <vnet/wire/pcap.hpp>
 
 namespace vnet::lab {
@@ -67,9 +79,12 @@ enum class port_fd_kind : std::uint8_t { packet_socket, tap_fd };
 
 /// Counters of one port's file descriptor (beside the switch's own port counters).
 struct fd_port_counters {
-    std::uint64_t write_errors = 0;      // send()/write() refused (link down, queue full)
-    std::uint64_t truncated = 0;         // frames longer than the receive buffer, dropped
-    std::uint64_t outgoing_skipped = 0;  // PACKET_OUTGOING copies of our own sends
+    std::uint64_t write_errors = 0;          // send()/write() refused (link down, queue full)
+    std::uint64_t truncated = 0;             // frames longer than the receive buffer, dropped
+    std::uint64_t outgoing_skipped = 0;      // PACKET_OUTGOING copies of our own sends
+    std::uint64_t bad_vnet_hdr = 0;          // a virtio-net header that does not parse, or does not fit its frame: dropped
+    std::uint64_t gso_received = 0;          // GSO super-frames read (passed on as they are)
+    std::uint64_t finished_for_channel = 0;  // offloaded frames finished in software before a netvsc channel
 };
 
 /// The switch transport: writes each delivered frame to the port's fd (and pcap); through
@@ -80,23 +95,42 @@ struct fd_port {
     wire::pcap_writer* pcap = nullptr;
     fd_port_counters* ctr = nullptr;
     netvsc::netvsc_link* link = nullptr;
+    bool vnet_hdr = false;  // the socket has PACKET_VNET_HDR: every frame is written after its header
 
-    void receive(std::span<const bytes_view> batch) {
+    void receive(std::span<const bytes_view> batch) { receive(batch, {}); }
+    void receive(std::span<const bytes_view> batch, std::span<const wire::offload_info> offloads) {
         if (pcap)
             for (auto f : batch) pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
-        if (link) link->host_send(batch, [this](std::span<const bytes_view> to_guest) { write_all(to_guest); });
-        else write_all(batch);
+        if (link) link->host_send(batch, [this](std::span<const bytes_view> to_guest) { write_all(to_guest, {}); });
+        else write_all(batch, offloads);
     }
+    /// A VM's TAP takes every offload (the kernel finishes what QEMU did not negotiate);
+    /// a netvsc channel and a TAP this process reads take none.
+    std::uint32_t offload_caps() const noexcept { return vnet_hdr && !link ? wire::offload_cap::all : 0; }
 
 private:
-    void write_all(std::span<const bytes_view> frames) {
-        for (auto f : frames) {
-            ssize_t n = kind == port_fd_kind::packet_socket ? ::send(fd, f.data(), f.size(), MSG_DONTWAIT)
-                                                            : ::write(fd, f.data(), f.size());
+    void write_all(std::span<const bytes_view> frames, std::span<const wire::offload_info> offloads) {
+        for (std::size_t i = 0; i < frames.size(); ++i) {
+            const bytes_view f = frames[i];
+            ssize_t n = -1;
+            if (kind == port_fd_kind::tap_fd) {
+                n = ::write(fd, f.data(), f.size());
+            } else if (!vnet_hdr) {
+                n = ::send(fd, f.data(), f.size(), MSG_DONTWAIT);
+            } else {
+                std::array<std::byte, wire::offload_info::size> hdr{};
+                if (i < offloads.size()) offloads[i].store(hdr, 0);
+                std::array<iovec, 2> iov{iovec{hdr.data(), hdr.size()}, iovec{const_cast<std::byte*>(f.data()), f.size()}};
+                msghdr m{};
+                m.msg_iov = iov.data();
+                m.msg_iovlen = iov.size();
+                n = ::sendmsg(fd, &m, MSG_DONTWAIT);
+            }
             if (n < 0 && ctr) ++ctr->write_errors;
         }
     }
 };
+static_assert(sw::offload_sink<fd_port>);
 
 using lab_switch = sw::vswitch<fd_port>;
 
@@ -106,10 +140,21 @@ inline result<io::unique_fd> open_packet_socket(const std::string& netns, const 
     return io::in_netns(netns, [&] { return io::open_packet_fd(ifname, {.ignore_outgoing = true, .receive_buffer = 1 << 20}); });
 }
 
+/// PACKET_VNET_HDR on a packet socket without rings: each frame read or written is
+/// preceded by its virtio-net header.
+inline result<void> enable_vnet_hdr(int fd) {
+    int one = 1;
+    if (::setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) return io::os_fail("pump.vnet_hdr", errno);
+    return {};
+}
+
 /// The switches of a lab and the thread that moves frames between them and the kernel.
 class switch_pump {
 public:
-    static constexpr std::size_t max_frame = 2048;  // MTU 1500 guests (offloads are off)
+    static constexpr std::size_t max_frame = 2048;  // MTU 1500 guests, a frame without offloads
+    /// A read with a virtio-net header: the header and a GSO super-frame (64 KiB of IP
+    /// packet, Ethernet and two tags).
+    static constexpr std::size_t max_read = wire::offload_info::size + 65535 + 22;
     static constexpr std::size_t batch_size = 32;
 
     switch_pump() = default;
@@ -142,9 +187,11 @@ public:
         if (kind == port_fd_kind::tap_fd) {
             const int fl = ::fcntl(fd.get(), F_GETFL);
             if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) != 0) return io::os_fail("pump.nonblock", errno);
+        } else if (auto v = enable_vnet_hdr(fd.get()); !v) {
+            return unexpected(v.error());
         }
         p->fd = std::move(fd);
-        fd_port t{p->fd.get(), kind, p->pcap ? &*p->pcap : nullptr, &p->fdc};
+        fd_port t{p->fd.get(), kind, p->pcap ? &*p->pcap : nullptr, &p->fdc, nullptr, kind == port_fd_kind::packet_socket};
         std::lock_guard lock(mu_);
         auto id = switches_[sw_index]->add_port(std::move(cfg), t);
         if (!id) return unexpected(id.error());
@@ -282,16 +329,21 @@ private:
     /// Moves what port p's fd holds into its switch, in batches (on the pump thread).
     void drain(port& p) {
         std::lock_guard lock(mu_);
+        const bool vnet = p.kind == port_fd_kind::packet_socket;
+        const std::size_t hdr = vnet ? wire::offload_info::size : 0, room = vnet ? max_read : max_frame;
         for (;;) {
             frames_.clear();
-            std::size_t used = 0;
-            while (frames_.size() < batch_size) {
+            offs_.clear();
+            std::size_t used = 0, reads = 0;
+            bool drained = false;
+            while (reads < batch_size) {
+                if (buf_.size() - used < room) break;
                 std::byte* at = buf_.data() + used;
                 ssize_t r;
                 if (p.kind == port_fd_kind::packet_socket) {
                     sockaddr_ll from{};
                     socklen_t fl = sizeof from;
-                    r = ::recvfrom(p.fd.get(), at, max_frame, MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fl);
+                    r = ::recvfrom(p.fd.get(), at, room, MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fl);
                     if (r >= 0 && from.sll_pkttype == PACKET_OUTGOING) {
                         ++p.fdc.outgoing_skipped;
                         continue;
@@ -299,37 +351,86 @@ private:
                 } else {
                     r = ::read(p.fd.get(), at, max_frame);
                 }
-                if (r < 0) break;
-                if (static_cast<std::size_t>(r) > max_frame) {
+                if (r < 0) {
+                    drained = true;  // EAGAIN: nothing more now
+                    break;
+                }
+                ++reads;
+                if (static_cast<std::size_t>(r) > room) {
                     ++p.fdc.truncated;
                     continue;
                 }
-                auto f = bytes_view(at, static_cast<std::size_t>(r));
+                wire::offload_info meta{};
+                if (vnet) {
+                    auto m = wire::offload_info::parse(bytes_view(at, static_cast<std::size_t>(r)));
+                    if (!m || static_cast<std::size_t>(r) < hdr + 14) {
+                        ++p.fdc.bad_vnet_hdr;
+                        continue;
+                    }
+                    meta = *m;
+                    if (meta.gso() != wire::gso_kind::none) ++p.fdc.gso_received;
+                }
+                auto f = bytes_view(at + hdr, static_cast<std::size_t>(r) - hdr);
                 if (p.pcap && !p.link) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
                 frames_.push_back(f);
-                used += max_frame;
+                offs_.push_back(meta);
+                used += align8(static_cast<std::size_t>(r));
             }
             if (frames_.empty()) return;
             if (p.link) {
                 // The guest's frames cross the channel; what the VSP takes out enters the switch.
+                finish_for_channel(p);
                 p.link->guest_send(frames_, [&](std::span<const bytes_view> to_switch) {
                     if (p.pcap)
                         for (auto f : to_switch) p.pcap->write(f, std::chrono::system_clock::now().time_since_epoch());
                     switches_[p.sw]->send(p.id, to_switch);
                 });
             } else {
-                switches_[p.sw]->send(p.id, frames_);
+                switches_[p.sw]->send(p.id, frames_, offs_);
             }
-            if (frames_.size() < batch_size) return;
+            if (drained) return;
         }
+    }
+
+    static constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+
+    /// A netvsc channel carries wire frames only: the batch's offloaded frames are
+    /// finished in software (segmented, checksums written) into finished_ first.
+    void finish_for_channel(port& p) {
+        bool any = false;
+        for (const auto& o : offs_) any = any || !o.complete();
+        if (!any) return;
+        finished_.clear();
+        scratch_.clear();
+        for (std::size_t i = 0; i < frames_.size(); ++i) {
+            if (offs_[i].complete()) {
+                finished_.push_back(frames_[i]);
+                continue;
+            }
+            auto n = wire::segment(
+                frames_[i], offs_[i],
+                [this](std::size_t len) {
+                    scratch_.emplace_back(len);
+                    return bytes_span(scratch_.back());
+                },
+                [this](bytes_view seg) { finished_.push_back(seg); });
+            if (!n) ++p.fdc.bad_vnet_hdr;
+            else ++p.fdc.finished_for_channel;
+        }
+        frames_.assign(finished_.begin(), finished_.end());
+        offs_.assign(frames_.size(), wire::offload_info{});
     }
 
     std::vector<std::unique_ptr<lab_switch>> switches_;
     std::vector<std::unique_ptr<port>> ports_;
     mutable std::mutex mu_;
-    std::vector<std::byte> buf_ = std::vector<std::byte>(max_frame * batch_size);  // the pump thread's
+    // The pump thread's: room for a batch of frames without offloads, or a few super-frames.
+    std::vector<std::byte> buf_ = std::vector<std::byte>(4 * max_read);
     std::vector<bytes_view> frames_;
-    io::reactor_thread loop_;  // last: stopped before the ports and switches go
+    std::vector<wire::offload_info> offs_;        // parallel to frames_
+    std::vector<bytes_view> finished_;            // finish_for_channel's output
+    std::deque<std::vector<std::byte>> scratch_;  // its segments (a deque: earlier ones stay put)
+    io::reactor_thread loop_;                     // last: stopped before the ports and switches go
 };
 
 }  // namespace vnet::lab

@@ -54,10 +54,10 @@ inline constexpr std::uint8_t gso_ecn = 0x80;
 /// What an egress can take as it is (bits of offload_caps()); the rest is finished in
 /// software before it gets the frame.
 namespace offload_cap {
-inline constexpr std::uint32_t csum = 1;    // partial checksums
-inline constexpr std::uint32_t tso4 = 2;    // TCP over IPv4 super-frames
-inline constexpr std::uint32_t tso6 = 4;    // TCP over IPv6 super-frames
-inline constexpr std::uint32_t uso = 8;     // UDP (L4) super-frames
+inline constexpr std::uint32_t csum = 1;  // partial checksums
+inline constexpr std::uint32_t tso4 = 2;  // TCP over IPv4 super-frames
+inline constexpr std::uint32_t tso6 = 4;  // TCP over IPv6 super-frames
+inline constexpr std::uint32_t uso = 8;   // UDP (L4) super-frames
 inline constexpr std::uint32_t all = csum | tso4 | tso6 | uso;
 }  // namespace offload_cap
 
@@ -230,7 +230,7 @@ result<std::size_t> segment(bytes_view frame, const offload_info& o, Alloc&& all
         if (tcp) {
             std::uint16_t fl = flags0;
             if (i + 1 < count) fl &= static_cast<std::uint16_t>(~(0x001u | 0x008u));  // FIN, PSH on the last only
-            if (i > 0) fl &= static_cast<std::uint16_t>(~0x080u);                      // CWR on the first only
+            if (i > 0) fl &= static_cast<std::uint16_t>(~0x080u);                     // CWR on the first only
             store_be32(s, g.l4 + 4, static_cast<std::uint32_t>(seq0 + at));
             store_be16(s, g.l4 + 12, static_cast<std::uint16_t>((load_be16(s, g.l4 + 12) & 0xf000) | fl));
             field = g.l4 + 16;
@@ -259,8 +259,8 @@ struct fmt::formatter<vnet::wire::offload_info> {
         auto out = ctx.out();
         if (o.complete()) return fmt::format_to(out, "complete");
         if (o.gso() != gso_kind::none) {
-            const char* kind = o.gso() == gso_kind::tcpv4   ? "tcpv4"
-                               : o.gso() == gso_kind::tcpv6 ? "tcpv6"
+            const char* kind = o.gso() == gso_kind::tcpv4    ? "tcpv4"
+                               : o.gso() == gso_kind::tcpv6  ? "tcpv6"
                                : o.gso() == gso_kind::udp_l4 ? "udp_l4"
                                                              : "udp";
             out = fmt::format_to(out, "{}{} gso {} hdr {}", kind, (o.gso_type & vnet::wire::gso_ecn) ? "+ecn" : "", o.gso_size,
