@@ -485,10 +485,13 @@ private:
         return w.as_tagged;
     }
 
-    void push(port_index q, port_state& Q, bytes_view out, const wire::offload_info& off = {}) {
+    void push(port_index q, port_state& Q, bytes_view out, const wire::offload_info& off) {
+        push(q, Q, out);
+        if (!offloads_.empty()) Q.pending_off.push_back(off);
+    }
+    void push(port_index q, port_state& Q, bytes_view out) {
         if (Q.pending.empty()) touched_.push_back(q);
         Q.pending.push_back(out);
-        if (!offloads_.empty()) Q.pending_off.push_back(off);
         Q.stamp = seq_;
         ++Q.ctr.tx_frames;
         Q.ctr.tx_bytes += out.size();
@@ -519,11 +522,12 @@ private:
             return false;
         }
         const bytes_view out = output_form(w, tagged);
-        // A pushed or popped tag moves the offsets of the frame's offload.
-        const wire::offload_info off = w.off.complete()
-                                           ? w.off
-                                           : w.off.shifted(static_cast<int>(out.size()) - static_cast<int>(w.f.size()));
-        push(q, Q, out, off);
+        push(q, Q, out);
+        wire::offload_info off{};
+        if (!offloads_.empty()) {  // a pushed or popped tag moves the offsets of the frame's offload
+            off = w.off.complete() ? w.off : w.off.shifted(static_cast<int>(out.size()) - static_cast<int>(w.f.size()));
+            Q.pending_off.push_back(off);
+        }
         if (Q.cfg.mirror == mirror_mode::source && !mirror_dests_.empty()) mirror(in, q, out, off);
         return true;
     }
@@ -549,7 +553,7 @@ private:
         if (mutant::on(mutant::id::switch_routes_subnets)) {
             auto o = router_.handle(w.f, [this](std::size_t n) { return arena_.allocate(n); });
             if (o.what == mutant_router::action::reply) {
-                push(in, P, o.frame);
+                push(in, P, o.frame, {});
                 return;
             }
             if (o.what == mutant_router::action::replace) {
