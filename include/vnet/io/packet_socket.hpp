@@ -125,8 +125,9 @@ struct packet_socket_options {
     std::uint32_t tx_frame_count = 512;      // ring: slots (1 MiB)
     std::uint32_t max_blocks_per_batch = 8;  // receive() returns frames of at most this many blocks
     std::uint32_t max_tx_batch = 256;        // sendmmsg: frames per system call
-    bool vnet_hdr =
-        false;  // PACKET_VNET_HDR: frames keep their offloads (offloads(), send with offloads); implies sendmmsg, no qdisc bypass
+    /// PACKET_VNET_HDR: frames keep their offloads (offloads(), send with offloads);
+    /// implies tx_method::sendmmsg and no qdisc bypass ("Offloads kept" above).
+    bool vnet_hdr = false;
 };
 
 /// What the socket saw and did. Every frame it did not pass on is counted here.
