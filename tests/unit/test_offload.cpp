@@ -119,20 +119,24 @@ struct checked_segment {
 checked_segment check(bytes_view s, bool v6, bool tcp, bool tagged = false) {
     checked_segment c;
     const std::size_t l3 = eth + (tagged ? 4 : 0);
+    auto transport_ok = [&](const auto& src, const auto& dst) {
+        if (tcp) {
+            auto t = tcp_view::parse(c.l4);
+            BOOST_REQUIRE(t);
+            BOOST_TEST(t->checksum_ok(src, dst));
+        } else {
+            auto u = udp_view::parse(c.l4);
+            BOOST_REQUIRE(u);
+            BOOST_TEST(u->checksum_ok(src, dst));
+            BOOST_TEST(u->length() == c.l4.size());
+        }
+    };
     if (v6) {
         auto ip = ipv6_view::parse(s.subspan(l3));
         BOOST_REQUIRE(ip);
         BOOST_TEST(ip->payload_length() == s.size() - l3 - 40);
         c.l4 = s.subspan(l3 + 40);
-        if (tcp) {
-            auto t = tcp_view::parse(c.l4);
-            BOOST_REQUIRE(t);
-            BOOST_TEST(t->checksum_ok(ip->src(), ip->dst()));
-        } else {
-            auto u = udp_view::parse(c.l4);
-            BOOST_REQUIRE(u);
-            BOOST_TEST(u->checksum_ok(ip->src(), ip->dst()));
-        }
+        transport_ok(ip->src(), ip->dst());
     } else {
         auto ip = ipv4_view::parse(s.subspan(l3));
         BOOST_REQUIRE(ip);
@@ -140,16 +144,7 @@ checked_segment check(bytes_view s, bool v6, bool tcp, bool tagged = false) {
         BOOST_TEST(ip->total_length() == s.size() - l3);
         c.ip_id = ip->identification();
         c.l4 = ip->payload();
-        if (tcp) {
-            auto t = tcp_view::parse(c.l4);
-            BOOST_REQUIRE(t);
-            BOOST_TEST(t->checksum_ok(ip->src(), ip->dst()));
-        } else {
-            auto u = udp_view::parse(c.l4);
-            BOOST_REQUIRE(u);
-            BOOST_TEST(u->checksum_ok(ip->src(), ip->dst()));
-            BOOST_TEST(u->length() == c.l4.size());
-        }
+        transport_ok(ip->src(), ip->dst());
     }
     c.header_len = tcp ? 32 : 8;
     return c;

@@ -130,6 +130,19 @@ struct switching_lab {
         }
         return n;
     }
+    /// `bytes` zero bytes over one TCP connection from `from` to `to` (address `to_ip`,
+    /// busybox nc on `port`); what `to` received. The listener's stdin stays open, or
+    /// busybox nc would close the connection at its end.
+    long stream(std::string_view from, std::string_view to, std::string_view to_ip, int port, long bytes) {
+        run(to,
+            fmt::format("rm -f /tmp/got; setsid sh -c 'sleep 60 | nc -l -p {} >/tmp/got' </dev/null >/dev/null 2>&1 & sleep 0.5",
+                        port));
+        run(from, fmt::format("dd if=/dev/zero bs=65536 count={} 2>/dev/null | nc -w 2 {} {}", bytes / 65536, to_ip, port));
+        const long got = wait_for_size(to, "/tmp/got", bytes);
+        run(from, "pkill nc; true");
+        run(to, "pkill nc; true");
+        return got;
+    }
     lab::command_result run(std::string_view vm, const std::string& cmd) {
         auto r = rt->vm_exec(vm, cmd, 20s);
         BOOST_REQUIRE_MESSAGE(r.has_value(), fmt::format("{}: `{}`: {}", vm, cmd, r ? "" : r.error().message()));
@@ -255,12 +268,7 @@ BOOST_AUTO_TEST_CASE(a_tcp_stream_between_vms_crosses_the_switch_with_its_offloa
         return std::uint64_t{0};
     };
     const auto before = gso_of("a-eth0");
-    l.run("b", "rm -f /tmp/got; setsid sh -c 'sleep 60 | nc -l -p 5001 >/tmp/got' </dev/null >/dev/null 2>&1 & sleep 0.5");
-    l.run("a", "dd if=/dev/zero bs=65536 count=64 2>/dev/null | nc -w 2 10.0.0.2 5001");
-    const long got = l.wait_for_size("b", "/tmp/got", 4194304);
-    l.run("a", "pkill nc; true");
-    l.run("b", "pkill nc; true");
-    BOOST_TEST(got == 4194304L);
+    BOOST_TEST(l.stream("a", "b", "10.0.0.2", 5001, 4194304) == 4194304L);
     BOOST_TEST(gso_of("a-eth0") > before);
     const auto c = l.counters("b");
     BOOST_TEST(c.sw_segmented == 0u);  // a VM's TAP takes super-frames as they are
@@ -272,12 +280,7 @@ BOOST_AUTO_TEST_CASE(a_tcp_stream_between_vms_crosses_the_switch_with_its_offloa
 // stream arrives whole and the channel drops nothing.
 BOOST_AUTO_TEST_CASE(a_netvsc_port_gets_its_guests_super_frames_as_wire_frames) {
     auto& l = the_lab();
-    l.run("b", "rm -f /tmp/got; setsid sh -c 'sleep 60 | nc -l -p 5002 >/tmp/got' </dev/null >/dev/null 2>&1 & sleep 0.5");
-    l.run("g", "dd if=/dev/zero bs=65536 count=32 2>/dev/null | nc -w 2 10.0.0.2 5002");
-    const long got = l.wait_for_size("b", "/tmp/got", 2097152);
-    l.run("g", "pkill nc; true");
-    l.run("b", "pkill nc; true");
-    BOOST_TEST(got == 2097152L);
+    BOOST_TEST(l.stream("g", "b", "10.0.0.2", 5002, 2097152) == 2097152L);
     for (const auto& p : l.rt->pump().ports()) {
         if (p.name != "g-eth0") continue;
         BOOST_REQUIRE(p.netvsc.has_value());

@@ -38,6 +38,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/wire/checksum.hpp>
 #include <vnet/wire/ethernet.hpp>
+#include <vnet/wire/vlan.hpp>
 
 namespace vnet::wire {
 
@@ -146,15 +147,10 @@ struct gso_layout {
 
 inline result<gso_layout> gso_headers(bytes_view f, gso_kind kind) noexcept {
     gso_layout g;
-    std::size_t off = 12;
-    if (f.size() < 14) return fail(layer::ethernet, errc::truncated, "gso.ethernet");
-    std::uint16_t type = load_be16(f, off);
-    for (int tags = 0; is_vlan_tpid(type); ++tags) {
-        if (tags == 2 || !in_bounds(f.size(), off + 4, 2)) return fail(layer::vlan, errc::truncated, "gso.tag");
-        off += 4;
-        type = load_be16(f, off);
-    }
-    g.l3 = off + 2;
+    auto eth = frame_view::parse(f);  // Ethernet and up to two tags
+    if (!eth) return unexpected(eth.error());
+    const std::uint16_t type = eth->ethertype();
+    g.l3 = f.size() - eth->payload().size();
     if (type == ethertype::ipv4) {
         if (!in_bounds(f.size(), g.l3, 20)) return fail(layer::ipv4, errc::truncated, "gso.header");
         const std::size_t ihl = std::size_t{load_u8(f, g.l3) & 0x0fu} * 4;
