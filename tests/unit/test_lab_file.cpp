@@ -16,6 +16,12 @@ lab_error parse_error(const std::string& text) {
     BOOST_REQUIRE_MESSAGE(!r.has_value(), "expected an error for:\n" + text);
     return r.error();
 }
+/// The lab file is refused at `key` with exactly `message`.
+void expect_error(const std::string& text, const std::string& key, const std::string& message) {
+    auto e = parse_error(text);
+    BOOST_TEST(e.key == key);
+    BOOST_TEST(e.message == message);
+}
 const std::string head = "[lab]\nname = \"t\"\n";
 }  // namespace
 
@@ -173,6 +179,15 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_checks) {
     BOOST_TEST(r->checks[0].expect == "first frame flooded, later frames to one port");
     BOOST_TEST((r->checks.at(1).kind == check_kind::reboot));
     BOOST_TEST(r->checks[1].expect == "00:15:5d:00:00:10");
+    BOOST_TEST((r->checks[1].read == reboot_reads::mac));  // the default
+    auto addr = parse_lab(lab + "[[check]]\nkind = \"reboot\"\nfrom = \"a\"\nread = \"address\"\nexpect = \"10.0.0.2/24\"\n",
+                          "t.toml");
+    BOOST_REQUIRE(addr.has_value());
+    BOOST_TEST((addr->checks.at(0).read == reboot_reads::address));
+    expect_error(lab + "[[check]]\nkind = \"reboot\"\nfrom = \"a\"\nread = \"gateway\"\n", "check.read",
+                 "'gateway' is not one of mac | address");
+    expect_error(lab + "[[check]]\nkind = \"ping\"\nfrom = \"a\"\nto = \"b\"\nread = \"mac\"\n", "check.read",
+                 "only for kind = \"reboot\"");
     auto e = parse_error(lab + "[[check]]\nkind = \"flooding\"\nfrom = \"a\"\n");
     BOOST_TEST(e.key == "check.to");
     e = parse_error(lab + "[[check]]\nkind = \"flooding\"\nfrom = \"a\"\nto = \"1.2.3.4\"\n");

@@ -14,6 +14,7 @@
 #include <vnet/lab/plan.hpp>
 #include <vnet/lab/report.hpp>
 #include <vnet/lab/runtime.hpp>
+#include <vnet/lab/vm_store.hpp>
 
 #include "test_util.hpp"
 
@@ -156,6 +157,58 @@ BOOST_AUTO_TEST_CASE(nic_macs_come_from_the_hosts_stored_pool) {
     std::filesystem::remove_all(dir);
     BOOST_TEST(stored_mac(dir.string(), "eflow/eth0").error().find("MAC pool state") != std::string::npos);
     BOOST_TEST((host_vnic_mac(lf, 0) != host_vnic_mac(lf, 1)));
+}
+
+// EFLOW keeps a static IP across VM and host reboots ([NW] "IP address allocations"): the
+// host stores each NIC's settings when the VM is created and every later start reads them
+// back (lab/vm_store.hpp); bad stored text is an error naming the line.
+BOOST_AUTO_TEST_CASE(vm_settings_are_stored_and_read_back) {
+    std::vector<vm_nic> nics(3);
+    nics[0].mode = nic_mode::static_ip;
+    nics[0].address = "192.168.0.100/24";
+    nics[0].gateway = "192.168.0.1";
+    nics[0].dns = {"192.168.0.1", "8.8.8.8"};
+    nics[1].mode = nic_mode::dhcp;
+    nics[1].metric = 150;
+    nics[2].mode = nic_mode::none;
+    const auto text = format_vm_settings(nics);
+    BOOST_TEST(text == "static 192.168.0.100/24 192.168.0.1 - 192.168.0.1+8.8.8.8\ndhcp - - 150 -\nnone - - - -\n");
+    std::vector<vm_nic> back(3);
+    back[0].mac = "00:15:5d:00:00:10";  // kept: the MACs are stored apart
+    BOOST_REQUIRE(parse_vm_settings(text, back));
+    BOOST_TEST(back[0].mac == "00:15:5d:00:00:10");
+    BOOST_TEST((back[0].mode == nic_mode::static_ip));
+    BOOST_TEST(back[0].address == "192.168.0.100/24");
+    BOOST_TEST(back[0].gateway == "192.168.0.1");
+    BOOST_TEST(back[0].dns.size() == 2u);
+    BOOST_TEST((back[1].mode == nic_mode::dhcp));
+    BOOST_TEST(back[1].metric.value_or(0) == 150u);
+    BOOST_TEST(back[1].address.empty());
+    BOOST_TEST((back[2].mode == nic_mode::none));
+
+    auto err = [](std::string_view t, std::size_t n) {
+        std::vector<vm_nic> v(n);
+        auto r = parse_vm_settings(t, v);
+        return r ? std::string() : r.error();
+    };
+    BOOST_TEST(err("static 192.168.0.300/24 - - -\n", 1) == "line 1: bad address '192.168.0.300/24'");
+    BOOST_TEST(err("dhcp - - x -\n", 1) == "line 1: bad metric 'x'");
+    BOOST_TEST(err("bridge - - - -\n", 1) == "line 1: unknown mode 'bridge'");
+    BOOST_TEST(err("dhcp - - -\n", 1) == "line 1: expected MODE ADDRESS GATEWAY METRIC DNS");
+    BOOST_TEST(err("dhcp - - - -\n", 2) == "1 NICs stored, the VM has 2");
+    BOOST_TEST(err("dhcp - - - -\ndhcp - - - -\n", 1) == "line 2: more NICs than the VM has (1)");
+    BOOST_TEST(err("static 10.0.0.2/24 - - 10.0.0.1+bad\n", 1) == "line 1: bad DNS server 'bad'");
+
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("vnet-settings-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    BOOST_REQUIRE(save_vm_settings(dir.string(), "eflow", nics));
+    std::vector<vm_nic> loaded(3);
+    BOOST_REQUIRE(load_vm_settings(dir.string(), "eflow", loaded));
+    BOOST_TEST(loaded[0].address == "192.168.0.100/24");
+    std::filesystem::remove_all(dir);
+    auto gone = load_vm_settings(dir.string(), "eflow", loaded);
+    BOOST_REQUIRE(!gone);
+    BOOST_TEST(gone.error().find("vm-eflow.nics: 0 NICs stored") != std::string::npos);
 }
 
 // Hyper-V moves the host's address to "vEthernet (<switch>)" when an External switch

@@ -39,6 +39,9 @@ enum class id : std::uint8_t {
     switch_routes_subnets,      // the switch routes between IPv4 subnets (proxy ARP, switch/mutant_router.hpp)
     guest_firewall_open,        // the EFLOW guest boots without its inbound policy (iptables.service masked)
     guest_metrics_fixed,        // the host writes one fixed route metric into the guest instead of the guest drawing them
+    switch_vepa,                // an external switch sends its VMs' frames only to the uplink, never to another VM port
+    management_os_ignored,      // the host keeps its vNIC and address on an external switch with AllowManagementOS off
+    static_ip_not_stored,       // the host does not store a VM's static IP: the VM starts again without it
 };
 
 struct entry {
@@ -46,7 +49,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 20> names{{
+inline constexpr std::array<entry, 23> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -67,6 +70,9 @@ inline constexpr std::array<entry, 20> names{{
     {id::switch_routes_subnets, "switch-routes-subnets"},
     {id::guest_firewall_open, "guest-firewall-open"},
     {id::guest_metrics_fixed, "guest-metrics-fixed"},
+    {id::switch_vepa, "switch-vepa"},
+    {id::management_os_ignored, "management-os-ignored"},
+    {id::static_ip_not_stored, "static-ip-not-stored"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

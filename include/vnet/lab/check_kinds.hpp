@@ -20,6 +20,17 @@ namespace vnet::lab {
 
 enum class check_kind : std::uint8_t { ping, tcp, dns, dhcp, route, deploy, flooding, reboot, arp, resolvers, metrics };
 
+/// What a reboot check reads in the guest before and after the restarts (key `read`).
+enum class reboot_reads : std::uint8_t {
+    mac,      // the NIC's MAC address
+    address,  // the NIC's IPv4 address and prefix
+};
+inline constexpr enum_name<reboot_reads> reboot_reads_names[] = {
+    {reboot_reads::mac, "mac"},
+    {reboot_reads::address, "address"},
+};
+constexpr std::span<const enum_name<reboot_reads>> enum_names(reboot_reads) noexcept { return reboot_reads_names; }
+
 /// Where a check's `from` (or `to`) may point.
 enum class check_end : std::uint8_t {
     any,     // a VM, "host", a network or a network peer (`to`: also an address or name)

@@ -522,11 +522,14 @@ inline void run_check_kind<check_kind::flooding>(check_env& env, const check_con
 }
 
 /// reboot: the guest reboots itself (`reboot -f`); QEMU runs with -no-reboot, so the VM
-/// is started again with its stored configuration (NICs, and the MACs the host generated
-/// at creation, read back from its state: mac_store.hpp); then the emulated host restarts
-/// (every VM stopped and started again from that state). Hyper-V keeps a VM's MAC across
-/// both ([NW] "Static MAC Address"). Observed: the MAC of NIC `to` when it was the same
-/// before, after the reboot and after the host restart, else "changed: A -> B -> C".
+/// is started again with its stored configuration (NICs with their IP settings as deployed,
+/// lab/vm_store.hpp, and the MACs the host generated at creation, mac_store.hpp, both read
+/// back from the host's state); then the emulated host restarts (every VM stopped and
+/// started again from that state). Hyper-V keeps a VM's MAC across both ([NW] "Static MAC
+/// Address"); EFLOW keeps a static IP across both ([NW] "IP address allocations").
+/// Observed (`read`): the MAC, or the IPv4 address/prefix ("none" without one), of NIC
+/// `to` when it was the same before, after the reboot and after the host restart, else
+/// "changed: A -> B -> C".
 template <>
 inline void run_check_kind<check_kind::reboot>(check_env& env, const check_config& c, check_result& r) {
     auto k = nic_index(c.to);
@@ -536,9 +539,13 @@ inline void run_check_kind<check_kind::reboot>(check_env& env, const check_confi
         return;
     }
     r.target = fmt::format("eth{}", *k);
-    auto before = env.fleet().guest_mac(c.from, *k);
+    const auto what = c.read == reboot_reads::mac ? "MAC" : "IPv4 address";
+    auto read = [&] {
+        return c.read == reboot_reads::mac ? env.fleet().guest_mac(c.from, *k) : env.fleet().guest_address(c.from, *k);
+    };
+    auto before = read();
     if (before.empty()) {
-        r.detail = fmt::format("cannot read the MAC of eth{} before the reboot", *k);
+        r.detail = fmt::format("cannot read the {} of eth{} before the reboot", what, *k);
         return;
     }
     auto t0 = std::chrono::steady_clock::now();
@@ -550,20 +557,20 @@ inline void run_check_kind<check_kind::reboot>(check_env& env, const check_confi
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     env.note(fmt::format("{}: agent ready again after {:.2f} s; restarting the host", c.from, secs));
-    auto after = env.fleet().guest_mac(c.from, *k);
+    auto after = read();
     if (auto h = env.fleet().restart_host(); !h) {
         r.detail = fmt::format("host restart: {}", h.error());
         return;
     }
-    auto after_host = env.fleet().guest_mac(c.from, *k);
+    auto after_host = read();
     auto shown = [](const std::string& m) { return m.empty() ? std::string("unreadable") : m; };
     r.observed = after == before && after_host == before
                      ? after
                      : fmt::format("changed: {} -> {} -> {}", before, shown(after), shown(after_host));
     r.detail = fmt::format(
-        "eth{}: {} before, {} after the reboot ({}, agent back after {:.1f} s), {} after a host restart "
+        "eth{} {}: {} before, {} after the reboot ({}, agent back after {:.1f} s), {} after a host restart "
         "(every VM started again from the host's stored state)",
-        *k, before, shown(after), *by_guest ? "the guest ran reboot -f" : "the guest did not stop: QEMU stopped", secs,
+        *k, what, before, shown(after), *by_guest ? "the guest ran reboot -f" : "the guest did not stop: QEMU stopped", secs,
         shown(after_host));
 }
 

@@ -53,6 +53,7 @@
 #include <vnet/lab/qemu.hpp>
 #include <vnet/lab/report.hpp>
 #include <vnet/lab/verdicts.hpp>
+#include <vnet/lab/vm_store.hpp>
 #include <vnet/lab/switch_pump.hpp>
 #include <vnet/lab/run_registry.hpp>
 #include <vnet/lab/topology.hpp>
@@ -97,6 +98,13 @@ public:
             while (active < par && next < vms_.size() && !stopping()) {
                 auto i = next++;
                 auto& v = vms_[i];
+                // The VM is created: the host stores its settings (vm_store.hpp).
+                if (auto s = save_vm_settings(state_dir_, v.config.name, v.config.nics); !s) {
+                    v.boot.error = s.error();
+                    note(fmt::format("{}: {}", v.boot.name, v.boot.error));
+                    ++done;
+                    continue;
+                }
                 auto q = qemu_vm::start(v.config);
                 if (!q) {
                     v.boot.error = fmt::format("cannot start QEMU: {}", q.error().message());
@@ -222,6 +230,19 @@ public:
         return t;
     }
 
+    /// The IPv4 address/prefix of NIC k in the guest ("none" when it has none after up to
+    /// 3 s; empty: unreadable).
+    std::string guest_address(std::string_view vm, std::size_t k) {
+        auto m = vm_exec(vm,
+                         fmt::format("i=0; while [ $i -lt 12 ] && ! ip -o -4 addr show dev eth{0} | grep -q ' inet '; do "
+                                     "i=$((i + 1)); sleep 0.25; done; ip -o -4 addr show dev eth{0}",
+                                     k),
+                         std::chrono::seconds(8));
+        if (!m || !m->ok()) return {};
+        auto p = first_inet(m->out);
+        return p ? fmt::format("{}", *p) : std::string("none");
+    }
+
     /// Restarts VM `vm`: the guest reboots itself (`reboot -f`); QEMU runs with
     /// -no-reboot, so the VM is started again with its stored configuration. True when the
     /// guest stopped by itself (else QEMU was stopped); the error says what failed.
@@ -261,21 +282,29 @@ public:
     expected<std::size_t, std::string> hot_plug(std::string_view vm, vm_nic nic, sw::port_index port) {
         auto* v = find_vm(vm);
         if (!v) return unexpected(fmt::format("no VM {}", vm));
+        // The host stores the NIC first; a device QEMU refused is taken out of the store again.
+        auto nics = v->config.nics;
+        nics.push_back(nic);
+        if (auto s = save_vm_settings(state_dir_, v->config.name, nics); !s) return unexpected(s.error());
+        auto refused = [&](std::string why) {
+            if (auto s = save_vm_settings(state_dir_, v->config.name, v->config.nics); !s) why += "; " + s.error();
+            return unexpected(std::move(why));
+        };
         auto q = qmp_client::connect(v->config.qmp_socket, std::chrono::seconds(10));
-        if (!q) return unexpected(q.error());
+        if (!q) return refused(q.error());
         const auto id = fmt::format("hot{}", ++hot_plugs_);
         if (auto r = q->execute(
                 qmp_command("netdev_add",
                             {{"type", "tap"}, {"id", "net-" + id}, {"ifname", nic.tap}, {"script", "no"}, {"downscript", "no"}}),
                 std::chrono::seconds(10));
             !r)
-            return unexpected(fmt::format("netdev_add {}: {}", nic.tap, r.error()));
+            return refused(fmt::format("netdev_add {}: {}", nic.tap, r.error()));
         std::vector<std::pair<std::string, std::string>> dev = {
             {"driver", nic.model}, {"id", "nic-" + id}, {"netdev", "net-" + id}, {"mac", nic.mac}};
         if (nic.model == "virtio-net-pci") dev.emplace_back("romfile", "");
         if (auto r = q->execute(qmp_command("device_add", dev), std::chrono::seconds(10)); !r)
-            return unexpected(fmt::format("device_add {}: {}", nic.mac, r.error()));
-        v->config.nics.push_back(std::move(nic));
+            return refused(fmt::format("device_add {}: {}", nic.mac, r.error()));
+        v->config.nics = std::move(nics);
         v->ports.push_back(port);
         return v->config.nics.size() - 1;
     }
@@ -287,8 +316,11 @@ public:
         if (!v) return unexpected(fmt::format("no VM {}", vm));
         for (std::size_t k = 0; k < v->config.nics.size(); ++k)
             if (v->config.nics[k].mac == mac) {
+                auto nics = v->config.nics;
+                nics.erase(nics.begin() + static_cast<std::ptrdiff_t>(k));
+                if (auto s = save_vm_settings(state_dir_, v->config.name, nics); !s) return unexpected(s.error());
                 auto port = v->ports[k];
-                v->config.nics.erase(v->config.nics.begin() + static_cast<std::ptrdiff_t>(k));
+                v->config.nics = std::move(nics);
                 v->ports.erase(v->ports.begin() + static_cast<std::ptrdiff_t>(k));
                 return std::pair{k, port};
             }
@@ -321,9 +353,11 @@ private:
     };
     unsigned hot_plugs_ = 0;  // QMP ids of hot-plugged NICs
 
-    /// Starts a stopped VM with its stored configuration: the dynamic MACs come from the
-    /// host's pool file, not from memory.
+    /// Starts a stopped VM with its stored configuration: the NICs' IP settings from the
+    /// VM's settings file (vm_store.hpp), the dynamic MACs from the host's pool file, not
+    /// from memory.
     expected<void, std::string> start_again(vm_state& v) {
+        if (auto s = load_vm_settings(state_dir_, v.config.name, v.config.nics); !s) return unexpected(s.error());
         for (auto& n : v.config.nics)
             if (!n.pool_name.empty()) {
                 auto m = stored_mac(state_dir_, n.pool_name);

@@ -136,9 +136,10 @@ struct check_config {
     std::string from;
     std::string to;
     std::optional<std::uint16_t> port;
-    std::string name;     // dns: the name to resolve
-    std::string expect;   // "ok", "fail", or the exact text for deploy, flooding and reboot checks
-    bool listen = false;  // tcp to a VM: a listener is started on the port in that VM first
+    std::string name;                       // dns: the name to resolve
+    std::string expect;                     // "ok", "fail", or the exact text for deploy, flooding and reboot checks
+    bool listen = false;                    // tcp to a VM: a listener is started on the port in that VM first
+    reboot_reads read = reboot_reads::mac;  // reboot: what is compared across the restarts
     std::uint32_t line = 0;
 };
 
@@ -509,7 +510,7 @@ private:
     }
 
     check_config read_check(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"kind", "from", "to", "port", "name", "expect", "listen"});
+        allow_keys(t, key, {"kind", "from", "to", "port", "name", "expect", "listen", "read"});
         check_config c;
         c.line = line_of(&t);
         c.kind = pick(t, "kind", key, std::optional<check_kind>{});
@@ -520,6 +521,8 @@ private:
         c.expect = opt_string(t, "expect", key).value_or("ok");
         c.listen = opt_bool(t, "listen", key, false);
         if (c.listen && c.kind != check_kind::tcp) fail_at(t.get("listen"), key + ".listen", "only for kind = \"tcp\"");
+        c.read = pick(t, "read", key, std::optional<reboot_reads>{reboot_reads::mac});
+        if (t.get("read") && c.kind != check_kind::reboot) fail_at(t.get("read"), key + ".read", "only for kind = \"reboot\"");
         const auto& rule = rules_of(c.kind);
         if (!rule.free_text && c.expect != "ok" && c.expect != "fail")
             fail_at(t.get("expect"), key + ".expect", fmt::format("'{}': expected \"ok\" or \"fail\"", c.expect));

@@ -31,6 +31,7 @@
 
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/core/mutant.hpp>
 #include <vnet/lab/lab_file.hpp>
 
 namespace vnet::lab {
@@ -230,12 +231,18 @@ struct host_adapter_plan {
     host_adapter_use use = host_adapter_use::none;
     std::size_t switch_index = 0;  // switch_vnic / dedicated_to_switch
 };
+/// Whether the host shares external switch `s`'s adapter through a host vNIC (Hyper-V's
+/// AllowManagementOS). Mutant management-os-ignored: always.
+inline bool host_shares_adapter(const switch_config& s) {
+    return s.allow_management_os || mutant::on(mutant::id::management_os_ignored);
+}
+
 inline host_adapter_plan plan_host_adapter(const lab_file& lf) {
     if (!lf.host.network) return {};
     for (std::size_t i = 0; i < lf.switches.size(); ++i) {
         const auto& s = lf.switches[i];
         if (s.kind == switch_kind::external && s.network == lf.host.network)
-            return {s.allow_management_os ? host_adapter_use::switch_vnic : host_adapter_use::dedicated_to_switch, i};
+            return {host_shares_adapter(s) ? host_adapter_use::switch_vnic : host_adapter_use::dedicated_to_switch, i};
     }
     return {host_adapter_use::own_adapter, 0};
 }

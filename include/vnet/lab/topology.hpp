@@ -197,7 +197,7 @@ public:
             spec.kind = s.kind;
             if (s.kind == switch_kind::external) {
                 spec.adapter = names_.uplink(i);
-                spec.allow_management_os = s.allow_management_os;
+                spec.allow_management_os = host_shares_adapter(s);
             }
             auto swi = pump_->add_switch(spec);
             if (s.kind == switch_kind::external) {

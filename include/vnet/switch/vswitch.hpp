@@ -512,6 +512,9 @@ private:
 
     // Delivers towards port q; false when q does not get it.
     bool deliver(port_index in, port_index q, port_state& Q, frame_work& w, bool flooding) {
+        if (mutant::on(mutant::id::switch_vepa) && spec_.kind == switch_kind::external && ports_[in]->cfg.role == port_role::vm &&
+            Q.cfg.role == port_role::vm)
+            return false;  // like a VEPA bridge: VM frames go up the uplink only
         bool tagged = false;
         if (!egress_vlan(Q, w, tagged)) {
             if (!flooding) Q.ctr.count_drop(drop_reason::vlan_filter);

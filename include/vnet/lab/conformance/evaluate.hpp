@@ -436,13 +436,14 @@ struct cell_evaluator {
     void (*eval)(row_context&, const cell_spec&, cell_result&);
 };
 
-inline constexpr std::array<cell_evaluator, 17> cell_evaluators{{
+inline constexpr std::array<cell_evaluator, 18> cell_evaluators{{
     {cell_kind::ping, eval_check},
     {cell_kind::tcp, eval_check},
     {cell_kind::dns, eval_check},
     {cell_kind::dhcp, eval_check},
     {cell_kind::route, eval_check},
     {cell_kind::mac_after_reboot, eval_check},
+    {cell_kind::address_after_reboot, eval_check},
     {cell_kind::flooding, eval_check},
     {cell_kind::metrics, eval_check},
     {cell_kind::deploy, eval_deploy},

@@ -362,8 +362,10 @@ protected:
 
     /// A cell's [[check]], with its symbolic target resolved.
     toml::table check_table(const cell_spec& c, const toml::table& root) const {
-        const std::string_view kind = c.kind == cell_kind::mac_after_reboot ? "reboot" : to_string(c.kind);
+        const bool reboot = c.kind == cell_kind::mac_after_reboot || c.kind == cell_kind::address_after_reboot;
+        const std::string_view kind = reboot ? "reboot" : to_string(c.kind);
         toml::table ct{{"kind", std::string(kind)}, {"from", c.from}, {"expect", c.expect}};
+        if (c.kind == cell_kind::address_after_reboot) ct.insert("read", "address");
         std::string to = c.to;
         if (to.empty() && (c.kind == cell_kind::tcp || c.kind == cell_kind::route)) to = "internet";
         if (to == "internet") to = s(internet_address);

@@ -222,12 +222,24 @@ private:
             c.line = line_of(ct);
             if (!c.line) c.line = line_of(&e);
             const std::string kind = str(*ct, "kind", "row.cells", true);
-            static constexpr cell_kind all[] = {cell_kind::ping,        cell_kind::tcp,         cell_kind::dns,
-                                                cell_kind::dhcp,        cell_kind::route,       cell_kind::deploy,
-                                                cell_kind::support,     cell_kind::ip_support,  cell_kind::default_route,
-                                                cell_kind::dns_servers, cell_kind::port_policy, cell_kind::diagnosis,
-                                                cell_kind::remedy,      cell_kind::switch_op,   cell_kind::mac_after_reboot,
-                                                cell_kind::flooding,    cell_kind::metrics};
+            static constexpr cell_kind all[] = {cell_kind::ping,
+                                                cell_kind::tcp,
+                                                cell_kind::dns,
+                                                cell_kind::dhcp,
+                                                cell_kind::route,
+                                                cell_kind::deploy,
+                                                cell_kind::support,
+                                                cell_kind::ip_support,
+                                                cell_kind::default_route,
+                                                cell_kind::dns_servers,
+                                                cell_kind::port_policy,
+                                                cell_kind::diagnosis,
+                                                cell_kind::remedy,
+                                                cell_kind::switch_op,
+                                                cell_kind::mac_after_reboot,
+                                                cell_kind::address_after_reboot,
+                                                cell_kind::flooding,
+                                                cell_kind::metrics};
             bool known = false;
             std::vector<std::string_view> names;
             for (auto k : all) {

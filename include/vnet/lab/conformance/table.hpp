@@ -64,9 +64,10 @@ enum class cell_kind : std::uint8_t {
     remedy,         // the guide's remedy text for it
     switch_op,      // Hyper-V switch operations on the switch registry: ok | the error
     // observed on a VM, compared as text (lab check kinds "reboot" and "flooding")
-    mac_after_reboot,  // the MAC of eth0 after the VM rebooted (when it kept the one before)
-    flooding,          // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
-    metrics,           // the default routes' metrics over metrics_boots boots: "redrawn at every boot" | "kept" | ...
+    mac_after_reboot,      // the MAC of eth0 after the VM rebooted (when it kept the one before)
+    address_after_reboot,  // eth0's IPv4 address/prefix after the VM and the host restarted (when it kept it)
+    flooding,              // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
+    metrics,               // the default routes' metrics over metrics_boots boots: "redrawn at every boot" | "kept" | ...
 };
 
 constexpr std::string_view to_string(cell_kind k) noexcept {
@@ -86,6 +87,7 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
         case cell_kind::remedy: return "remedy";
         case cell_kind::switch_op: return "switch_op";
         case cell_kind::mac_after_reboot: return "mac_after_reboot";
+        case cell_kind::address_after_reboot: return "address_after_reboot";
         case cell_kind::flooding: return "flooding";
         case cell_kind::metrics: return "metrics";
     }
@@ -94,11 +96,13 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
 
 constexpr bool is_vm_kind(cell_kind k) noexcept {
     return k == cell_kind::ping || k == cell_kind::tcp || k == cell_kind::dns || k == cell_kind::dhcp || k == cell_kind::route ||
-           k == cell_kind::mac_after_reboot || k == cell_kind::flooding || k == cell_kind::metrics;
+           k == cell_kind::mac_after_reboot || k == cell_kind::address_after_reboot || k == cell_kind::flooding ||
+           k == cell_kind::metrics;
 }
 /// VM kinds whose expect is a text of their own rather than "ok" | "fail".
 constexpr bool is_text_vm_kind(cell_kind k) noexcept {
-    return k == cell_kind::mac_after_reboot || k == cell_kind::flooding || k == cell_kind::metrics;
+    return k == cell_kind::mac_after_reboot || k == cell_kind::address_after_reboot || k == cell_kind::flooding ||
+           k == cell_kind::metrics;
 }
 
 struct cell_spec {
