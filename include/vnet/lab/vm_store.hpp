@@ -46,7 +46,7 @@ inline std::string format_vm_settings(const std::vector<vm_nic>& nics) {
     std::string out;
     for (const auto& n : nics) {
         const bool drop = n.mode == nic_mode::static_ip && mutant::on(mutant::id::static_ip_not_stored);
-        const std::string mode = drop                              ? "none"
+        const std::string mode = drop                            ? "none"
                                  : n.mode == nic_mode::static_ip ? "static"
                                  : n.mode == nic_mode::dhcp      ? "dhcp"
                                                                  : "none";
