@@ -58,6 +58,14 @@ constexpr std::span<const enum_name<accel>> enum_names(accel) noexcept { return 
 
 enum class nic_mode : std::uint8_t { none, static_ip, dhcp };
 
+/// The guest's spelling of a NIC mode (vnet.nicN, the host's stored VM settings).
+inline constexpr enum_name<nic_mode> nic_mode_names[] = {
+    {nic_mode::none, "none"},
+    {nic_mode::static_ip, "static"},
+    {nic_mode::dhcp, "dhcp"},
+};
+constexpr std::span<const enum_name<nic_mode>> enum_names(nic_mode) noexcept { return nic_mode_names; }
+
 /// One guest NIC: the host-side TAP it is attached to and the guest's configuration.
 struct vm_nic {
     std::string tap;        // TAP name in the VM's namespace (must exist)
@@ -184,7 +192,7 @@ inline std::string read_file(const std::string& path) {
 inline result<std::string> nic_arg(const vm_nic& n) {
     auto mac = mac_address::parse(n.mac);
     if (!mac) return fail(layer::lab, errc::bad_value, "vm.nic.mac");
-    std::string mode = n.mode == nic_mode::static_ip ? "static" : n.mode == nic_mode::dhcp ? "dhcp" : "none";
+    const std::string_view mode = to_string(n.mode);
     std::string address;
     if (!n.address.empty()) {
         if (n.mode != nic_mode::static_ip) return fail(layer::lab, errc::conflict, "vm.nic.address");

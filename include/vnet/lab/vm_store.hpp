@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <vnet/core/enum_names.hpp>
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mutant.hpp>
@@ -44,15 +45,14 @@ inline std::string vm_settings_path(const std::string& state_dir, std::string_vi
 inline std::string format_vm_settings(const std::vector<vm_nic>& nics) {
     auto field = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
     std::string out;
-    for (const auto& n : nics) {
-        const bool drop = n.mode == nic_mode::static_ip && mutant::on(mutant::id::static_ip_not_stored);
-        const std::string mode = drop                            ? "none"
-                                 : n.mode == nic_mode::static_ip ? "static"
-                                 : n.mode == nic_mode::dhcp      ? "dhcp"
-                                                                 : "none";
-        out += fmt::format("{} {} {} {} {}\n", mode, field(drop ? std::string() : n.address),
-                           field(drop ? std::string() : n.gateway), n.metric ? fmt::format("{}", *n.metric) : "-",
-                           field(fmt::format("{}", fmt::join(n.dns, "+"))));
+    for (vm_nic n : nics) {
+        if (n.mode == nic_mode::static_ip && mutant::on(mutant::id::static_ip_not_stored)) {
+            n.mode = nic_mode::none;
+            n.address.clear();
+            n.gateway.clear();
+        }
+        out += fmt::format("{} {} {} {} {}\n", to_string(n.mode), field(n.address), field(n.gateway),
+                           n.metric ? fmt::format("{}", *n.metric) : "-", field(fmt::format("{}", fmt::join(n.dns, "+"))));
     }
     return out;
 }
@@ -72,10 +72,9 @@ inline expected<void, std::string> parse_vm_settings(std::string_view text, std:
         if (!(f >> mode >> address >> gateway >> metric >> dns) || (f >> extra))
             return unexpected(fmt::format("line {}: expected MODE ADDRESS GATEWAY METRIC DNS", k + 1));
         vm_nic n = nics[k];
-        if (mode == "static") n.mode = nic_mode::static_ip;
-        else if (mode == "dhcp") n.mode = nic_mode::dhcp;
-        else if (mode == "none") n.mode = nic_mode::none;
-        else return unexpected(fmt::format("line {}: unknown mode '{}'", k + 1, mode));
+        auto parsed_mode = parse_enum<nic_mode>(mode);
+        if (!parsed_mode) return unexpected(fmt::format("line {}: unknown mode '{}'", k + 1, mode));
+        n.mode = *parsed_mode;
         n.address = value(address);
         n.gateway = value(gateway);
         if (!n.address.empty() && !ipv4_prefix::parse(n.address))
