@@ -211,6 +211,28 @@ BOOST_AUTO_TEST_CASE(network_firewall_keys) {
     BOOST_TEST(e.message == "must be an array of addresses");
 }
 
+// network.peer.route_via_host: off by default; on, it needs the host's static address on
+// the peer's network (the route's next hop).
+BOOST_AUTO_TEST_CASE(peer_route_via_host) {
+    const std::string net = head + "[[network]]\nname = \"lan\"\nsubnet = \"192.168.0.0/24\"\ngateway = \"192.168.0.1\"\n";
+    const std::string peer = "  [[network.peer]]\n  name = \"laptop\"\n  address = \"192.168.0.60/24\"\n";
+    const std::string host = "[host]\nnetwork = \"lan\"\naddress = \"192.168.0.10/24\"\n";
+    auto r = parse_lab(net + peer, "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(!r->networks.at(0).peers.at(0).route_via_host);
+    r = parse_lab(host + net + peer + "  route_via_host = true\n", "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(r->networks.at(0).peers.at(0).route_via_host);
+    const std::string why = "needs the host's static address on network 'lan' (host.network and host.address)";
+    auto e = parse_error(net + peer + "  route_via_host = true\n");
+    BOOST_TEST(e.key == "network.peer.route_via_host");
+    BOOST_TEST(e.message == why);
+    BOOST_TEST(e.line == 7u);
+    expect_error("[host]\nnetwork = \"lan\"\naddress = \"dhcp\"\n" + net + peer + "  route_via_host = true\n",
+                 "network.peer.route_via_host", why);
+    expect_error(host + net + peer + "  route_via_host = \"yes\"\n", "network.peer.route_via_host", "must be true or false");
+}
+
 // check_kinds.hpp: every rule comes from the kind's row; resolvers (free text, from a VM)
 // and the port rule (only the kinds whose row needs one) as examples.
 BOOST_AUTO_TEST_CASE(check_rules_come_from_the_kind_row) {

@@ -42,6 +42,7 @@ enum class id : std::uint8_t {
     switch_vepa,                // an external switch sends its VMs' frames only to the uplink, never to another VM port
     management_os_ignored,      // the host keeps its vNIC and address on an external switch with AllowManagementOS off
     static_ip_not_stored,       // the host does not store a VM's static IP: the VM starts again without it
+    ics_routes_inbound,         // the host's kernel routes between its networks and the Default Switch (ICS lets inbound in)
 };
 
 struct entry {
@@ -49,7 +50,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 23> names{{
+inline constexpr std::array<entry, 24> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -73,6 +74,7 @@ inline constexpr std::array<entry, 23> names{{
     {id::switch_vepa, "switch-vepa"},
     {id::management_os_ignored, "management-os-ignored"},
     {id::static_ip_not_stored, "static-ip-not-stored"},
+    {id::ics_routes_inbound, "ics-routes-inbound"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

@@ -30,6 +30,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -47,6 +48,7 @@
 #include <vnet/core/error.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/core/mutant.hpp>
 #include <vnet/io/netns.hpp>
 #include <vnet/io/packet_fd.hpp>
 #include <vnet/io/os_error.hpp>
@@ -87,8 +89,11 @@ struct ics_host_counters {
 };
 
 /// The nft ruleset (table inet vnet_ics) that keeps the host's kernel from answering
-/// what the ICS services answer (see the file comment).
+/// what the ICS services answer (see the file comment). Its forward chain is also what
+/// keeps other computers from reaching the VMs: ICS translates what the VMs open, and the
+/// host routes nothing else to or from the Default Switch.
 inline std::string ics_kernel_rules(const ics_host_options& o) {
+    const std::string_view forward_verdict = mutant::on(mutant::id::ics_routes_inbound) ? "accept" : "drop";
     return (o.uplink.empty() ? std::string{} : nat_uplink_rules(o.uplink, o.uplink_address, o.nat_port_first, o.nat_port_last)) +
            fmt::format(
                "table inet vnet_ics {{\n"
@@ -98,11 +103,11 @@ inline std::string ics_kernel_rules(const ics_host_options& o) {
                "  }}\n"
                "  chain forward {{\n"
                "    type filter hook forward priority filter; policy accept;\n"
-               "    iifname \"{0}\" drop\n"
-               "    oifname \"{0}\" drop\n"
+               "    iifname \"{0}\" {1}\n"
+               "    oifname \"{0}\" {1}\n"
                "  }}\n"
                "}}\n",
-               o.vnic);
+               o.vnic, forward_verdict);
 }
 
 class ics_host {

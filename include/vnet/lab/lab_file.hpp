@@ -77,6 +77,10 @@ struct dhcp_config {
 struct network_peer {
     std::string name;
     ipv4_prefix address{};
+    // route_via_host = true: the peer routes the networks behind the host (the Default
+    // Switch's subnet, each internal switch's) through the host's address on its network,
+    // as a LAN admin would; whether the host forwards is then the host's own doing.
+    bool route_via_host = false;
     std::uint32_t line = 0;
 };
 
@@ -399,10 +403,11 @@ private:
         n.blocked_addresses = address_list(t, "blocked_addresses", key);
         for (auto& [pt, pkey] : tables(t, "peer")) {
             std::string pk = key + ".peer";
-            allow_keys(*pt, pk, {"name", "address"});
+            allow_keys(*pt, pk, {"name", "address", "route_via_host"});
             network_peer p;
             p.line = line_of(pt);
             p.name = name_of(*pt, pk);
+            p.route_via_host = opt_bool(*pt, "route_via_host", pk, false);
             auto as = need_string(*pt, "address", pk);
             p.address = prefix_value(pt->get("address"), pk + ".address", as, true);
             if (!n.subnet.contains(p.address.address()))
@@ -543,7 +548,13 @@ private:
         };
         for (auto& n : lf.networks) {
             unique(n.name, n.line, "network.name");
-            for (auto& p : n.peers) unique(p.name, p.line, "network.peer.name");
+            for (auto& p : n.peers) {
+                unique(p.name, p.line, "network.peer.name");
+                if (p.route_via_host && (lf.host.network != n.name || !lf.host.address))
+                    fail_line(
+                        p.line, "network.peer.route_via_host",
+                        fmt::format("needs the host's static address on network '{}' (host.network and host.address)", n.name));
+            }
         }
         for (auto& vm : lf.vms) unique(vm.name, vm.line, "vm.name");
         if (seen.count("host")) fail_line(0, "name", "'host' is reserved for the emulated Windows host");

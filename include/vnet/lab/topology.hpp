@@ -234,6 +234,7 @@ public:
         }
         // A host that leases its address starts its NATs once it has one (lease_host_address).
         if (!lf_.host.dhcp) start_host_nats();
+        route_peers_via_host();
 
         // VMs: TAPs and their switch ports.
         auto pool = host_mac_pool(lf_);
@@ -564,6 +565,23 @@ private:
             std::ofstream(script) << host_udhcpc_script;
             ::chmod(script.c_str(), 0755);
         }
+    }
+
+    /// Peers with route_via_host: a route to each network behind the host (the Default
+    /// Switch's subnet, each internal switch's) through the host's address on their network
+    /// (the lab file reader makes sure the host has a static one there).
+    void route_peers_via_host() {
+        std::vector<ipv4_prefix> behind;
+        if (default_subnet_) behind.push_back(default_subnet_->canonical());
+        for (const auto& s : lf_.switches)
+            if (s.kind == switch_kind::internal && s.host_address) behind.push_back(s.host_address->canonical());
+        for (const auto& n : lf_.networks)
+            for (const auto& p : n.peers) {
+                if (!p.route_via_host || !lf_.host.address) continue;
+                for (const auto& b : behind)
+                    ip(names_.peer_ns(p.name),
+                       {"route", "add", fmt::format("{}", b), "via", fmt::format("{}", lf_.host.address->address())});
+            }
     }
 
     /// The host's NATs, once its adapter has its address (idempotent): the Default Switch's
