@@ -407,6 +407,28 @@ BOOST_AUTO_TEST_CASE(flooding_and_reboot_cells_become_lab_checks) {
     BOOST_TEST(reboot.needs_vm());
 }
 
+// host_dhcp = true leases the host's LAN address; link_local cells become link_local checks
+// from the host or a VM; route_via_host reaches the lab file's peer.
+BOOST_AUTO_TEST_CASE(apipa_and_inbound_rows_build_their_labs) {
+    auto ts = load_tables(tables_dir);
+    BOOST_REQUIRE(ts);
+    const auto& apipa = row(table(*ts, "dhcp"), "apipa-no-server");
+    BOOST_TEST(apipa.lab.host.dhcp);
+    BOOST_TEST(!apipa.lab.host.address.has_value());
+    BOOST_TEST(!apipa.lab.networks.at(0).dhcp.has_value());
+    BOOST_REQUIRE(apipa.lab.vms.size() == 1u);
+    BOOST_TEST(apipa.lab.vms[0].apipa);
+    BOOST_REQUIRE(apipa.lab.checks.size() == 4u);
+    BOOST_TEST((apipa.lab.checks[0].kind == check_kind::link_local));
+    BOOST_TEST(apipa.lab.checks[0].from == "host");
+    BOOST_TEST(apipa.cells[0].label == "link-local address of host");
+    BOOST_TEST(apipa.cells[1].label == "link-local address of vm1 eth0");
+    const auto& inbound = row(table(*ts, "switch"), "default-no-inbound");
+    BOOST_TEST(!inbound.lab.host.dhcp);
+    BOOST_REQUIRE(inbound.lab.networks.at(0).peers.size() == 1u);
+    BOOST_TEST(inbound.lab.networks[0].peers[0].route_via_host);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(sharding)

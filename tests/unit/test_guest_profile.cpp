@@ -82,6 +82,10 @@ BOOST_AUTO_TEST_CASE(use_profile_sets_image_cmdline_and_memory) {
     BOOST_REQUIRE(line.has_value());
     BOOST_TEST(line->find("net.ifnames=0") != std::string::npos);
     BOOST_TEST(line->find("vnet.nic0=00:15:5d:00:00:10,static,192.168.0.100/24,,,") != std::string::npos);
+    BOOST_TEST(line->find("vnet.apipa") == std::string::npos);
+    c.apipa = true;  // a guest that falls back to APIPA (vm-images/README.md)
+    BOOST_TEST(kernel_cmdline(c).value().find(" vnet.apipa=1") != std::string::npos);
+    c.apipa = false;
     auto argv = qemu_argv(c);
     BOOST_REQUIRE(argv.has_value());
     bool mem = false;

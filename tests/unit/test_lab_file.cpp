@@ -233,6 +233,22 @@ BOOST_AUTO_TEST_CASE(peer_route_via_host) {
     expect_error(host + net + peer + "  route_via_host = \"yes\"\n", "network.peer.route_via_host", "must be true or false");
 }
 
+// vm.apipa: off by default; refused for the EFLOW VM, which takes no APIPA address.
+BOOST_AUTO_TEST_CASE(vm_apipa_key) {
+    const std::string sw = head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n";
+    const std::string vm = "[[vm]]\nname = \"v\"\n";
+    const std::string nic = "  [[vm.nic]]\n  switch = \"s\"\n";
+    auto r = parse_lab(sw + vm + nic, "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(!r->vms.at(0).apipa);
+    r = parse_lab(sw + vm + "apipa = true\n" + nic, "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(r->vms.at(0).apipa);
+    expect_error(sw + vm + "profile = \"eflow\"\napipa = true\n" + nic, "vm.apipa",
+                 "the EFLOW VM takes no APIPA address (profile = \"busybox\" only)");
+    expect_error(sw + vm + "apipa = 1\n" + nic, "vm.apipa", "must be true or false");
+}
+
 // check_kinds.hpp: every rule comes from the kind's row; resolvers (free text, from a VM)
 // and the port rule (only the kinds whose row needs one) as examples.
 BOOST_AUTO_TEST_CASE(check_rules_come_from_the_kind_row) {

@@ -4,6 +4,7 @@
 // output, and the check lines and JSON.
 #include <boost/test/unit_test.hpp>
 
+#include <array>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -128,6 +129,25 @@ BOOST_AUTO_TEST_CASE(default_switch_subnet_avoids_the_labs_networks) {
     BOOST_TEST(fmt::format("{}", h) == "172.16.0.1/20");
     auto [first, last] = default_switch_range(*free);
     BOOST_TEST(fmt::format("{}-{}", first, last) == "172.16.0.2-172.16.15.254");
+}
+
+// RFC 3927 section 2.1: 169.254.1.0-169.254.254.255, drawn from the MAC (the same at every
+// start), the next one per attempt; the guest's udhcpc script draws the same.
+BOOST_AUTO_TEST_CASE(apipa_candidates_come_from_the_mac) {
+    auto mac = [](const char* s) { return mac_address::parse(s).value(); };
+    BOOST_TEST(fmt::format("{}", apipa_candidate(mac("00:15:5d:00:00:00"), 0)) == "169.254.1.0");
+    BOOST_TEST(fmt::format("{}", apipa_candidate(mac("00:15:5d:00:d5:c3"), 0)) == "169.254.214.195");
+    BOOST_TEST(fmt::format("{}", apipa_candidate(mac("00:15:5d:00:d5:c3"), 1)) == "169.254.214.196");
+    BOOST_TEST(fmt::format("{}", apipa_candidate(mac("00:15:5d:00:fd:ff"), 1)) == "169.254.254.0");  // L wraps, H stays
+    // 0xfe and 0xff: 254 mod 254 + 1 = 1, 255 mod 254 + 1 = 2: never 169.254.0.x or 169.254.255.x
+    BOOST_TEST(fmt::format("{}", apipa_candidate(mac("00:15:5d:00:fe:01"), 0)) == "169.254.1.1");
+    BOOST_TEST(fmt::format("{}", apipa_candidate(mac("00:15:5d:00:ff:01"), 0)) == "169.254.2.1");
+    for (unsigned b = 0; b < 256; ++b) {
+        auto a = apipa_candidate(mac_address(std::array<std::uint8_t, 6>{0, 0x15, 0x5d, 0, static_cast<std::uint8_t>(b), 7}), 0);
+        BOOST_TEST(a.is_link_local());
+        const auto third = (a.to_u32() >> 8) & 0xff;
+        BOOST_TEST((third >= 1 && third <= 254));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(prefixes_in_use_include_networks_host_and_static_nics) {

@@ -187,6 +187,22 @@ BOOST_AUTO_TEST_CASE(no_address_a_static_one_or_one_outside_the_range_fails) {
         (dhcp_lease_verdict(0, ipv4_prefix::parse("192.168.0.199/24").value(), true, lan_range).observed == observation::ok));
 }
 
+// link_local: ok only with a 169.254.0.0/16 address; a fail says what is held instead.
+BOOST_AUTO_TEST_CASE(a_link_local_address_is_ok_anything_else_fails) {
+    auto p = [](const char* s) { return ipv4_prefix::parse(s).value(); };
+    auto ok = link_local_verdict({p("192.168.0.10/24"), p("169.254.214.195/16")});
+    BOOST_TEST((ok.observed == observation::ok));
+    BOOST_TEST(ok.detail == "169.254.214.195/16 (link-local)");
+    auto none = link_local_verdict({});
+    BOOST_TEST((none.observed == observation::fail));
+    BOOST_TEST(none.detail == "no IPv4 address");
+    auto leased = link_local_verdict({p("192.168.0.150/24"), p("10.0.0.2/8")});
+    BOOST_TEST((leased.observed == observation::fail));
+    BOOST_TEST(leased.detail == "no link-local address; holds 192.168.0.150/24, 10.0.0.2/8");
+    // the prefix's edges: 169.253.255.255 and 169.255.0.0 are not link-local
+    BOOST_TEST((link_local_verdict({p("169.253.255.255/16"), p("169.255.0.0/16")}).observed == observation::fail));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(flooding)

@@ -43,6 +43,7 @@ enum class id : std::uint8_t {
     management_os_ignored,      // the host keeps its vNIC and address on an external switch with AllowManagementOS off
     static_ip_not_stored,       // the host does not store a VM's static IP: the VM starts again without it
     ics_routes_inbound,         // the host's kernel routes between its networks and the Default Switch (ICS lets inbound in)
+    host_no_apipa,              // a host adapter that gets no DHCP lease stays without an address (no APIPA)
 };
 
 struct entry {
@@ -50,7 +51,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 24> names{{
+inline constexpr std::array<entry, 25> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -75,6 +76,7 @@ inline constexpr std::array<entry, 24> names{{
     {id::management_os_ignored, "management-os-ignored"},
     {id::static_ip_not_stored, "static-ip-not-stored"},
     {id::ics_routes_inbound, "ics-routes-inbound"},
+    {id::host_no_apipa, "host-no-apipa"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

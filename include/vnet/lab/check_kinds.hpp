@@ -18,7 +18,20 @@
 
 namespace vnet::lab {
 
-enum class check_kind : std::uint8_t { ping, tcp, dns, dhcp, route, deploy, flooding, reboot, arp, resolvers, metrics };
+enum class check_kind : std::uint8_t {
+    ping,
+    tcp,
+    dns,
+    dhcp,
+    route,
+    deploy,
+    flooding,
+    reboot,
+    arp,
+    resolvers,
+    metrics,
+    link_local
+};
 
 /// What a reboot check reads in the guest before and after the restarts (key `read`).
 enum class reboot_reads : std::uint8_t {
@@ -71,6 +84,7 @@ inline constexpr check_kind_rules check_kinds[] = {
     {.kind = check_kind::arp, .name = "arp", .needs_to = true, .from = check_end::not_vm, .before_boot = true},
     {.kind = check_kind::resolvers, .name = "resolvers", .free_text = true, .from = check_end::vm, .in_guest = true},
     {.kind = check_kind::metrics, .name = "metrics", .free_text = true, .from = check_end::vm, .in_guest = true},
+    {.kind = check_kind::link_local, .name = "link_local", .in_guest = true, .arrow = false},
 };
 
 /// How many real boots a metrics check reads the guest's default routes at (the first

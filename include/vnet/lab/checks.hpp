@@ -81,6 +81,16 @@ inline std::optional<std::size_t> nic_index(const std::string& to) {
     return static_cast<std::size_t>(std::atoi(to.c_str() + 3));
 }
 
+/// The NIC of VM `vm` that check `c` names in `to` (empty: eth0); nullopt with the result
+/// an error when `to` names none.
+inline std::optional<std::size_t> check_nic(const vm_config& vm, const check_config& c, check_result& r) {
+    auto k = nic_index(c.to);
+    if (k && *k < vm.nics.size()) return k;
+    r.observed = "error";
+    r.detail = k ? fmt::format("{} has no eth{}", c.from, *k) : fmt::format("to = \"{}\": name a NIC as eth0, eth1, ...", c.to);
+    return std::nullopt;
+}
+
 /// The DHCP range a NIC's switch leads to, if known.
 inline std::optional<std::pair<ipv4_address, ipv4_address>> dhcp_range_for(const check_env& env, const nic_config& nic) {
     const auto* s = env.lf().find_switch(nic.switch_name);
@@ -355,20 +365,9 @@ inline void run_check_kind<check_kind::dhcp>(check_env& env, const check_config&
         return;
     }
     const auto* vm = env.lf().find_vm(c.from);
-    std::size_t k = 0;
-    if (!c.to.empty()) {
-        if (c.to.size() < 4 || c.to.substr(0, 3) != "eth") {
-            r.observed = "error";
-            r.detail = fmt::format("to = \"{}\": name a NIC as eth0, eth1, ...", c.to);
-            return;
-        }
-        k = static_cast<std::size_t>(std::atoi(c.to.c_str() + 3));
-    }
-    if (k >= vm->nics.size()) {
-        r.observed = "error";
-        r.detail = fmt::format("{} has no eth{}", c.from, k);
-        return;
-    }
+    auto nic = check_nic(*vm, c, r);
+    if (!nic) return;
+    const std::size_t k = *nic;
     r.target = fmt::format("eth{}", k);
     env.wait_for_leases(c.from);
     auto o = env.run_from(c.from, fmt::format("cat /run/vnet/lease.eth{} 2>/dev/null; ip -o -4 addr show dev eth{}", k, k),
@@ -381,6 +380,40 @@ inline void run_check_kind<check_kind::dhcp>(check_env& env, const check_config&
     }
     auto p = first_inet(o.out);
     detail::take(dhcp_lease_verdict(k, p, vm->nics[k].ip == ip_mode::dhcp, dhcp_range_for(env, vm->nics[k])), r);
+}
+
+/// link_local: whether `from` holds an IPv4 link-local address (169.254.0.0/16, RFC 3927;
+/// Windows calls it APIPA). A VM: NIC `to` (default eth0), once its DHCP client settled
+/// (a lease or its link-local address); the host, a network or a peer: any interface of
+/// its namespace. "ok" names the address; "fail" lists what it holds instead, which
+/// `ip addr` was run to show (so "none" is seen, not assumed).
+template <>
+inline void run_check_kind<check_kind::link_local>(check_env& env, const check_config& c, check_result& r) {
+    std::string listing;
+    if (const auto* vm = env.lf().find_vm(c.from)) {
+        auto k = check_nic(*vm, c, r);
+        if (!k) return;
+        r.target = fmt::format("eth{}", *k);
+        env.wait_for_leases(c.from);
+        auto o = env.run_from(c.from, fmt::format("ip -o -4 addr show dev eth{}", *k), std::chrono::seconds(5));
+        if (!o.ran) return detail::not_run(o, r);
+        if (auto why = detail::could_not_run("ip addr show", o.status, o.out)) {
+            r.observed = "error";
+            r.detail = *why;
+            return;
+        }
+        listing = o.out;
+    } else {
+        auto o = env.ns_exec(c.from, {"ip", "-o", "-4", "addr", "show"});
+        if (!o || o->status != 0) {
+            r.observed = "error";
+            r.detail = o ? fmt::format("ip addr show exit {}: {}", o->status, detail::first_line(o->out + o->err))
+                         : o.error().message();
+            return;
+        }
+        listing = o->out;
+    }
+    detail::take(link_local_verdict(all_inet(listing)), r);
 }
 
 template <>

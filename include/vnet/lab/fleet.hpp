@@ -183,14 +183,18 @@ public:
         return v->agent.run(command, timeout);
     }
 
-    /// Waits (once per VM, up to options.dhcp_wait) until every DHCP NIC of `vm` has a lease.
+    /// Waits (once per VM, up to options.dhcp_wait) until every DHCP NIC of `vm` has a lease
+    /// (or, in a guest with APIPA, its link-local address).
     void wait_for_leases(std::string_view vm) {
         auto* v = find_vm(vm);
         if (!v || v->leases_waited || !v->agent.connected()) return;
         v->leases_waited = true;
         std::string cmd;
         for (std::size_t k = 0; k < v->config.nics.size(); ++k)
-            if (v->config.nics[k].mode == nic_mode::dhcp) cmd += fmt::format(" && [ -e /run/vnet/lease.eth{} ]", k);
+            if (v->config.nics[k].mode == nic_mode::dhcp)
+                cmd += v->config.apipa
+                           ? fmt::format(" && {{ [ -e /run/vnet/lease.eth{0} ] || [ -e /run/vnet/apipa.eth{0} ]; }}", k)
+                           : fmt::format(" && [ -e /run/vnet/lease.eth{} ]", k);
         if (cmd.empty()) return;
         cmd = "true" + cmd;
         auto deadline = clock::now() + opt_.dhcp_wait;

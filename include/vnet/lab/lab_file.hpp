@@ -131,6 +131,9 @@ struct nic_config {
 struct vm_config {
     std::string name;
     guest_profile profile = guest_profile::busybox;  // profile = "busybox" | "eflow"
+    // apipa = true: a DHCP NIC that gets no lease takes an IPv4 link-local (APIPA,
+    // RFC 3927) address, as a Windows guest does; the EFLOW VM does not (busybox only)
+    bool apipa = false;
     std::vector<nic_config> nics;
     std::uint32_t line = 0;
 };
@@ -468,11 +471,14 @@ private:
     }
 
     vm_config read_vm(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "profile", "nic"});
+        allow_keys(t, key, {"name", "profile", "apipa", "nic"});
         vm_config vm;
         vm.line = line_of(&t);
         vm.name = name_of(t, key);
         vm.profile = pick(t, "profile", key, std::optional(guest_profile::busybox));
+        vm.apipa = opt_bool(t, "apipa", key, false);
+        if (vm.apipa && vm.profile != guest_profile::busybox)
+            fail_at(t.get("apipa"), key + ".apipa", "the EFLOW VM takes no APIPA address (profile = \"busybox\" only)");
         auto nics = tables(t, "nic");
         if (nics.empty()) fail_line(vm.line, key + ".nic", fmt::format("VM '{}' needs at least one [[vm.nic]]", vm.name));
         for (auto& [nt, nkey] : nics) {

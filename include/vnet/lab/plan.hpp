@@ -139,6 +139,18 @@ inline constexpr std::string_view host_udhcpc_script =
     "  for r in $router; do ip route replace default via \"$r\" dev \"$interface\"; break; done ;;\n"
     "esac\n";
 
+/// An IPv4 link-local address (RFC 3927 section 2.1; Windows calls it APIPA) for an
+/// interface with MAC `mac`, try `attempt` (0, 1, ...): 169.254.H.L with H = 1 + mac[4]
+/// mod 254 and L = mac[5] + attempt mod 256, inside 169.254.1.0-169.254.254.255 as the RFC
+/// asks, the same on every start. The lab guest's udhcpc script draws it the same way
+/// (vm-images/README.md).
+inline ipv4_address apipa_candidate(const mac_address& mac, unsigned attempt) {
+    return ipv4_address(169, 254, static_cast<std::uint8_t>(1 + mac[4] % 254),
+                        static_cast<std::uint8_t>((mac[5] + attempt) % 256));
+}
+inline constexpr std::uint8_t apipa_prefix_length = 16;
+inline constexpr unsigned apipa_attempts = 10;
+
 /// The nft ruleset of a network router's firewall on its way out (`out_if`, towards the
 /// internet): outbound TCP to network.blocked_tcp_ports and everything to
 /// network.blocked_addresses is dropped, each rule with a counter (`nft list ruleset` shows

@@ -149,7 +149,9 @@ struct qemu_vm_config {
     /// and acpi=off the ACPI interpreter (PCI interrupts route through the BIOS tables):
     /// together about 1.5 s of a TCG boot. Replace for a kernel that needs ACPI.
     std::string base_append = "console=ttyS0 quiet panic=-1 cryptomgr.notests acpi=off";
-    std::string extra_append;             // appended to the kernel command line
+    std::string extra_append;  // appended to the kernel command line
+    // vnet.apipa=1: a DHCP NIC that gets no lease takes an APIPA address (vm-images/README.md)
+    bool apipa = false;
     std::vector<std::string> extra_args;  // appended to QEMU's argv
     std::string qemu_binary = "qemu-system-x86_64";
     bool die_with_parent = true;  // see io::spawn_options::die_with_parent
@@ -230,6 +232,7 @@ inline result<std::string> kernel_cmdline(const qemu_vm_config& c) {
         if (!a) return unexpected(a.error());
         s += fmt::format(" vnet.nic{}={}", i, *a);
     }
+    if (c.apipa) s += " vnet.apipa=1";
     if (!c.extra_append.empty()) s += " " + c.extra_append;
     return s;
 }

@@ -246,6 +246,7 @@ public:
             std::replace(host.begin(), host.end(), '_', '-');
             st.config.hostname = host;
             use_profile(st.config, vm.profile, images_.at(vm.profile));
+            st.config.apipa = vm.apipa;
             st.config.netns = names_.host_ns();
             st.config.accel = opt_.accel;
             st.config.agent_socket = fmt::format("{}/{}.agent", names_.state_dir(), vm.name);
@@ -357,10 +358,42 @@ public:
                              {"busybox", "udhcpc", "-i", host_dhcp_if_, "-n", "-q", "-t", "5", "-T", "1", "-s",
                               names_.state_dir() + "/udhcpc.sh"},
                              std::chrono::seconds(15));
-            if (!r || r->status != 0) note("host: no DHCP lease on its adapter");
-            else note("host: address leased by DHCP");
+            if (!r || r->status != 0) {
+                note("host: no DHCP lease on its adapter");
+                host_apipa(host_dhcp_if_);
+            } else {
+                note("host: address leased by DHCP");
+            }
         }
         start_host_nats();
+    }
+
+    /// What Windows does when its adapter gets no DHCP lease: an APIPA address
+    /// (plan.hpp apipa_candidate), probed first with ARP (arping -D: no device may answer
+    /// for it), so the host and a guest left without DHCP share 169.254.0.0/16.
+    void host_apipa(const std::string& ifname) {
+        if (mutant::on(mutant::id::host_no_apipa)) return;
+        auto link = ns_exec("host", {"ip", "-o", "link", "show", "dev", ifname});
+        std::optional<mac_address> mac;
+        if (link && link->status == 0)
+            if (auto at = link->out.find("link/ether "); at != std::string::npos)
+                if (auto m = mac_address::parse(std::string_view(link->out).substr(at + 11, 17))) mac = *m;
+        if (!mac) return note(fmt::format("host: no APIPA address: cannot read the MAC of {}", ifname));
+        for (unsigned i = 0; i < apipa_attempts; ++i) {
+            const auto a = apipa_candidate(*mac, i);
+            auto probe = ns_exec("host",
+                                 {"busybox", "arping", "-D", "-q", "-c", "2", "-w", "3", "-I", ifname, fmt::format("{}", a)},
+                                 std::chrono::seconds(6));
+            if (!probe) return note(fmt::format("host: no APIPA address: arping: {}", probe.error().message()));
+            if (probe->status != 0) {
+                note(fmt::format("host: APIPA {} is in use", a));
+                continue;
+            }
+            ip(names_.host_ns(),
+               {"addr", "add", fmt::format("{}/{}", a, apipa_prefix_length), "broadcast", "169.254.255.255", "dev", ifname});
+            return note(fmt::format("host: APIPA {}/{} on {}", a, apipa_prefix_length, ifname));
+        }
+        note(fmt::format("host: no APIPA address: {} candidates in use", apipa_attempts));
     }
 
     /// Index of a switch by name.

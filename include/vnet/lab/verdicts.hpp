@@ -205,6 +205,18 @@ inline verdict dhcp_lease_verdict(std::size_t nic, std::optional<ipv4_prefix> ad
     return in ? observed_ok(std::move(d)) : observed_fail(std::move(d));
 }
 
+/// The IPv4 addresses an interface (or a namespace) holds, from `ip -o -4 addr show`: ok
+/// with the first link-local one (169.254.0.0/16, RFC 3927), fail with what it holds
+/// instead ("no IPv4 address" when the listing showed none).
+inline verdict link_local_verdict(const std::vector<ipv4_prefix>& addresses) {
+    for (const auto& a : addresses)
+        if (a.address().is_link_local()) return observed_ok(fmt::format("{} (link-local)", a));
+    if (addresses.empty()) return observed_fail("no IPv4 address");
+    std::string held;
+    for (const auto& a : addresses) held += fmt::format("{}{}", held.empty() ? "" : ", ", a);
+    return observed_fail(fmt::format("no link-local address; holds {}", held));
+}
+
 /// What a switch's port counters moved by while the sender sent one frame (flooding check):
 /// the unicast frames the sender's port flooded because their destination was unknown,
 /// the destination port's transmitted frames, for each other port the frames the switch

@@ -146,7 +146,10 @@ protected:
         toml::table root;
         root.insert("lab", toml::table{{"name", fmt::format("t{}-{}", t.number, r.id)},
                                        {"host_sku", r.sku == host_sku::client ? "client" : "server"}});
-        root.insert("host", toml::table{{"network", "lan"}, {"address", "192.168.0.10/24"}, {"gateway", "192.168.0.1"}});
+        // host_dhcp = true: the host leases its LAN address (and falls back to APIPA without
+        // an answer, lab/topology.hpp host_apipa)
+        if (opt_bool(rt, "host_dhcp").value_or(false)) root.insert("host", toml::table{{"network", "lan"}, {"address", "dhcp"}});
+        else root.insert("host", toml::table{{"network", "lan"}, {"address", "192.168.0.10/24"}, {"gateway", "192.168.0.1"}});
         toml::table lan{{"name", "lan"},
                         {"subnet", "192.168.0.0/24"},
                         {"gateway", "192.168.0.1"},

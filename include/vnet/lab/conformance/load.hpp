@@ -116,6 +116,7 @@ private:
                "internal_dhcp",
                "adapters",
                "lan_dhcp",
+               "host_dhcp",
                "lan_allow_macs",
                "lan_blocked_ports",
                "lan_blocked_addresses",
@@ -239,7 +240,8 @@ private:
                                                 cell_kind::mac_after_reboot,
                                                 cell_kind::address_after_reboot,
                                                 cell_kind::flooding,
-                                                cell_kind::metrics};
+                                                cell_kind::metrics,
+                                                cell_kind::link_local};
             bool known = false;
             std::vector<std::string_view> names;
             for (auto k : all) {
@@ -319,6 +321,10 @@ private:
             case cell_kind::tcp: return fmt::format("tcp {} -> {}:{}", c.from, c.to.empty() ? "internet" : c.to, *c.port);
             case cell_kind::dns: return fmt::format("dns {} {}", c.from, c.name);
             case cell_kind::dhcp: return fmt::format("dhcp {} {}", c.from, c.to.empty() ? "eth0" : c.to);
+            case cell_kind::link_local:
+                if (!c.to.empty()) return fmt::format("link-local address of {} {}", c.from, c.to);
+                return c.from == "host" ? std::string("link-local address of host")
+                                        : fmt::format("link-local address of {} eth0", c.from);
             case cell_kind::route:
                 return fmt::format("route {} -> {}{}", c.from, c.to.empty() ? "internet" : c.to,
                                    c.name.empty() ? "" : fmt::format(" via {}", c.name));

@@ -68,6 +68,7 @@ enum class cell_kind : std::uint8_t {
     address_after_reboot,  // eth0's IPv4 address/prefix after the VM and the host restarted (when it kept it)
     flooding,              // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
     metrics,               // the default routes' metrics over metrics_boots boots: "redrawn at every boot" | "kept" | ...
+    link_local,            // `from` (a VM's ethN, the host) holds a 169.254.0.0/16 (APIPA) address: ok | fail
 };
 
 constexpr std::string_view to_string(cell_kind k) noexcept {
@@ -90,6 +91,7 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
         case cell_kind::address_after_reboot: return "address_after_reboot";
         case cell_kind::flooding: return "flooding";
         case cell_kind::metrics: return "metrics";
+        case cell_kind::link_local: return "link_local";
     }
     return "?";
 }
@@ -97,7 +99,7 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
 constexpr bool is_vm_kind(cell_kind k) noexcept {
     return k == cell_kind::ping || k == cell_kind::tcp || k == cell_kind::dns || k == cell_kind::dhcp || k == cell_kind::route ||
            k == cell_kind::mac_after_reboot || k == cell_kind::address_after_reboot || k == cell_kind::flooding ||
-           k == cell_kind::metrics;
+           k == cell_kind::metrics || k == cell_kind::link_local;
 }
 /// VM kinds whose expect is a text of their own rather than "ok" | "fail".
 constexpr bool is_text_vm_kind(cell_kind k) noexcept {
