@@ -132,6 +132,12 @@ visit() {
 # virtio_pci: the PCI transport; virtio_net: the NICs; virtio_console: the agent's virtio-serial port.
 for root in virtio_pci virtio_net virtio_console; do visit "$root"; done
 log "module order: ${order[*]}"
+# bridge (with stp and llc): loaded only by a guest started with vnet.forwarding=bridge
+boot_modules=("${order[@]}")
+for root in bridge; do visit "$root"; done
+bridge_modules=("${order[@]:${#boot_modules[@]}}")
+order=("${boot_modules[@]}")
+log "bridge modules: ${bridge_modules[*]}"
 
 # ---- initramfs tree ----
 root=$work/root
@@ -144,6 +150,11 @@ done < <("$bb" --list)
 for m in "${order[@]}"; do
     cp "${modpath[$m]}" "$root/lib/modules/$m.ko"
     printf '%s\n' "$m" >> "$root/etc/vnet/modules"
+done
+: > "$root/etc/vnet/modules.bridge"
+for m in "${bridge_modules[@]}"; do
+    cp "${modpath[$m]}" "$root/lib/modules/$m.ko"
+    printf '%s\n' "$m" >> "$root/etc/vnet/modules.bridge"
 done
 install -m 0755 "$here/guest/init" "$root/init"
 install -m 0755 "$here/guest/agent" "$root/sbin/vnet-agent"

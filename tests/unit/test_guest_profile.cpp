@@ -86,6 +86,11 @@ BOOST_AUTO_TEST_CASE(use_profile_sets_image_cmdline_and_memory) {
     c.apipa = true;  // a guest that falls back to APIPA (vm-images/README.md)
     BOOST_TEST(kernel_cmdline(c).value().find(" vnet.apipa=1") != std::string::npos);
     c.apipa = false;
+    c.forwarding = "router";
+    BOOST_TEST(kernel_cmdline(c).value().find(" vnet.forwarding=router") != std::string::npos);
+    c.forwarding = "hub";  // neither bridge nor router
+    BOOST_TEST(!kernel_cmdline(c).has_value());
+    c.forwarding.clear();
     auto argv = qemu_argv(c);
     BOOST_REQUIRE(argv.has_value());
     bool mem = false;

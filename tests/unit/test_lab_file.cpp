@@ -249,6 +249,28 @@ BOOST_AUTO_TEST_CASE(vm_apipa_key) {
     expect_error(sw + vm + "apipa = 1\n" + nic, "vm.apipa", "must be true or false");
 }
 
+// vm.forwarding: bridge or router between two or more NICs of a busybox guest; a bridging
+// VM's NICs carry no address.
+BOOST_AUTO_TEST_CASE(vm_forwarding_key) {
+    const std::string sw = head + "[[switch]]\nname = \"a\"\nkind = \"private\"\n[[switch]]\nname = \"b\"\nkind = \"private\"\n";
+    const std::string bare =
+        "  [[vm.nic]]\n  switch = \"a\"\n  ip = \"static\"\n  [[vm.nic]]\n  switch = \"b\"\n  ip = \"static\"\n";
+    auto r = parse_lab(sw + "[[vm]]\nname = \"v\"\nforwarding = \"bridge\"\n" + bare, "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST((r->vms.at(0).forwarding == guest_forwarding::bridge));
+    r = parse_lab(sw + "[[vm]]\nname = \"v\"\n" + bare, "t.toml");
+    BOOST_REQUIRE(r.has_value());
+    BOOST_TEST((r->vms.at(0).forwarding == guest_forwarding::none));
+    expect_error(sw + "[[vm]]\nname = \"v\"\nforwarding = \"router\"\n  [[vm.nic]]\n  switch = \"a\"\n", "vm.forwarding",
+                 "needs two or more [[vm.nic]] to forward between");
+    expect_error(sw + "[[vm]]\nname = \"v\"\nforwarding = \"bridge\"\n" + bare + "  address = \"10.0.0.1/24\"\n", "vm.nic.ip",
+                 "a bridging VM's NICs carry no address (ip = \"static\" without address)");
+    expect_error(sw + "[[vm]]\nname = \"v\"\nprofile = \"eflow\"\nforwarding = \"router\"\n" + bare, "vm.forwarding",
+                 "only a busybox guest runs bridging or routing software");
+    auto e = parse_error(sw + "[[vm]]\nname = \"v\"\nforwarding = \"switch\"\n" + bare);
+    BOOST_TEST(e.key == "vm.forwarding");
+}
+
 // check_kinds.hpp: every rule comes from the kind's row; resolvers (free text, from a VM)
 // and the port rule (only the kinds whose row needs one) as examples.
 BOOST_AUTO_TEST_CASE(check_rules_come_from_the_kind_row) {

@@ -44,6 +44,7 @@ enum class id : std::uint8_t {
     static_ip_not_stored,       // the host does not store a VM's static IP: the VM starts again without it
     ics_routes_inbound,         // the host's kernel routes between its networks and the Default Switch (ICS lets inbound in)
     host_no_apipa,              // a host adapter that gets no DHCP lease stays without an address (no APIPA)
+    switch_allows_spoofing,     // a VM port sends frames from any source MAC (MAC address spoofing on everywhere)
 };
 
 struct entry {
@@ -51,7 +52,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 25> names{{
+inline constexpr std::array<entry, 26> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -77,6 +78,7 @@ inline constexpr std::array<entry, 25> names{{
     {id::static_ip_not_stored, "static-ip-not-stored"},
     {id::ics_routes_inbound, "ics-routes-inbound"},
     {id::host_no_apipa, "host-no-apipa"},
+    {id::switch_allows_spoofing, "switch-allows-spoofing"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

@@ -57,6 +57,10 @@ enum class host_sku { client, server };
 /// The switch kinds are the switch's own (external | internal | private | default).
 using switch_kind = sw::switch_kind;
 enum class ip_mode { static_, dhcp };
+/// What a guest forwards between its NICs (vm.forwarding): nothing, every frame (a Linux
+/// bridge of all its NICs: "bridging software"), or IPv4 packets between its NICs'
+/// networks ("router software").
+enum class guest_forwarding { none, bridge, router };
 enum class nic_model { virtio, netvsc };
 
 // The lab file's spellings.
@@ -64,6 +68,9 @@ inline constexpr enum_name<host_sku> host_sku_names[] = {{host_sku::client, "cli
 constexpr std::span<const enum_name<host_sku>> enum_names(host_sku) noexcept { return host_sku_names; }
 inline constexpr enum_name<ip_mode> ip_mode_names[] = {{ip_mode::static_, "static"}, {ip_mode::dhcp, "dhcp"}};
 constexpr std::span<const enum_name<ip_mode>> enum_names(ip_mode) noexcept { return ip_mode_names; }
+inline constexpr enum_name<guest_forwarding> guest_forwarding_names[] = {
+    {guest_forwarding::none, "none"}, {guest_forwarding::bridge, "bridge"}, {guest_forwarding::router, "router"}};
+constexpr std::span<const enum_name<guest_forwarding>> enum_names(guest_forwarding) noexcept { return guest_forwarding_names; }
 inline constexpr enum_name<nic_model> nic_model_names[] = {{nic_model::virtio, "virtio"}, {nic_model::netvsc, "netvsc"}};
 constexpr std::span<const enum_name<nic_model>> enum_names(nic_model) noexcept { return nic_model_names; }
 
@@ -134,6 +141,7 @@ struct vm_config {
     // apipa = true: a DHCP NIC that gets no lease takes an IPv4 link-local (APIPA,
     // RFC 3927) address, as a Windows guest does; the EFLOW VM does not (busybox only)
     bool apipa = false;
+    guest_forwarding forwarding = guest_forwarding::none;  // busybox only
     std::vector<nic_config> nics;
     std::uint32_t line = 0;
 };
@@ -471,7 +479,7 @@ private:
     }
 
     vm_config read_vm(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "profile", "apipa", "nic"});
+        allow_keys(t, key, {"name", "profile", "apipa", "forwarding", "nic"});
         vm_config vm;
         vm.line = line_of(&t);
         vm.name = name_of(t, key);
@@ -479,6 +487,9 @@ private:
         vm.apipa = opt_bool(t, "apipa", key, false);
         if (vm.apipa && vm.profile != guest_profile::busybox)
             fail_at(t.get("apipa"), key + ".apipa", "the EFLOW VM takes no APIPA address (profile = \"busybox\" only)");
+        vm.forwarding = pick(t, "forwarding", key, std::optional(guest_forwarding::none));
+        if (vm.forwarding != guest_forwarding::none && vm.profile != guest_profile::busybox)
+            fail_at(t.get("forwarding"), key + ".forwarding", "only a busybox guest runs bridging or routing software");
         auto nics = tables(t, "nic");
         if (nics.empty()) fail_line(vm.line, key + ".nic", fmt::format("VM '{}' needs at least one [[vm.nic]]", vm.name));
         for (auto& [nt, nkey] : nics) {
@@ -505,6 +516,12 @@ private:
                         "only for ip = \"static\"");
             vm.nics.push_back(std::move(nic));
         }
+        if (vm.forwarding != guest_forwarding::none && vm.nics.size() < 2)
+            fail_at(t.get("forwarding"), key + ".forwarding", "needs two or more [[vm.nic]] to forward between");
+        if (vm.forwarding == guest_forwarding::bridge)
+            for (const auto& n : vm.nics)
+                if (n.ip != ip_mode::static_ || n.address)
+                    fail_line(n.line, key + ".nic.ip", "a bridging VM's NICs carry no address (ip = \"static\" without address)");
         return vm;
     }
 

@@ -152,6 +152,9 @@ struct qemu_vm_config {
     std::string extra_append;  // appended to the kernel command line
     // vnet.apipa=1: a DHCP NIC that gets no lease takes an APIPA address (vm-images/README.md)
     bool apipa = false;
+    // vnet.forwarding=bridge|router: the guest bridges its NICs or routes between them
+    // (vm-images/README.md); empty: neither
+    std::string forwarding;
     std::vector<std::string> extra_args;  // appended to QEMU's argv
     std::string qemu_binary = "qemu-system-x86_64";
     bool die_with_parent = true;  // see io::spawn_options::die_with_parent
@@ -233,6 +236,10 @@ inline result<std::string> kernel_cmdline(const qemu_vm_config& c) {
         s += fmt::format(" vnet.nic{}={}", i, *a);
     }
     if (c.apipa) s += " vnet.apipa=1";
+    if (!c.forwarding.empty()) {
+        if (c.forwarding != "bridge" && c.forwarding != "router") return fail(layer::lab, errc::bad_value, "vm.forwarding");
+        s += fmt::format(" vnet.forwarding={}", c.forwarding);
+    }
     if (!c.extra_append.empty()) s += " " + c.extra_append;
     return s;
 }

@@ -247,6 +247,7 @@ public:
             st.config.hostname = host;
             use_profile(st.config, vm.profile, images_.at(vm.profile));
             st.config.apipa = vm.apipa;
+            if (vm.forwarding != guest_forwarding::none) st.config.forwarding = std::string(to_string(vm.forwarding));
             st.config.netns = names_.host_ns();
             st.config.accel = opt_.accel;
             st.config.agent_socket = fmt::format("{}/{}.agent", names_.state_dir(), vm.name);
@@ -563,7 +564,8 @@ private:
         vn.tap = tap_name;
         vn.mac = fmt::format("{}", mac);
         vn.pool_name = std::move(pool_name);
-        vn.mode = nic.ip == ip_mode::static_ ? nic_mode::static_ip : nic_mode::dhcp;
+        // ip = "static" without an address: the link up and nothing on it (a bridging VM's ports)
+        vn.mode = nic.ip == ip_mode::dhcp ? nic_mode::dhcp : nic.address ? nic_mode::static_ip : nic_mode::none;
         if (nic.address) vn.address = fmt::format("{}", *nic.address);
         if (nic.gateway) vn.gateway = fmt::format("{}", *nic.gateway);
         vn.metric = nic.metric;

@@ -351,7 +351,8 @@ private:
     static void derive(port_state& p) noexcept {
         // MAC address spoofing applies to VM adapters with an assigned MAC (docs/eflow-facts.md
         // "Hyper-V port and switch features": off means only the assigned MAC may send).
-        p.check_spoof = p.cfg.role == port_role::vm && p.cfg.mac && !p.cfg.mac_spoofing;
+        p.check_spoof = p.cfg.role == port_role::vm && p.cfg.mac && !p.cfg.mac_spoofing &&
+                        !mutant::on(mutant::id::switch_allows_spoofing);
         p.mac48 = p.cfg.mac ? p.cfg.mac->to_u64() : 0;
         p.acl_out = p.cfg.acls.applies(acl_direction::outbound);
         p.acl_in = p.cfg.acls.applies(acl_direction::inbound);
