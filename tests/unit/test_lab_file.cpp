@@ -233,6 +233,33 @@ BOOST_AUTO_TEST_CASE(peer_route_via_host) {
     expect_error(host + net + peer + "  route_via_host = \"yes\"\n", "network.peer.route_via_host", "must be true or false");
 }
 
+// network.peer.vlan (a device behind a tagged port) and switch.management_os_vlan (the host
+// vNIC's access VLAN): 1-4094; a VLAN peer routes nothing and runs no check.
+BOOST_AUTO_TEST_CASE(vlan_peer_and_host_vnic_vlan) {
+    const std::string host = "[host]\nnetwork = \"lan\"\naddress = \"192.168.0.10/24\"\n";
+    const std::string net = head + "[[network]]\nname = \"lan\"\nsubnet = \"192.168.0.0/24\"\ngateway = \"192.168.0.1\"\n";
+    const std::string peer = "  [[network.peer]]\n  name = \"plc10\"\n  address = \"192.168.0.60/24\"\n";
+    const std::string ext = "[[switch]]\nname = \"x\"\nkind = \"external\"\nnetwork = \"lan\"\n";
+    auto r = parse_lab(host + net + peer + "  vlan = 10\n" + ext + "management_os_vlan = 20\n", "t.toml");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(r->networks.at(0).peers.at(0).vlan.value() == 10u);
+    BOOST_TEST(r->switches.at(0).management_os_vlan.value() == 20u);
+    r = parse_lab(host + net + peer + ext, "t.toml");
+    BOOST_REQUIRE(r.has_value());
+    BOOST_TEST(!r->networks.at(0).peers.at(0).vlan.has_value());
+    BOOST_TEST(!r->switches.at(0).management_os_vlan.has_value());
+    BOOST_TEST(parse_error(host + net + peer + "  vlan = 4095\n").key == "network.peer.vlan");
+    expect_error(host + net + peer + "  vlan = 10\n  route_via_host = true\n", "network.peer.route_via_host",
+                 "a VLAN peer answers ARP and ping only: it routes nothing");
+    expect_error(
+        host + net + peer + "  vlan = 10\n[[check]]\nkind = \"ping\"\nfrom = \"plc10\"\nto = \"host\"\nexpect = \"ok\"\n",
+        "check.from", "'plc10' is a VLAN peer: it answers ARP and ping, it runs no check");
+    expect_error(host + net + ext + "allow_management_os = false\nmanagement_os_vlan = 20\n", "switch.management_os_vlan",
+                 "the host has no vNIC on this switch (allow_management_os = false)");
+    expect_error(head + "[[switch]]\nname = \"p\"\nkind = \"private\"\nmanagement_os_vlan = 20\n", "switch.management_os_vlan",
+                 "only for kind = \"external\" (this switch is \"private\")");
+}
+
 // vm.apipa: off by default; refused for the EFLOW VM, which takes no APIPA address.
 BOOST_AUTO_TEST_CASE(vm_apipa_key) {
     const std::string sw = head + "[[switch]]\nname = \"s\"\nkind = \"private\"\n";

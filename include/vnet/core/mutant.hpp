@@ -45,6 +45,7 @@ enum class id : std::uint8_t {
     ics_routes_inbound,         // the host's kernel routes between its networks and the Default Switch (ICS lets inbound in)
     host_no_apipa,              // a host adapter that gets no DHCP lease stays without an address (no APIPA)
     switch_allows_spoofing,     // a VM port sends frames from any source MAC (MAC address spoofing on everywhere)
+    uplink_strips_tags,         // an external switch's adapter port sends every VLAN's frames untagged
 };
 
 struct entry {
@@ -52,7 +53,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 26> names{{
+inline constexpr std::array<entry, 27> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -79,6 +80,7 @@ inline constexpr std::array<entry, 26> names{{
     {id::ics_routes_inbound, "ics-routes-inbound"},
     {id::host_no_apipa, "host-no-apipa"},
     {id::switch_allows_spoofing, "switch-allows-spoofing"},
+    {id::uplink_strips_tags, "uplink-strips-tags"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

@@ -88,6 +88,9 @@ struct network_peer {
     // Switch's subnet, each internal switch's) through the host's address on its network,
     // as a LAN admin would; whether the host forwards is then the host's own doing.
     bool route_via_host = false;
+    // vlan = N: the peer's address is on VLAN N (its frames tagged 802.1Q on the LAN, as
+    // a device behind a tagged switch port); the LAN's router stays untagged
+    std::optional<std::uint16_t> vlan;
     std::uint32_t line = 0;
 };
 
@@ -114,8 +117,11 @@ struct host_config {
 struct switch_config {
     std::string name;
     switch_kind kind = switch_kind::private_;
-    std::optional<std::string> network;       // external only
-    bool allow_management_os = true;          // external only
+    std::optional<std::string> network;  // external only
+    bool allow_management_os = true;     // external only
+    // external only: the host vNIC's access VLAN (Set-VMNetworkAdapterVlan -ManagementOS
+    // -Access -VlanId N); none: untagged
+    std::optional<std::uint16_t> management_os_vlan;
     std::optional<ipv4_prefix> host_address;  // internal only
     bool nat = false;                         // internal only
     std::optional<dhcp_config> dhcp;          // internal only: a DHCP server on the host vNIC
@@ -414,11 +420,12 @@ private:
         n.blocked_addresses = address_list(t, "blocked_addresses", key);
         for (auto& [pt, pkey] : tables(t, "peer")) {
             std::string pk = key + ".peer";
-            allow_keys(*pt, pk, {"name", "address", "route_via_host"});
+            allow_keys(*pt, pk, {"name", "address", "route_via_host", "vlan"});
             network_peer p;
             p.line = line_of(pt);
             p.name = name_of(*pt, pk);
             p.route_via_host = opt_bool(*pt, "route_via_host", pk, false);
+            if (auto v = opt_int(*pt, "vlan", pk, 1, 4094)) p.vlan = static_cast<std::uint16_t>(*v);
             auto as = need_string(*pt, "address", pk);
             p.address = prefix_value(pt->get("address"), pk + ".address", as, true);
             if (!n.subnet.contains(p.address.address()))
@@ -442,7 +449,8 @@ private:
     }
 
     switch_config read_switch(const toml::table& t, const std::string& key) const {
-        allow_keys(t, key, {"name", "kind", "network", "allow_management_os", "host_address", "nat", "dhcp"});
+        allow_keys(t, key,
+                   {"name", "kind", "network", "allow_management_os", "management_os_vlan", "host_address", "nat", "dhcp"});
         switch_config s;
         s.line = line_of(&t);
         auto n = need_string(t, "name", key);  // Hyper-V switch names may be longer than interface names
@@ -451,6 +459,10 @@ private:
         s.kind = pick(t, "kind", key, std::optional<switch_kind>{});
         s.network = opt_string(t, "network", key);
         s.allow_management_os = opt_bool(t, "allow_management_os", key, true);
+        if (auto v = opt_int(t, "management_os_vlan", key, 1, 4094)) s.management_os_vlan = static_cast<std::uint16_t>(*v);
+        if (s.management_os_vlan && !s.allow_management_os)
+            fail_at(t.get("management_os_vlan"), key + ".management_os_vlan",
+                    "the host has no vNIC on this switch (allow_management_os = false)");
         if (auto ha = opt_string(t, "host_address", key))
             s.host_address = prefix_value(t.get("host_address"), key + ".host_address", *ha, true);
         s.nat = opt_bool(t, "nat", key, false);
@@ -461,6 +473,7 @@ private:
         };
         only("network", switch_kind::external);
         only("allow_management_os", switch_kind::external);
+        only("management_os_vlan", switch_kind::external);
         only("host_address", switch_kind::internal);
         only("nat", switch_kind::internal);
         only("dhcp", switch_kind::internal);
@@ -573,6 +586,8 @@ private:
             unique(n.name, n.line, "network.name");
             for (auto& p : n.peers) {
                 unique(p.name, p.line, "network.peer.name");
+                if (p.route_via_host && p.vlan)
+                    fail_line(p.line, "network.peer.route_via_host", "a VLAN peer answers ARP and ping only: it routes nothing");
                 if (p.route_via_host && (lf.host.network != n.name || !lf.host.address))
                     fail_line(
                         p.line, "network.peer.route_via_host",
@@ -597,7 +612,12 @@ private:
         for (auto& c : lf.checks) {
             bool known = c.from == "host" || lf.find_vm(c.from) || lf.find_network(c.from);
             for (auto& n : lf.networks)
-                for (auto& p : n.peers) known = known || p.name == c.from;
+                for (auto& p : n.peers) {
+                    known = known || p.name == c.from;
+                    if (p.name == c.from && p.vlan)
+                        fail_line(c.line, "check.from",
+                                  fmt::format("'{}' is a VLAN peer: it answers ARP and ping, it runs no check", c.from));
+                }
             if (!known)
                 fail_line(c.line, "check.from", fmt::format("'{}' is not a VM, \"host\", a network peer or a network", c.from));
             const auto& rule = rules_of(c.kind);

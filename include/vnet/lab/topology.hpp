@@ -54,6 +54,7 @@
 #include <vnet/lab/switch_pump.hpp>
 #include <vnet/lab/run_registry.hpp>
 #include <vnet/lab/tcp_acceptor.hpp>
+#include <vnet/lab/vlan_peer.hpp>
 
 namespace vnet::lab {
 
@@ -169,9 +170,13 @@ public:
                 ip(ns, {"link", "add", names_.peer_bridge(peer_count_), "type", "veth", "peer", "name",
                         names_.peer_if(peer_count_), "netns", pns});
                 ip(ns, {"link", "set", names_.peer_bridge(peer_count_), "master", names_.bridge(), "up"});
-                ip(pns, {"addr", "add", fmt::format("{}", p.address), "dev", names_.peer_if(peer_count_)});
                 ip(pns, {"link", "set", names_.peer_if(peer_count_), "up"});
-                ip(pns, {"route", "add", "default", "via", fmt::format("{}", n.gateway)});
+                if (p.vlan) {  // behind a tagged port: answers on its VLAN only (lab/vlan_peer.hpp)
+                    start_vlan_peer(p, pns, names_.peer_if(peer_count_));
+                } else {
+                    ip(pns, {"addr", "add", fmt::format("{}", p.address), "dev", names_.peer_if(peer_count_)});
+                    ip(pns, {"route", "add", "default", "via", fmt::format("{}", n.gateway)});
+                }
                 ++peer_count_;
             }
         }
@@ -210,7 +215,9 @@ public:
             auto& v = held_tap(names_.host_ns(), names_.host_vnic(i));
             auto mac = host_vnic_mac(lf_, i);
             ip(names_.host_ns(), {"link", "set", v.name(), "address", fmt::format("{}", mac)});
-            add_port(swi, sw::port_config::host("host", mac), io::dup_fd(v.fd()), port_fd_kind::tap_fd);
+            auto host_port = sw::port_config::host("host", mac);
+            if (s.management_os_vlan) host_port.vlan = sw::vlan_setting::access(*s.management_os_vlan);
+            add_port(swi, std::move(host_port), io::dup_fd(v.fd()), port_fd_kind::tap_fd);
             if (s.kind == switch_kind::external) {
                 if (adapter.use == host_adapter_use::switch_vnic && adapter.switch_index == i) configure_host_ip(v.name());
             } else if (s.kind == switch_kind::internal) {
@@ -270,6 +277,11 @@ public:
     }
 
     void teardown() {
+        for (auto& v : vlan_peers_) {
+            v->stop();
+            std::ofstream(fmt::format("{}/peer-vlan.log", log_dir_), std::ios::app) << v->summary() << "\n";
+        }
+        vlan_peers_.clear();
         for (auto& [tag, h] : dhcp_hosts_) {
             h->stop();
             std::ofstream(fmt::format("{}/dhcp-{}.log", log_dir_, tag)) << h->summary() << "\n";
@@ -602,6 +614,14 @@ private:
         }
     }
 
+    /// A peer with `vlan`: vnet's VLAN device on its interface (no kernel address there).
+    void start_vlan_peer(const network_peer& p, const std::string& pns, const std::string& ifname) {
+        auto v = vlan_peer::make({.netns = pns, .ifname = ifname, .address = p.address, .vid = *p.vlan});
+        if (!v) failure(fmt::format("peer {}: cannot open its VLAN {} device: {}", p.name, *p.vlan, v.error().message()));
+        if (auto r = (*v)->start(); !r) failure(fmt::format("peer {}: cannot start it: {}", p.name, r.error().message()));
+        vlan_peers_.push_back(std::move(*v));
+    }
+
     /// Peers with route_via_host: a route to each network behind the host (the Default
     /// Switch's subnet, each internal switch's) through the host's address on their network
     /// (the lab file reader makes sure the host has a static one there).
@@ -746,6 +766,7 @@ private:
     std::vector<std::pair<std::string, std::unique_ptr<dhcp_host>>> dhcp_hosts_;  // by tag
     std::string host_dhcp_if_;
     std::size_t peer_count_ = 0;
+    std::vector<std::unique_ptr<vlan_peer>> vlan_peers_;
 };
 
 }  // namespace vnet::lab

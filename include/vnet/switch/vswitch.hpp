@@ -425,6 +425,7 @@ private:
             case vlan_mode::access: return w.domain == v.access_vid;
             case vlan_mode::trunk:
                 if (w.vid == v.native_vid) return true;
+                if (mutant::on(mutant::id::uplink_strips_tags) && Q.cfg.role == port_role::external_adapter) return true;
                 if (w.vid != 0 && v.allowed.test(w.vid)) {
                     tagged = true;
                     return true;
