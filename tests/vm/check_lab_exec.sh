@@ -10,7 +10,8 @@
 # refuses bad parameters with the reference's messages, Connect-EflowVm gives a shell
 # whose terminal is the VM's console. Add-EflowNetwork and Add-EflowVmEndpoint hot-plug
 # NICs into the running VM (static and DHCP, busybox and the EFLOW-like guest),
-# Remove-EflowVmEndpoint takes one out; bad parameters get the reference's messages.
+# Remove-EflowVmEndpoint takes one out, Remove-EflowNetwork a network added; bad parameters get the
+# reference's messages.
 # Usage: check_lab_exec.sh VNET SOURCE_DIR (as root)
 set -uo pipefail
 vnet=$1 src=$2
@@ -20,8 +21,12 @@ check() {  # check DESCRIPTION EXPECTED ACTUAL
   if [ "$2" = "$3" ]; then echo "ok   $1: $3"; else echo "FAIL $1: expected '$2', got '$3'"; bad=1; fi
 }
 "$vnet" lab down "$lab" >/dev/null 2>&1 || true
-"$vnet" lab up "$src/fixtures/labs/$lab.toml" || { echo "FAIL vnet lab up"; exit 1; }
-trap '"$vnet" lab down "$lab" >/dev/null 2>&1 || true' EXIT
+# the example lab with one more switch, for Add-EflowNetwork / Remove-EflowNetwork
+labfile=$(mktemp --suffix=.toml)
+{ cat "$src/fixtures/labs/$lab.toml"
+  printf '\n[[switch]]\nname = "InternalLab"\nkind = "internal"\nhost_address = "172.20.0.1/24"\n'; } > "$labfile"
+"$vnet" lab up "$labfile" || { echo "FAIL vnet lab up"; rm -f "$labfile"; exit 1; }
+trap '"$vnet" lab down "$lab" >/dev/null 2>&1 || true; rm -f "$labfile"' EXIT
 run=$(ls /run/vnet 2>/dev/null | while read -r id; do [ "$(head -1 "/run/vnet/$id/lab" 2>/dev/null)" = "$lab" ] && echo "$id"; done)
 check "one run of $lab" 1 "$(wc -w <<<"$run")"
 check "the guest's MAC" "00:15:5d:00:00:10" "$("$vnet" lab exec "$lab" eflow -- cat /sys/class/net/eth0/address)"
@@ -91,10 +96,34 @@ ef Remove-EflowVmEndpoint -vendpointName ep1; st=$?
 check "Remove-EflowVmEndpoint: exit status" 0 "$st"
 check "Remove-EflowVmEndpoint: the guest has no eth1" "" "$("$vnet" lab exec "$lab" eflow -- ls /sys/class/net | grep -x eth1)"
 check "Get-EflowVmEndpoint after the removal" "eth0 ep2" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
-out=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep3); st=$?
+# Remove-EflowNetwork: not the primary network, not one never added, not while it has
+# endpoints. (ep3 is the VM's third hot-plugged NIC, the most this guest takes: booted with
+# acpi=off, it routes PCI interrupts from the BIOS table, which ends at slot 6.)
+err=$(ef Remove-EflowNetwork 2>&1); st=$?
+check "Remove-EflowNetwork, no name" "2 vnet: eflow: Error: vSwitchName is required" "$st $err"
+err=$(ef Remove-EflowNetwork -vswitchName ExternalEflow 2>&1); st=$?
+check "Remove-EflowNetwork, the primary" "2 vnet: eflow: Error: network ExternalEflow is the primary network; it manages the VM lifecycle and cannot be removed" "$st $err"
+err=$(ef Remove-EflowNetwork -vswitchName InternalLab 2>&1); st=$?
+check "Remove-EflowNetwork, never added" "2 vnet: eflow: Error: network InternalLab not found; add it with Add-EflowNetwork first" "$st $err"
+ef Add-EflowNetwork -vswitchName InternalLab -vswitchType Internal >/dev/null; st=$?
+check "Add-EflowNetwork InternalLab: exit status" 0 "$st"
+check "Get-EflowNetwork lists it" "ExternalEflow InternalLab" "$(ef Get-EflowNetwork | sed -n 's/^Name *: //p' | paste -sd' ')"
+out=$(ef Add-EflowVmEndpoint -vswitchName InternalLab -vendpointName ep3 -ip4Address 172.20.0.5 -ip4PrefixLength 24 \
+  -ip4GatewayAddress 172.20.0.1); st=$?
 check "Add-EflowVmEndpoint after a removal: exit status" 0 "$st"
 check "Add-EflowVmEndpoint after a removal: a new MAC" 0 "$(grep -c "$mac" <<<"$out")"
+check "Add-EflowVmEndpoint on InternalLab: the host vNIC answers" 0 \
+  "$("$vnet" lab exec "$lab" eflow -- ping -c 2 -W 3 172.20.0.1 >/dev/null; echo $?)"
 check "Get-EflowVmEndpoint after the new endpoint" "eth0 ep2 ep3" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
+err=$(ef Remove-EflowNetwork -vswitchName InternalLab 2>&1); st=$?
+check "Remove-EflowNetwork, an endpoint left" "2 vnet: eflow: Error: network InternalLab still has endpoint ep3; remove it with Remove-EflowVmEndpoint first" "$st $err"
+ef Remove-EflowVmEndpoint -vendpointName ep3; st=$?
+check "Remove-EflowVmEndpoint ep3: exit status" 0 "$st"
+ef Remove-EflowNetwork -vswitchName InternalLab; st=$?
+check "Remove-EflowNetwork: exit status" 0 "$st"
+check "Get-EflowNetwork after the removal" "ExternalEflow" "$(ef Get-EflowNetwork | sed -n 's/^Name *: //p' | paste -sd' ')"
+err=$(ef Add-EflowVmEndpoint -vswitchName InternalLab -vendpointName ep5 2>&1); st=$?
+check "Add-EflowVmEndpoint on the removed network" "2 vnet: eflow: Error: network InternalLab not found; add it with Add-EflowNetwork first" "$st $err"
 
 # The cmdlets read the VM: a changed address and a link taken down show up.
 "$vnet" lab exec "$lab" eflow -- "ip addr flush dev eth0 && ip addr add 192.168.0.77/24 dev eth0" >/dev/null

@@ -20,6 +20,9 @@
 //                                   monitor, QMP): eth1 for the first added, static or DHCP
 //   Remove-EflowVmEndpoint -vendpointName N
 //                                   takes an endpoint other than the primary out of the VM
+//   Remove-EflowNetwork -vswitchName S
+//                                   S is no longer one of the VM's networks (not the primary
+//                                   network, and only once its endpoints are removed)
 // Exit status: 0 done, 1 the VM could not be reached or did not do it, 2 bad input (an
 // unknown cmdlet or parameter, a bad value: the reference's "Error: ..." message).
 #include <algorithm>
@@ -129,10 +132,11 @@ std::vector<std::string> vm_networks(const running_lab& l, const lab::lab_file& 
     return out;
 }
 
-/// The endpoint names Add-EflowVmEndpoint gave (<state>/eflow-endpoints: "VM IFNAME NAME").
+/// The endpoint names Add-EflowVmEndpoint gave (<state>/eflow-endpoints: "VM IFNAME NAME
+/// SWITCH").
 std::string endpoint_name(const running_lab& l, const std::string& vm, const std::string& ifname) {
     for (const auto& r : state_records(l, "eflow-endpoints"))
-        if (r.size() == 3 && r[0] == vm && r[1] == ifname) return r[2];
+        if (r.size() >= 3 && r[0] == vm && r[1] == ifname) return r[2];
     return ifname;
 }
 
@@ -253,7 +257,8 @@ int add_endpoint(const std::string& line, const running_lab& l, const lab::lab_f
                                         undone ? "" : "; removing it again failed: " + undone.error()),
                             exit_check_failed);
     }
-    std::ofstream(l.state_dir + "/eflow-endpoints", std::ios::app) << vm << " " << hp.ifname << " " << *o->vendpoint_name << "\n";
+    std::ofstream(l.state_dir + "/eflow-endpoints", std::ios::app)
+        << vm << " " << hp.ifname << " " << *o->vendpoint_name << " " << *net << "\n";
     // The endpoint as the VM reports it, once it has its address (a DHCP lease takes a moment).
     std::optional<eflow::guest_nic> seen;
     for (int i = 0; i < 40; ++i) {
@@ -437,8 +442,36 @@ int remove_endpoint(const eflow::command_line& cmd, const running_lab& l, const 
     if (!done) return report_error(what, fmt::format("cannot remove the NIC: {}", done.error()), exit_check_failed);
     std::string kept;
     for (const auto& rec : state_records(l, "eflow-endpoints"))
-        if (!(rec.size() == 3 && rec[0] == vm && rec[1] == it->ifname)) kept += fmt::format("{}\n", fmt::join(rec, " "));
+        if (!(rec.size() >= 3 && rec[0] == vm && rec[1] == it->ifname)) kept += fmt::format("{}\n", fmt::join(rec, " "));
     std::ofstream(l.state_dir + "/eflow-endpoints", std::ios::trunc) << kept;
+    return exit_ok;
+}
+
+/// Remove-EflowNetwork -vswitchName NAME: a network Add-EflowNetwork gave the VM stops being
+/// one of its networks. The deployment's networks (the lab file's NICs) carry the VM's
+/// lifecycle and stay; a network with endpoints left on it is refused until
+/// Remove-EflowVmEndpoint took them out (vnet's message: the reference has none).
+int remove_network(const eflow::command_line& cmd, const running_lab& l, const lab::lab_file& lf, const std::string& vm) {
+    std::optional<std::string> name;
+    for (const auto& p : cmd.parameters) {
+        if (eflow::iequals(p.name, "vswitchName")) name = p.value;
+        else return report_error(what, eflow::unknown_parameter(p.name));
+    }
+    if (!name || name->empty()) return report_error(what, std::string(eflow::msg_vswitch_name_missing));
+    if (const auto* v = lf.find_vm(vm))
+        for (const auto& n : v->nics)
+            if (eflow::iequals(n.switch_name, *name)) return report_error(what, eflow::msg_primary_network(n.switch_name));
+    const auto records = state_records(l, "eflow-networks");
+    auto added = std::find_if(records.begin(), records.end(),
+                              [&](const auto& r) { return r.size() == 2 && r[0] == vm && eflow::iequals(r[1], *name); });
+    if (added == records.end()) return report_error(what, eflow::msg_network_not_found(*name));
+    const std::string net = (*added)[1];
+    for (const auto& r : state_records(l, "eflow-endpoints"))
+        if (r.size() >= 4 && r[0] == vm && r[3] == net) return report_error(what, eflow::msg_network_has_endpoint(net, r[2]));
+    std::string kept;
+    for (const auto& r : records)
+        if (!(r.size() == 2 && r[0] == vm && r[1] == net)) kept += fmt::format("{}\n", fmt::join(r, " "));
+    std::ofstream(l.state_dir + "/eflow-networks", std::ios::trunc) << kept;
     return exit_ok;
 }
 
@@ -448,12 +481,9 @@ int run_eflow(const eflow_options& o) {
     auto line = command_text(o);
     auto cmd = eflow::parse_command_line(line);
     if (!cmd) return report_error(what, cmd.error());
-    static constexpr std::string_view known[] = {"Get-EflowVmAddr",       "Get-EflowVmEndpoint",   "Get-EflowNetwork",
-                                                 "Set-EflowVmDnsServers", "Connect-EflowVm",       "Add-EflowNetwork",
-                                                 "Add-EflowVmEndpoint",   "Remove-EflowVmEndpoint"};
-    static constexpr std::string_view hot_plug[] = {"Remove-EflowNetwork"};
-    for (auto h : hot_plug)
-        if (eflow::iequals(cmd->verb, h)) return report_error(what, fmt::format("{} on a running lab is not implemented", h));
+    static constexpr std::string_view known[] = {"Get-EflowVmAddr",       "Get-EflowVmEndpoint",    "Get-EflowNetwork",
+                                                 "Set-EflowVmDnsServers", "Connect-EflowVm",        "Add-EflowNetwork",
+                                                 "Add-EflowVmEndpoint",   "Remove-EflowVmEndpoint", "Remove-EflowNetwork"};
     if (std::none_of(std::begin(known), std::end(known), [&](std::string_view k) { return eflow::iequals(cmd->verb, k); }))
         return report_error(what, fmt::format("unknown cmdlet '{}' (one of: {})", cmd->verb, fmt::join(known, ", ")));
     if (::geteuid() != 0) return report_error(what, "needs root");
@@ -465,9 +495,11 @@ int run_eflow(const eflow_options& o) {
     if (!vm) return exit_bad_input;
 
     if (eflow::iequals(cmd->verb, "Get-EflowNetwork")) return get_networks(*cmd, *l, lf, *vm);
-    const bool adds = eflow::iequals(cmd->verb, "Add-EflowNetwork") || eflow::iequals(cmd->verb, "Add-EflowVmEndpoint");
+    const bool adds = eflow::iequals(cmd->verb, "Add-EflowNetwork") || eflow::iequals(cmd->verb, "Add-EflowVmEndpoint") ||
+                      eflow::iequals(cmd->verb, "Remove-EflowNetwork");
     if (adds && !lf) return report_error(what, "the lab's file was not recorded with the run", exit_check_failed);
     if (eflow::iequals(cmd->verb, "Add-EflowNetwork")) return add_network(*cmd, *l, *lf, *vm);
+    if (eflow::iequals(cmd->verb, "Remove-EflowNetwork")) return remove_network(*cmd, *l, *lf, *vm);
     if (eflow::iequals(cmd->verb, "Connect-EflowVm")) {
         if (auto p = eflow::single_filter(*cmd, ""); !p) return report_error(what, p.error());
         return connect_vm(*l, *vm);

@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
     vnet::cli::eflow_options ef;
     auto* eflow = app.add_subcommand("eflow",
                                      "Run an EFLOW host cmdlet against a lab that is up: Get-EflowVmAddr, Get-EflowVmEndpoint, "
-                                     "Get-EflowNetwork, Set-EflowVmDnsServers, Connect-EflowVm");
+                                     "Get-EflowNetwork, Set-EflowVmDnsServers, Connect-EflowVm, Add-EflowNetwork, "
+                                     "Add-EflowVmEndpoint, Remove-EflowVmEndpoint, Remove-EflowNetwork");
     eflow->add_option("NAME", ef.name, "the lab's name or its run id")->required();
     eflow->add_option("--vm", ef.vm, "the EFLOW VM (default: the lab's only eflow-profile VM, or its only VM)");
     eflow->add_option("CMDLET", ef.cmdlet, "the cmdlet, followed by its parameters as typed (-vendpointName eth0 ...)")

@@ -122,6 +122,12 @@ inline std::string msg_endpoint_exists(std::string_view name) {
 inline std::string msg_endpoint_not_found(std::string_view name) {
     return fmt::format("Error: vendpointName {} not found", name);
 }
+inline std::string msg_primary_network(std::string_view name) {
+    return fmt::format("Error: network {} is the primary network; it manages the VM lifecycle and cannot be removed", name);
+}
+inline std::string msg_network_has_endpoint(std::string_view network, std::string_view endpoint) {
+    return fmt::format("Error: network {} still has endpoint {}; remove it with Remove-EflowVmEndpoint first", network, endpoint);
+}
 inline std::string msg_primary_endpoint(std::string_view name) {
     return fmt::format("Error: vendpointName {} is the primary endpoint; it manages the VM lifecycle and cannot be removed",
                        name);
