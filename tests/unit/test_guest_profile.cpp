@@ -91,6 +91,12 @@ BOOST_AUTO_TEST_CASE(use_profile_sets_image_cmdline_and_memory) {
     c.forwarding = "hub";  // neither bridge nor router
     BOOST_TEST(!kernel_cmdline(c).has_value());
     c.forwarding.clear();
+    // host bridge, PIIX3, one slot per NIC, the agent's virtio-serial: hot-plugs start after
+    const auto nics = static_cast<unsigned>(c.nics.size());
+    BOOST_TEST(pci_slots_at_start(c) == 2u + nics + (c.agent_socket.empty() ? 0u : 1u));
+    c.agent_socket = "/run/a.sock";
+    BOOST_TEST(pci_slots_at_start(c) == 3u + nics);
+    c.agent_socket.clear();
     auto argv = qemu_argv(c);
     BOOST_REQUIRE(argv.has_value());
     bool mem = false;

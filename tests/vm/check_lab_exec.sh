@@ -115,6 +115,9 @@ check "Add-EflowVmEndpoint after a removal: a new MAC" 0 "$(grep -c "$mac" <<<"$
 check "Add-EflowVmEndpoint on InternalLab: the host vNIC answers" 0 \
   "$("$vnet" lab exec "$lab" eflow -- ping -c 2 -W 3 172.20.0.1 >/dev/null; echo $?)"
 check "Get-EflowVmEndpoint after the new endpoint" "eth0 ep2 ep3" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
+err=$(ef Add-EflowVmEndpoint -vswitchName ExternalEflow -vendpointName ep4 2>&1); st=$?
+check "Add-EflowVmEndpoint, a fourth hot-plugged NIC" "1 vnet: eflow: cannot add the NIC: eflow has no PCI slot left for a NIC: slots 0-6 are taken (a removed NIC keeps its slot until the VM restarts), and a guest booted with acpi=off gets no interrupt beyond slot 6" "$st $err"
+check "Get-EflowVmEndpoint after the refusal" "eth0 ep2 ep3" "$(ef Get-EflowVmEndpoint | sed -n 's/^Name *: //p' | paste -sd' ')"
 err=$(ef Remove-EflowNetwork -vswitchName InternalLab 2>&1); st=$?
 check "Remove-EflowNetwork, an endpoint left" "2 vnet: eflow: Error: network InternalLab still has endpoint ep3; remove it with Remove-EflowVmEndpoint first" "$st $err"
 ef Remove-EflowVmEndpoint -vendpointName ep3; st=$?

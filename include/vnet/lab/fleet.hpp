@@ -113,6 +113,7 @@ public:
                     continue;
                 }
                 v.vm = std::move(*q);
+                v.pci_slots = pci_slots_at_start(v.config);
                 detail::append_line(state_dir_ + "/pids",
                                     fmt::format("{} {}", v.vm.pid(), detail::process_start_time(v.vm.pid())));
                 note(fmt::format("{}: booting (QEMU pid {}, {} NIC{})", v.boot.name, v.vm.pid(), v.config.nics.size(),
@@ -286,6 +287,12 @@ public:
     expected<std::size_t, std::string> hot_plug(std::string_view vm, vm_nic nic, sw::port_index port) {
         auto* v = find_vm(vm);
         if (!v) return unexpected(fmt::format("no VM {}", vm));
+        if (v->pci_slots > last_routed_pci_slot)
+            return unexpected(
+                fmt::format("{} has no PCI slot left for a NIC: slots 0-{} are taken (a removed NIC keeps its slot "
+                            "until the VM restarts), and a guest booted with acpi=off gets no interrupt beyond "
+                            "slot {}",
+                            vm, v->pci_slots - 1, last_routed_pci_slot));
         // The host stores the NIC first; a device QEMU refused is taken out of the store again.
         auto nics = v->config.nics;
         nics.push_back(nic);
@@ -310,6 +317,7 @@ public:
             return refused(fmt::format("device_add {}: {}", nic.mac, r.error()));
         v->config.nics = std::move(nics);
         v->ports.push_back(port);
+        ++v->pci_slots;
         return v->config.nics.size() - 1;
     }
 
@@ -354,6 +362,7 @@ private:
         vm_boot boot;
         std::vector<sw::port_index> ports;
         bool leases_waited = false;
+        unsigned pci_slots = 0;  // PCI slots QEMU has filled since it started (removed NICs keep theirs)
     };
     unsigned hot_plugs_ = 0;  // QMP ids of hot-plugged NICs
 
@@ -371,6 +380,7 @@ private:
         auto q = qemu_vm::start(v.config);
         if (!q) return unexpected(fmt::format("cannot start QEMU again: {}", q.error().message()));
         v.vm = std::move(*q);
+        v.pci_slots = pci_slots_at_start(v.config);
         detail::append_line(state_dir_ + "/pids", fmt::format("{} {}", v.vm.pid(), detail::process_start_time(v.vm.pid())));
         auto ag = v.vm.connect_agent(std::chrono::duration_cast<std::chrono::milliseconds>(opt_.boot_timeout));
         if (!ag) return unexpected(fmt::format("no guest agent after the restart: {}", ag.error().message()));

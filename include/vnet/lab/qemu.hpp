@@ -160,6 +160,18 @@ struct qemu_vm_config {
     bool die_with_parent = true;  // see io::spawn_options::die_with_parent
 };
 
+/// The last PCI slot whose interrupt a guest booted with acpi=off can route: the BIOS's
+/// interrupt routing table ends there (a NIC hot-plugged into slot 7 logs "can't find IRQ
+/// for PCI INT A" and never comes up).
+inline constexpr unsigned last_routed_pci_slot = 6;
+
+/// The PCI slots QEMU fills when it starts `c` (qemu_argv, -nodefaults): the host bridge
+/// (0), PIIX3 (1), one per NIC, and the agent's virtio-serial controller. A hot-plugged
+/// device takes the next free slot.
+inline unsigned pci_slots_at_start(const qemu_vm_config& c) {
+    return 2 + static_cast<unsigned>(c.nics.size()) + (c.agent_socket.empty() ? 0u : 1u);
+}
+
 /// Prepares `c` to boot `image` of `profile`: the image, the profile's kernel command line
 /// start (guest_profile.hpp base_append) and at least the memory the profile needs.
 inline void use_profile(qemu_vm_config& c, guest_profile profile, guest_image image) {
