@@ -9,10 +9,13 @@
 // before it binds and opens its own socket for that reason.
 #pragma once
 
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <span>
 #include <string>
 #include <utility>
-
-#include <cerrno>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <vnet/core/error.hpp>
@@ -65,6 +69,7 @@ inline result<unique_fd> dup_fd(int fd) {
 struct packet_fd_options {
     bool ignore_outgoing = false;  // PACKET_IGNORE_OUTGOING: not the frames the interface sends
     int receive_buffer = 0;        // SO_RCVBUF in bytes; 0: the kernel's default
+    bool auxdata = false;          // PACKET_AUXDATA: recv_frame reports checksum and VLAN state
 };
 
 /// A non-blocking AF_PACKET SOCK_RAW socket bound to `ifname` in the calling thread's
@@ -86,7 +91,40 @@ inline result<unique_fd> open_packet_fd(const std::string& ifname, packet_fd_opt
     sa.sll_ifindex = static_cast<int>(idx);
     if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) return os_fail("packet_socket.bind", errno);
     if (o.receive_buffer > 0) (void)::setsockopt(s.get(), SOL_SOCKET, SO_RCVBUF, &o.receive_buffer, sizeof o.receive_buffer);
+    if (o.auxdata) {
+        int one = 1;
+        if (::setsockopt(s.get(), SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0)
+            return os_fail("packet_socket.auxdata", errno);
+    }
     return s;
+}
+
+/// One frame read from a packet socket (non-blocking): its length in the buffer (-1: none
+/// waiting, or an error in errno), the link-layer address it came with (sll_pkttype), and
+/// the kernel's PACKET_AUXDATA (tp_status 0 unless the socket was opened with auxdata:
+/// TP_STATUS_CSUMNOTREADY for a partial checksum, TP_STATUS_VLAN_VALID with tp_vlan_tci
+/// for an outer VLAN tag the kernel took off the frame).
+struct received_frame {
+    ssize_t length = -1;
+    sockaddr_ll from{};
+    tpacket_auxdata aux{};
+};
+inline received_frame recv_frame(int fd, std::span<std::byte> buf) {
+    received_frame f;
+    alignas(cmsghdr) std::array<std::byte, CMSG_SPACE(sizeof(tpacket_auxdata))> control{};
+    iovec iov{buf.data(), buf.size()};
+    msghdr msg{};
+    msg.msg_name = &f.from;
+    msg.msg_namelen = sizeof f.from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    f.length = ::recvmsg(fd, &msg, 0);
+    if (f.length < 0) return f;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) std::memcpy(&f.aux, CMSG_DATA(c), sizeof f.aux);
+    return f;
 }
 
 }  // namespace vnet::io

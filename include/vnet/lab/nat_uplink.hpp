@@ -82,12 +82,9 @@ public:
         u.first_ = first;
         u.last_ = last;
         auto r = io::in_netns(netns, [&]() -> result<void> {
-            auto p = io::open_packet_fd(ifname);
+            auto p = io::open_packet_fd(ifname, {.auxdata = true});
             if (!p) return unexpected(p.error());
             u.packet_fd_ = std::move(*p);
-            int one = 1;
-            if (::setsockopt(u.packet_fd_.get(), SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0)
-                return io::os_fail("nat_uplink.packet_auxdata", errno);
             u.raw_fd_.reset(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
             if (!u.raw_fd_) return io::os_fail("nat_uplink.raw_socket", errno);
             return {};
@@ -108,27 +105,11 @@ public:
     template <class F>
     void drain(std::vector<std::byte>& buf, F&& f) {
         for (int i = 0; i < 64; ++i) {
-            sockaddr_ll from{};
-            alignas(cmsghdr) std::array<std::byte, CMSG_SPACE(sizeof(tpacket_auxdata))> control{};
-            iovec iov{buf.data(), buf.size()};
-            msghdr msg{};
-            msg.msg_name = &from;
-            msg.msg_namelen = sizeof from;
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.data();
-            msg.msg_controllen = control.size();
-            const ssize_t r = ::recvmsg(packet_fd_.get(), &msg, 0);
-            if (r < 0) return;
-            if (from.sll_pkttype != PACKET_HOST) continue;
-            bool partial = false;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-                if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
-                    tpacket_auxdata aux{};
-                    std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
-                    partial = (aux.tp_status & TP_STATUS_CSUMNOTREADY) != 0;
-                }
-            auto fr = wire::ethernet_view::parse(bytes_view(buf.data(), static_cast<std::size_t>(r)));
+            const auto got = io::recv_frame(packet_fd_.get(), buf);
+            if (got.length < 0) return;
+            if (got.from.sll_pkttype != PACKET_HOST) continue;
+            const bool partial = (got.aux.tp_status & TP_STATUS_CSUMNOTREADY) != 0;
+            auto fr = wire::ethernet_view::parse(bytes_view(buf.data(), static_cast<std::size_t>(got.length)));
             if (!fr || fr->ethertype() != wire::ethertype::ipv4) continue;
             auto ip = wire::ipv4_view::parse(fr->payload());
             if (!ip || ip->dst() != address_) continue;

@@ -387,10 +387,8 @@ public:
     void host_apipa(const std::string& ifname) {
         if (mutant::on(mutant::id::host_no_apipa)) return;
         auto link = ns_exec("host", {"ip", "-o", "link", "show", "dev", ifname});
-        std::optional<mac_address> mac;
-        if (link && link->status == 0)
-            if (auto at = link->out.find("link/ether "); at != std::string::npos)
-                if (auto m = mac_address::parse(std::string_view(link->out).substr(at + 11, 17))) mac = *m;
+        auto mac = link && link->status == 0 ? mac_address::parse(route_field(link->out, "link/ether"))
+                                             : result<mac_address>(fail(layer::lab, errc::not_found, "host.mac"));
         if (!mac) return note(fmt::format("host: no APIPA address: cannot read the MAC of {}", ifname));
         for (unsigned i = 0; i < apipa_attempts; ++i) {
             const auto a = apipa_candidate(*mac, i);

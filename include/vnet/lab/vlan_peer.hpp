@@ -70,12 +70,9 @@ public:
         if (o.vid == 0 || o.vid > wire::max_vid) return fail(layer::lab, errc::bad_value, "peer.vlan");
         std::unique_ptr<vlan_peer> p(new vlan_peer(std::move(o)));
         auto r = io::in_netns(p->o_.netns, [&]() -> result<void> {
-            auto fd = io::open_packet_fd(p->o_.ifname);
+            auto fd = io::open_packet_fd(p->o_.ifname, {.auxdata = true});
             if (!fd) return unexpected(fd.error());
             p->fd_ = std::move(*fd);
-            int one = 1;
-            if (::setsockopt(p->fd_.get(), SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0)
-                return io::os_fail("vlan_peer.packet_auxdata", errno);
             ifreq ifr{};
             std::strncpy(ifr.ifr_name, p->o_.ifname.c_str(), IFNAMSIZ - 1);
             if (::ioctl(p->fd_.get(), SIOCGIFHWADDR, &ifr) != 0) return io::os_fail("vlan_peer.hwaddr", errno);
@@ -118,27 +115,12 @@ private:
     void drain() {
         std::lock_guard lock(mu_);
         for (int i = 0; i < 64; ++i) {
-            sockaddr_ll from{};
-            alignas(cmsghdr) std::array<std::byte, CMSG_SPACE(sizeof(tpacket_auxdata))> control{};
-            iovec iov{in_.data(), in_.size()};
-            msghdr msg{};
-            msg.msg_name = &from;
-            msg.msg_namelen = sizeof from;
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.data();
-            msg.msg_controllen = control.size();
-            const ssize_t r = ::recvmsg(fd_.get(), &msg, 0);
-            if (r < 0) return;
-            if (from.sll_pkttype == PACKET_OUTGOING) continue;
-            int aux_vid = -1;  // the tag the kernel took off, if it did
-            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-                if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
-                    tpacket_auxdata aux{};
-                    std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
-                    if (aux.tp_status & TP_STATUS_VLAN_VALID) aux_vid = aux.tp_vlan_tci & 0x0fff;
-                }
-            handle(bytes_view(in_.data(), static_cast<std::size_t>(r)), aux_vid);
+            const auto got = io::recv_frame(fd_.get(), in_);
+            if (got.length < 0) return;
+            if (got.from.sll_pkttype == PACKET_OUTGOING) continue;
+            // the outer tag, when the kernel took it off the frame (else it is still inline)
+            const int aux_vid = (got.aux.tp_status & TP_STATUS_VLAN_VALID) ? got.aux.tp_vlan_tci & 0x0fff : -1;
+            handle(bytes_view(in_.data(), static_cast<std::size_t>(got.length)), aux_vid);
         }
     }
 
