@@ -429,6 +429,35 @@ BOOST_AUTO_TEST_CASE(apipa_and_inbound_rows_build_their_labs) {
     BOOST_TEST(inbound.lab.networks[0].peers[0].route_via_host);
 }
 
+// lan_dhcp_lease sets the LAN server's lease time; an address_after_lease_loss cell is a
+// lease_loss check from the deployed VM to the peer that takes the address.
+BOOST_AUTO_TEST_CASE(lease_loss_row_builds_its_lab) {
+    auto ts = load_tables(tables_dir);
+    BOOST_REQUIRE(ts);
+    const auto& lost = row(table(*ts, "dhcp"), "lease-lost-new-address");
+    BOOST_REQUIRE(lost.lab.networks.at(0).dhcp.has_value());
+    BOOST_TEST(lost.lab.networks[0].dhcp->lease_time.count() == 8);
+    BOOST_TEST(row(table(*ts, "dhcp"), "lease-gateway-dns").lab.networks.at(0).dhcp->lease_time.count() == 3600);
+    const check_config* check = nullptr;
+    for (const auto& c : lost.lab.checks)
+        if (c.kind == check_kind::lease_loss) check = &c;
+    BOOST_REQUIRE(check != nullptr);
+    BOOST_TEST(check->from == "eflow");
+    BOOST_TEST(check->to == "laptop");
+    BOOST_TEST(lost.cells.at(1).label == "eflow eth0 after its lease ran out and laptop took the address");
+
+    const std::string vm_row = header + "[[row]]\nid = \"a\"\nsource = \"s\"\neval = \"vm\"\n";
+    BOOST_TEST(error_of(vm_row + "cells = [ { kind = \"address_after_lease_loss\", expect = \"kept\" } ]\n")
+                   .find("row.cells.to: an address_after_lease_loss cell needs the peer that takes the address") !=
+               std::string::npos);
+    BOOST_TEST(error_of(vm_row + "lan_dhcp = false\nlan_dhcp_lease = 8\n"
+                                 "cells = [ { kind = \"ping\", from = \"host\", to = \"internet\", expect = \"ok\" } ]\n")
+                   .find("row.lan_dhcp_lease: needs the LAN's DHCP server (lan_dhcp = true)") != std::string::npos);
+    BOOST_TEST(error_of(vm_row + "lan_dhcp_lease = \"8s\"\n"
+                                 "cells = [ { kind = \"ping\", from = \"host\", to = \"internet\", expect = \"ok\" } ]\n")
+                   .find("row.lan_dhcp_lease: must be an integer (seconds)") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(sharding)

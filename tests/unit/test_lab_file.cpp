@@ -131,9 +131,18 @@ BOOST_AUTO_TEST_CASE(internal_switch_dhcp_server) {
     BOOST_TEST(fmt::format("{}", r->switches[0].dhcp->range_first) == "172.20.0.100");
     BOOST_TEST(fmt::format("{}", r->switches[0].dhcp->range_last) == "172.20.0.199");
     BOOST_REQUIRE(r->switches[0].dhcp->dns.size() == 1u);
+    BOOST_TEST(r->switches[0].dhcp->lease_time.count() == 3600);  // the default: an hour
     auto plain = parse_lab(sw, "t.toml");
     BOOST_REQUIRE(plain);
     BOOST_TEST(!plain->switches.at(0).dhcp.has_value());  // omitted: no DHCP server
+    // lease_time: seconds, 1 .. 2^32 - 2 (option 51's range less "infinite")
+    auto short_lease = parse_lab(sw + "dhcp = { range = \"172.20.0.100-172.20.0.199\", lease_time = 8 }\n", "t.toml");
+    BOOST_REQUIRE_MESSAGE(short_lease.has_value(), (short_lease ? std::string() : short_lease.error().to_string()));
+    BOOST_TEST(short_lease->switches.at(0).dhcp->lease_time.count() == 8);
+    expect_error(sw + "dhcp = { range = \"172.20.0.100-172.20.0.199\", lease_time = 0 }\n", "switch.dhcp.lease_time",
+                 "must be between 1 and 4294967294");
+    expect_error(sw + "dhcp = { range = \"172.20.0.100-172.20.0.199\", lease_time = \"1h\" }\n", "switch.dhcp.lease_time",
+                 "must be an integer");
 
     // unknown key inside the table: file, line and dotted key
     auto e = parse_error(sw + "dhcp = { range = \"172.20.0.100-172.20.0.199\", lease = \"1h\" }\n");

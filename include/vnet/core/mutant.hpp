@@ -46,6 +46,7 @@ enum class id : std::uint8_t {
     host_no_apipa,              // a host adapter that gets no DHCP lease stays without an address (no APIPA)
     switch_allows_spoofing,     // a VM port sends frames from any source MAC (MAC address spoofing on everywhere)
     uplink_strips_tags,         // an external switch's adapter port sends every VLAN's frames untagged
+    dhcp_leases_never_expire,   // a DHCP server's bindings never run out: a VM's address stays its own while it is off
 };
 
 struct entry {
@@ -53,7 +54,7 @@ struct entry {
     std::string_view name;
 };
 
-inline constexpr std::array<entry, 27> names{{
+inline constexpr std::array<entry, 28> names{{
     {id::none, "none"},
     {id::switch_floods_unicast, "switch-floods-unicast"},
     {id::switch_never_learns, "switch-never-learns"},
@@ -81,6 +82,7 @@ inline constexpr std::array<entry, 27> names{{
     {id::host_no_apipa, "host-no-apipa"},
     {id::switch_allows_spoofing, "switch-allows-spoofing"},
     {id::uplink_strips_tags, "uplink-strips-tags"},
+    {id::dhcp_leases_never_expire, "dhcp-leases-never-expire"},
 }};
 
 constexpr std::optional<id> parse(std::string_view s) noexcept {

@@ -30,7 +30,8 @@ enum class check_kind : std::uint8_t {
     arp,
     resolvers,
     metrics,
-    link_local
+    link_local,
+    lease_loss
 };
 
 /// What a reboot check reads in the guest before and after the restarts (key `read`).
@@ -85,6 +86,13 @@ inline constexpr check_kind_rules check_kinds[] = {
     {.kind = check_kind::resolvers, .name = "resolvers", .free_text = true, .from = check_end::vm, .in_guest = true},
     {.kind = check_kind::metrics, .name = "metrics", .free_text = true, .from = check_end::vm, .in_guest = true},
     {.kind = check_kind::link_local, .name = "link_local", .in_guest = true, .arrow = false},
+    {.kind = check_kind::lease_loss,
+     .name = "lease_loss",
+     .needs_to = true,
+     .free_text = true,
+     .from = check_end::vm,
+     .to = check_end::not_vm,
+     .in_guest = true},
 };
 
 /// How many real boots a metrics check reads the guest's default routes at (the first

@@ -607,6 +607,123 @@ inline void run_check_kind<check_kind::reboot>(check_env& env, const check_confi
         shown(after_host));
 }
 
+/// lease_loss: VM `from`'s DHCP lease on eth0 is lost while the VM is off, and another
+/// device, peer `to`, is given the address meanwhile ([NW] "IP address allocations": a
+/// DHCP address "may change"). The VM is stopped at once (Stop-EflowVm: QEMU stopped, no
+/// DHCPRELEASE), the check waits one lease time of the peer's network (network.dhcp.
+/// lease_time, at most 120 s) past the stop, then runs busybox udhcpc in the peer's
+/// namespace asking for the VM's address (option 50) and keeping the lease it gets
+/// (renewing, the address on its interface), then starts the VM again and reads eth0.
+/// Observed: "changed: A -> B" or "kept A". Which address the peer got is in the detail.
+template <>
+inline void run_check_kind<check_kind::lease_loss>(check_env& env, const check_config& c, check_result& r) {
+    r.target = c.to;
+    const network_config* net = nullptr;
+    for (const auto& n : env.lf().networks)
+        for (const auto& p : n.peers)
+            if (p.name == c.to) net = &n;
+    if (!net || !net->dhcp) {
+        r.detail = net ? fmt::format("network {} of peer {} has no DHCP server", net->name, c.to)
+                       : fmt::format("to = \"{}\": name a peer of a network", c.to);
+        return;
+    }
+    const auto lease = net->dhcp->lease_time;
+    if (lease > std::chrono::seconds(120)) {
+        r.detail = fmt::format(
+            "network {}: dhcp.lease_time is {} s; a lease_loss check waits one lease out, so it "
+            "needs at most 120 s",
+            net->name, lease.count());
+        return;
+    }
+    const auto before = env.fleet().guest_address(c.from, 0);
+    auto before_addr = ipv4_prefix::parse(before);
+    if (!before_addr) {
+        r.detail = fmt::format("eth0 of {} has no address before the lease is lost ({})", c.from,
+                               before.empty() ? "unreadable" : before);
+        return;
+    }
+    // The peer's DHCP client keeps the address it gets: a script that puts it on the
+    // peer's interface (so renewals go out from it), registered for the lab's clean-up.
+    const std::string dir = env.topology().names().state_dir();
+    const std::string script = dir + "/lease-loss.sh", pidfile = dir + "/lease-loss.pid",
+                      log = env.topology().log_dir() + "/lease-loss-" + c.to + ".log";
+    std::ofstream(script) << "#!/bin/sh\n"
+                             "case \"$1\" in bound|renew) ip addr replace \"$ip/$mask\" dev \"$interface\" ;; esac\n"
+                             "exit 0\n";
+    ::chmod(script.c_str(), 0755);
+    // The peer's one interface (its namespace's /sys is the host's: ask ip).
+    static constexpr std::string_view peer_ifname =
+        "ip -o link show | sed -n 's/^[0-9]*: \\([^:@]*\\).*/\\1/p' | grep -vx lo | head -n 1";
+    struct peer_client {
+        check_env& env;
+        std::string peer, pidfile;
+        std::optional<ipv4_prefix> got;
+        ~peer_client() {
+            std::string cmd = fmt::format("[ -s {0} ] && kill $(cat {0}); rm -f {0}", pidfile);
+            if (got) cmd += fmt::format("; ip addr del {} dev \"$({})\"", *got, peer_ifname);
+            (void)env.run_from(peer, cmd, std::chrono::seconds(5));
+        }
+    } client{env, c.to, pidfile, std::nullopt};
+
+    auto t0 = std::chrono::steady_clock::now();
+    env.note(fmt::format("{}: turned off (its lease of {} runs out in at most {} s)", c.from, before, lease.count()));
+    if (auto s = env.fleet().stop_vm(c.from); !s) {
+        r.detail = s.error();
+        return;
+    }
+    std::this_thread::sleep_for(lease + std::chrono::seconds(1));
+    auto o = env.run_from(c.to,
+                          fmt::format("IF=$({}); setsid -f timeout 600 busybox udhcpc -f "
+                                      "-i \"$IF\" -r {} -s {} -p {} -T 1 -t 5 -A 1 >{} 2>&1 </dev/null",
+                                      peer_ifname, before_addr->address(), script, pidfile, log),
+                          std::chrono::seconds(5));
+    std::string peer_said;
+    if (o.ran && o.status == 0) {
+        for (int i = 0; i < 40 && !client.got; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            std::ifstream in(log);
+            std::string line;
+            while (std::getline(in, line))
+                if (auto at = line.find("lease of "); at != std::string::npos) {
+                    peer_said = line;
+                    auto a = ipv4_address::parse(std::string_view(line).substr(at + 9, line.find(' ', at + 9) - at - 9));
+                    if (a) client.got = ipv4_prefix(*a, before_addr->length());
+                }
+        }
+        if (auto pid = detail::slurp(pidfile); !pid.empty())
+            detail::append_line(dir + "/pids",
+                                fmt::format("{} {}", std::atoi(pid.c_str()), detail::process_start_time(std::atoi(pid.c_str()))));
+    }
+    const std::string peer_part = !o.ran || o.status != 0 ? fmt::format("{}'s DHCP client did not start ({})", c.to,
+                                                                        o.ran ? detail::first_line(o.out) : o.why)
+                                  : client.got ? fmt::format("{}'s DHCP client asked for {} and was given {} (\"{}\")", c.to,
+                                                             before_addr->address(), client.got->address(), peer_said)
+                                               : fmt::format("{}'s DHCP client asked for {} and got no lease in 10 s", c.to,
+                                                             before_addr->address());
+    if (auto s = env.fleet().start_vm(c.from); !s) {
+        r.detail = fmt::format("{}; {} did not start again: {}", peer_part, c.from, s.error());
+        return;
+    }
+    // Without a lease for the peer the address was not taken: the situation the check is
+    // about did not arise (an error, not an observation).
+    if (!client.got) {
+        r.detail = peer_part;
+        return;
+    }
+    env.fleet().wait_for_leases(c.from);
+    const double off = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto after = env.fleet().guest_address(c.from, 0);
+    if (after.empty()) {
+        r.detail = fmt::format("{}; cannot read eth0 of {} after it started again", peer_part, c.from);
+        return;
+    }
+    r.observed = after == before ? fmt::format("kept {}", before) : fmt::format("changed: {} -> {}", before, after);
+    r.detail = fmt::format(
+        "eth0 of {} held {}; the VM was turned off and its lease ran out ({} s); {}; {} started "
+        "again ({:.1f} s after it was turned off) and eth0 holds {}",
+        c.from, before, lease.count(), peer_part, c.from, off, after);
+}
+
 /// metrics: the metric of each default route of VM `from`, read from its routing table at
 /// this boot and after each of two reboots (the EFLOW VM draws them at every boot). Waits
 /// for one default route per NIC with a gateway or DHCP. Observed: metrics_verdict.

@@ -265,6 +265,24 @@ public:
         return by_guest;
     }
 
+    /// Stop-EflowVm: the VM is turned off at once (QEMU stopped: the guest releases nothing,
+    /// as when the host loses power or sleeps); start_vm starts it again.
+    expected<void, std::string> stop_vm(std::string_view vm) {
+        auto* v = find_vm(vm);
+        if (!v) return unexpected(fmt::format("no VM {}", vm));
+        v->agent.close();
+        v->vm.stop(std::chrono::seconds(2));
+        return {};
+    }
+
+    /// Start-EflowVm: a VM stopped by stop_vm starts again from the host's stored state, as
+    /// after reboot().
+    expected<void, std::string> start_vm(std::string_view vm) {
+        auto* v = find_vm(vm);
+        if (!v) return unexpected(fmt::format("no VM {}", vm));
+        return start_again(*v);
+    }
+
     /// An emulated host restart: every VM stops, then each starts again from the host's
     /// stored state (the MACs read back from the state directory, mac_store.hpp), as the
     /// VMs of a Hyper-V host come back after the host reboots.

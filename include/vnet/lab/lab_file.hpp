@@ -11,6 +11,7 @@
 // Parsing uses toml++.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -78,7 +79,8 @@ struct dhcp_config {
     ipv4_address range_first{};
     ipv4_address range_last{};
     std::vector<ipv4_address> dns;
-    std::vector<mac_address> allow_macs;  // empty: every MAC gets a lease
+    std::vector<mac_address> allow_macs;    // empty: every MAC gets a lease
+    std::chrono::seconds lease_time{3600};  // option 51 (key lease_time, in seconds)
 };
 
 struct network_peer {
@@ -351,12 +353,12 @@ private:
         return n;
     }
 
-    /// A DHCP server table { range = "FIRST-LAST", dns = [...], allow_macs = [...] } whose
-    /// range lies inside `subnet`; `k` is its dotted key.
+    /// A DHCP server table { range = "FIRST-LAST", dns = [...], allow_macs = [...],
+    /// lease_time = SECONDS } whose range lies inside `subnet`; `k` is its dotted key.
     dhcp_config read_dhcp(const toml::node* d, const std::string& k, const ipv4_prefix& subnet) const {
         const toml::table* dt = d->as_table();
         if (!dt) fail_at(d, k, "must be a table, like { range = \"a-b\", dns = [...] }");
-        allow_keys(*dt, k, {"range", "dns", "allow_macs"});
+        allow_keys(*dt, k, {"range", "dns", "allow_macs", "lease_time"});
         dhcp_config dc;
         auto range = need_string(*dt, "range", k);
         auto dash = range.find('-');
@@ -370,6 +372,7 @@ private:
         dc.range_first = *first;
         dc.range_last = *last;
         dc.dns = address_list(*dt, "dns", k);
+        if (auto l = opt_int(*dt, "lease_time", k, 1, 0xfffffffeLL)) dc.lease_time = std::chrono::seconds(*l);
         if (auto am = dt->get("allow_macs")) {
             const toml::array* a = am->as_array();
             if (!a) fail_at(am, k + ".allow_macs", "must be an array of MAC addresses");

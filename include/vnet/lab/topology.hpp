@@ -526,8 +526,9 @@ private:
         o.server.range_last = d.range_last;
         o.server.routers = {server};
         o.server.dns_servers = d.dns.empty() ? std::vector<ipv4_address>{server} : d.dns;
-        o.server.lease_time = std::chrono::hours(1);
-        o.server.authoritative = true;  // the only DHCP server of its segment
+        o.server.lease_time = d.lease_time;
+        o.server.min_lease_time = std::min(o.server.min_lease_time, d.lease_time);  // a short lease stays short
+        o.server.authoritative = true;                                              // the only DHCP server of its segment
         if (!d.allow_macs.empty()) {
             o.server.mac_filter = svc::dhcp_mac_filter::allow;
             o.server.mac_filter_list = d.allow_macs;

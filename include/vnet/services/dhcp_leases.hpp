@@ -46,6 +46,7 @@
 #include <vnet/core/expected.hpp>
 #include <vnet/core/ipv4.hpp>
 #include <vnet/core/mac.hpp>
+#include <vnet/core/mutant.hpp>
 
 namespace vnet::svc {
 
@@ -79,7 +80,8 @@ struct dhcp_lease {
 
     /// Offered or bound and not yet expired: the address is taken by `mac`.
     bool active(dhcp_time now) const noexcept {
-        return (state == dhcp_lease_state::offered || state == dhcp_lease_state::bound) && now < expires;
+        return (state == dhcp_lease_state::offered || state == dhcp_lease_state::bound) &&
+               (now < expires || (state == dhcp_lease_state::bound && mutant::on(mutant::id::dhcp_leases_never_expire)));
     }
     /// A declined address still inside its hold time.
     bool held(dhcp_time now) const noexcept { return state == dhcp_lease_state::conflict && now < expires; }

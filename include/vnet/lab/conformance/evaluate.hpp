@@ -436,7 +436,7 @@ struct cell_evaluator {
     void (*eval)(row_context&, const cell_spec&, cell_result&);
 };
 
-inline constexpr std::array<cell_evaluator, 19> cell_evaluators{{
+inline constexpr std::array<cell_evaluator, 20> cell_evaluators{{
     {cell_kind::ping, eval_check},
     {cell_kind::tcp, eval_check},
     {cell_kind::dns, eval_check},
@@ -447,6 +447,7 @@ inline constexpr std::array<cell_evaluator, 19> cell_evaluators{{
     {cell_kind::flooding, eval_check},
     {cell_kind::metrics, eval_check},
     {cell_kind::link_local, eval_check},
+    {cell_kind::address_after_lease_loss, eval_check},
     {cell_kind::deploy, eval_deploy},
     {cell_kind::support, eval_support},
     {cell_kind::ip_support, eval_support},

@@ -157,9 +157,16 @@ protected:
         if (opt_bool(rt, "lan_dhcp").value_or(true)) {
             toml::table dhcp{{"range", "192.168.0.100-192.168.0.199"}, {"dns", toml::array{"192.168.0.1"}}};
             if (rt.get("lan_allow_macs")) dhcp.insert("allow_macs", str_array(str_list(rt, "lan_allow_macs")));
+            // lan_dhcp_lease = SECONDS: the LAN server's lease time (network.dhcp.lease_time;
+            // the lab file reader checks the value)
+            if (toml::node* l = rt.get("lan_dhcp_lease")) {
+                if (!l->is_integer()) fail_at(l, "row.lan_dhcp_lease", "must be an integer (seconds)");
+                dhcp.insert("lease_time", *l->as_integer());
+            }
             lan.insert("dhcp", std::move(dhcp));
-        } else if (rt.get("lan_allow_macs")) {
-            fail_at(rt.get("lan_allow_macs"), "row.lan_allow_macs", "needs the LAN's DHCP server (lan_dhcp = true)");
+        } else {
+            for (const char* k : {"lan_allow_macs", "lan_dhcp_lease"})
+                if (rt.get(k)) fail_at(rt.get(k), fmt::format("row.{}", k), "needs the LAN's DHCP server (lan_dhcp = true)");
         }
         // The LAN's firewall: its router drops outbound TCP to these ports (lab key
         // network.blocked_tcp_ports; the lab file reader checks the values).
@@ -366,7 +373,9 @@ protected:
     /// A cell's [[check]], with its symbolic target resolved.
     toml::table check_table(const cell_spec& c, const toml::table& root) const {
         const bool reboot = c.kind == cell_kind::mac_after_reboot || c.kind == cell_kind::address_after_reboot;
-        const std::string_view kind = reboot ? "reboot" : to_string(c.kind);
+        const std::string_view kind = reboot                                          ? "reboot"
+                                      : c.kind == cell_kind::address_after_lease_loss ? "lease_loss"
+                                                                                      : to_string(c.kind);
         toml::table ct{{"kind", std::string(kind)}, {"from", c.from}, {"expect", c.expect}};
         if (c.kind == cell_kind::address_after_reboot) ct.insert("read", "address");
         std::string to = c.to;

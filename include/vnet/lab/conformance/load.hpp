@@ -116,6 +116,7 @@ private:
                "internal_dhcp",
                "adapters",
                "lan_dhcp",
+               "lan_dhcp_lease",
                "host_dhcp",
                "lan_allow_macs",
                "lan_blocked_ports",
@@ -241,7 +242,8 @@ private:
                                                 cell_kind::address_after_reboot,
                                                 cell_kind::flooding,
                                                 cell_kind::metrics,
-                                                cell_kind::link_local};
+                                                cell_kind::link_local,
+                                                cell_kind::address_after_lease_loss};
             bool known = false;
             std::vector<std::string_view> names;
             for (auto k : all) {
@@ -305,6 +307,9 @@ private:
                 break;
             case cell_kind::switch_op: need(!c.op.empty(), "op", "a switch_op cell needs op = \"...\""); break;
             case cell_kind::flooding: need(!c.to.empty(), "to", "a flooding cell needs a destination VM"); break;
+            case cell_kind::address_after_lease_loss:
+                need(!c.to.empty(), "to", "an address_after_lease_loss cell needs the peer that takes the address");
+                break;
             case cell_kind::diagnosis:
             case cell_kind::remedy:
                 need(r.given.has_value() || r.diagnose_vm.has_value(), "kind",
@@ -330,6 +335,8 @@ private:
                                    c.name.empty() ? "" : fmt::format(" via {}", c.name));
             case cell_kind::default_route: return fmt::format("default route over {} boot{}", c.boots, c.boots == 1 ? "" : "s");
             case cell_kind::metrics: return fmt::format("route metrics of {} over {} boots", c.from, metrics_boots);
+            case cell_kind::address_after_lease_loss:
+                return fmt::format("{} eth0 after its lease ran out and {} took the address", c.from, c.to);
             case cell_kind::port_policy: return fmt::format("guide: {} {}", c.direction, *c.port);
             case cell_kind::switch_op: return fmt::format("switch: {}", c.op);
             default: return std::string(to_string(c.kind));

@@ -64,11 +64,13 @@ enum class cell_kind : std::uint8_t {
     remedy,         // the guide's remedy text for it
     switch_op,      // Hyper-V switch operations on the switch registry: ok | the error
     // observed on a VM, compared as text (lab check kinds "reboot" and "flooding")
-    mac_after_reboot,      // the MAC of eth0 after the VM rebooted (when it kept the one before)
-    address_after_reboot,  // eth0's IPv4 address/prefix after the VM and the host restarted (when it kept it)
-    flooding,              // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
-    metrics,               // the default routes' metrics over metrics_boots boots: "redrawn at every boot" | "kept" | ...
-    link_local,            // `from` (a VM's ethN, the host) holds a 169.254.0.0/16 (APIPA) address: ok | fail
+    mac_after_reboot,          // the MAC of eth0 after the VM rebooted (when it kept the one before)
+    address_after_reboot,      // eth0's IPv4 address/prefix after the VM and the host restarted (when it kept it)
+    flooding,                  // from -> to: "first frame flooded|to one port, later frames flooded|to one port"
+    metrics,                   // the default routes' metrics over metrics_boots boots: "redrawn at every boot" | "kept" | ...
+    link_local,                // `from` (a VM's ethN, the host) holds a 169.254.0.0/16 (APIPA) address: ok | fail
+    address_after_lease_loss,  // eth0 after its lease ran out with the VM off and peer `to` took the address:
+                               // "changed: A -> B" | "kept A"
 };
 
 constexpr std::string_view to_string(cell_kind k) noexcept {
@@ -92,6 +94,7 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
         case cell_kind::flooding: return "flooding";
         case cell_kind::metrics: return "metrics";
         case cell_kind::link_local: return "link_local";
+        case cell_kind::address_after_lease_loss: return "address_after_lease_loss";
     }
     return "?";
 }
@@ -99,12 +102,12 @@ constexpr std::string_view to_string(cell_kind k) noexcept {
 constexpr bool is_vm_kind(cell_kind k) noexcept {
     return k == cell_kind::ping || k == cell_kind::tcp || k == cell_kind::dns || k == cell_kind::dhcp || k == cell_kind::route ||
            k == cell_kind::mac_after_reboot || k == cell_kind::address_after_reboot || k == cell_kind::flooding ||
-           k == cell_kind::metrics || k == cell_kind::link_local;
+           k == cell_kind::metrics || k == cell_kind::link_local || k == cell_kind::address_after_lease_loss;
 }
 /// VM kinds whose expect is a text of their own rather than "ok" | "fail".
 constexpr bool is_text_vm_kind(cell_kind k) noexcept {
     return k == cell_kind::mac_after_reboot || k == cell_kind::address_after_reboot || k == cell_kind::flooding ||
-           k == cell_kind::metrics;
+           k == cell_kind::metrics || k == cell_kind::address_after_lease_loss;
 }
 
 struct cell_spec {
