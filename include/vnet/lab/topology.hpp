@@ -336,7 +336,13 @@ public:
         auto pool = load_mac_pool(names_.state_dir());
         if (!pool) failure(pool.error());
         lf_.vms[v].nics.push_back(std::move(nic));
-        auto port = connect_nic(v, lf_.vms[v].nics.size() - 1, 10 * ++hot_plugs_, *pool);  // a TAP name never used
+        sw::port_index port{};
+        try {
+            port = connect_nic(v, lf_.vms[v].nics.size() - 1, 10 * ++hot_plugs_, *pool);  // a TAP name never used
+        } catch (...) {
+            lf_.vms[v].nics.pop_back();  // a NIC that never connected is not the VM's
+            throw;
+        }
         if (auto s = save_mac_pool(names_.state_dir(), *pool); !s) failure(s.error());
         return {port, last_nic_};
     }
@@ -569,8 +575,10 @@ private:
         auto swi = *switch_index(nic.switch_name);
         const auto port = add_port(swi, std::move(cfg), std::move(fd), port_fd_kind::packet_socket);
         if (nic.model == nic_model::netvsc)  // VSC -> VMBus ring -> VSP between the TAP and the port
-            if (auto r = pump_->attach_netvsc(swi, port); !r)
+            if (auto r = pump_->attach_netvsc(swi, port); !r) {
+                (void)pump_->remove_port(swi, port);  // no port left behind without its channel
                 failure(fmt::format("VM {} eth{}: cannot bring up the netvsc channel: {}", vm.name, k, r.error().message()));
+            }
         vm_nic vn;
         vn.tap = tap_name;
         vn.mac = fmt::format("{}", mac);
