@@ -97,6 +97,20 @@ BOOST_AUTO_TEST_CASE(no_dhcp_server_is_ip_with_the_external_dhcp_remedy) {
     BOOST_TEST(std::string(to_string(d.component)) == "IP addresses configuration");
 }
 
+BOOST_AUTO_TEST_CASE(an_address_other_than_get_eflowvmaddrs_is_ip_with_the_tables_remedy) {
+    // [TS] "Check IP addresses": inet "blank or different from the one provided by using the
+    // Get-EflowVmAddr cmdlet"; the address check comes before the gateway.
+    auto o = healthy(eflow::switch_type::external, eflow::ip_mode::dhcp);
+    o.address_matches = fact{false, fact_source::model, "given"};
+    o.gateway_reachable = vm_fact(false);
+    auto d = diagnose(o);
+    BOOST_TEST((d.component == net_component::ip_configuration));
+    BOOST_TEST(d.remedy == ext_dhcp);
+    BOOST_TEST(d.finding == "eth0's IPv4 address differs from the one Get-EflowVmAddr gives (given)");
+    o.address_matches = fact{true, fact_source::model, "given"};
+    BOOST_TEST(diagnose(o).finding.find("default gateway") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(wrong_gateway_is_ip_with_the_external_static_remedy) {
     // [TS] "Check IP addresses", External | Static IP.
     auto o = healthy();

@@ -85,6 +85,7 @@ struct observations {
     eflow::ip_mode mode = eflow::ip_mode::dhcp;
     // IP addresses configuration
     std::optional<fact> has_address;            // eth0 has an inet address (ifconfig eth0 / the lease)
+    std::optional<fact> address_matches;        // eth0's inet is the address Get-EflowVmAddr gives
     std::optional<fact> address_free;           // no other device holds the VM's address
     std::optional<fact> gateway_reachable;      // the default gateway answers
     std::optional<fact> default_route_primary;  // the default route leaves by the online (primary) NIC
@@ -225,6 +226,11 @@ inline diagnosis diagnose(const observations& o) {
     if (failed(o.has_address))
         return set(net_component::ip_configuration, ip_step, *o.has_address, "eth0 has no IPv4 address", ip_remedy(o.sw, o.mode),
                    ip_src);
+    // [TS] "Check IP addresses": "If the IP address (inet) is blank or different from the one
+    // provided by using the Get-EflowVmAddr cmdlet" -> the same table of remedies.
+    if (failed(o.address_matches))
+        return set(net_component::ip_configuration, ip_step, *o.address_matches,
+                   "eth0's IPv4 address differs from the one Get-EflowVmAddr gives", ip_remedy(o.sw, o.mode), ip_src);
     if (failed(o.address_free))
         return set(net_component::ip_configuration, ip_step, *o.address_free,
                    "the VM's address is used by another device on the network", ip_remedy(o.sw, o.mode), ip_src);

@@ -166,9 +166,10 @@ private:
     }
 
     observations read_observations(const toml::table& ot) const {
-        allow(ot, "row.observe",
-              {"switch", "ip", "has_address", "address_free", "gateway_reachable", "default_route_primary", "internet_reachable",
-               "dns_configured", "name_resolves", "dns_server_reachable", "dns_server", "outbound_blocked"});
+        allow(
+            ot, "row.observe",
+            {"switch", "ip", "has_address", "address_matches", "address_free", "gateway_reachable", "default_route_primary",
+             "internet_reachable", "dns_configured", "name_resolves", "dns_server_reachable", "dns_server", "outbound_blocked"});
         observations o;
         const std::string sw = str(ot, "switch", "row.observe", false);
         if (sw == "internal") o.sw = eflow::switch_type::internal;
@@ -186,6 +187,7 @@ private:
             out = fact{n->as_boolean()->get(), fact_source::model, "given"};
         };
         f("has_address", o.has_address);
+        f("address_matches", o.address_matches);
         f("address_free", o.address_free);
         f("gateway_reachable", o.gateway_reachable);
         f("default_route_primary", o.default_route_primary);
