@@ -690,9 +690,8 @@ inline void run_check_kind<check_kind::lease_loss>(check_env& env, const check_c
                     if (a) client.got = ipv4_prefix(*a, before_addr->length());
                 }
         }
-        if (auto pid = detail::slurp(pidfile); !pid.empty())
-            detail::append_line(dir + "/pids",
-                                fmt::format("{} {}", std::atoi(pid.c_str()), detail::process_start_time(std::atoi(pid.c_str()))));
+        if (const pid_t pid = std::atoi(detail::slurp(pidfile).c_str()); pid > 1)
+            detail::append_line(dir + "/pids", fmt::format("{} {}", pid, detail::process_start_time(pid)));
     }
     const std::string peer_part = !o.ran || o.status != 0 ? fmt::format("{}'s DHCP client did not start ({})", c.to,
                                                                         o.ran ? detail::first_line(o.out) : o.why)
