@@ -18,6 +18,10 @@
 //                         frame also crosses an emulated VMBus channel (VSC, ring, VSP:
 //                         RNDIS in send / receive sections) as a lab VM's NIC does;
 //                         netvsc_drops counts what either channel dropped (expected 0)
+//   vnet_switch_xdp       experiment (built when libxdp/libbpf are found): the vnet switch
+//                         on AF_XDP sockets (bench/xsk_fabric.cpp: libxdp's default program
+//                         and XSKMAP on each switch-side end, native veth XDP or, with
+//                         VNET_BENCH_XDP_MODE=skb, generic; copy mode; one thread)
 //   kernel_bridge         the same veths enslaved to a Linux bridge (ip link add type bridge)
 //   kernel_bridge_offload the same bridge with the veths' default offloads (checksum, TSO,
 //                         GSO, GRO on), as a bridge is run in practice: 64 KiB TCP
@@ -37,6 +41,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -60,6 +65,10 @@
 #include <vnet/io/veth.hpp>
 #include <vnet/lab/switch_pump.hpp>
 
+#ifdef VNET_BENCH_XDP
+#include "xsk_fabric.hpp"
+#endif
+
 namespace {
 
 using namespace vnet;
@@ -67,7 +76,7 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view prefix = "vniob";
 
-enum class fabric { vnet_ring, vnet_sendmmsg, vnet_offload, vnet_netvsc, kernel_bridge, kernel_bridge_offload, vde };
+enum class fabric { vnet_ring, vnet_sendmmsg, vnet_offload, vnet_netvsc, vnet_xdp, kernel_bridge, kernel_bridge_offload, vde };
 enum class traffic { tcp, udp64 };
 
 /// The vde_switch process and its files. vde_switch exits at EOF on stdin, so its stdin is
@@ -95,10 +104,16 @@ struct bench_lab {
     std::thread loop;
     std::optional<vde_run> vde;
     std::optional<lab::switch_pump> pump;
+#ifdef VNET_BENCH_XDP
+    std::unique_ptr<bench_xsk::xsk_switch> xsk;
+#endif
 
     ~bench_lab() {
         vde.reset();
         pump.reset();
+#ifdef VNET_BENCH_XDP
+        xsk.reset();
+#endif
         if (loop.joinable()) {
             r->stop();
             loop.join();
@@ -153,6 +168,35 @@ std::optional<std::string> build_vde(bench_lab& L) {
     return std::nullopt;
 }
 
+/// Experiments (opt-in, vnet fabrics only; the bridge rows stay as they are):
+///   VNET_BENCH_GRO=leaf|switch|both   ethtool -K gro on: the leaf b's eth0 (the receiver's
+///                                     end) and/or the switch-side ends: the veth then has
+///                                     NAPI (veth_poll) instead of the per-CPU backlog
+///   VNET_BENCH_THREADED=1|2           /sys/class/net/<those ends>/threaded (1: NAPI in a
+///                                     kernel thread napi/<dev>-N; 2: threaded busy poll)
+std::optional<std::string> apply_napi_knobs(bench_lab& L) {
+    const char* g = std::getenv("VNET_BENCH_GRO");
+    if (!g || !*g) return std::nullopt;
+    const std::string where = g;
+    const char* th = std::getenv("VNET_BENCH_THREADED");
+    std::vector<std::pair<std::string, std::string>> ends;  // (namespace, interface)
+    if (where == "leaf" || where == "both") ends.emplace_back(L.b->name(), "eth0");
+    if (where == "switch" || where == "both")
+        for (char side : {'a', 'b'}) ends.emplace_back(L.sw->name(), end_name(side));
+    // `ip netns exec` mounts the namespace's own /sys, where its interfaces' threaded files are.
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& [ns, dev] : ends) {
+        cmds.push_back({"ip", "netns", "exec", ns, "ethtool", "-K", dev, "gro", "on"});
+        if (th && *th)
+            cmds.push_back({"ip", "netns", "exec", ns, "sh", "-c", fmt::format("echo {} > /sys/class/net/{}/threaded", th, dev)});
+    }
+    for (const auto& cmd : cmds) {
+        auto r = io::run(cmd, {}, std::chrono::seconds(10));
+        if (!r || r->status != 0) return fmt::format("{} failed", fmt::join(cmd, " "));
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> build(bench_lab& L, fabric f) {
     auto mk = [](std::optional<io::netns>& n) -> std::optional<std::string> {
         auto r = io::netns::create(prefix);
@@ -177,6 +221,22 @@ std::optional<std::string> build(bench_lab& L, fabric f) {
     for (auto [ns, ip] : {std::pair{&*L.a, "10.78.0.1/24"}, std::pair{&*L.b, "10.78.0.2/24"}})
         if (auto e = run_all(*ns, {{"ip", "addr", "add", ip, "dev", "eth0"}, {"ip", "link", "set", "eth0", "up"}})) return e;
     if (f == fabric::vde) return std::nullopt;
+    if (f != fabric::kernel_bridge && f != fabric::kernel_bridge_offload)
+        if (auto e = apply_napi_knobs(L)) return e;
+    if (f == fabric::vnet_xdp) {
+#ifdef VNET_BENCH_XDP
+        L.xsk = bench_xsk::make_xsk_switch(sw::switch_spec{"bench", sw::switch_kind::private_, {}, false});
+        for (char side : {'a', 'b'}) {
+            sw::port_config cfg;
+            cfg.name = std::string(1, side);
+            if (auto e = L.xsk->add(L.sw->name(), end_name(side), cfg)) return e;
+        }
+        L.xsk->start();
+        return std::nullopt;
+#else
+        return std::string("built without libxdp (apt-get install libxdp-dev libbpf-dev)");
+#endif
+    }
     if (f == fabric::kernel_bridge || f == fabric::kernel_bridge_offload)
         return run_all(*L.sw, {{"ip", "link", "add", "br0", "type", "bridge"},
                                {"ip", "link", "set", end_name('a'), "master", "br0"},
@@ -284,6 +344,16 @@ void run_iperf(benchmark::State& state, fabric f, traffic t) {
                 state.counters["sw_segmented"] = static_cast<double>(sw_gso);
             }
         }
+#ifdef VNET_BENCH_XDP
+        if (L.xsk) {
+            L.xsk->stop();
+            auto xc = L.xsk->totals();
+            state.counters["xsk_rx"] = static_cast<double>(xc.rx);
+            state.counters["xsk_tx"] = static_cast<double>(xc.tx);
+            state.counters["xsk_tx_nobuf"] = static_cast<double>(xc.tx_no_buffer);
+            state.counters["xsk_kdrops"] = static_cast<double>(L.xsk->kernel_drops());
+        }
+#endif
         if (L.pump) {
             L.pump->stop();
             std::uint64_t drops = 0, frames = 0;
@@ -309,6 +379,8 @@ void vnet_switch_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_ring, tr
 void vnet_switch_sendmmsg_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_sendmmsg, traffic::udp64); }
 void vnet_switch_netvsc_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_netvsc, traffic::udp64); }
 void vnet_switch_offload_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_offload, traffic::udp64); }
+void vnet_switch_xdp_tcp(benchmark::State& s) { run_iperf(s, fabric::vnet_xdp, traffic::tcp); }
+void vnet_switch_xdp_udp64(benchmark::State& s) { run_iperf(s, fabric::vnet_xdp, traffic::udp64); }
 void kernel_bridge_udp64(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge, traffic::udp64); }
 void kernel_bridge_offload_udp64(benchmark::State& s) { run_iperf(s, fabric::kernel_bridge_offload, traffic::udp64); }
 void vde_switch_udp64(benchmark::State& s) { run_iperf(s, fabric::vde, traffic::udp64); }
@@ -324,6 +396,8 @@ BENCHMARK(vnet_switch_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseR
 BENCHMARK(vnet_switch_sendmmsg_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vnet_switch_netvsc_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vnet_switch_offload_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_xdp_tcp)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(vnet_switch_xdp_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(kernel_bridge_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(kernel_bridge_offload_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(vde_switch_udp64)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

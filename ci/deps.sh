@@ -22,6 +22,8 @@ packages=(
   graphviz chromium
   # the eflow guest profile (vm-images/build-eflow.sh: mmdebstrap above, a zstd initramfs)
   zstd
+  # bench_io_switch: its AF_XDP fabric (bench/xsk_fabric.cpp) and the GRO / threaded NAPI knob
+  libxdp-dev libbpf-dev ethtool
   # the Debian package (cpack -G DEB with CPACK_DEBIAN_PACKAGE_SHLIBDEPS: file, dpkg-shlibdeps)
   file dpkg-dev
 )
