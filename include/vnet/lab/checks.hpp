@@ -718,8 +718,8 @@ inline void run_check_kind<check_kind::lease_loss>(check_env& env, const check_c
     }
     r.observed = after == before ? fmt::format("kept {}", before) : fmt::format("changed: {} -> {}", before, after);
     r.detail = fmt::format(
-        "eth0 of {} held {}; the VM was turned off and its lease ran out ({} s); {}; {} started "
-        "again ({:.1f} s after it was turned off) and eth0 holds {}",
+        "eth0 of {} held {}; the VM was turned off (no DHCPRELEASE) and kept off past its lease time ({} s); {}; {} "
+        "started again ({:.1f} s after it was turned off) and eth0 holds {}",
         c.from, before, lease.count(), peer_part, c.from, off, after);
 }
 
