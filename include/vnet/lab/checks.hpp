@@ -609,7 +609,7 @@ inline void run_check_kind<check_kind::reboot>(check_env& env, const check_confi
 
 /// lease_loss: VM `from`'s DHCP lease on eth0 is lost while the VM is off, and another
 /// device, peer `to`, is given the address meanwhile ([NW] "IP address allocations": a
-/// DHCP address "may change"). The VM is stopped at once (Stop-EflowVm: QEMU stopped, no
+/// DHCP address "may change"). The VM is turned off at once (QEMU stopped, no
 /// DHCPRELEASE), the check waits one lease time of the peer's network (network.dhcp.
 /// lease_time, at most 120 s) past the stop, then runs busybox udhcpc in the peer's
 /// namespace asking for the VM's address (option 50) and keeping the lease it gets

@@ -265,8 +265,8 @@ public:
         return by_guest;
     }
 
-    /// Stop-EflowVm: the VM is turned off at once (QEMU stopped: the guest releases nothing,
-    /// as when the host loses power or sleeps); start_vm starts it again.
+    /// Turns VM `vm` off at once (QEMU stopped, as when the host loses power: the guest shuts
+    /// nothing down and releases no lease); start_vm starts it again.
     expected<void, std::string> stop_vm(std::string_view vm) {
         auto* v = find_vm(vm);
         if (!v) return unexpected(fmt::format("no VM {}", vm));
@@ -275,8 +275,7 @@ public:
         return {};
     }
 
-    /// Start-EflowVm: a VM stopped by stop_vm starts again from the host's stored state, as
-    /// after reboot().
+    /// Starts a VM turned off by stop_vm again from the host's stored state, as reboot() does.
     expected<void, std::string> start_vm(std::string_view vm) {
         auto* v = find_vm(vm);
         if (!v) return unexpected(fmt::format("no VM {}", vm));
