@@ -119,6 +119,15 @@ std::vector<std::vector<std::string>> state_records(const running_lab& l, const 
     return out;
 }
 
+/// Writes <state>/FILE again without the records `drop` selects.
+template <class Pred>
+void drop_state_records(const running_lab& l, const std::string& file, Pred drop) {
+    std::string kept;
+    for (const auto& r : state_records(l, file))
+        if (!drop(r)) kept += fmt::format("{}\n", fmt::join(r, " "));
+    std::ofstream(l.state_dir + "/" + file, std::ios::trunc) << kept;
+}
+
 /// The networks (switch names) the VM's endpoints may use: the switches its NICs were
 /// deployed on (the lab file), then those Add-EflowNetwork registered on the running lab
 /// (<state>/eflow-networks: "VM SWITCH" lines).
@@ -440,10 +449,8 @@ int remove_endpoint(const eflow::command_line& cmd, const running_lab& l, const 
                             exit_check_failed);
     auto done = ask_runner(l, fmt::format("remove-nic {} {}", vm, it->mac));
     if (!done) return report_error(what, fmt::format("cannot remove the NIC: {}", done.error()), exit_check_failed);
-    std::string kept;
-    for (const auto& rec : state_records(l, "eflow-endpoints"))
-        if (!(rec.size() >= 3 && rec[0] == vm && rec[1] == it->ifname)) kept += fmt::format("{}\n", fmt::join(rec, " "));
-    std::ofstream(l.state_dir + "/eflow-endpoints", std::ios::trunc) << kept;
+    drop_state_records(l, "eflow-endpoints",
+                       [&](const auto& rec) { return rec.size() >= 3 && rec[0] == vm && rec[1] == it->ifname; });
     return exit_ok;
 }
 
@@ -468,10 +475,7 @@ int remove_network(const eflow::command_line& cmd, const running_lab& l, const l
     const std::string net = (*added)[1];
     for (const auto& r : state_records(l, "eflow-endpoints"))
         if (r.size() >= 4 && r[0] == vm && r[3] == net) return report_error(what, eflow::msg_network_has_endpoint(net, r[2]));
-    std::string kept;
-    for (const auto& r : records)
-        if (!(r.size() == 2 && r[0] == vm && r[1] == net)) kept += fmt::format("{}\n", fmt::join(r, " "));
-    std::ofstream(l.state_dir + "/eflow-networks", std::ios::trunc) << kept;
+    drop_state_records(l, "eflow-networks", [&](const auto& r) { return r.size() == 2 && r[0] == vm && r[1] == net; });
     return exit_ok;
 }
 
@@ -495,9 +499,9 @@ int run_eflow(const eflow_options& o) {
     if (!vm) return exit_bad_input;
 
     if (eflow::iequals(cmd->verb, "Get-EflowNetwork")) return get_networks(*cmd, *l, lf, *vm);
-    const bool adds = eflow::iequals(cmd->verb, "Add-EflowNetwork") || eflow::iequals(cmd->verb, "Add-EflowVmEndpoint") ||
-                      eflow::iequals(cmd->verb, "Remove-EflowNetwork");
-    if (adds && !lf) return report_error(what, "the lab's file was not recorded with the run", exit_check_failed);
+    const bool needs_file = eflow::iequals(cmd->verb, "Add-EflowNetwork") || eflow::iequals(cmd->verb, "Add-EflowVmEndpoint") ||
+                            eflow::iequals(cmd->verb, "Remove-EflowNetwork");
+    if (needs_file && !lf) return report_error(what, "the lab's file was not recorded with the run", exit_check_failed);
     if (eflow::iequals(cmd->verb, "Add-EflowNetwork")) return add_network(*cmd, *l, *lf, *vm);
     if (eflow::iequals(cmd->verb, "Remove-EflowNetwork")) return remove_network(*cmd, *l, *lf, *vm);
     if (eflow::iequals(cmd->verb, "Connect-EflowVm")) {
